@@ -1,0 +1,446 @@
+"""Settings: strict pydantic models; every error names its key path.
+
+``load_settings(path)`` returns ``Settings`` or raises ``SettingsError`` carrying every error
+found, each as ``key.path[3].sub: message``. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import glob
+import ipaddress
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.durations import Duration
+from probes import OPTIONS, PROBES, KindOptions
+from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
+
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use lowercase letters, digits and '-' "
+            "([a-z0-9-], at most 63, not starting or ending with '-')"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Labels netmon itself puts on series; a target's own labels may not shadow them.
+RESERVED_LABELS = frozenset(
+    {"target", "kind", "group", "reason", "phase", "stat", "direction", "location", "le",
+     "job", "instance", "severity", "alertname", "receiver", "outcome"}
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ServerSettings(_Model):
+    listen: str = "127.0.0.1:9108"
+    state_dir: str = "var"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:9108"`` or ``"[::1]:9108"`` → (host, port); ValueError otherwise."""
+    host, sep, port_text = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{value!r} is not host:port, e.g. \"127.0.0.1:9108\"")
+    return host, int(port_text)
+
+
+class DefaultsSettings(_Model):
+    interval: Duration = Field(default=30.0, ge=0.1, le=86400)
+    timeout: Duration = Field(default=5.0, ge=0.01, le=3600)
+
+
+class Phase(_Model):
+    name: Name
+    title: str = ""
+    start: AwareDatetime
+    end: AwareDatetime
+    interval: Duration | None = Field(default=None, ge=0.1, le=86400)
+    # Groups whose probe interval the phase shortens; empty: every target.
+    groups: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.end <= self.start:
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
+        return self
+
+    def contains(self, when: datetime) -> bool:
+        return self.start <= when < self.end
+
+
+class Target(_Model):
+    name: Name
+    kind: str
+    host: str | None = None
+    url: str | None = None
+    group: Name = "other"
+    labels: dict[str, str] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    interval: Duration | None = Field(default=None, ge=0.1, le=86400)
+    timeout: Duration | None = Field(default=None, ge=0.01, le=3600)
+    icmp: IcmpOptions | None = None
+    http: HttpOptions | None = None
+    dns: DnsOptions | None = None
+    tcp: TcpOptions | None = None
+    snmp: SnmpOptions | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in OPTIONS:
+            raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(OPTIONS))}")
+        return kind
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            if not LABEL_NAME.match(key):
+                raise ValueError(f"label name {key!r} is not [a-zA-Z_][a-zA-Z0-9_]*")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved by netmon")
+        return labels
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str | None) -> str | None:
+        if host is None:
+            return None
+        try:
+            ipaddress.ip_address(host)
+            return host
+        except ValueError:
+            pass
+        if len(host) > 253 or not re.fullmatch(
+            r"(?i)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?",
+            host,
+        ):
+            raise ValueError(f"{host!r} is neither an IP address nor a host name")
+        return host
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+        del port
+        return url
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Target:
+        if self.kind not in OPTIONS:
+            return self  # already reported on `kind`
+        for other in OPTIONS:
+            if other != self.kind and getattr(self, other) is not None:
+                raise ValueError(f"`{other}` options given, but kind is {self.kind!r}")
+        model = OPTIONS[self.kind]
+        if model.address == "url":
+            if self.url is None:
+                raise ValueError(f"kind {self.kind!r} needs `url`")
+            if self.host is not None:
+                raise ValueError(f"kind {self.kind!r} takes `url`, not `host`")
+        else:
+            if self.host is None:
+                raise ValueError(f"kind {self.kind!r} needs `host`")
+            if self.url is not None:
+                raise ValueError(f"kind {self.kind!r} takes `host`, not `url`")
+        if getattr(self, self.kind) is None:
+            # Options with no required field get their defaults; others must be given.
+            try:
+                object.__setattr__(self, self.kind, model())
+            except ValidationError:
+                raise ValueError(f"kind {self.kind!r} needs its `{self.kind}` options") from None
+        return self
+
+    @property
+    def options(self) -> KindOptions:
+        opts: KindOptions = getattr(self, self.kind)
+        return opts
+
+    @property
+    def address(self) -> str:
+        """What the probe reaches: the url for http, the host otherwise."""
+        return self.url if self.url is not None else (self.host or "")
+
+
+class Settings(_Model):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
+    phases: list[Phase] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+
+    def current_phase(self, now: datetime) -> Phase | None:
+        for phase in self.phases:
+            if phase.contains(now):
+                return phase
+        return None
+
+    def interval_for(self, target: Target, phase: Phase | None) -> float:
+        interval = target.interval if target.interval is not None else self.defaults.interval
+        if phase is not None and phase.interval is not None:
+            if not phase.groups or target.group in phase.groups:
+                interval = min(interval, phase.interval)
+        return interval
+
+    def timeout_for(self, target: Target, interval: float) -> float:
+        timeout = target.timeout if target.timeout is not None else self.defaults.timeout
+        return min(timeout, interval)
+
+    @property
+    def polled_targets(self) -> list[Target]:
+        return [t for t in self.targets if t.kind in PROBES]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SettingsError(Exception):
+    """Every problem found in a settings file, each naming its key path."""
+
+    def __init__(self, issues: Sequence[SettingsIssue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+def _loc_to_path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _pydantic_issues(error: ValidationError, origin: dict[int, str]) -> list[SettingsIssue]:
+    issues = []
+    for item in error.errors(include_url=False):
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and "[" in p)]
+        # Pydantic names the union member in the location ("function-after[...]"); drop it.
+        loc = [p for p in loc if not (isinstance(p, str) and p.startswith("function-"))]
+        path = _loc_to_path(loc)
+        if len(loc) >= 2 and loc[0] == "targets" and isinstance(loc[1], int):
+            path = _origin_path(loc[1], path, origin)
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        secret = any(w in path for w in ("community", "key", "password", "token", "secret"))
+        if item["type"].endswith("_type") and not secret:
+            message += f" (got {type(item['input']).__name__} {item['input']!r})"
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        issues.append(SettingsIssue(path, message))
+    return issues
+
+
+def _origin_path(index: int, path: str, origin: dict[int, str]) -> str:
+    """Name the included file for a target that came from one."""
+    where = origin.get(index)
+    if where is None:
+        return path
+    file, local = where.rsplit("#", 1)
+    return f"{file}: targets[{local}]" + path[len(f"targets[{index}]") :]
+
+
+def _read_toml(path: Path, key: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError([SettingsIssue(key, f"file {path} not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError([SettingsIssue(key, f"cannot read {path}: {exc}")]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([SettingsIssue(key, f"{path} is not valid TOML: {exc}")]) from None
+
+
+def _expand_includes(
+    raw: dict[str, Any], base: Path
+) -> tuple[dict[str, Any], dict[int, str], list[SettingsIssue]]:
+    issues: list[SettingsIssue] = []
+    origin: dict[int, str] = {}
+    includes = raw.get("include", [])
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        return raw, origin, [SettingsIssue("include", "must be a list of file paths or globs")]
+    targets = list(raw.get("targets", [])) if isinstance(raw.get("targets", []), list) else []
+    for n, pattern in enumerate(includes):
+        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+        files = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+        if not files:
+            issues.append(SettingsIssue(f"include[{n}]", f"no file matches {pattern!r}"))
+            continue
+        for file in files:
+            try:
+                included = _read_toml(Path(file), f"include[{n}]")
+            except SettingsError as exc:
+                issues.extend(exc.issues)
+                continue
+            extra = set(included) - {"targets"}
+            if extra:
+                issues.append(
+                    SettingsIssue(f"include[{n}]", f"{file}: only [[targets]] may be included, "
+                                  f"found {', '.join(sorted(extra))}")
+                )
+            for local, item in enumerate(included.get("targets", [])):
+                origin[len(targets)] = f"{file}#{local}"
+                targets.append(item)
+    merged = dict(raw)
+    if targets or "targets" in raw:
+        merged["targets"] = targets
+    return merged, origin, issues
+
+
+def _depends_cycles(targets: Sequence[Target]) -> list[list[str]]:
+    graph = {t.name: [d for d in t.depends_on] for t in targets}
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    cycles: list[list[str]] = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        stack.append(node)
+        for parent in graph.get(node, []):
+            if parent not in graph:
+                continue
+            if state.get(parent) == 1:
+                cycles.append([*stack[stack.index(parent) :], parent])
+            elif parent not in state:
+                visit(parent, stack)
+        stack.pop()
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [])
+    return cycles
+
+
+def _semantic_issues(settings: Settings, origin: dict[int, str]) -> list[SettingsIssue]:
+    issues: list[SettingsIssue] = []
+    names = Counter(t.name for t in settings.targets)
+    first: dict[str, int] = {}
+    for i, target in enumerate(settings.targets):
+        where = _origin_path(i, f"targets[{i}]", origin)
+        if names[target.name] > 1:
+            if target.name in first:
+                other = _origin_path(first[target.name], f"targets[{first[target.name]}]", origin)
+                issues.append(
+                    SettingsIssue(f"{where}.name", f"duplicate target name {target.name!r} "
+                                  f"(first used at {other})")
+                )
+            else:
+                first[target.name] = i
+        for d, parent in enumerate(target.depends_on):
+            if parent not in names:
+                issues.append(
+                    SettingsIssue(f"{where}.depends_on[{d}]", f"no target is named {parent!r}")
+                )
+            elif parent == target.name:
+                issues.append(SettingsIssue(f"{where}.depends_on[{d}]", "a target cannot "
+                                            "depend on itself"))
+    index = {t.name: i for i, t in enumerate(settings.targets)}
+    for cycle in _depends_cycles(settings.targets):
+        if len(cycle) > 2:
+            path = _origin_path(index[cycle[0]], f"targets[{index[cycle[0]]}]", origin)
+            issues.append(
+                SettingsIssue(f"{path}.depends_on", "dependency cycle: " + " -> ".join(cycle))
+            )
+    ordered = sorted(enumerate(settings.phases), key=lambda p: p[1].start)
+    for (i, a), (j, b) in zip(ordered, ordered[1:], strict=False):
+        if b.start < a.end:
+            issues.append(
+                SettingsIssue(f"phases[{j}]", f"phase {b.name!r} overlaps phase {a.name!r} "
+                              f"(phases[{i}]): at most one phase is current at a time")
+            )
+    phase_names = Counter(p.name for p in settings.phases)
+    for i, phase in enumerate(settings.phases):
+        if phase_names[phase.name] > 1:
+            issues.append(SettingsIssue(f"phases[{i}].name", f"duplicate phase name {phase.name!r}"))
+    return issues
+
+
+def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
+    """Validate an already-parsed TOML document; includes are resolved against ``base``."""
+    merged, origin, issues = _expand_includes(raw, base)
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise SettingsError(issues + _pydantic_issues(exc, origin)) from None
+    issues += _semantic_issues(settings, origin)
+    if issues:
+        raise SettingsError(issues)
+    return settings
+
+
+def load_settings(path: str | Path) -> Settings:
+    path = Path(path)
+    raw = _read_toml(path, "")
+    return parse_settings(raw, path.parent)

@@ -1,0 +1,100 @@
+"""The one probe signature, its result, and the shared context.
+
+A probe is ``async def probe(target, ctx) -> ProbeResult``. It never raises for a fault of the
+target (it returns ``success=False`` with a stable ``reason``), never swallows
+``CancelledError``, and knows nothing of Prometheus or alerts. The scheduler owns the timeout
+and records ``probe_success`` and ``probe_duration_seconds`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from monitor.settings import Target
+
+__all__ = [
+    "KindOptions",
+    "Probe",
+    "ProbeContext",
+    "ProbeResult",
+    "Sample",
+    "failure",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One figure a probe measured: ``name`` is a metric name from DESIGN.md."""
+
+    name: str
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    success: bool
+    # Stable machine code when failed: "timeout", "dns", "refused", "unreachable", "tls",
+    # "status", "content", "icmp_not_permitted", ...; None on success.
+    reason: str | None
+    detail: str  # one human sentence for the status page and alerts
+    samples: tuple[Sample, ...] = ()
+
+
+def failure(reason: str, detail: str, samples: tuple[Sample, ...] = ()) -> ProbeResult:
+    return ProbeResult(success=False, reason=reason, detail=detail, samples=samples)
+
+
+class KindOptions(BaseModel):
+    """Base of each kind's options (``icmp = {...}``, ``http = {...}``): strict, no unknown keys.
+
+    ``address`` names the target field the kind needs: "host" or "url".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    address: ClassVar[str] = "host"
+
+
+class Probe(Protocol):
+    async def __call__(self, target: Target, ctx: ProbeContext) -> ProbeResult: ...
+
+
+_R = TypeVar("_R")
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class ProbeContext:
+    """Resources shared by all probes, made once per process and closed at shutdown.
+
+    Each resource is created lazily by the probe module that owns it, through ``shared``:
+    ``await ctx.shared("icmp", factory)`` returns the one instance for the process. A factory
+    returns the resource and an async closer.
+    """
+
+    _resources: dict[str, Any] = field(default_factory=dict)
+    _closers: list[Closer] = field(default_factory=list)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def shared(self, key: str, factory: Callable[[], Awaitable[tuple[_R, Closer]]]) -> _R:
+        if key in self._resources:
+            return cast(_R, self._resources[key])
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._resources:
+                resource, closer = await factory()
+                self._resources[key] = resource
+                self._closers.append(closer)
+        return cast(_R, self._resources[key])
+
+    async def aclose(self) -> None:
+        closers, self._closers = self._closers, []
+        self._resources.clear()
+        for closer in reversed(closers):
+            await closer()

@@ -1,0 +1,164 @@
+"""Each kind's options: a strict pydantic model with defaults first and bounds after.
+
+These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}`` and
+``snmp = {...}`` tables of a target (a settings contract, see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from monitor import secrets
+from monitor.durations import Duration
+from probes.base import KindOptions
+
+IpProtocol = Literal["ip4", "ip6"]
+
+
+class _Strict(KindOptions):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class IcmpOptions(_Strict):
+    count: int = Field(default=5, ge=1, le=100)
+    spacing: Duration = Field(default=0.2, ge=0.001, le=10.0)
+    payload_size: int = Field(default=56, ge=0, le=1400)
+    ip_protocol: IpProtocol = "ip4"
+
+
+class HttpOptions(_Strict):
+    address: ClassVar[str] = "url"
+
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    # Empty means any 2xx, as blackbox_exporter does.
+    expect_status: list[int] = Field(default_factory=list)
+    body_contains: list[str] = Field(default_factory=list)
+    body_absent: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    tls_verify: bool = True
+    ca_file: str | None = None
+    tls_expiry_warn: Duration = Field(default=21 * 86400.0, ge=0)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    ip_protocol: IpProtocol = "ip4"
+
+    @field_validator("expect_status")
+    @classmethod
+    def _status_range(cls, codes: list[int]) -> list[int]:
+        for code in codes:
+            if not 100 <= code <= 599:
+                raise ValueError(f"{code} is not an HTTP status code (100-599)")
+        return codes
+
+    _check_ca = field_validator("ca_file")(secrets.check_file)
+
+
+DnsType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA"]
+
+
+class DnsOptions(_Strict):
+    query: str = Field(min_length=1, max_length=253)
+    type: DnsType = "A"
+    # Expected answers as their text form ("198.51.100.80", "mail.example. ", ...): the answer
+    # set must equal this set. Empty: any answer with the expected rcode succeeds.
+    expect: list[str] = Field(default_factory=list)
+    expect_rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"] = "NOERROR"
+    port: int = Field(default=53, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    recursion_desired: bool = True
+
+
+class TcpOptions(_Strict):
+    port: int = Field(ge=1, le=65535)
+    tls: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    server_name: str | None = None
+    # The first line the server sends must contain this (e.g. "220" for SMTP).
+    expect_banner: str | None = None
+
+    _check_ca = field_validator("ca_file")(secrets.check_file)
+
+
+class SnmpOptions(_Strict):
+    version: Literal["1", "2c", "3"] = "2c"
+    port: int = Field(default=161, ge=1, le=65535)
+    community: SecretStr | None = None
+    community_env: str | None = None
+    community_file: str | None = None
+    user: str | None = None
+    level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "noAuthNoPriv"
+    auth_protocol: Literal["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"] | None = None
+    auth_key: SecretStr | None = None
+    auth_key_env: str | None = None
+    auth_key_file: str | None = None
+    priv_protocol: Literal["DES", "AES", "AES-128", "AES-192", "AES-256"] | None = None
+    priv_key: SecretStr | None = None
+    priv_key_env: str | None = None
+    priv_key_file: str | None = None
+    retries: int = Field(default=1, ge=0, le=10)
+    max_repetitions: int = Field(default=25, ge=1, le=200)
+    interfaces: str | None = None  # regex over ifName/ifDescr/ifAlias; None keeps all
+    bgp: bool = False
+    oids: list[str] = Field(default_factory=list)
+
+    _community: SecretStr | None = PrivateAttr(default=None)
+    _auth_key: SecretStr | None = PrivateAttr(default=None)
+    _priv_key: SecretStr | None = PrivateAttr(default=None)
+
+    _check_env = field_validator("community_env", "auth_key_env", "priv_key_env")(
+        secrets.check_env
+    )
+    _check_file = field_validator("community_file", "auth_key_file", "priv_key_file")(
+        secrets.check_file
+    )
+
+    @field_validator("oids")
+    @classmethod
+    def _numeric_oids(cls, oids: list[str]) -> list[str]:
+        for oid in oids:
+            parts = oid.lstrip(".").split(".")
+            if not all(p.isdigit() for p in parts):
+                raise ValueError(f"{oid!r} is not a numeric OID such as 1.3.6.1.2.1.1.3.0")
+        return oids
+
+    @model_validator(mode="after")
+    def _resolve_secrets(self) -> SnmpOptions:
+        self._community = secrets.resolve(self.community, self.community_env, self.community_file)
+        self._auth_key = secrets.resolve(self.auth_key, self.auth_key_env, self.auth_key_file)
+        self._priv_key = secrets.resolve(self.priv_key, self.priv_key_env, self.priv_key_file)
+        if self.version == "3":
+            if not self.user:
+                raise ValueError("version 3 needs `user`")
+            if self.level != "noAuthNoPriv" and (self._auth_key is None or not self.auth_protocol):
+                raise ValueError(f"level {self.level} needs auth_protocol and an auth key")
+            if self.level == "authPriv" and (self._priv_key is None or not self.priv_protocol):
+                raise ValueError("level authPriv needs priv_protocol and a priv key")
+        elif self._community is None:
+            raise ValueError(
+                f"version {self.version} needs a community (community, community_env or "
+                "community_file)"
+            )
+        return self
+
+    @property
+    def community_secret(self) -> SecretStr | None:
+        return self._community
+
+    @property
+    def auth_key_secret(self) -> SecretStr | None:
+        return self._auth_key
+
+    @property
+    def priv_key_secret(self) -> SecretStr | None:
+        return self._priv_key
