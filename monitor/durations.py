@@ -22,8 +22,8 @@ def parse_duration(text: str) -> float:
         pos = match.end()
     if not cleaned or pos != len(cleaned):
         raise ValueError(
-            f"{text!r} is not a duration: write a number and a unit, e.g. \"500ms\", \"5s\", "
-            "\"2m\", \"1h\", \"21d\""
+            f'{text!r} is not a duration: write a number and a unit, e.g. "500ms", "5s", '
+            '"2m", "1h", "21d"'
         )
     return total
 
@@ -31,7 +31,7 @@ def parse_duration(text: str) -> float:
 def _validate(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(
-            f"a duration must be a string such as \"30s\", not {type(value).__name__} {value!r}"
+            f'a duration must be a string such as "30s", not {type(value).__name__} {value!r}'
         )
     return parse_duration(value)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import ipaddress
+import itertools
 import re
 import tomllib
 from collections import Counter
@@ -31,7 +32,7 @@ from pydantic import (
 )
 
 from monitor.durations import Duration
-from probes import OPTIONS, PROBES, KindOptions
+from probes import OPTIONS, KindOptions
 from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -51,8 +52,23 @@ Name = Annotated[str, AfterValidator(_check_name)]
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Labels netmon itself puts on series; a target's own labels may not shadow them.
 RESERVED_LABELS = frozenset(
-    {"target", "kind", "group", "reason", "phase", "stat", "direction", "location", "le",
-     "job", "instance", "severity", "alertname", "receiver", "outcome"}
+    {
+        "target",
+        "kind",
+        "group",
+        "reason",
+        "phase",
+        "stat",
+        "direction",
+        "location",
+        "le",
+        "job",
+        "instance",
+        "severity",
+        "alertname",
+        "receiver",
+        "outcome",
+    }
 )
 
 
@@ -87,13 +103,34 @@ def split_listen(value: str) -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"{value!r} is not host:port, e.g. \"127.0.0.1:9108\"")
+        raise ValueError(f'{value!r} is not host:port, e.g. "127.0.0.1:9108"')
     return host, int(port_text)
 
 
 class DefaultsSettings(_Model):
     interval: Duration = Field(default=30.0, ge=0.1, le=86400)
     timeout: Duration = Field(default=5.0, ge=0.01, le=3600)
+
+
+class SchedulerSettings(_Model):
+    # Probes in flight at once, per kind (default 1000 for a kind not named) and per host.
+    max_in_flight: dict[str, int] = Field(default_factory=dict)
+    max_in_flight_per_host: int = Field(default=8, ge=1, le=10000)
+
+    @field_validator("max_in_flight")
+    @classmethod
+    def _kinds(cls, limits: dict[str, int]) -> dict[str, int]:
+        for kind, limit in limits.items():
+            if kind not in OPTIONS:
+                raise ValueError(
+                    f"unknown kind {kind!r}; known kinds: {', '.join(sorted(OPTIONS))}"
+                )
+            if not 1 <= limit <= 100000:
+                raise ValueError(f"{kind}: {limit} is not between 1 and 100000")
+        return limits
+
+    def limit_for(self, kind: str) -> int:
+        return self.max_in_flight.get(kind, 1000)
 
 
 class Phase(_Model):
@@ -222,6 +259,7 @@ class Target(_Model):
 class Settings(_Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
     defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     phases: list[Phase] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
@@ -234,18 +272,14 @@ class Settings(_Model):
 
     def interval_for(self, target: Target, phase: Phase | None) -> float:
         interval = target.interval if target.interval is not None else self.defaults.interval
-        if phase is not None and phase.interval is not None:
-            if not phase.groups or target.group in phase.groups:
-                interval = min(interval, phase.interval)
+        applies = phase is not None and (not phase.groups or target.group in phase.groups)
+        if applies and phase is not None and phase.interval is not None:
+            interval = min(interval, phase.interval)
         return interval
 
     def timeout_for(self, target: Target, interval: float) -> float:
         timeout = target.timeout if target.timeout is not None else self.defaults.timeout
         return min(timeout, interval)
-
-    @property
-    def polled_targets(self) -> list[Target]:
-        return [t for t in self.targets if t.kind in PROBES]
 
 
 # --------------------------------------------------------------------------- loading
@@ -347,8 +381,11 @@ def _expand_includes(
             extra = set(included) - {"targets"}
             if extra:
                 issues.append(
-                    SettingsIssue(f"include[{n}]", f"{file}: only [[targets]] may be included, "
-                                  f"found {', '.join(sorted(extra))}")
+                    SettingsIssue(
+                        f"include[{n}]",
+                        f"{file}: only [[targets]] may be included, "
+                        f"found {', '.join(sorted(extra))}",
+                    )
                 )
             for local, item in enumerate(included.get("targets", [])):
                 origin[len(targets)] = f"{file}#{local}"
@@ -393,8 +430,10 @@ def _semantic_issues(settings: Settings, origin: dict[int, str]) -> list[Setting
             if target.name in first:
                 other = _origin_path(first[target.name], f"targets[{first[target.name]}]", origin)
                 issues.append(
-                    SettingsIssue(f"{where}.name", f"duplicate target name {target.name!r} "
-                                  f"(first used at {other})")
+                    SettingsIssue(
+                        f"{where}.name",
+                        f"duplicate target name {target.name!r} (first used at {other})",
+                    )
                 )
             else:
                 first[target.name] = i
@@ -404,8 +443,9 @@ def _semantic_issues(settings: Settings, origin: dict[int, str]) -> list[Setting
                     SettingsIssue(f"{where}.depends_on[{d}]", f"no target is named {parent!r}")
                 )
             elif parent == target.name:
-                issues.append(SettingsIssue(f"{where}.depends_on[{d}]", "a target cannot "
-                                            "depend on itself"))
+                issues.append(
+                    SettingsIssue(f"{where}.depends_on[{d}]", "a target cannot depend on itself")
+                )
     index = {t.name: i for i, t in enumerate(settings.targets)}
     for cycle in _depends_cycles(settings.targets):
         if len(cycle) > 2:
@@ -414,16 +454,21 @@ def _semantic_issues(settings: Settings, origin: dict[int, str]) -> list[Setting
                 SettingsIssue(f"{path}.depends_on", "dependency cycle: " + " -> ".join(cycle))
             )
     ordered = sorted(enumerate(settings.phases), key=lambda p: p[1].start)
-    for (i, a), (j, b) in zip(ordered, ordered[1:], strict=False):
+    for (i, a), (j, b) in itertools.pairwise(ordered):
         if b.start < a.end:
             issues.append(
-                SettingsIssue(f"phases[{j}]", f"phase {b.name!r} overlaps phase {a.name!r} "
-                              f"(phases[{i}]): at most one phase is current at a time")
+                SettingsIssue(
+                    f"phases[{j}]",
+                    f"phase {b.name!r} overlaps phase {a.name!r} "
+                    f"(phases[{i}]): at most one phase is current at a time",
+                )
             )
     phase_names = Counter(p.name for p in settings.phases)
     for i, phase in enumerate(settings.phases):
         if phase_names[phase.name] > 1:
-            issues.append(SettingsIssue(f"phases[{i}].name", f"duplicate phase name {phase.name!r}"))
+            issues.append(
+                SettingsIssue(f"phases[{i}].name", f"duplicate phase name {phase.name!r}")
+            )
     return issues
 
 

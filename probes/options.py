@@ -47,6 +47,7 @@ class HttpOptions(_Strict):
     body: str | None = None
     max_redirects: int = Field(default=5, ge=0, le=30)
     tls_verify: bool = True
+    # Checked by the probe, not at load: the lab writes its CA after settings are read.
     ca_file: str | None = None
     tls_expiry_warn: Duration = Field(default=21 * 86400.0, ge=0)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
@@ -59,8 +60,6 @@ class HttpOptions(_Strict):
             if not 100 <= code <= 599:
                 raise ValueError(f"{code} is not an HTTP status code (100-599)")
         return codes
-
-    _check_ca = field_validator("ca_file")(secrets.check_file)
 
 
 DnsType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA"]
@@ -86,8 +85,6 @@ class TcpOptions(_Strict):
     server_name: str | None = None
     # The first line the server sends must contain this (e.g. "220" for SMTP).
     expect_banner: str | None = None
-
-    _check_ca = field_validator("ca_file")(secrets.check_file)
 
 
 class SnmpOptions(_Strict):
@@ -116,9 +113,7 @@ class SnmpOptions(_Strict):
     _auth_key: SecretStr | None = PrivateAttr(default=None)
     _priv_key: SecretStr | None = PrivateAttr(default=None)
 
-    _check_env = field_validator("community_env", "auth_key_env", "priv_key_env")(
-        secrets.check_env
-    )
+    _check_env = field_validator("community_env", "auth_key_env", "priv_key_env")(secrets.check_env)
     _check_file = field_validator("community_file", "auth_key_file", "priv_key_file")(
         secrets.check_file
     )

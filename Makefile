@@ -1,0 +1,38 @@
+# netmon: the two commands a newcomer needs are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Debian packages the tests drive for real (installed when missing and run as root).
+TEST_DEBS := nftables iproute2 procps util-linux
+BENCH_DEBS := fping prometheus-blackbox-exporter
+
+.PHONY: run test lint bench soak debs-test debs-bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/netmon run --config settings.toml --lab
+
+debs-test:
+	@scripts/ensure-debs $(TEST_DEBS)
+
+debs-bench:
+	@scripts/ensure-debs $(BENCH_DEBS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(STAMP) debs-test lint
+	$(BIN)/pytest
+
+bench: $(STAMP) debs-bench
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
