@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 _TICK = 1.0
 # Lag samples kept for the quantiles on /metrics.
 _LAG_WINDOW = 60.0
+# A new target's first run comes within this window (spread by the same hash), so a fresh
+# start shows every target within seconds; later runs keep to the interval's grid.
+FIRST_RUN_WINDOW = 5.0
 
 
 class Clock(Protocol):
@@ -88,7 +91,6 @@ class _Entry:
     timeout: float
     offset: float
     due: float = 0.0
-    generation: int = 0
     task: asyncio.Task[None] | None = None
 
 
@@ -159,6 +161,7 @@ class Scheduler:
         self._host_limits.clear()
         old = self._entries
         self._entries = {}
+        fresh: set[str] = set()
         for target in settings.targets:
             probe = self._probes.get(target.kind)
             if probe is None:
@@ -167,9 +170,11 @@ class Scheduler:
             previous = old.get(target.name)
             if previous is not None and previous.task is not None and not previous.task.done():
                 entry.task = previous.task  # keep the overrun guard across the reload
+            if previous is None:
+                fresh.add(target.name)
             self._entries[target.name] = entry
         self._phase = self._current_phase()
-        self._replan()
+        self._replan(fresh)
 
     def _current_phase(self) -> Phase | None:
         now = datetime.fromtimestamp(self._clock.time(), UTC)
@@ -177,16 +182,22 @@ class Scheduler:
         self.stats.phase = phase.name if phase else None
         return phase
 
-    def _replan(self) -> None:
-        """Rebuild the heap from the grid: after a reload or a phase change."""
+    def _replan(self, fresh: set[str] | None = None) -> None:
+        """Rebuild the heap from the grid: after a reload or a phase change.
+
+        Targets in ``fresh`` (new ones) first run within FIRST_RUN_WINDOW, then on the grid.
+        """
         now = self._clock.monotonic()
         self._heap = []
         for entry in self._entries.values():
             entry.interval = self._settings.interval_for(entry.target, self._phase)
             entry.timeout = self._settings.timeout_for(entry.target, entry.interval)
             entry.offset = spread_offset(entry.target.name, entry.interval)
-            entry.generation += 1
-            entry.due = next_slot(now, entry.offset, entry.interval)
+            if fresh and entry.target.name in fresh:
+                window = min(entry.interval, FIRST_RUN_WINDOW)
+                entry.due = now + entry.offset / entry.interval * window
+            else:
+                entry.due = next_slot(now, entry.offset, entry.interval)
             self._push(entry)
         self._wake.set()
 

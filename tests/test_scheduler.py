@@ -274,3 +274,19 @@ async def test_lag_is_measured(running: Callable[..., Scheduler]) -> None:
     # The fake clock moves in 10 ms steps: no start can be later than one step.
     assert 0 <= q[0.5] <= 0.0101 and q[0.99] <= 0.0101
     assert not math.isnan(q[0.99])
+
+
+async def test_first_runs_come_early_then_keep_the_grid(
+    running: Callable[..., Scheduler],
+) -> None:
+    clock = FakeClock()
+    probe = Recorder(clock)
+    running(make_settings([icmp(f"t{i}", interval="30s") for i in range(100)]), probe, clock)
+    await clock.advance(5.05, step=0.05)
+    assert len(probe.starts) == 100  # every target seen within the first-run window
+    assert all(len(v) == 1 for v in probe.starts.values())
+    await clock.advance(60.0, step=0.05)
+    for name, starts in probe.starts.items():
+        offset = spread_offset(name, 30.0)
+        for started in starts[1:]:  # later runs on the grid: offset + k * 30 s
+            assert abs((started - offset) / 30.0 - round((started - offset) / 30.0)) < 0.01
