@@ -56,8 +56,10 @@ def main() -> dict[str, Any]:
                     "kind": "icmp",
                     "host": f"127.0.{2 + i // 250}.{1 + i % 250}",
                     "group": "carrier",
-                    "labels": {"carrier": ("vnpt", "viettel", "mobifone", "fpt")[i % 4],
-                               "site": "hoi-truong-tinh"},
+                    "labels": {
+                        "carrier": ("vnpt", "viettel", "mobifone", "fpt")[i % 4],
+                        "site": "hoi-truong-tinh",
+                    },
                 }
                 for i in range(TARGETS)
             ]
@@ -67,7 +69,9 @@ def main() -> dict[str, Any]:
     renderer = MetricsRenderer(store)
     store.set_targets(settings.targets)
     record_cpu, _ = cpu(
-        lambda: [store.record(t.name, Observation(RESULT, time.time(), 0.81)) for t in settings.targets]
+        lambda: [
+            store.record(t.name, Observation(RESULT, time.time(), 0.81)) for t in settings.targets
+        ]
     )
     renders, text = [], ""
     for _ in range(ROUNDS):

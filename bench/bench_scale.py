@@ -41,23 +41,35 @@ def proc_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def settings(targets: int, http_share: float, sites: int, port: int, interval: str) -> dict[str, Any]:
+def settings(
+    targets: int, http_share: float, sites: int, port: int, interval: str
+) -> dict[str, Any]:
     n_http = int(targets * http_share)
     items: list[dict[str, Any]] = []
     for i in range(n_http):
         site = i % sites
         host = f"127.0.{5 + site // 254}.{1 + site % 254}"
         items.append(
-            {"name": f"web-{i:05d}", "kind": "http", "url": f"http://{host}:8080/?n={i}",
-             "group": "website", "labels": {"site": f"site-{site:04d}"},
-             "http": {"body_absent": ["Hacked by"]}}
+            {
+                "name": f"web-{i:05d}",
+                "kind": "http",
+                "url": f"http://{host}:8080/?n={i}",
+                "group": "website",
+                "labels": {"site": f"site-{site:04d}"},
+                "http": {"body_absent": ["Hacked by"]},
+            }
         )
     for i in range(targets - n_http):
         host = f"127.{10 + i // 65000}.{(i // 250) % 250 + 1}.{i % 250 + 1}"
         items.append(
-            {"name": f"ping-{i:05d}", "kind": "icmp", "host": host, "group": "carrier",
-             "labels": {"carrier": ("vnpt", "viettel", "mobifone", "fpt")[i % 4]},
-             "icmp": {"count": 3, "spacing": "200ms"}}
+            {
+                "name": f"ping-{i:05d}",
+                "kind": "icmp",
+                "host": host,
+                "group": "carrier",
+                "labels": {"carrier": ("vnpt", "viettel", "mobifone", "fpt")[i % 4]},
+                "icmp": {"count": 3, "spacing": "200ms"},
+            }
         )
     return {
         "server": {"listen": f"127.0.0.1:{port}", "state_dir": "var"},
@@ -79,24 +91,46 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = HERE / "results" / "scale-work"
     work.mkdir(parents=True, exist_ok=True)
     lab = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "lab", "serve", "--state-dir", str(work / "lab"),
-        "--control", "127.0.0.1:9191", "--extra-sites", str(args.sites),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "lab",
+        "serve",
+        "--state-dir",
+        str(work / "lab"),
+        "--control",
+        "127.0.0.1:9191",
+        "--extra-sites",
+        str(args.sites),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert lab.stdout is not None
     await wait_line(lab.stdout, "ready", 120)
     port = 9118
     config = work / "settings.toml"
-    config.write_text(tomli_w.dumps(settings(args.targets, args.http_share, args.sites, port,
-                                             args.interval)))
+    config.write_text(
+        tomli_w.dumps(settings(args.targets, args.http_share, args.sites, port, args.interval))
+    )
     netmon = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "run", "--config", str(config), cwd=work,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "run",
+        "--config",
+        str(config),
+        cwd=work,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "NETMON_LOG_LEVEL": "WARNING"},
     )
     assert netmon.stdout is not None
-    out: dict[str, Any] = {"targets": args.targets, "http_share": args.http_share,
-                           "interval": args.interval, "seconds": args.seconds}
+    out: dict[str, Any] = {
+        "targets": args.targets,
+        "http_share": args.http_share,
+        "interval": args.interval,
+        "seconds": args.seconds,
+    }
     try:
         await wait_line(netmon.stdout, "netmon running", 120)
         drain = asyncio.create_task(netmon.stdout.read())
@@ -109,8 +143,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(15)
                 rss.append(proc_rss_mb(netmon.pid))
                 c, w = proc_cpu(netmon.pid), time.monotonic()
-                async with http.get(f"http://127.0.0.1:{port}/metrics",
-                                    headers={"Accept-Encoding": "gzip"}) as resp:
+                async with http.get(
+                    f"http://127.0.0.1:{port}/metrics", headers={"Accept-Encoding": "gzip"}
+                ) as resp:
                     text = await resp.text()
                 scrapes.append((time.monotonic() - w, proc_cpu(netmon.pid) - c))
         cpu = proc_cpu(netmon.pid) - cpu0
@@ -128,8 +163,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             rss_mb_max=round(max(rss), 1),
             cpu_cores_used=round(cpu / wall, 3),
             probes_total={dict(k)["kind"]: v for k, v in series["netmon_probes_total"].items()},
-            skipped_total={dict(k)["kind"]: v
-                           for k, v in series["netmon_probes_skipped_total"].items()},
+            skipped_total={
+                dict(k)["kind"]: v for k, v in series["netmon_probes_skipped_total"].items()
+            },
             targets_reporting=len(success),
             targets_failing=sum(1 for v in success.values() if v != 1),
             metrics_series=sum(len(v) for v in series.values()),

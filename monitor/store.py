@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.settings import Target
-from probes.base import ProbeResult
+from probes.base import ProbeResult, Sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +23,25 @@ class Observation:
     duration: float  # seconds, monotonic
 
 
+@dataclass(frozen=True, slots=True)
+class TargetEvent:
+    """Something a target said between probes (an SNMP trap): immediate, not polled."""
+
+    target: str
+    source: str  # "snmp_trap", ...
+    name: str  # "linkDown", "linkUp", "coldStart", "warmStart", or the trap OID
+    at: float  # unix seconds, UTC
+    labels: tuple[tuple[str, str], ...] = ()  # e.g. (("ifIndex", "3"), ("ifName", "ge-0/0/1"))
+    detail: str = ""
+
+
 @dataclass(slots=True)
 class TargetState:
     target: Target
     history: deque[Observation]
     since: float | None = None  # when the current up/down state began (unix seconds)
     consecutive: int = 0  # results in a row with the current success value
+    events: deque[TargetEvent] = field(default_factory=lambda: deque(maxlen=100))
 
     @property
     def latest(self) -> Observation | None:
@@ -37,6 +50,7 @@ class TargetState:
 
 RecordListener = Callable[[TargetState, Observation], None]
 RemoveListener = Callable[[str], None]
+EventListener = Callable[[TargetState, TargetEvent], None]
 
 
 @dataclass(eq=False)
@@ -45,11 +59,15 @@ class Store:
     _states: dict[str, TargetState] = field(default_factory=dict)
     _on_record: list[RecordListener] = field(default_factory=list)
     _on_remove: list[RemoveListener] = field(default_factory=list)
+    _on_event: list[EventListener] = field(default_factory=list)
 
     def subscribe(self, on_record: RecordListener, on_remove: RemoveListener | None = None) -> None:
         self._on_record.append(on_record)
         if on_remove is not None:
             self._on_remove.append(on_remove)
+
+    def subscribe_events(self, on_event: EventListener) -> None:
+        self._on_event.append(on_event)
 
     def set_targets(self, targets: Sequence[Target]) -> None:
         """Adopt a (re)loaded target list: keep history of targets that remain, drop the rest."""
@@ -86,6 +104,45 @@ class Store:
         state.history.append(observation)
         for listener in self._on_record:
             listener(state, observation)
+
+    def publish(self, event: TargetEvent) -> None:
+        """An event from the target itself (a trap): kept in its state, handed to listeners."""
+        state = self._states.get(event.target)
+        if state is None:
+            return
+        state.events.append(event)
+        for listener in self._on_event:
+            listener(state, event)
+
+    def patch_samples(
+        self, name: str, updates: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+    ) -> bool:
+        """Change sample values of the latest result at once (a linkDown trap sets that
+        interface's ifOperStatus to 2 before the next poll confirms it).
+
+        ``updates`` maps (sample name, labels subset) to the new value; every sample of that
+        name whose labels include the subset changes. Listeners see a new record. Returns
+        whether anything changed.
+        """
+        state = self._states.get(name)
+        latest = state.latest if state is not None else None
+        if state is None or latest is None:
+            return False
+        changed = False
+        samples: list[Sample] = []
+        for sample in latest.result.samples:
+            for (metric, subset), new in updates.items():
+                matches = sample.name == metric and set(subset) <= set(sample.labels)
+                if matches and sample.value != new:
+                    sample = replace(sample, value=new)
+                    changed = True
+            samples.append(sample)
+        if changed:
+            patched = replace(latest, result=replace(latest.result, samples=tuple(samples)))
+            state.history[-1] = patched
+            for listener in self._on_record:
+                listener(state, patched)
+        return changed
 
     def get(self, name: str) -> TargetState | None:
         return self._states.get(name)

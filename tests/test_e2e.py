@@ -75,8 +75,13 @@ def value(series: Series, name: str, **labels: str) -> float | None:
 
 async def lab_cli(*args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "lab", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "lab",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await proc.communicate()
     return proc.returncode or 0, out.decode()
@@ -90,8 +95,16 @@ async def netmon(tmp_path: Path) -> AsyncIterator[Netmon]:
     config = tmp_path / "settings.toml"
     config.write_text(tomli_w.dumps(doc), encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "run", "--config", str(config), "--lab",
-        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "run",
+        "--config",
+        str(config),
+        "--lab",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "NETMON_LOG_LEVEL": "INFO"},
     )
     node = Netmon(proc, f"http://127.0.0.1:{port}", config)

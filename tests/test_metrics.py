@@ -27,8 +27,12 @@ UPLINK = {
     "group": "carrier",
     "labels": {"carrier": "viettel", "site": 'hội trường "tỉnh"\\A'},
 }
-PORTAL = {"name": "cong-thong-tin", "kind": "http", "url": "http://127.0.1.1:8080/",
-          "group": "website"}
+PORTAL = {
+    "name": "cong-thong-tin",
+    "kind": "http",
+    "url": "http://127.0.1.1:8080/",
+    "group": "website",
+}
 
 ICMP_OK = ProbeResult(
     True,
@@ -62,9 +66,14 @@ def test_series_carry_target_kind_group_and_labels() -> None:
     store.record("venue-viettel-uplink", Observation(ICMP_OK, 1.0, 1.25))
     store.record("cong-thong-tin", Observation(HTTP_DOWN, 1.0, 0.5))
     series = parse(renderer.render_probes())
-    (labels, value), = series["probe_icmp_packet_loss_ratio"]
-    assert labels == {"target": "venue-viettel-uplink", "kind": "icmp", "group": "carrier",
-                      "carrier": "viettel", "site": 'hội trường "tỉnh"\\A'}
+    ((labels, value),) = series["probe_icmp_packet_loss_ratio"]
+    assert labels == {
+        "target": "venue-viettel-uplink",
+        "kind": "icmp",
+        "group": "carrier",
+        "carrier": "viettel",
+        "site": 'hội trường "tỉnh"\\A',
+    }
     assert value == 0.0
     stats = {lab["stat"]: v for lab, v in series["probe_icmp_rtt_seconds"]}
     assert stats == {"min": 0.0001, "avg": 0.0002, "max": 0.0004}
@@ -121,8 +130,9 @@ async def test_metrics_endpoint_gzip_and_service_metrics() -> None:
         assert plain.status == 200
         assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await plain.text()
-        zipped = await client.get("/metrics", headers={"Accept-Encoding": "gzip"},
-                                  auto_decompress=False)
+        zipped = await client.get(
+            "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+        )
         assert zipped.headers["Content-Encoding"] == "gzip"
         assert gzip.decompress(await zipped.read()).decode() == text
         series = parse(text)

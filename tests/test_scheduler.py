@@ -88,9 +88,15 @@ class Recorder:
 async def running() -> AsyncIterator[Callable[..., Scheduler]]:
     tasks: list[asyncio.Task[None]] = []
 
-    def start(settings: Settings, probe: Probe, clock: Any, store: Store | None = None) -> Scheduler:
+    def start(
+        settings: Settings, probe: Probe, clock: Any, store: Store | None = None
+    ) -> Scheduler:
         scheduler = Scheduler(
-            settings, store if store is not None else Store(), ProbeContext(), probes={"icmp": probe}, clock=clock
+            settings,
+            store if store is not None else Store(),
+            ProbeContext(),
+            probes={"icmp": probe},
+            clock=clock,
         )
         tasks.append(asyncio.create_task(scheduler.run()))
         return scheduler
@@ -237,8 +243,12 @@ async def test_a_probe_bug_costs_only_its_target(running: Callable[..., Schedule
         return await good(target, ctx)
 
     store = Store()
-    running(make_settings([icmp("bad", interval="1s"), icmp("good", interval="1s")]), buggy,
-            clock, store)
+    running(
+        make_settings([icmp("bad", interval="1s"), icmp("good", interval="1s")]),
+        buggy,
+        clock,
+        store,
+    )
     await clock.advance(3.2)
     bad, ok = store.get("bad"), store.get("good")
     assert bad is not None and bad.latest is not None and ok is not None
@@ -251,8 +261,9 @@ async def test_reload_adds_and_removes_targets(running: Callable[..., Scheduler]
     clock = FakeClock()
     probe = Recorder(clock)
     store = Store()
-    scheduler = running(make_settings([icmp("a", interval="1s"), icmp("b", interval="1s")]),
-                        probe, clock, store)
+    scheduler = running(
+        make_settings([icmp("a", interval="1s"), icmp("b", interval="1s")]), probe, clock, store
+    )
     await clock.advance(2.0)
     assert store.get("b") is not None
     scheduler.update(make_settings([icmp("a", interval="1s"), icmp("c", interval="1s")]))
@@ -267,8 +278,9 @@ async def test_reload_adds_and_removes_targets(running: Callable[..., Scheduler]
 async def test_lag_is_measured(running: Callable[..., Scheduler]) -> None:
     clock = FakeClock()
     probe = Recorder(clock)
-    scheduler = running(make_settings([icmp(f"t{i}", interval="1s") for i in range(20)]),
-                        probe, clock)
+    scheduler = running(
+        make_settings([icmp(f"t{i}", interval="1s") for i in range(20)]), probe, clock
+    )
     await clock.advance(5.0, step=0.01)
     q = scheduler.stats.lag_quantiles(clock.monotonic(), (0.5, 0.99))
     # The fake clock moves in 10 ms steps: no start can be later than one step.

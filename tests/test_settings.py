@@ -83,7 +83,7 @@ def test_good_settings_load(write_toml: Callable[..., Path]) -> None:
 
 # (what is wrong, text appended to GOOD or a replacement, the key path, words in the message)
 CASES = [
-    ("unknown key", GOOD + '\n[server2]\nx = 1\n', "server2", "unknown key"),
+    ("unknown key", GOOD + "\n[server2]\nx = 1\n", "server2", "unknown key"),
     (
         "unknown key in options",
         GOOD.replace("count = 5,", "count = 5, cuont = 3,"),
@@ -96,21 +96,38 @@ CASES = [
         "targets[2].http.expect_status[0]",
         "valid integer",
     ),
-    ("bad duration", GOOD.replace('timeout = "5s"', 'timeout = "5 parsecs"'),
-     "defaults.timeout", "not a duration"),
-    ("duration as a number", GOOD.replace('interval = "30s"', "interval = 30"),
-     "defaults.interval", "must be a string"),
-    ("unknown kind", GOOD.replace('kind = "http"', 'kind = "gopher"'), "targets[2].kind",
-     "unknown kind 'gopher'"),
+    (
+        "bad duration",
+        GOOD.replace('timeout = "5s"', 'timeout = "5 parsecs"'),
+        "defaults.timeout",
+        "not a duration",
+    ),
+    (
+        "duration as a number",
+        GOOD.replace('interval = "30s"', "interval = 30"),
+        "defaults.interval",
+        "must be a string",
+    ),
+    (
+        "unknown kind",
+        GOOD.replace('kind = "http"', 'kind = "gopher"'),
+        "targets[2].kind",
+        "unknown kind 'gopher'",
+    ),
     (
         "duplicate target name",
         GOOD.replace('name = "cong-thong-tin-tinh"', 'name = "venue-core-switch"').replace(
-            'url = "https://127.0.1.1:8443/"', 'url = "https://127.0.1.1:8443/"'),
+            'url = "https://127.0.1.1:8443/"', 'url = "https://127.0.1.1:8443/"'
+        ),
         "targets[2].name",
         "duplicate target name 'venue-core-switch'",
     ),
-    ("name not [a-z0-9-]", GOOD.replace('"venue-core-switch"\nkind', '"Venue_Core"\nkind'),
-     "targets[0].name", "[a-z0-9-]"),
+    (
+        "name not [a-z0-9-]",
+        GOOD.replace('"venue-core-switch"\nkind', '"Venue_Core"\nkind'),
+        "targets[0].name",
+        "[a-z0-9-]",
+    ),
     (
         "depends_on naming no target",
         GOOD.replace('depends_on = ["venue-core-switch"]', 'depends_on = ["no-such-switch"]'),
@@ -119,15 +136,18 @@ CASES = [
     ),
     (
         "depends_on cycle",
-        GOOD.replace('group = "venue"\n', 'group = "venue"\ndepends_on = ["cong-thong-tin-tinh"]\n')
-        .replace('group = "website"\n', 'group = "website"\ndepends_on = ["venue-viettel-uplink"]\n'),
+        GOOD.replace(
+            'group = "venue"\n', 'group = "venue"\ndepends_on = ["cong-thong-tin-tinh"]\n'
+        ).replace(
+            'group = "website"\n', 'group = "website"\ndepends_on = ["venue-viettel-uplink"]\n'
+        ),
         "targets[0].depends_on",
         "dependency cycle: venue-core-switch -> cong-thong-tin-tinh",
     ),
     (
         "overlapping phases",
         GOOD + '\n[[phases]]\nname = "dot-2"\nstart = 2025-10-15T07:00:00+07:00\n'
-        'end = 2025-10-20T07:00:00+07:00\n',
+        "end = 2025-10-20T07:00:00+07:00\n",
         "phases[1]",
         "overlaps phase 'dai-hoi-tinh'",
     ),
@@ -137,12 +157,24 @@ CASES = [
         "phases[0]",
         "is not after start",
     ),
-    ("bad URL", GOOD.replace('url = "https://127.0.1.1:8443/"', 'url = "htps//127.0.1.1"'),
-     "targets[2].url", "not an http:// or https:// URL"),
-    ("bad URL port", GOOD.replace('url = "https://127.0.1.1:8443/"', 'url = "http://h:99999/"'),
-     "targets[2].url", "not a valid URL"),
-    ("missing include file", GOOD.replace("[server]", 'include = ["targets/carriers.toml"]\n'
-                                          "[server]"), "include[0]", "not found"),
+    (
+        "bad URL",
+        GOOD.replace('url = "https://127.0.1.1:8443/"', 'url = "htps//127.0.1.1"'),
+        "targets[2].url",
+        "not an http:// or https:// URL",
+    ),
+    (
+        "bad URL port",
+        GOOD.replace('url = "https://127.0.1.1:8443/"', 'url = "http://h:99999/"'),
+        "targets[2].url",
+        "not a valid URL",
+    ),
+    (
+        "missing include file",
+        GOOD.replace("[server]", 'include = ["targets/carriers.toml"]\n[server]'),
+        "include[0]",
+        "not found",
+    ),
     (
         "secret env var unset",
         GOOD + '\n[[targets]]\nname = "r1"\nkind = "snmp"\nhost = "127.0.3.1"\n'
@@ -150,21 +182,48 @@ CASES = [
         "targets[3].snmp.community_env",
         "environment variable NETMON_TEST_UNSET_VAR is not set",
     ),
-    ("http without url", GOOD.replace('url = "https://127.0.1.1:8443/"', 'host = "127.0.1.1"'),
-     "targets[2]", "needs `url`"),
-    ("options of another kind", GOOD.replace("icmp = { count", "tcp = { port = 1 }\n#"),
-     "targets[1]", "`tcp` options given, but kind is 'icmp'"),
-    ("reserved label", GOOD.replace('carrier = "viettel"', 'target = "x"'),
-     "targets[1].labels", "reserved"),
-    ("out of bounds", GOOD.replace("count = 5", "count = 0"), "targets[1].icmp.count",
-     "greater than or equal to 1"),
-    ("bad listen", GOOD.replace('"127.0.0.1:9108"', '"localhost"'), "server.listen",
-     "not host:port"),
-    ("bad timezone", GOOD.replace("[server]", '[server]\ntimezone = "Asia/Hanoi_Nowhere"'),
-     "server.timezone", "unknown time zone"),
-    ("naive phase time", GOOD.replace("start = 2025-10-14T07:00:00+07:00",
-                                      "start = 2025-10-14T07:00:00"), "phases[0].start",
-     "timezone"),
+    (
+        "http without url",
+        GOOD.replace('url = "https://127.0.1.1:8443/"', 'host = "127.0.1.1"'),
+        "targets[2]",
+        "needs `url`",
+    ),
+    (
+        "options of another kind",
+        GOOD.replace("icmp = { count", "tcp = { port = 1 }\n#"),
+        "targets[1]",
+        "`tcp` options given, but kind is 'icmp'",
+    ),
+    (
+        "reserved label",
+        GOOD.replace('carrier = "viettel"', 'target = "x"'),
+        "targets[1].labels",
+        "reserved",
+    ),
+    (
+        "out of bounds",
+        GOOD.replace("count = 5", "count = 0"),
+        "targets[1].icmp.count",
+        "greater than or equal to 1",
+    ),
+    (
+        "bad listen",
+        GOOD.replace('"127.0.0.1:9108"', '"localhost"'),
+        "server.listen",
+        "not host:port",
+    ),
+    (
+        "bad timezone",
+        GOOD.replace("[server]", '[server]\ntimezone = "Asia/Hanoi_Nowhere"'),
+        "server.timezone",
+        "unknown time zone",
+    ),
+    (
+        "naive phase time",
+        GOOD.replace("start = 2025-10-14T07:00:00+07:00", "start = 2025-10-14T07:00:00"),
+        "phases[0].start",
+        "timezone",
+    ),
     ("TOML syntax", GOOD + "\n[[targets]\n", "", "not valid TOML"),
 ]
 
