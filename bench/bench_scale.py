@@ -79,8 +79,8 @@ def settings(
     }
 
 
-async def wait_line(stream: asyncio.StreamReader, word: str, timeout: float) -> None:
-    async with asyncio.timeout(timeout):
+async def wait_line(stream: asyncio.StreamReader, word: str, within: float) -> None:
+    async with asyncio.timeout(within):
         while line := await stream.readline():
             if word in line.decode(errors="replace"):
                 return

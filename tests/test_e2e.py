@@ -54,8 +54,8 @@ class Netmon:
     def write(self, doc: dict[str, Any]) -> None:
         self.config.write_text(tomli_w.dumps(doc), encoding="utf-8")
 
-    async def wait_for(self, what: str, check: Any, timeout: float = 30.0) -> Series:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, what: str, check: Any, within: float = 30.0) -> Series:
+        deadline = time.monotonic() + within
         while True:
             series = await self.metrics()
             if check(series):
@@ -145,7 +145,7 @@ async def test_make_run_path_end_to_end(netmon: Netmon) -> None:
     series = await netmon.wait_for(
         "probe_success for every target",
         lambda s: {lab["target"] for lab, _ in s.get("probe_success", [])} >= polled,
-        timeout=15 - (time.monotonic() - netmon.started),  # type: ignore[attr-defined]
+        within=15 - (time.monotonic() - netmon.started),  # type: ignore[attr-defined]
     )
     down = sorted(lab["target"] for lab, v in series["probe_success"] if v != 1)
     assert not down, f"lab targets down on a healthy lab: {down}"
