@@ -1,14 +1,464 @@
-"""icmp probe: being written."""
+"""icmp probe: echo requests through one shared ICMP socket per address family.
+
+Every icmp probe of the process goes through one socket per family (``ctx.shared("icmp4")``,
+``"icmp6"``); replies are matched to echoes by (address, identifier, sequence). Per-host
+sockets do not scale: each reply is copied to, and wakes, every raw socket (icmplib's RTT on
+loopback rose past 100 ms at 1,000 in flight).
+
+How the socket is set up, and why:
+
+- A raw socket when the process may (root or CAP_NET_RAW), else an unprivileged ping socket
+  (SOCK_DGRAM, allowed by net.ipv4.ping_group_range; the kernel then picks the identifier,
+  fills the checksum and delivers only our replies). Neither: every probe fails with
+  "icmp_not_permitted" and says how to fix it; nothing is raised.
+- A 4 MiB receive buffer, and on raw sockets an ICMP type filter in the kernel. A raw socket
+  queues a copy of every ICMP packet the host receives, on loopback our own requests too; the
+  kernel default buffer (~208 KiB) holds about 256 loopback packets and overflows silently
+  (only the "drops" column of /proc/net/raw tells). gufo-ping keeps that default buffer, so
+  replies that arrive while its loop is busy are dropped and read as loss: the likely cause of
+  its 1.2 % at 500 in flight (bench/bench_icmp.py reproduces the overflow). Without root the
+  buffer is capped by net.core.rmem_max (often 208 KiB too): raise it for large inventories.
+- RTT = kernel receive timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME) minus time.time_ns() taken
+  right before sendto, so a busy event loop delays our reading of a reply but not its RTT.
+
+Timing: ``count`` echoes ``spacing`` apart, then replies are awaited at most
+``max(1 s, 3 × spacing)`` after the last send (shortened to end within 90 % of the target's own
+timeout when it sets one); the probe returns as soon as every echo is answered. The defaults
+(5 echoes, 200 ms, timeout 5 s) take at most 0.8 s + 1 s. The scheduler's timeout cancels the
+task from outside; cancellation propagates and the echoes in flight are forgotten.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import errno
+import functools
+import itertools
+import os
+import socket
+import struct
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
 
-from probes.base import ProbeContext, ProbeResult, failure
+from probes.base import Closer, ProbeContext, ProbeResult, Sample, failure
+from probes.options import IcmpOptions
 
 if TYPE_CHECKING:
     from monitor.settings import Target
 
+__all__ = ["IcmpSocket", "jitter", "probe", "wait_after_last"]
+
+# Linux constants the socket module does not export.
+SO_RCVBUFFORCE: Final = 33
+SO_TIMESTAMPNS: Final = 35  # also the SCM_TIMESTAMPNS control message type
+IP_RECVERR: Final = 11
+IPV6_RECVERR: Final = 25
+SOL_RAW: Final = 255
+ICMP_FILTER: Final = 1
+ICMP6_FILTER: Final = 1
+
+RCVBUF: Final = 4 << 20
+# Replies read per wake-up. The fd is level-triggered, so anything left is read on the next
+# turn of the loop; the bound only keeps a flood of foreign ICMP from starving other tasks.
+DRAIN_MAX: Final = 4096
+# Enough for the headers we parse: IPv4 header, ICMP error header, inner IP header, echo header.
+RECV_BYTES: Final = 192
+
+_TIMESPEC = struct.Struct("@ll")
+_ECHO = struct.Struct("!BBHHH")
+_ID_SEQ = struct.Struct("!HH")
+_EXT_ERR = struct.Struct("=IBBBB")  # struct sock_extended_err: errno, origin, type, code, pad
+_SEND_RETRY: Final = (0.001, 0.004, 0.016)  # back-off when the send buffer is full
+
+NOT_PERMITTED: Final = (
+    "this process may not open ICMP sockets: run netmon as root, or grant it CAP_NET_RAW "
+    f"(setcap cap_net_raw+ep {os.path.realpath(sys.executable)}), or allow unprivileged ping "
+    'sockets with sysctl -w net.ipv4.ping_group_range="0 2147483647"'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    af: int
+    proto: int
+    key: str  # ProbeContext resource name
+    version: int
+    request: int
+    reply: int
+    unreachable: int
+    exceeded: int
+    errlevel: int
+    recverr: int
+
+
+# fmt: off
+V4 = _Family(af=socket.AF_INET, proto=socket.IPPROTO_ICMP, key="icmp4", version=4,
+             request=8, reply=0, unreachable=3, exceeded=11,
+             errlevel=socket.IPPROTO_IP, recverr=IP_RECVERR)
+V6 = _Family(af=socket.AF_INET6, proto=socket.IPPROTO_ICMPV6, key="icmp6", version=6,
+             request=128, reply=129, unreachable=1, exceeded=3,
+             errlevel=socket.IPPROTO_IPV6, recverr=IPV6_RECVERR)
+# fmt: on
+
+_ERRORS: Final = {  # (type, code) → words, per IP version
+    4: {(3, 0): "network unreachable", (3, 1): "host unreachable",
+        (3, 2): "protocol unreachable", (3, 3): "port unreachable",
+        (3, 9): "network prohibited", (3, 10): "host prohibited",
+        (3, 13): "administratively prohibited", (11, 0): "TTL exceeded in transit"},
+    6: {(1, 0): "no route to destination", (1, 1): "administratively prohibited",
+        (1, 3): "address unreachable", (1, 4): "port unreachable", (1, 6): "reject route",
+        (3, 0): "hop limit exceeded in transit"},
+}  # fmt: skip
+
+
+def _describe(fam: _Family, kind: int, code: int) -> str:
+    return _ERRORS[fam.version].get((kind, code), f"ICMP type {kind} code {code}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unavailable:
+    """Why this family's socket could not be opened; cached like a socket."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(eq=False, slots=True)
+class _Run:
+    """One probe's echoes: what was sent, what came back."""
+
+    addr: str
+    done: asyncio.Future[None]
+    rtts: list[int | None]  # ns, in sending order
+    seqs: list[int] = field(default_factory=list)
+    sent: int = 0
+    waiting: int = 0
+    all_sent: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def settle(self, index: int, rtt: int | None, error: str | None = None) -> None:
+        self.rtts[index] = rtt
+        if error is not None:
+            self.errors.append(error)
+        self.waiting -= 1
+        self.check()
+
+    def check(self) -> None:
+        if self.all_sent and self.waiting <= 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+def _receive_time(ancillary: list[tuple[int, int, bytes]]) -> int:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return int(sec) * 1_000_000_000 + int(nsec)
+    return time.time_ns()
+
+
+class IcmpSocket:
+    """One ICMP socket shared by every probe of a family: send, demultiplex, close."""
+
+    def __init__(self, sock: socket.socket, fam: _Family, raw: bool) -> None:
+        self.sock, self.fam, self.raw = sock, fam, raw
+        # Raw sockets see every process's replies: ours carry this identifier. A ping socket's
+        # identifier is its port, set and filtered by the kernel.
+        self.ident = int.from_bytes(os.urandom(2), "big")
+        self.pending: dict[tuple[str, int], tuple[_Run, int, int]] = {}  # → run, index, sent ns
+        self._seq = int.from_bytes(os.urandom(2), "big")
+        self._payloads: dict[int, tuple[bytes, int]] = {}
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+        except OSError:  # not root: capped by net.core.rmem_max
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        if raw:
+            self._filter_types()
+        else:  # ICMP errors about our echoes reach a ping socket only through its error queue
+            sock.setsockopt(fam.errlevel, fam.recverr, 1)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._on_readable)
+
+    def _filter_types(self) -> None:
+        # Let through only replies and errors: not our own requests (seen on loopback), nor
+        # anything else the host receives.
+        wanted = (self.fam.reply, self.fam.unreachable, self.fam.exceeded)
+        if self.fam is V4:
+            mask = 0xFFFFFFFF & ~sum(1 << t for t in wanted)
+            self.sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", mask))
+        else:  # struct icmp6_filter: 256 bits, a set bit blocks the type
+            words = [0xFFFFFFFF] * 8
+            for t in wanted:
+                words[t >> 5] &= ~(1 << (t & 31))
+            self.sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("=8I", *words))
+
+    def _payload(self, size: int) -> tuple[bytes, int]:
+        """The payload of ``size`` bytes and its ones'-complement sum, computed once."""
+        cached = self._payloads.get(size)
+        if cached is None:
+            data = bytes(i & 0xFF for i in range(size))
+            padded = data + b"\0" * (size & 1)
+            cached = data, sum(struct.unpack(f"!{len(padded) // 2}H", padded))
+            self._payloads[size] = cached
+        return cached
+
+    def _next_seq(self, addr: str) -> int:
+        # Unique among the echoes in flight to this address; 16 bits, so skip the ones in use.
+        for _ in range(0x10000):
+            self._seq = (self._seq + 1) & 0xFFFF
+            if (addr, self._seq) not in self.pending:
+                return self._seq
+        raise RuntimeError(f"65,536 echoes already in flight to {addr}")
+
+    def send(self, run: _Run, index: int, payload_size: int) -> None:
+        """Send echo ``index`` of ``run``; OSError from sendto propagates."""
+        seq = self._next_seq(run.addr)
+        payload, total = self._payload(payload_size)
+        checksum = 0  # ICMPv6 and ping sockets: the kernel fills it in
+        if self.fam is V4 and self.raw:
+            total += (self.fam.request << 8) + self.ident + seq
+            total = (total & 0xFFFF) + (total >> 16)
+            checksum = ~(total + (total >> 16)) & 0xFFFF
+        packet = _ECHO.pack(self.fam.request, 0, checksum, self.ident, seq) + payload
+        sent_ns = time.time_ns()
+        self.sock.sendto(packet, (run.addr, 0))
+        # Registered after sendto: a reply is only read from the event loop, later.
+        self.pending[(run.addr, seq)] = (run, index, sent_ns)
+        run.seqs.append(seq)
+        run.sent += 1
+        run.waiting += 1
+
+    def forget(self, run: _Run) -> None:
+        for seq in run.seqs:
+            entry = self.pending.get((run.addr, seq))
+            if entry is not None and entry[0] is run:
+                del self.pending[(run.addr, seq)]
+
+    def _on_readable(self) -> None:
+        recvmsg = self.sock.recvmsg
+        anc_size = socket.CMSG_SPACE(_TIMESPEC.size)
+        for _ in range(DRAIN_MAX):
+            try:
+                data, ancillary, _flags, source = recvmsg(RECV_BYTES, anc_size)
+            except BlockingIOError:
+                break
+            except OSError:  # a ping socket reports a queued ICMP error once this way
+                continue
+            self._on_packet(data, str(source[0]), _receive_time(ancillary))
+        if not self.raw:
+            self._drain_errors()
+
+    def _on_packet(self, data: bytes, source: str, received_ns: int) -> None:
+        fam = self.fam
+        # IPv4 raw sockets deliver the IP header; IPv6 and ping sockets do not.
+        start = (data[0] & 0x0F) * 4 if self.raw and fam is V4 and data else 0
+        if len(data) < start + 8:
+            return
+        kind = data[start]
+        if kind == fam.reply:
+            ident, seq = _ID_SEQ.unpack_from(data, start + 4)
+            if self.raw and ident != self.ident:
+                return  # another process's echo
+            entry = self.pending.pop((source, seq), None)
+            if entry is not None:
+                run, index, sent_ns = entry
+                run.settle(index, max(received_ns - sent_ns, 0))
+        elif kind in (fam.unreachable, fam.exceeded):
+            # The error quotes the packet it is about: IP header, then our echo header.
+            inner = start + 8
+            if fam is V4:
+                if len(data) < inner + 20:
+                    return
+                dest = socket.inet_ntop(socket.AF_INET, data[inner + 16 : inner + 20])
+                echo = inner + (data[inner] & 0x0F) * 4
+            else:
+                dest = socket.inet_ntop(socket.AF_INET6, data[inner + 24 : inner + 40])
+                echo = inner + 40
+            if len(data) < echo + 8 or data[echo] != fam.request:
+                return
+            ident, seq = _ID_SEQ.unpack_from(data, echo + 4)
+            entry = self.pending.pop((dest, seq), None) if ident == self.ident else None
+            if entry is not None:
+                error = f"{_describe(fam, kind, data[start + 1])} from {source}"
+                entry[0].settle(entry[1], None, error)
+        # Anything else (type 8: our own requests on loopback, if unfiltered) is not ours.
+
+    def _drain_errors(self) -> None:
+        for _ in range(DRAIN_MAX):
+            try:
+                data, ancillary, _flags, dest = self.sock.recvmsg(64, 512, socket.MSG_ERRQUEUE)
+            except OSError:  # BlockingIOError: the queue is empty
+                break
+            # The data is our echo as sent (identifier rewritten by the kernel).
+            if len(data) < 8 or data[0] != self.fam.request:
+                continue
+            entry = self.pending.pop((str(dest[0]), _ID_SEQ.unpack_from(data, 4)[1]), None)
+            if entry is None:
+                continue
+            error = "ICMP error"
+            for level, kind, cdata in ancillary:
+                if level == self.fam.errlevel and kind == self.fam.recverr and len(cdata) >= 8:
+                    err, origin, icmp_type, code, _pad = _EXT_ERR.unpack_from(cdata)
+                    error = (
+                        _describe(self.fam, icmp_type, code)
+                        if origin in (2, 3)  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
+                        else os.strerror(err)
+                    )
+            entry[0].settle(entry[1], None, error)
+
+    async def aclose(self) -> None:
+        self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        self.pending.clear()
+
+
+async def _nothing_to_close() -> None:
+    return None
+
+
+async def _open(fam: _Family) -> tuple[IcmpSocket | _Unavailable, Closer]:
+    errors: list[OSError] = []
+    for kind in (socket.SOCK_RAW, socket.SOCK_DGRAM):
+        try:
+            sock = socket.socket(
+                fam.af, kind | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, fam.proto
+            )
+        except OSError as exc:  # EPERM: no CAP_NET_RAW; EACCES: not in ping_group_range
+            errors.append(exc)
+            continue
+        try:
+            icmp = IcmpSocket(sock, fam, raw=kind == socket.SOCK_RAW)
+        except BaseException:
+            sock.close()
+            raise
+        return icmp, icmp.aclose
+    if any(isinstance(exc, PermissionError) for exc in errors):
+        return _Unavailable("icmp_not_permitted", NOT_PERMITTED), _nothing_to_close
+    # e.g. a kernel without IPv6
+    detail = f"cannot open an ICMPv{fam.version} socket: {errors[0].strerror}"
+    return _Unavailable("unreachable", detail), _nothing_to_close
+
+
+@functools.lru_cache(maxsize=16384)
+def _literal(host: str) -> tuple[_Family, str] | None:
+    """An IP literal's family and its address as recvmsg will spell it; None for a name."""
+    try:
+        info = socket.getaddrinfo(host, None, 0, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        return None
+    return (V6 if info[0][0] == socket.AF_INET6 else V4), str(info[0][4][0])
+
+
+async def _resolve(host: str, ip_protocol: str) -> tuple[_Family, str] | ProbeResult:
+    literal = _literal(host)
+    if literal is not None:
+        return literal
+    fam = V6 if ip_protocol == "ip6" else V4
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, None, family=fam.af, type=socket.SOCK_DGRAM
+        )
+    except (OSError, UnicodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return failure("dns", f"cannot resolve {host} to an IPv{fam.version} address: {why}")
+    if not infos:
+        return failure("dns", f"{host} has no IPv{fam.version} address")
+    return fam, str(infos[0][4][0])
+
+
+def wait_after_last(opts: IcmpOptions, timeout: float | None) -> float:
+    """How long to await replies after the last echo is sent."""
+    wait = max(1.0, 3 * opts.spacing)
+    if timeout is not None:
+        # End inside the target's own timeout, so the loss figure is returned, not cancelled.
+        wait = min(wait, max(0.05, 0.9 * timeout - (opts.count - 1) * opts.spacing))
+    return wait
+
+
+def jitter(rtts: Sequence[float]) -> float:
+    """Mean absolute difference of consecutive RTTs (sending order); 0 with fewer than 2."""
+    if len(rtts) < 2:
+        return 0.0
+    return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
+
+
+async def _send(icmp: IcmpSocket, run: _Run, index: int, payload_size: int) -> None:
+    for delay in (*_SEND_RETRY, None):
+        try:
+            icmp.send(run, index, payload_size)
+            return
+        except OSError as exc:
+            full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
+            if not full or delay is None:  # unreachable route, local firewall, ...
+                run.errors.append(f"sending failed: {exc.strerror or exc}")
+                return
+        await asyncio.sleep(delay)
+
+
+def _settle_all(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
 
 async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    return failure("not_implemented", "the icmp probe is being written")
+    opts = target.icmp or IcmpOptions()
+    host = target.host or ""
+    resolved = await _resolve(host, opts.ip_protocol)
+    if isinstance(resolved, ProbeResult):
+        return resolved
+    fam, addr = resolved
+    icmp = await ctx.shared(fam.key, lambda: _open(fam))
+    if isinstance(icmp, _Unavailable):
+        return failure(icmp.reason, icmp.detail)
+
+    loop = asyncio.get_running_loop()
+    wait = wait_after_last(opts, target.timeout)
+    run = _Run(addr, loop.create_future(), [None] * opts.count)
+    timer: asyncio.TimerHandle | None = None
+    try:
+        start = loop.time()
+        for index in range(opts.count):
+            if index:  # spaced from the first send, so loop latency does not accumulate
+                await asyncio.sleep(start + index * opts.spacing - loop.time())
+            await _send(icmp, run, index, opts.payload_size)
+        run.all_sent = True
+        run.check()
+        timer = loop.call_later(wait, _settle_all, run.done)
+        await run.done
+    finally:
+        if timer is not None:
+            timer.cancel()
+        icmp.forget(run)
+    name = host if host == addr else f"{host} ({addr})"
+    return _result(run, opts.count, wait, name)
+
+
+def _result(run: _Run, count: int, wait: float, name: str) -> ProbeResult:
+    rtts = [rtt / 1e9 for rtt in run.rtts if rtt is not None]
+    loss = 1.0 - len(rtts) / count
+    samples = [
+        Sample("probe_icmp_packets_sent", float(run.sent)),
+        Sample("probe_icmp_packets_received", float(len(rtts))),
+        Sample("probe_icmp_packet_loss_ratio", loss),
+    ]
+    if rtts:
+        avg, jit = sum(rtts) / len(rtts), jitter(rtts)
+        samples += [
+            Sample("probe_icmp_rtt_seconds", min(rtts), (("stat", "min"),)),
+            Sample("probe_icmp_rtt_seconds", avg, (("stat", "avg"),)),
+            Sample("probe_icmp_rtt_seconds", max(rtts), (("stat", "max"),)),
+            Sample("probe_icmp_jitter_seconds", jit),
+        ]
+        detail = (
+            f"{len(rtts)}/{count} echoes answered, {loss:.0%} loss, "
+            f"avg {avg * 1e3:.2f} ms, jitter {jit * 1e3:.2f} ms"
+        )
+        return ProbeResult(True, None, detail, tuple(samples))
+    if run.errors:
+        detail = f"{name} is unreachable: {run.errors[0]} (0 of {count} echoes answered)"
+        return failure("unreachable", detail, tuple(samples))
+    detail = f"0 of {count} echoes answered by {name} within {wait:g} s of the last one"
+    return failure("timeout", detail, tuple(samples))
