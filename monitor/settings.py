@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.settings import AlertsSettings
+from alerts.settings import semantic_issues as alert_issues
 from monitor.durations import Duration
 from probes import OPTIONS, KindOptions
 from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
@@ -263,6 +265,7 @@ class Settings(_Model):
     phases: list[Phase] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     def current_phase(self, now: datetime) -> Phase | None:
         for phase in self.phases:
@@ -480,6 +483,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     except ValidationError as exc:
         raise SettingsError(issues + _pydantic_issues(exc, origin)) from None
     issues += _semantic_issues(settings, origin)
+    issues += alert_issues(settings)
     if issues:
         raise SettingsError(issues)
     return settings
