@@ -1,14 +1,640 @@
-"""http probe: being written."""
+"""http probe: one request (following redirects), timed by phase like blackbox_exporter.
+
+Every probe opens a fresh connection (no keep-alive, no DNS cache), so the phases are honest:
+
+- ``resolve``: name resolution (0 for an IP literal);
+- ``connect``: the TCP handshake;
+- ``tls``: the TLS handshake (0 for plain http);
+- ``processing``: from the connection being ready to the response headers;
+- ``transfer``: reading the body (at most ``max_body_bytes``).
+
+With redirects each phase but transfer is the sum over the hops, as blackbox_exporter does
+(only the final body is read). The leaf certificate is read in the handshake itself, so
+``probe_ssl_earliest_cert_expiry`` (the earliest leaf notAfter over the hops) is there on every
+TLS probe, and a verification failure names its cause (expired, unknown CA, hostname); the
+certificate that failed is then read on a second, unverified handshake for its expiry.
+
+aiohttp's silent retry of idempotent requests is turned off (a probe reports the first
+failure), and the body is read up to ``max_body_bytes``, then the connection is dropped.
+
+The probe applies no timeout of its own: the scheduler cancels it from outside.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import codecs
+import contextlib
+import contextvars
+import errno
+import functools
+import html
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from probes.base import ProbeContext, ProbeResult, failure
+import aiohttp
+from aiohttp import http_exceptions
+from cryptography import x509
+from yarl import URL
+
+from probes.base import ProbeContext, ProbeResult, Sample, failure
 
 if TYPE_CHECKING:
     from monitor.settings import Target
+    from probes.options import HttpOptions
+
+__all__ = ["USER_AGENT", "probe"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "netmon/0.1"
+_CHUNK = 64 * 1024
+_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+
+
+# --------------------------------------------------------------------------- per-probe record
+
+
+@dataclass(slots=True)
+class _Record:
+    """What one probe measured; filled in by the connector and the middleware below."""
+
+    resolve: float = 0.0
+    connect: float = 0.0
+    tls: float = 0.0
+    processing: float = 0.0
+    transfer: float = 0.0
+    conn_ready: float = 0.0  # perf_counter when the latest connection was ready
+    headers_at: float = 0.0  # perf_counter when the latest response headers were in
+    tls_used: bool = False  # the latest connection is TLS
+    expiry: float | None = None  # earliest leaf notAfter seen, unix seconds
+    body_read: int = 0
+    content_length: int | None = None
+
+    def phase_samples(self) -> list[Sample]:
+        values = (self.resolve, self.connect, self.tls, self.processing, self.transfer)
+        return [
+            Sample("probe_http_duration_seconds", max(v, 0.0), (("phase", p),))
+            for p, v in zip(_PHASES, values, strict=True)
+        ]
+
+
+# The probe sets this; the connection is made inside the request's own task, so the shared
+# connector finds the record of the probe it is working for.
+_CURRENT: contextvars.ContextVar[_Record | None] = contextvars.ContextVar(
+    "netmon_http_record", default=None
+)
+
+_EXPIRY_CACHE: dict[bytes, float] = {}
+
+
+def _leaf_expiry(der: bytes) -> float | None:
+    """notAfter of a DER certificate, unix seconds (cached: the same cert comes every probe)."""
+    cached = _EXPIRY_CACHE.get(der)
+    if cached is not None:
+        return cached
+    try:
+        expiry = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+    except ValueError:
+        return None
+    if len(_EXPIRY_CACHE) >= 1024:
+        _EXPIRY_CACHE.clear()
+    _EXPIRY_CACHE[der] = expiry
+    return expiry
+
+
+def _note_certificate(rec: _Record, transport: asyncio.BaseTransport) -> None:
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return
+    rec.tls_used = True
+    der = ssl_object.getpeercert(binary_form=True)
+    if der:
+        expiry = _leaf_expiry(der)
+        if expiry is not None and (rec.expiry is None or expiry < rec.expiry):
+            rec.expiry = expiry
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- aiohttp glue
+
+# PRIVATE aiohttp API, isolated here (checked against aiohttp 3.10 to 3.14). aiohttp's trace
+# hooks report one "connection create" span covering TCP and TLS together, and the peer
+# certificate is gone from most responses by the time the caller sees them. So we override two
+# private TCPConnector methods:
+#
+# - ``_resolve_host(host, port, traces=...)``: timed as the resolve phase;
+# - ``_wrap_create_connection(protocol_factory, *, addr_infos, req, timeout, ...)``: it connects
+#   a socket (aiohappyeyeballs), then calls ``loop.create_connection(protocol_factory, sock=,
+#   ssl=)``, which calls the protocol factory as soon as the TCP connection is up and then does
+#   the TLS handshake. Wrapping the factory splits connect from TLS; the returned transport
+#   gives the certificate right after the handshake.
+#
+# tests/test_http.py checks both (phases > 0, expiry on every probe, PRIVATE_API_OK), so an
+# aiohttp upgrade that changes them fails the tests rather than silently losing figures.
+_PRIVATE_METHODS = ("_resolve_host", "_wrap_create_connection")
+PRIVATE_API_OK = all(callable(getattr(aiohttp.TCPConnector, m, None)) for m in _PRIVATE_METHODS)
+
+
+class _TimedConnector(aiohttp.TCPConnector):
+    async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
+        rec = _CURRENT.get()
+        if rec is None or _is_ip_literal(host):
+            return await super()._resolve_host(host, port, traces=traces)
+        start = time.perf_counter()
+        try:
+            return await super()._resolve_host(host, port, traces=traces)
+        finally:
+            rec.resolve += time.perf_counter() - start
+
+    async def _wrap_create_connection(
+        self, *args: Any, **kwargs: Any
+    ) -> tuple[asyncio.Transport, Any]:
+        rec = _CURRENT.get()
+        if rec is None or not args or not callable(args[0]):
+            transport, proto = await super()._wrap_create_connection(*args, **kwargs)
+            if rec is not None:
+                _note_certificate(rec, transport)
+            return transport, proto
+        factory: Callable[[], Any] = args[0]
+        tcp_up = 0.0
+
+        def timed_factory() -> Any:
+            nonlocal tcp_up
+            tcp_up = time.perf_counter()
+            return factory()
+
+        start = time.perf_counter()
+        tls = bool(kwargs.get("ssl"))
+        rec.tls_used = tls  # of the latest connection: the final hop's, as blackbox
+        try:
+            transport, proto = await super()._wrap_create_connection(
+                timed_factory, *args[1:], **kwargs
+            )
+        finally:
+            end = time.perf_counter()
+            if tcp_up and tls:
+                rec.connect += tcp_up - start
+                rec.tls += end - tcp_up
+            else:
+                rec.connect += end - start
+            rec.conn_ready = end
+        _note_certificate(rec, transport)
+        return transport, proto
+
+
+class _NotRetried(aiohttp.ClientError):
+    """Carries a disconnect past aiohttp's automatic retry (see ``_middleware``)."""
+
+    def __init__(self, original: aiohttp.ClientError) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+async def _middleware(
+    req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Times each hop's headers and turns off aiohttp's silent retry of idempotent requests.
+
+    aiohttp repeats a GET once on a fresh connection when the server disconnects or resets;
+    a probe must report the first failure, not hide it behind a second attempt.
+    """
+    try:
+        resp = await handler(req)
+    except aiohttp.ClientConnectorError:
+        raise
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise _NotRetried(exc) from exc
+    rec = _CURRENT.get()
+    if rec is not None:
+        now = time.perf_counter()
+        rec.processing += now - rec.conn_ready if rec.conn_ready else 0.0
+        rec.headers_at = now
+    return resp
+
+
+class _Client:
+    """The process's HTTP client: one session per address family, cached TLS contexts."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, aiohttp.ClientSession] = {}
+        self._ssl: dict[tuple[bool, str | None, int], ssl.SSLContext] = {}
+
+    def session(self, family: socket.AddressFamily) -> aiohttp.ClientSession:
+        session = self._sessions.get(family)
+        if session is None:
+            connector = _TimedConnector(
+                force_close=True,  # a fresh connection per probe: honest timings
+                use_dns_cache=False,
+                family=family,
+                limit=0,  # the scheduler bounds probes in flight
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
+                headers={"User-Agent": USER_AGENT},
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                middlewares=(_middleware,),
+            )
+            self._sessions[family] = session
+        return session
+
+    def ssl_context(self, verify: bool, ca_file: str | None) -> ssl.SSLContext:
+        """Raises OSError or ssl.SSLError if ca_file cannot be loaded."""
+        mtime = os.stat(ca_file).st_mtime_ns if ca_file else 0
+        key = (verify, ca_file, mtime)
+        context = self._ssl.get(key)
+        if context is None:
+            if verify:
+                context = ssl.create_default_context(cafile=ca_file)
+            else:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._ssl[key] = context
+        return context
+
+    async def aclose(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
+
+
+async def _make_client() -> tuple[_Client, Callable[[], Any]]:
+    if not PRIVATE_API_OK:
+        log.warning(
+            "aiohttp %s lacks TCPConnector.%s: http phases and certificate expiry are degraded",
+            aiohttp.__version__,
+            " / ".join(_PRIVATE_METHODS),
+        )
+    client = _Client()
+    return client, client.aclose
+
+
+# --------------------------------------------------------------------------- the probe
+
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:,.0f} ms"
+
+
+def _days(seconds: float) -> str:
+    days = abs(seconds) / 86400
+    return f"{days:.0f} day{'s' if round(days) != 1 else ''}" if days >= 1 else "less than a day"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(url: str, ip_protocol: str) -> tuple[URL, socket.AddressFamily]:
+    """The target's URL and the address family to reach it with (parsed once per URL)."""
+    parsed = URL(url)
+    host = (parsed.raw_host or "").strip("[]")
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        version = 6 if ip_protocol == "ip6" else 4
+    return parsed, socket.AF_INET6 if version == 6 else socket.AF_INET
+
+
+def _normalize(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    encoding = "utf-8"
+    if charset:
+        with contextlib.suppress(LookupError):
+            encoding = codecs.lookup(charset).name
+    text = body.decode(encoding, errors="replace")
+    if "&" in text:  # pages often spell Vietnamese with entities: &#7841; is ạ
+        text = text + "\n" + html.unescape(text)
+    return _normalize(text)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    status: int
+    version: str
+    redirects: int
+    truncated: bool
+    text: str | None
+
+
+async def _read_body(resp: aiohttp.ClientResponse, rec: _Record, cap: int, keep: bool) -> bytes:
+    """At most ``cap`` bytes of the body (the caller cuts the connection if there is more)."""
+    parts: list[bytes] = []
+    try:
+        while rec.body_read < cap:
+            chunk = await resp.content.read(min(_CHUNK, cap - rec.body_read))
+            if not chunk:
+                break
+            rec.body_read += len(chunk)
+            if keep:
+                parts.append(chunk)
+    except aiohttp.ClientPayloadError:
+        # What arrived before the error, read or still buffered, for the detail.
+        rec.body_read = max(rec.body_read, resp.content.total_bytes)
+        raise
+    return b"".join(parts)
 
 
 async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    return failure("not_implemented", "the http probe is being written")
+    opts = target.http
+    if opts is None or target.url is None:  # settings validation makes this unreachable
+        return failure("config", "http target without url or http options")
+    client = await ctx.shared("http", _make_client)
+    try:
+        sslcontext = client.ssl_context(opts.tls_verify, opts.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        return failure("tls", f"cannot load ca_file {opts.ca_file}: {exc}")
+    url, family = _parse(target.url, opts.ip_protocol)
+    session = client.session(family)
+    rules = bool(opts.body_contains or opts.body_absent)
+    rec = _Record()
+    token = _CURRENT.set(rec)
+    start = time.perf_counter()
+    try:
+        async with session.request(
+            opts.method,
+            url,
+            headers=opts.headers or None,
+            data=opts.body.encode() if opts.body is not None else None,
+            ssl=sslcontext,
+            allow_redirects=opts.max_redirects > 0,
+            # aiohttp fails on the n-th redirect response; we follow max_redirects of them.
+            max_redirects=opts.max_redirects + 1,
+        ) as resp:
+            rec.content_length = resp.content_length
+            body = b""
+            truncated = False
+            if opts.method != "HEAD":
+                body = await _read_body(resp, rec, opts.max_body_bytes, keep=rules)
+                truncated = rec.body_read >= opts.max_body_bytes and not resp.content.at_eof()
+            if truncated:
+                resp.close()  # a huge or hostile body: stop here and drop the connection
+            end = time.perf_counter()
+            rec.transfer = end - rec.headers_at if rec.headers_at else 0.0
+            outcome = _Outcome(
+                status=resp.status,
+                version=f"{resp.version.major}.{resp.version.minor}" if resp.version else "",
+                redirects=len(resp.history),
+                truncated=truncated,
+                text=_decode(body, resp.charset) if rules else None,
+            )
+    except aiohttp.ClientConnectorCertificateError as exc:
+        # Read the certificate that failed verification on a second, unverified handshake:
+        # its expiry is what the NOC needs to know (an expired certificate says when).
+        budget = min(2.0, max(0.25, 3 * (rec.connect + rec.tls)))
+        expiry = await _peek_expiry(client, exc.host, exc.port, family, budget)
+        if expiry is not None:
+            rec.expiry = expiry
+        return _failed(exc, rec, opts, url)
+    except Exception as exc:  # whatever a hostile server provokes: never raise out
+        if not isinstance(exc, aiohttp.ClientError | OSError):
+            log.warning("http probe of %s: unexpected %r", target.name, exc, exc_info=True)
+        return _failed(exc, rec, opts, url)
+    finally:
+        _CURRENT.reset(token)
+    return _judge(outcome, rec, opts, end - start)
+
+
+async def _peek_expiry(
+    client: _Client, host: str, port: int | None, family: socket.AddressFamily, budget: float
+) -> float | None:
+    """notAfter of the server's leaf certificate, without verifying it; None if unreachable."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(budget):
+            transport, _ = await loop.create_connection(
+                asyncio.Protocol,
+                host,
+                port or 443,
+                ssl=client.ssl_context(False, None),
+                family=family,
+            )
+    except (OSError, TimeoutError):
+        return None
+    try:
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    finally:
+        transport.abort()
+    return _leaf_expiry(der) if der else None
+
+
+def _or_minus_one(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def _expect_text(opts: HttpOptions) -> str:
+    if not opts.expect_status:
+        return "2xx"
+    codes = [str(c) for c in opts.expect_status]
+    return codes[0] if len(codes) == 1 else ", ".join(codes[:-1]) + " or " + codes[-1]
+
+
+def _tls_samples(rec: _Record) -> list[Sample]:
+    samples = [Sample("probe_http_ssl", 1.0 if rec.tls_used else 0.0)]
+    if rec.expiry is not None:
+        samples.append(Sample("probe_ssl_earliest_cert_expiry", rec.expiry))
+    return samples
+
+
+def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> ProbeResult:
+    samples = rec.phase_samples()
+    samples += [
+        Sample("probe_http_status_code", float(out.status)),
+        Sample("probe_http_redirects", float(out.redirects)),
+        Sample("probe_http_content_length", float(_or_minus_one(rec.content_length))),
+        Sample("probe_http_uncompressed_body_length", float(rec.body_read)),
+    ]
+    if out.version:
+        samples.append(Sample("probe_http_version", float(out.version)))
+    samples += _tls_samples(rec)
+
+    head = f"HTTP {out.status} in {_ms(elapsed)}"
+    notes: list[str] = []
+    if out.redirects:
+        notes.append(f"after {out.redirects} redirect{'s' if out.redirects > 1 else ''}")
+
+    problem: tuple[str, str] | None = None
+    status_ok = out.status in opts.expect_status if opts.expect_status else 200 <= out.status < 300
+    if not status_ok:
+        problem = ("status", f"{head}, expected {_expect_text(opts)}")
+
+    if out.text is not None:
+        missing = [s for s in opts.body_contains if _normalize(s) not in out.text]
+        present = [s for s in opts.body_absent if _normalize(s) in out.text]
+        samples.append(Sample("probe_http_content_match", 0.0 if missing or present else 1.0))
+        where = f" in the first {rec.body_read:,} bytes" if out.truncated else ""
+        if problem is None and missing:
+            problem = ("content", f'{head}, but required text "{missing[0]}" missing{where}')
+        elif problem is None and present:
+            problem = ("content", f'{head}, but forbidden text "{present[0]}" present{where}')
+        elif not missing and not present:
+            notes.append("content matched" if opts.body_contains else "no forbidden text")
+    if out.truncated:
+        notes.append(f"body cut at {rec.body_read:,} bytes")
+
+    if rec.expiry is not None:
+        left = rec.expiry - time.time()
+        if left < 0:
+            notes.append(f"certificate expired {_days(left)} ago")
+        elif left < opts.tls_expiry_warn:
+            notes.append(f"certificate expires in {_days(left)}")
+
+    samples_t = tuple(samples)
+    if problem is not None:
+        return failure(problem[0], problem[1], samples_t)
+    detail = head + "".join(", " + n for n in notes)
+    return ProbeResult(success=True, reason=None, detail=detail, samples=samples_t)
+
+
+# What a verification error means for the NOC, by OpenSSL's X509_V_ERR code, when OpenSSL's
+# own message does not say it plainly.
+_VERIFY_HINTS = {
+    19: "untrusted CA",
+    20: "unknown or untrusted CA",
+    21: "unknown or untrusted CA",
+    62: "hostname mismatch",
+}
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _tls_detail(error: Exception, host: str, expiry: float | None) -> str:
+    if not isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate rejected for {host}: {error}"
+    code = error.verify_code
+    detail = f"TLS certificate rejected: {error.verify_message or error}"
+    notes = [_VERIFY_HINTS[code]] if code in _VERIFY_HINTS else []
+    if code in (62, 64) and host not in detail:
+        notes.append(f"asked for {host}")
+    if code == 10 and expiry is not None:  # expired
+        notes.append(f"notAfter {_utc(expiry)}, {_days(time.time() - expiry)} ago")
+    return detail + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _ssl_reason(error: OSError) -> str:
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason.replace("_", " ").lower()
+    return str(error)
+
+
+_REFUSED = {errno.ECONNREFUSED}
+_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+
+
+def _failed(exc: BaseException, rec: _Record, opts: HttpOptions, url: URL) -> ProbeResult:
+    reason, detail = _classify(exc, rec, opts, url)
+    return failure(reason, detail, tuple(rec.phase_samples() + _tls_samples(rec)))
+
+
+def _redirect_detail(exc: aiohttp.TooManyRedirects, opts: HttpOptions) -> str:
+    urls = [r.url for r in exc.history]
+    location = exc.history[-1].headers.get("Location") if exc.history else None
+    if location:
+        with contextlib.suppress(ValueError):
+            urls.append(urls[-1].join(URL(location)))
+    loop = next((i for i, u in enumerate(urls) if u in urls[:i]), None)
+    if loop is not None:
+        urls = urls[urls.index(urls[loop]) : loop + 1]  # just the cycle
+    one_origin = len({u.origin() for u in urls}) == 1
+    shown = [u.path_qs if one_origin else str(u) for u in urls]
+    if len(shown) > 5:
+        shown = [*shown[:4], "…", shown[-1]]
+    what = "redirect loop" if loop is not None else "too many redirects"
+    return f"{what}: {' → '.join(shown)} (more than {opts.max_redirects} redirects)"
+
+
+def _one_line(text: object, limit: int = 160) -> str:
+    """aiohttp's parser errors span lines with a caret marker: make them one short phrase."""
+    lines = [line.strip() for line in str(text).splitlines()]
+    flat = " ".join(line for line in lines if line and set(line) != {"^"})
+    flat = flat.replace(": b'", " b'").rstrip(":")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _payload_detail(exc: aiohttp.ClientPayloadError, rec: _Record) -> str:
+    got = rec.body_read
+    cause = exc.__cause__
+    if isinstance(cause, http_exceptions.ContentLengthError) or (
+        isinstance(cause, http_exceptions.TransferEncodingError) and "Not enough data" in str(cause)
+    ):
+        of = f" of {rec.content_length:,}" if rec.content_length is not None else ""
+        return f"server closed the connection mid-response after {got:,}{of} bytes"
+    if isinstance(
+        cause, http_exceptions.ContentEncodingError | http_exceptions.DecompressSizeError
+    ):
+        return f"cannot decode the compressed body: {_one_line(cause.message)}"
+    if isinstance(cause, http_exceptions.TransferEncodingError):
+        return f"invalid chunked body after {got:,} bytes: {_one_line(cause.message)}"
+    return f"invalid response body after {got:,} bytes: {_one_line(cause or exc)}"
+
+
+def _classify(exc: BaseException, rec: _Record, opts: HttpOptions, url: URL) -> tuple[str, str]:
+    if isinstance(exc, _NotRetried):
+        exc = exc.original
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "redirects", _redirect_detail(exc, opts)
+    if isinstance(
+        exc, aiohttp.InvalidUrlRedirectClientError | aiohttp.NonHttpUrlRedirectClientError
+    ):
+        return "redirects", f"redirect to an unusable location: {_one_line(exc)}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "tls", _tls_detail(exc.certificate_error, exc.host, rec.expiry)
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        where = f"{exc.host}:{exc.port}"
+        return "tls", f"TLS handshake with {where} failed: {_ssl_reason(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "dns", f"cannot resolve {exc.host}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        where = f"{exc.host}:{exc.port}"
+        code = exc.os_error.errno
+        if code in _REFUSED:
+            return "refused", f"connection to {where} refused"
+        if code in _UNREACHABLE:
+            return "unreachable", f"{where} unreachable: {exc.os_error.strerror}"
+        return "connection", f"cannot connect to {where}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        if rec.headers_at:
+            return "protocol", (
+                f"server closed the connection mid-response after {rec.body_read:,} bytes"
+            )
+        return "protocol", "server closed the connection without an HTTP response"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "protocol", _payload_detail(exc, rec)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "protocol", f"invalid HTTP response from {url.host}: {_one_line(exc.message or exc)}"
+    if isinstance(exc, aiohttp.ClientOSError | ConnectionError):
+        if exc.errno == errno.ECONNRESET:
+            return "connection", "connection reset by the server"
+        return "connection", f"connection error: {exc.strerror or exc}"
+    if isinstance(exc, TimeoutError):
+        return "timeout", "timed out"
+    if isinstance(exc, aiohttp.ClientError):
+        return "protocol", f"HTTP error: {_one_line(exc)}"
+    if isinstance(exc, OSError):
+        return "connection", f"connection error: {exc.strerror or exc}"
+    return "protocol", f"unexpected error: {type(exc).__name__}: {_one_line(exc)}"
