@@ -31,7 +31,6 @@ import functools
 import html
 import ipaddress
 import logging
-import os
 import socket
 import ssl
 import time
@@ -43,10 +42,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import http_exceptions
-from cryptography import x509
 from yarl import URL
 
 from probes.base import ProbeContext, ProbeResult, Sample, failure
+from probes.tls import client_context, is_ip_literal, leaf_expiry
 
 if TYPE_CHECKING:
     from monitor.settings import Target
@@ -94,23 +93,6 @@ _CURRENT: contextvars.ContextVar[_Record | None] = contextvars.ContextVar(
     "netmon_http_record", default=None
 )
 
-_EXPIRY_CACHE: dict[bytes, float] = {}
-
-
-def _leaf_expiry(der: bytes) -> float | None:
-    """notAfter of a DER certificate, unix seconds (cached: the same cert comes every probe)."""
-    cached = _EXPIRY_CACHE.get(der)
-    if cached is not None:
-        return cached
-    try:
-        expiry = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
-    except ValueError:
-        return None
-    if len(_EXPIRY_CACHE) >= 1024:
-        _EXPIRY_CACHE.clear()
-    _EXPIRY_CACHE[der] = expiry
-    return expiry
-
 
 def _note_certificate(rec: _Record, transport: asyncio.BaseTransport) -> None:
     ssl_object = transport.get_extra_info("ssl_object")
@@ -119,18 +101,9 @@ def _note_certificate(rec: _Record, transport: asyncio.BaseTransport) -> None:
     rec.tls_used = True
     der = ssl_object.getpeercert(binary_form=True)
     if der:
-        expiry = _leaf_expiry(der)
+        expiry = leaf_expiry(der)
         if expiry is not None and (rec.expiry is None or expiry < rec.expiry):
             rec.expiry = expiry
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- aiohttp glue
@@ -156,7 +129,7 @@ PRIVATE_API_OK = all(callable(getattr(aiohttp.TCPConnector, m, None)) for m in _
 class _TimedConnector(aiohttp.TCPConnector):
     async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
         rec = _CURRENT.get()
-        if rec is None or _is_ip_literal(host):
+        if rec is None or is_ip_literal(host):
             return await super()._resolve_host(host, port, traces=traces)
         start = time.perf_counter()
         try:
@@ -235,7 +208,6 @@ class _Client:
 
     def __init__(self) -> None:
         self._sessions: dict[int, aiohttp.ClientSession] = {}
-        self._ssl: dict[tuple[bool, str | None, int], ssl.SSLContext] = {}
 
     def session(self, family: socket.AddressFamily) -> aiohttp.ClientSession:
         session = self._sessions.get(family)
@@ -256,21 +228,6 @@ class _Client:
             )
             self._sessions[family] = session
         return session
-
-    def ssl_context(self, verify: bool, ca_file: str | None) -> ssl.SSLContext:
-        """Raises OSError or ssl.SSLError if ca_file cannot be loaded."""
-        mtime = os.stat(ca_file).st_mtime_ns if ca_file else 0
-        key = (verify, ca_file, mtime)
-        context = self._ssl.get(key)
-        if context is None:
-            if verify:
-                context = ssl.create_default_context(cafile=ca_file)
-            else:
-                context = ssl.create_default_context()
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self._ssl[key] = context
-        return context
 
     async def aclose(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
@@ -362,7 +319,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
         return failure("config", "http target without url or http options")
     client = await ctx.shared("http", _make_client)
     try:
-        sslcontext = client.ssl_context(opts.tls_verify, opts.ca_file)
+        sslcontext = client_context(opts.tls_verify, opts.ca_file)
     except (OSError, ssl.SSLError) as exc:
         return failure("tls", f"cannot load ca_file {opts.ca_file}: {exc}")
     url, family = _parse(target.url, opts.ip_protocol)
@@ -427,7 +384,7 @@ async def _peek_expiry(
                 asyncio.Protocol,
                 host,
                 port or 443,
-                ssl=client.ssl_context(False, None),
+                ssl=client_context(False, None),
                 family=family,
             )
     except (OSError, TimeoutError):
@@ -437,7 +394,7 @@ async def _peek_expiry(
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     finally:
         transport.abort()
-    return _leaf_expiry(der) if der else None
+    return leaf_expiry(der) if der else None
 
 
 def _or_minus_one(value: int | None) -> int:

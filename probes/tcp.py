@@ -19,9 +19,8 @@ import ssl
 import time
 from typing import TYPE_CHECKING, cast
 
-from cryptography import x509
-
 from probes.base import ProbeContext, ProbeResult, Sample, failure
+from probes.tls import client_context, is_ip_literal, leaf_expiry
 
 if TYPE_CHECKING:
     from monitor.settings import Target
@@ -36,15 +35,6 @@ _CLOSE_GRACE = 1.0  # seconds a polite close (TLS close_notify, FIN) may take
 
 def _phase(name: str, seconds: float) -> Sample:
     return Sample("probe_tcp_duration_seconds", seconds, (("phase", name),))
-
-
-def _ssl_context(opts: TcpOptions) -> ssl.SSLContext:
-    if not opts.tls_verify:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=opts.ca_file)
 
 
 def _tls_why(exc: BaseException) -> str:
@@ -79,17 +69,9 @@ async def _read_banner(reader: asyncio.StreamReader) -> tuple[bytes, bool]:
     return data, False
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 async def _resolve(host: str, port: int) -> list[tuple[int, str]]:
     """(family, address) to try, in the resolver's order; socket.gaierror when none."""
-    if _is_ip(host):
+    if is_ip_literal(host):
         ip = ipaddress.ip_address(host)
         return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip))]
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -149,7 +131,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
         addresses = await _resolve(host, opts.port)
     except (socket.gaierror, UnicodeError) as exc:
         return failure("dns", f"{host} did not resolve: {_why(exc)}")
-    if not _is_ip(host):
+    if not is_ip_literal(host):
         samples.append(_phase("resolve", time.perf_counter() - start))
 
     start = time.perf_counter()
@@ -167,7 +149,9 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
             server_name = opts.server_name or host
             start = time.perf_counter()
             try:
-                await writer.start_tls(_ssl_context(opts), server_hostname=server_name)
+                await writer.start_tls(
+                    client_context(opts.tls_verify, opts.ca_file), server_hostname=server_name
+                )
             except (ssl.SSLError, OSError, EOFError) as exc:
                 return failure(
                     "tls",
@@ -182,12 +166,11 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
                 samples.append(Sample("probe_tls_version_info", 1.0, (("version", version),)))
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
             if der:
-                try:
-                    expiry = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
-                except ValueError as exc:
+                expiry = leaf_expiry(der)
+                if expiry is None:
                     return failure(
                         "tls",
-                        f"{where} presented a certificate that does not parse: {_why(exc)}",
+                        f"{where} presented a certificate that does not parse",
                         tuple(samples),
                     )
                 samples.append(Sample("probe_ssl_earliest_cert_expiry", expiry))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+
+from probes.base import ProbeContext
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,6 +35,16 @@ def write_toml(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[ProbeContext]:
+    """A ProbeContext for direct probe calls, closed after the test."""
+    context = ProbeContext()
+    try:
+        yield context
+    finally:
+        await context.aclose()
 
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")

@@ -46,15 +46,6 @@ async def server() -> AsyncIterator[DnsServer]:
         await srv.close()
 
 
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = ProbeContext()
-    try:
-        yield context
-    finally:
-        await context.aclose()
-
-
 def target(host: str, port: int, **dns_options: Any) -> Target:
     return Target.model_validate(
         {

@@ -62,15 +62,6 @@ def not_after(cert: trustme.LeafCert) -> float:
     return x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
 
 
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = ProbeContext()
-    try:
-        yield context
-    finally:
-        await context.aclose()
-
-
 WebFactory = Callable[..., Awaitable[str]]
 
 

@@ -81,15 +81,6 @@ def sends(data: bytes) -> Handler:
     return handler
 
 
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = ProbeContext()
-    try:
-        yield context
-    finally:
-        await context.aclose()
-
-
 @pytest.fixture(scope="module")
 def ca() -> Any:
     return trustme.CA()
