@@ -33,6 +33,7 @@ from pydantic import (
 
 from alerts.settings import AlertsSettings
 from alerts.settings import semantic_issues as alert_issues
+from monitor.access import AccessSettings
 from monitor.durations import Duration
 from probes import OPTIONS, KindOptions
 from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
@@ -266,6 +267,7 @@ class Settings(_Model):
     targets: list[Target] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
 
     def current_phase(self, now: datetime) -> Phase | None:
         for phase in self.phases:
