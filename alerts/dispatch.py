@@ -1,0 +1,393 @@
+"""From alert changes to delivered notifications: a pipeline of small stages.
+
+As in Alertmanager's notify/, each announced alert goes through::
+
+    route    -> which receivers: the rule's (or its phase's) receivers, else every matching
+                route; receivers paged before always hear the end
+    mute     -> a held alert (parent down, maintenance, flapping) pages no one; an end is
+                never muted
+    dedup    -> the notification log: page once per episode, again on a new severity (a
+                stateful receiver: on any label change) or after the receiver's repeat_interval
+    outbox   -> written to SQLite before it is sent
+    deliver  -> one worker per receiver, in order, batches of the receiver's size; retry with
+                exponential backoff and jitter while the error is retryable and younger than
+                delivery.max_age, else dropped, counted and logged
+    record   -> netmon_notifications_total{receiver,outcome}, the outbox row finished
+
+The dispatcher knows receivers only through the ``Notifier`` protocol and the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import random
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from alerts import db
+from alerts.model import AlertSnapshot, Kind, Notification
+from alerts.notify import Notifier, NotifyContext, NotifyError, make_notifier
+from alerts.settings import AlertsSettings, matches
+
+__all__ = ["Announcement", "Dispatcher"]
+
+log = logging.getLogger("netmon.alerts.dispatch")
+
+OUTCOMES = ("delivered", "retry", "dropped")
+
+
+class _Clock(Protocol):
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """An alert as the engine hands it over: its snapshot and what the engine knows of it."""
+
+    alert: AlertSnapshot
+    flapping: bool
+    held: bool  # suppressed by a parent, in maintenance, or waiting: pages no one
+    receivers: tuple[str, ...] | None  # the rule's or phase's receivers; None: the routes
+
+
+@dataclass(slots=True)
+class _Item:
+    notification: Notification
+    persisted: asyncio.Future[Any] | None
+    attempts: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: AlertsSettings,
+        store: db.AlertDB,
+        ctx: NotifyContext,
+        clock: _Clock,
+        firing: Callable[[], Iterable[Announcement]],
+    ) -> None:
+        self._db = store
+        self._ctx = ctx
+        self._clock = clock
+        self._firing = firing  # what still fires, for Alertmanager keepalives
+        self._settings = settings
+        self.notifiers: dict[str, Notifier] = {}
+        self._repeat: dict[str, float] = {}
+        # The notification log: alert key -> receiver -> what it was last sent.
+        self._nflog: dict[str, dict[str, db.NotifiedRow]] = {}
+        self._queues: dict[str, deque[_Item]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._keepalives: dict[str, asyncio.Task[None]] = {}
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self._started = False
+        self._build(settings)
+
+    # ------------------------------------------------------------------ setup
+
+    def _build(self, settings: AlertsSettings) -> None:
+        self._settings = settings
+        self.notifiers = {
+            name: make_notifier(name, receiver, self._ctx)
+            for name, receiver in settings.receivers.items()
+        }
+        self._repeat = {n: r.repeat_interval for n, r in settings.receivers.items()}
+        for name in self.notifiers:
+            self._queues.setdefault(name, deque())
+            self._wake.setdefault(name, asyncio.Event())
+
+    def load(self, notified: Iterable[db.NotifiedRow], pending: Iterable[Notification]) -> None:
+        """What the database remembers: who was paged for what, and what is not delivered."""
+        for row in notified:
+            self._nflog.setdefault(row.alert_key, {})[row.receiver] = row
+        for notification in pending:
+            queue = self._queues.get(notification.receiver)
+            if queue is None:
+                self._finish([notification], "dropped", "its receiver is no longer configured")
+                continue
+            queue.append(_Item(notification, None, notification.attempts))
+
+    def start(self) -> None:
+        self._started = True
+        for name in self.notifiers:
+            self._start_receiver(name)
+
+    def _start_receiver(self, name: str) -> None:
+        if name not in self._workers or self._workers[name].done():
+            self._workers[name] = asyncio.create_task(self._worker(name), name=f"notify:{name}")
+        notifier = self.notifiers[name]
+        if notifier.stateful and (name not in self._keepalives or self._keepalives[name].done()):
+            self._keepalives[name] = asyncio.create_task(
+                self._keepalive(name), name=f"keepalive:{name}"
+            )
+        if self._queues[name]:
+            self._wake[name].set()
+
+    async def update(self, settings: AlertsSettings) -> None:
+        """A reload: receivers rebuilt; queued notifications of a removed receiver dropped."""
+        removed = [n for n in self.notifiers if n not in settings.receivers]
+        for name in removed:
+            for tasks in (self._workers, self._keepalives):
+                task = tasks.pop(name, None)
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            items = self._queues.pop(name, deque())
+            self._wake.pop(name, None)
+            if items:
+                self._finish([i.notification for i in items], "dropped", "receiver removed")
+        for task in self._keepalives.values():
+            task.cancel()  # restarted below with the new intervals
+        self._keepalives.clear()
+        self._build(settings)
+        if self._started:
+            for name in self.notifiers:
+                self._start_receiver(name)
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def routes(self, labels: dict[str, str], override: tuple[str, ...] | None) -> list[str]:
+        if override is not None:
+            return [r for r in override if r in self.notifiers]
+        out: list[str] = []
+        for route in self._settings.routes:
+            if matches(route.match, labels):
+                out.extend(r for r in route.receivers if r not in out and r in self.notifiers)
+        return out
+
+    def announce(self, a: Announcement) -> None:
+        """Route, mute and de-duplicate one alert; enqueue what must be sent. On the loop,
+        without I/O: the outbox write is handed to the database thread."""
+        key = a.alert.key
+        receivers = self.routes(a.alert.labels, a.receivers)
+        paged = [r for r in self._nflog.get(key, {}) if r not in receivers]
+        now = self._clock.time()
+        for receiver in receivers + paged:
+            kind = self._decide(receiver, a, now, routed=receiver in receivers)
+            if kind is not None:
+                self._enqueue(receiver, kind, a, now)
+
+    def _page_key(self, receiver: str, alert: AlertSnapshot) -> str:
+        if self.notifiers[receiver].stateful:
+            return json.dumps(alert.labels, sort_keys=True, ensure_ascii=False)
+        return alert.labels.get("severity", "")
+
+    def _entry(self, receiver: str, key: str) -> db.NotifiedRow | None:
+        return self._nflog.get(key, {}).get(receiver)
+
+    def _decide(self, receiver: str, a: Announcement, now: float, *, routed: bool) -> Kind | None:
+        entry = self._entry(receiver, a.alert.key)
+        sent = entry is not None and entry.kind in ("firing", "flapping")
+        if a.flapping:
+            # One notice per flapping episode; pages and ends wait until it settles.
+            if not routed or a.held or (entry is not None and entry.kind == "flapping"):
+                return None
+            return "flapping"
+        if a.alert.status == "resolved" or not routed:
+            return "resolved" if sent and a.alert.status == "resolved" else None
+        if a.held:
+            return None
+        if entry is None or entry.kind != "firing":
+            return "firing"
+        if entry.page_key != self._page_key(receiver, a.alert):
+            return "firing"  # escalated (a phase switch), or relabelled for Alertmanager
+        stateful = self.notifiers[receiver].stateful
+        if not stateful and now - entry.at >= self._repeat[receiver]:
+            return "firing"
+        return None
+
+    def _enqueue(self, receiver: str, kind: Kind, a: Announcement, now: float) -> None:
+        previous: dict[str, str] | None = None
+        entry = self._entry(receiver, a.alert.key)
+        notifier = self.notifiers.get(receiver)
+        if notifier is None:
+            return
+        if notifier.stateful and entry is not None and entry.kind != "resolved":
+            old = json.loads(entry.page_key)
+            if old != a.alert.labels:
+                previous = old
+        notification = Notification(
+            id=uuid.uuid4().hex,
+            receiver=receiver,
+            kind=kind,
+            alert=a.alert,
+            created=now,
+            previous_labels=previous,
+        )
+        persisted = self._db.submit(db.outbox_add(notification))
+        if kind == "resolved":
+            per_alert = self._nflog.get(a.alert.key, {})
+            per_alert.pop(receiver, None)
+            if not per_alert:
+                self._nflog.pop(a.alert.key, None)
+            self._db.submit(db.forget_notified(receiver, a.alert.key))
+        else:
+            row = db.NotifiedRow(
+                receiver, a.alert.key, kind, self._page_key(receiver, a.alert), now
+            )
+            self._nflog.setdefault(a.alert.key, {})[receiver] = row
+            self._db.submit(db.set_notified(row))
+        self._queues[receiver].append(_Item(notification, persisted))
+        self._wake[receiver].set()
+
+    # ------------------------------------------------------------------ delivery
+
+    def _backoff(self, attempts: int) -> float:
+        d = self._settings.delivery
+        ceiling: float = min(d.backoff_max, d.backoff_initial * 2.0 ** max(0, attempts - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
+
+    def _finish(self, notifications: Sequence[Notification], status: str, why: str = "") -> None:
+        now = self._clock.time()
+        by_receiver = Counter(n.receiver for n in notifications)
+        outcome = "delivered" if status == "delivered" else "dropped"
+        for receiver, count in by_receiver.items():
+            self.outcomes[(receiver, outcome)] += count
+        if status != "delivered":
+            for n in notifications:
+                log.error(
+                    "notification %s to %s dropped (%s %s %s): %s",
+                    n.id,
+                    n.receiver,
+                    n.kind,
+                    n.alert.rule,
+                    n.alert.target or "",
+                    why,
+                )
+        self._db.submit(db.outbox_finish([n.id for n in notifications], status, now, why or None))
+
+    async def _worker(self, name: str) -> None:
+        queue = self._queues[name]
+        wake = self._wake[name]
+        while True:
+            while not queue:
+                wake.clear()
+                await wake.wait()
+            # Read each round: a reload may have rebuilt the receiver or changed max_age.
+            notifier = self.notifiers[name]
+            max_age = self._settings.delivery.max_age
+            batch = list(queue)[: notifier.max_batch]
+            for item in batch:
+                if item.persisted is not None:
+                    # Outbox first. If the database cannot take it, send from memory anyway:
+                    # the failure is counted and reported by the database itself.
+                    with contextlib.suppress(Exception):
+                        await item.persisted
+                    item.persisted = None
+            now = self._clock.time()
+            expired = [i for i in batch if now - i.notification.created > max_age]
+            if expired:
+                self._pop(queue, expired)
+                self._finish(
+                    [i.notification for i in expired],
+                    "dropped",
+                    f"not delivered within delivery.max_age ({max_age:g} s)",
+                )
+                continue
+            notifications = [i.notification for i in batch]
+            try:
+                await notifier.send(notifications)
+            except NotifyError as exc:
+                if not exc.retryable:
+                    self._pop(queue, batch)
+                    self._finish(notifications, "failed", str(exc))
+                    continue
+                await self._retry(name, batch, str(exc), exc.retry_after)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a notifier bug: keep the notifications, try again
+                log.exception("receiver %s raised", name)
+                await self._retry(name, batch, type(exc).__name__, None)
+            else:
+                self._pop(queue, batch)
+                self._finish(notifications, "delivered")
+
+    @staticmethod
+    def _pop(queue: deque[_Item], items: Sequence[_Item]) -> None:
+        gone = {id(i) for i in items}
+        kept = [i for i in queue if id(i) not in gone]
+        queue.clear()
+        queue.extend(kept)
+
+    async def _retry(
+        self, name: str, batch: Sequence[_Item], error: str, retry_after: float | None
+    ) -> None:
+        attempts = max(i.attempts for i in batch) + 1
+        for item in batch:
+            item.attempts = attempts
+        self.outcomes[(name, "retry")] += 1
+        delay = self._backoff(attempts)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self._settings.delivery.backoff_max))
+        level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
+        log.log(level, "receiver %s: %s; attempt %d, next in %.1f s", name, error, attempts, delay)
+        self._db.submit(db.outbox_attempt([i.notification.id for i in batch], error))
+        await self._clock.sleep(delay)
+
+    async def _keepalive(self, name: str) -> None:
+        notifier = self.notifiers[name]
+        receiver = self._settings.receivers[name]
+        interval = float(getattr(receiver, "resend_interval", 60.0))
+        while True:
+            await self._clock.sleep(interval)
+            alerts = []
+            for a in self._firing():
+                entry = self._entry(name, a.alert.key)
+                if a.held or entry is None or entry.kind == "resolved":
+                    continue
+                if name not in self.routes(a.alert.labels, a.receivers):
+                    continue
+                snapshot = a.alert
+                if a.flapping:
+                    annotations = {**a.alert.annotations, "flapping": "true"}
+                    snapshot = dataclasses.replace(a.alert, annotations=annotations)
+                alerts.append(snapshot)
+            try:
+                await notifier.keepalive(alerts)
+            except NotifyError as exc:
+                log.debug("keepalive to %s failed: %s", name, exc)
+            except Exception:
+                log.exception("keepalive to %s raised", name)
+
+    # ------------------------------------------------------------------ state
+
+    def resync(self) -> None:
+        """The database is writable again: write what it missed (queued notifications and the
+        notification log); rows already there are left as they are."""
+        for queue in self._queues.values():
+            for item in queue:
+                self._db.submit(db.outbox_add(item.notification))
+        for per_alert in self._nflog.values():
+            for row in per_alert.values():
+                self._db.submit(db.set_notified(row))
+
+    @property
+    def pending(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def pending_by_receiver(self) -> dict[str, int]:
+        return {name: len(q) for name, q in self._queues.items()}
+
+    def notified(self, key: str) -> list[str]:
+        """Receivers that were paged for alert ``key`` in its current episode."""
+        return sorted(self._nflog.get(key, {}))
+
+    async def aclose(self) -> None:
+        tasks = [*self._workers.values(), *self._keepalives.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+        self._keepalives.clear()

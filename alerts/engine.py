@@ -1,0 +1,1050 @@
+"""The alert engine: probe results in, alert state changes out.
+
+It listens to the store (every result, every trap) and runs on the event loop without I/O:
+SQLite goes through the database thread (alerts/db.py), delivery through the dispatcher
+(alerts/dispatch.py). It knows nothing of sockets.
+
+Per alert (one per rule, target and series: one per interface of a router):
+
+- **states**: inactive → pending (the condition holds) → firing (``failures`` results in a row,
+  or ``for`` seconds) → resolved (``recoveries`` results in a row without it), then inactive.
+  A series that disappears while its target answers counts as a recovery; while the target is
+  down, its series are missing for that reason and the alert holds.
+- **phases**: the current phase (re-read every second) picks the rule's severity, failures or
+  ``for`` and receivers, and is the ``phase`` label of every alert.
+- **flapping**: the share of changes among the last ``window`` results of the condition; above
+  ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
+  as it then is (as Icinga).
+- **held**: an alert of a target whose ``depends_on`` parent is down is "suppressed: parent X
+  down"; one whose parent has not been probed since the child failed waits for it (one parent
+  interval at most), and after a parent recovers a child waits for a result of its own before
+  it pages. Maintenance windows (settings and API) mute by the alert's labels. Held alerts
+  still run their state machine; ends are never held.
+- **traps**: a target event named in the rule's ``traps.fire`` fires the matching series at
+  once; ``traps.resolve`` (or the next poll) resolves it.
+- **ledger**: every up/down change of a target opens or closes an outage, whatever the rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from prometheus_client.core import Metric
+
+from alerts import db, templates
+from alerts.dispatch import OUTCOMES, Announcement, Dispatcher
+from alerts.expr import Condition
+from alerts.model import AlertSnapshot, Outage, iso
+from alerts.notify import NotifyContext
+from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name, target_labels
+from alerts.settings import MaintenanceWindow, matches
+from monitor import metrics
+from monitor.settings import Phase, Settings, Target
+from monitor.store import Observation, Store, TargetEvent, TargetState
+
+__all__ = ["AlertEngine", "MaintenanceError"]
+
+log = logging.getLogger("netmon.alerts")
+
+Labels = tuple[tuple[str, str], ...]
+_TICK = 1.0
+_REPEAT_CHECK = 10.0  # how often firing alerts are re-offered to the dispatcher (repeats)
+_PRUNE_EVERY = 3600.0
+_KEEP_FINISHED = 7 * 86400.0  # delivered or dropped outbox rows kept this long
+_DB_FILE = "alerts.sqlite"
+
+
+class _Clock(Protocol):
+    def time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class _SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class MaintenanceError(ValueError):
+    """A maintenance request the engine refuses (a name in use, one defined in settings)."""
+
+
+@dataclass(slots=True)
+class _Alert:
+    key: str
+    rule: Rule
+    target: str | None
+    series: Labels
+    state: Literal["inactive", "pending", "firing"] = "inactive"
+    value: float = math.nan
+    active_since: float = 0.0
+    fired_at: float | None = None
+    fails: int = 0
+    oks: int = 0
+    ring: deque[bool] = field(default_factory=deque)
+    flapping: bool = False
+    hold: str | None = None
+    hold_until: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+    reason: str = ""
+
+
+def alert_key(rule: str, target: str | None, series: Labels) -> str:
+    text = json.dumps([rule, target, sorted(series)], ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _compatible(a: Labels, b: Labels) -> bool:
+    """Two series of one target speak of the same thing: their common labels agree (a series
+    without labels, such as probe_success, agrees with every series)."""
+    if not a or not b:
+        return True
+    da, db_ = dict(a), dict(b)
+    common = da.keys() & db_.keys()
+    return bool(common) and all(da[k] == db_[k] for k in common)
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: _Clock | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
+        self._store = store
+        self._clock: _Clock = clock or _SystemClock()
+        directory = state_dir if state_dir is not None else Path(settings.server.state_dir)
+        self.db = db.AlertDB(directory / _DB_FILE, on_recover=self._resync)
+        self.ctx = NotifyContext(
+            zone=ZoneInfo(settings.server.timezone),
+            language=settings.server.language,
+            external_url=settings.alerts.external_url or f"http://{settings.server.listen}/",
+        )
+        self.dispatcher = Dispatcher(
+            settings.alerts, self.db, self.ctx, self._clock, self._firing_announcements
+        )
+        self._settings = settings
+        self._alerts: dict[str, _Alert] = {}
+        # target -> rule name -> key -> alert: what one result touches, found without a scan
+        self._by_target: dict[str | None, dict[str, dict[str, _Alert]]] = {}
+        self._rules: list[Rule] = []
+        self._target_rules: dict[str, list[Rule]] = {}
+        self._global_rules: list[Rule] = []
+        self._children: dict[str, list[str]] = {}
+        self._phase: Phase | None = None
+        self._api_windows: dict[str, db.MaintenanceRow] = {}
+        self._active_windows: frozenset[str] = frozenset()
+        self._down: dict[str, Outage] = {}
+        self._last_started: dict[str, float] = {}
+        self._parent_recovered: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._last_repeat = 0.0
+        self._last_prune = 0.0
+        self._apply(settings)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _apply(self, settings: Settings) -> None:
+        self._settings = settings
+        self._rules = compile_rules(settings)
+        self._global_rules = [r for r in self._rules if r.is_global]
+        self._target_rules = {
+            t.name: [r for r in self._rules if r.applies_to(t)] for t in settings.targets
+        }
+        self._children = {}
+        for target in settings.targets:
+            for parent in target.depends_on:
+                self._children.setdefault(parent, []).append(target.name)
+        self._phase = settings.current_phase(datetime.fromtimestamp(self._clock.time(), UTC))
+        self.ctx.zone = ZoneInfo(settings.server.timezone)
+        self.ctx.language = settings.server.language
+        self.ctx.external_url = settings.alerts.external_url or f"http://{settings.server.listen}/"
+
+    async def start(self) -> None:
+        """Open the database, take back what it remembers, then listen to the store."""
+        self.db.start()
+        try:
+            rows = await self.db.run(db.load_alerts, write=False)
+            notified = await self.db.run(db.load_notified, write=False)
+            pending = await self.db.run(db.outbox_pending, write=False)
+            outages = await self.db.run(db.open_outages, write=False)
+            windows = await self.db.run(db.load_maintenance, write=False)
+        except Exception as exc:  # unreadable state: run from memory, and say so
+            log.error("cannot read the alert state (%s); starting with none", exc)
+            rows, notified, pending, outages, windows = [], [], [], [], []
+        self.dispatcher.load(notified, pending)
+        now = self._clock.time()
+        self._api_windows = {w.name: w for w in windows if w.end > now}
+        self._active_windows = self._current_windows(now)
+        self._down = {o.target: o for o in outages}
+        gone = self._restore(rows)
+        self._store.subscribe(self._on_record, self._on_remove)
+        self._store.subscribe_events(self._on_event)
+        self._started = True
+        self.dispatcher.start()
+        for alert in gone:
+            self._resolve(alert, now, why="its rule or target is gone")
+        gone_keys = {a.key for a in gone}
+        for alert in list(self._alerts.values()):
+            # The phase (or the settings) may have changed while netmon was down.
+            if alert.key not in gone_keys and self._labels(alert) != alert.labels:
+                self._relabel(alert, announce=True)
+        self._close_removed_outages(now)
+        self._tick_now(now)
+        self._task = asyncio.create_task(self._run(), name="alerts")
+        if pending:
+            log.info("%d undelivered notification(s) from before the restart", len(pending))
+
+    def _restore(self, rows: Iterable[db.AlertRow]) -> list[_Alert]:
+        """Firing alerts from the database fire on, without a new page."""
+        rules = {r.name: r for r in self._rules}
+        targets = {t.name for t in self._settings.targets}
+        gone: list[_Alert] = []
+        for row in rows:
+            rule = rules.get(row.rule)
+            alert = _Alert(
+                key=row.key,
+                rule=rule or self._placeholder(row),
+                target=row.target,
+                series=row.series,
+                state="firing",
+                value=row.value,
+                active_since=row.active_since,
+                fired_at=row.fired_at,
+                labels=row.labels,
+                annotations=row.annotations,
+            )
+            alert.fails = 1 << 30  # confirmed already: no failures count to wait for again
+            alert.ring = deque(maxlen=self._settings.alerts.flapping.window + 1)
+            self._index(alert)
+            if rule is None or (row.target is not None and row.target not in targets):
+                gone.append(alert)
+        return gone
+
+    @staticmethod
+    def _placeholder(row: db.AlertRow) -> Rule:
+        from alerts.expr import parse
+        from alerts.settings import LocalText
+
+        return Rule(
+            name=row.rule,
+            condition=parse("time() < 0"),
+            unless=None,
+            match=None,
+            failures=1,
+            for_=None,
+            recoveries=1,
+            severity=row.labels.get("severity", "warning"),
+            summary=LocalText(vi=row.annotations.get("summary", row.rule)),
+            description=None,
+            runbook_url=None,
+        )
+
+    async def update(self, settings: Settings) -> None:
+        """A reload: new rules, receivers, windows; alerts of removed rules or targets end."""
+        self._apply(settings)
+        await self.dispatcher.update(settings.alerts)
+        rules = {r.name: r for r in self._rules}
+        targets = {t.name for t in settings.targets}
+        now = self._clock.time()
+        for alert in list(self._alerts.values()):
+            rule = rules.get(alert.rule.name)
+            applies = rule is not None and (
+                (alert.target is None and rule.is_global)
+                or (alert.target in targets and rule in self._target_rules[alert.target or ""])
+            )
+            if rule is None or not applies:
+                if alert.state == "firing":
+                    self._resolve(alert, now, why="its rule or target is gone")
+                self._drop(alert)
+                continue
+            alert.rule = rule
+            if alert.state == "firing":
+                self._relabel(alert, announce=True)
+        self._close_removed_outages(now)
+        self._tick_now(now)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.dispatcher.aclose()
+        await self.ctx.aclose()
+        await self.db.close()
+
+    # ------------------------------------------------------------------ the index
+
+    def _index(self, alert: _Alert) -> None:
+        self._alerts[alert.key] = alert
+        self._by_target.setdefault(alert.target, {}).setdefault(alert.rule.name, {})[alert.key] = (
+            alert
+        )
+
+    def _drop(self, alert: _Alert) -> None:
+        self._alerts.pop(alert.key, None)
+        per_rule = self._by_target.get(alert.target, {}).get(alert.rule.name)
+        if per_rule is not None:
+            per_rule.pop(alert.key, None)
+
+    def _new(self, rule: Rule, target: str | None, series: Labels) -> _Alert:
+        alert = _Alert(alert_key(rule.name, target, series), rule, target, series)
+        alert.ring = deque(maxlen=self._settings.alerts.flapping.window + 1)
+        self._index(alert)
+        return alert
+
+    # ------------------------------------------------------------------ store listeners
+
+    def _on_remove(self, name: str) -> None:
+        # A reload that relabels a target also lands here; update() does the real work.
+        return None
+
+    def _on_record(self, state: TargetState, obs: Observation) -> None:
+        name = state.target.name
+        patched = self._last_started.get(name) == obs.started
+        self._last_started[name] = obs.started
+        if patched:
+            return  # a trap patched the last result: the trap event itself acts
+        self._ledger(state, obs)
+        rules = self._target_rules.get(name)
+        if rules:
+            index = self._sample_index(obs)
+            for rule in rules:
+                self._eval(rule, state, obs, index)
+        children = self._children.get(name)
+        if children:
+            now = self._clock.time()
+            for child in children:
+                for per_rule in self._by_target.get(child, {}).values():
+                    for alert in list(per_rule.values()):
+                        self._rehold(alert, now)
+
+    def _on_event(self, state: TargetState, event: TargetEvent) -> None:
+        name = state.target.name
+        for rule in self._target_rules.get(name, []):
+            fire = event.name in rule.traps.fire
+            if not fire and event.name not in rule.traps.resolve:
+                continue
+            for series in self._trap_series(rule, state, event):
+                alert = (
+                    self._by_target.get(name, {})
+                    .get(rule.name, {})
+                    .get(alert_key(rule.name, name, series))
+                )
+                if fire:
+                    if alert is None:
+                        alert = self._new(rule, name, series)
+                    alert.detail = event.detail or f"{event.source} {event.name}"
+                    alert.reason = event.name
+                    alert.ring.append(True)
+                    if alert.state != "firing":
+                        if alert.state == "inactive":
+                            alert.active_since = event.at
+                        self._fire(alert, event.at)
+                elif alert is not None:
+                    alert.ring.append(False)
+                    if alert.state == "firing":
+                        self._resolve(alert, event.at)
+                    elif alert.state == "pending":
+                        alert.state = "inactive"
+                        alert.fails = 0
+                if alert is not None:
+                    self._flap(alert, event.at)
+
+    def _trap_series(self, rule: Rule, state: TargetState, event: TargetEvent) -> list[Labels]:
+        """The series of ``rule`` a trap speaks of: those it agrees with, known from the alerts
+        and the last poll; the trap's own labels when nothing was polled yet."""
+        selector = rule.condition.selector
+        assert selector is not None
+        candidates = {
+            a.series for a in self._by_target.get(state.target.name, {}).get(rule.name, {}).values()
+        }
+        latest = state.latest
+        if latest is not None:
+            for sample in latest.result.samples:
+                if sample.name == selector.name and selector.matches(sample.labels):
+                    candidates.add(sample.labels)
+        said = tuple((k, v) for k, v in event.labels if v)  # an unknown ifName says nothing
+        found = [s for s in candidates if _compatible(s, said)]
+        if found:
+            return found
+        wanted = SERIES_LABELS.get(selector.name, frozenset())
+        own = tuple(sorted((k, v) for k, v in said if k in wanted))
+        return [own] if own or not wanted else []
+
+    # ------------------------------------------------------------------ evaluation
+
+    @staticmethod
+    def _sample_index(obs: Observation) -> dict[str, list[tuple[Labels, float]]]:
+        result = obs.result
+        index: dict[str, list[tuple[Labels, float]]] = {
+            "probe_success": [((), 1.0 if result.success else 0.0)],
+            "probe_duration_seconds": [((), obs.duration)],
+        }
+        if not result.success:
+            index["probe_failure_info"] = [((("reason", result.reason or "unknown"),), 1.0)]
+        for sample in result.samples:
+            index.setdefault(sample.name, []).append((sample.labels, sample.value))
+        return index
+
+    def _values(
+        self,
+        condition: Condition,
+        state: TargetState,
+        obs: Observation,
+        index: dict[str, list[tuple[Labels, float]]],
+    ) -> list[tuple[Labels, float]]:
+        selector = condition.selector
+        assert selector is not None
+        current = [(lab, v) for lab, v in index.get(selector.name, []) if selector.matches(lab)]
+        if condition.rate_window is None:
+            return current
+        # rate(): against the oldest result inside the window that has the series.
+        oldest: dict[Labels, tuple[float, float]] = {}
+        horizon = obs.started - condition.rate_window
+        for past in state.history:
+            if past.started < horizon or past.started >= obs.started:
+                continue
+            for sample in past.result.samples:
+                if sample.name == selector.name and sample.labels not in oldest:
+                    oldest[sample.labels] = (past.started, sample.value)
+        out: list[tuple[Labels, float]] = []
+        for labels, value in current:
+            then = oldest.get(labels)
+            if then is None or value < then[1] or obs.started <= then[0]:
+                continue  # no earlier point, or a counter reset: no rate this time
+            out.append((labels, (value - then[1]) / (obs.started - then[0])))
+        return out
+
+    def _eval(
+        self,
+        rule: Rule,
+        state: TargetState,
+        obs: Observation,
+        index: dict[str, list[tuple[Labels, float]]],
+    ) -> None:
+        name = state.target.name
+        condition = rule.condition
+        now = obs.started
+        excluded: list[Labels] = []
+        if rule.unless is not None:
+            unless = rule.unless
+            excluded = [
+                labels
+                for labels, value in self._values(unless, state, obs, index)
+                if unless.holds(unless.value(value, now))
+            ]
+        existing = self._by_target.get(name, {}).get(rule.name, {})
+        seen: set[str] = set()
+        for labels, sample in self._values(condition, state, obs, index):
+            value = condition.value(sample, now)
+            holds = condition.holds(value) and not any(_compatible(labels, e) for e in excluded)
+            key = alert_key(rule.name, name, labels)
+            alert = existing.get(key)
+            if alert is None:
+                if not holds:
+                    continue
+                alert = self._new(rule, name, labels)
+                existing = self._by_target[name][rule.name]
+            seen.add(key)
+            alert.detail = obs.result.detail
+            alert.reason = obs.result.reason or ""
+            self._step(alert, holds, value, now)
+        for key, alert in list(existing.items()):
+            if key in seen:
+                continue
+            if obs.result.success:
+                self._step(alert, False, math.nan, now)  # the series is gone
+            # else: the target is down, so its series are missing; TargetDown speaks for it
+
+    def _step(self, alert: _Alert, holds: bool, value: float, now: float) -> None:
+        alert.ring.append(holds)
+        if holds:
+            alert.value = value
+            if alert.state == "inactive":
+                alert.state = "pending"
+                alert.active_since = now
+                alert.fails = 0
+            alert.fails += 1
+            alert.oks = 0
+            if alert.state == "pending" and self._ready(alert, now):
+                self._fire(alert, now)
+            elif alert.state == "firing":
+                self._rehold(alert, self._clock.time())
+        else:
+            alert.fails = 0
+            if alert.state == "pending":
+                alert.state = "inactive"
+                if self.dispatcher.notified(alert.key):  # told it was flapping: tell the end
+                    self._announce(alert, resolved_at=now)
+            elif alert.state == "firing":
+                alert.oks += 1
+                if alert.oks >= alert.rule.recoveries:
+                    self._resolve(alert, now)
+        self._flap(alert, now)
+        if alert.state == "inactive" and not alert.flapping and not any(alert.ring):
+            self._drop(alert)
+
+    def _ready(self, alert: _Alert, now: float) -> bool:
+        effective = alert.rule.effective(self._phase_name)
+        if effective.failures is not None:
+            return alert.fails >= effective.failures
+        return now - alert.active_since >= (effective.for_ or 0.0)
+
+    def _flap(self, alert: _Alert, now: float) -> None:
+        knobs = self._settings.alerts.flapping
+        ring = list(alert.ring)
+        changes = sum(1 for a, b in itertools.pairwise(ring) if a != b)
+        ratio = changes / knobs.window
+        if not alert.flapping and ratio > knobs.high:
+            alert.flapping = True
+            log.warning(
+                "%s %s is flapping (%d changes in %d results)",
+                alert.rule.name,
+                alert.target or "",
+                changes,
+                len(ring),
+            )
+            if not alert.labels:
+                self._relabel(alert, announce=False)
+            self._announce(alert)
+        elif alert.flapping and ratio < knobs.low:
+            alert.flapping = False
+            log.info("%s %s stopped flapping", alert.rule.name, alert.target or "")
+            if alert.state == "firing":
+                self._announce(alert)
+            elif alert.state == "inactive" and self.dispatcher.notified(alert.key):
+                self._announce(alert, resolved_at=now)
+
+    # ------------------------------------------------------------------ transitions
+
+    @property
+    def _phase_name(self) -> str | None:
+        return self._phase.name if self._phase is not None else None
+
+    def _fire(self, alert: _Alert, now: float) -> None:
+        alert.state = "firing"
+        alert.fired_at = now
+        alert.oks = 0
+        self._relabel(alert, announce=False)
+        self._rehold(alert, self._clock.time(), announce=False)
+        log.info(
+            "alert firing: %s %s%s",
+            alert.rule.name,
+            alert.target or "",
+            f" (held: {alert.hold})" if alert.hold else "",
+        )
+        self._persist(alert)
+        self._announce(alert)
+
+    def _resolve(self, alert: _Alert, now: float, *, why: str = "") -> None:
+        alert.state = "inactive"
+        alert.fails = 0
+        alert.oks = 0
+        alert.hold = None
+        alert.hold_until = None
+        log.info(
+            "alert resolved: %s %s%s",
+            alert.rule.name,
+            alert.target or "",
+            f" ({why})" if why else "",
+        )
+        self.db.submit(db.delete_alert(alert.key))
+        self._announce(alert, resolved_at=now)
+
+    def _labels(self, alert: _Alert) -> dict[str, str]:
+        effective = alert.rule.effective(self._phase_name)
+        phase = self._phase
+        labels = {
+            "alertname": alert.rule.name,
+            "severity": effective.severity,
+            "phase": phase.name if phase is not None else "none",
+        }
+        target = self._target(alert.target)
+        if target is not None:
+            labels.update(target_labels(target))
+        elif alert.target is not None:
+            labels["target"] = alert.target
+        labels.update((series_label_name(k), v) for k, v in alert.series)
+        return labels
+
+    def _relabel(self, alert: _Alert, *, announce: bool) -> None:
+        """Labels and texts for the current phase; a change of a firing alert is persisted
+        and, when asked, announced (the dispatcher decides who hears of it)."""
+        phase = self._phase
+        labels = self._labels(alert)
+        values = dict(labels)
+        values.update(
+            value=self._format_value(alert),
+            reason=alert.reason,
+            detail=alert.detail,
+            since=templates.format_since(alert.active_since or self._clock.time(), self.ctx.zone),
+            phase_title=phase.title if phase is not None else "",
+        )
+        language = self._settings.server.language
+        annotations: dict[str, str] = {}
+        rule = alert.rule
+        for lang in ("vi", "en"):
+            annotations[f"summary_{lang}"] = templates.render(rule.summary.get(lang), values)
+            if rule.description is not None:
+                annotations[f"description_{lang}"] = templates.render(
+                    rule.description.get(lang), values
+                )
+        annotations["summary"] = annotations[f"summary_{language}"]
+        if rule.description is not None:
+            annotations["description"] = annotations[f"description_{language}"]
+        if rule.runbook_url:
+            annotations["runbook_url"] = rule.runbook_url
+        changed = labels != alert.labels
+        alert.labels = labels
+        alert.annotations = annotations
+        if changed and alert.state == "firing" and announce:
+            self._persist(alert)
+            self._announce(alert)
+
+    def _format_value(self, alert: _Alert) -> str:
+        condition = alert.rule.condition
+        if alert.reason and math.isnan(alert.value):
+            return alert.reason  # fired by a trap: no polled value yet
+        selector = condition.selector
+        return templates.format_value(
+            alert.value,
+            selector.name if selector is not None else None,
+            duration=condition.uses_time,
+            rate=condition.rate_window is not None,
+        )
+
+    def _target(self, name: str | None) -> Target | None:
+        if name is None:
+            return None
+        state = self._store.get(name)
+        return state.target if state is not None else None
+
+    def _persist(self, alert: _Alert) -> None:
+        self.db.submit(
+            db.save_alert(
+                db.AlertRow(
+                    key=alert.key,
+                    rule=alert.rule.name,
+                    target=alert.target,
+                    series=alert.series,
+                    state=alert.state,
+                    value=alert.value,
+                    active_since=alert.active_since,
+                    fired_at=alert.fired_at,
+                    labels=alert.labels,
+                    annotations=alert.annotations,
+                ),
+                self._clock.time(),
+            )
+        )
+
+    def _snapshot(self, alert: _Alert, resolved_at: float | None = None) -> AlertSnapshot:
+        return AlertSnapshot(
+            key=alert.key,
+            rule=alert.rule.name,
+            target=alert.target,
+            status="resolved" if resolved_at is not None else "firing",
+            labels=dict(alert.labels),
+            annotations=dict(alert.annotations),
+            starts_at=alert.active_since,
+            ends_at=resolved_at,
+            value=alert.value,
+            generator_url=self.ctx.external_url,
+        )
+
+    def _announcement(self, alert: _Alert, resolved_at: float | None = None) -> Announcement:
+        return Announcement(
+            alert=self._snapshot(alert, resolved_at),
+            flapping=alert.flapping,
+            held=alert.hold is not None,
+            receivers=alert.rule.effective(self._phase_name).receivers,
+        )
+
+    def _announce(self, alert: _Alert, resolved_at: float | None = None) -> None:
+        if not self._started:
+            return
+        self.dispatcher.announce(self._announcement(alert, resolved_at))
+
+    def _firing_announcements(self) -> Iterator[Announcement]:
+        for alert in self._alerts.values():
+            if alert.state == "firing" or alert.flapping:
+                yield self._announcement(alert)
+
+    # ------------------------------------------------------------------ holds
+
+    def _hold_for(self, alert: _Alert, now: float) -> tuple[str | None, float | None]:
+        for name in self._active_windows:
+            window = self._window(name)
+            if window is not None and matches(window.match, alert.labels):
+                return f"maintenance: {name}", None
+        target = self._target(alert.target)
+        if target is None:
+            return None, None
+        for parent in target.depends_on:
+            pstate = self._store.get(parent)
+            latest = pstate.latest if pstate is not None else None
+            if pstate is None or latest is None:
+                continue
+            if not latest.result.success:
+                return f"suppressed: parent {parent} down", None
+            if latest.started < alert.active_since:
+                # The parent has not been probed since this alert's condition began: the
+                # parent may be what failed. Wait for it, one parent interval at most.
+                deadline = alert.active_since + self._cycle(pstate.target)
+                if now < deadline:
+                    return f"waiting for parent {parent}", deadline
+            recovered = self._parent_recovered.get(parent)
+            own = self._store.get(target.name)
+            own_latest = own.latest if own is not None else None
+            if recovered is not None and own_latest is not None and own_latest.started < recovered:
+                # The parent is back; this target's last result predates that: wait for a
+                # result of its own before paging.
+                deadline = recovered + self._cycle(target)
+                if now < deadline:
+                    return f"waiting for a new result after parent {parent} recovered", deadline
+        return None, None
+
+    def _cycle(self, target: Target) -> float:
+        interval = self._settings.interval_for(target, self._phase)
+        return interval + self._settings.timeout_for(target, interval) + 1.0
+
+    def _rehold(self, alert: _Alert, now: float, *, announce: bool = True) -> None:
+        if alert.state != "firing" and not alert.flapping:
+            return
+        hold, until = self._hold_for(alert, now)
+        before = alert.hold
+        alert.hold, alert.hold_until = hold, until
+        if hold != before:
+            if hold is not None:
+                log.info("alert %s %s held: %s", alert.rule.name, alert.target or "", hold)
+            if announce and hold is None:
+                self._announce(alert)  # released: pages now if it still needs to
+
+    # ------------------------------------------------------------------ maintenance
+
+    def _window(self, name: str) -> MaintenanceWindow | db.MaintenanceRow | None:
+        for window in self._settings.alerts.maintenance:
+            if window.name == name:
+                return window
+        return self._api_windows.get(name)
+
+    def _current_windows(self, now: float) -> frozenset[str]:
+        names = {
+            w.name
+            for w in self._settings.alerts.maintenance
+            if w.start.timestamp() <= now < w.end.timestamp()
+        }
+        names |= {w.name for w in self._api_windows.values() if w.start <= now < w.end}
+        return frozenset(names)
+
+    def maintenance(self) -> list[dict[str, Any]]:
+        now = self._clock.time()
+        out: list[dict[str, Any]] = []
+        for w in self._settings.alerts.maintenance:
+            start, end = w.start.timestamp(), w.end.timestamp()
+            out.append(self._window_json(w.name, w.match, start, end, w.comment, "settings", now))
+        for row in self._api_windows.values():
+            out.append(
+                self._window_json(row.name, row.match, row.start, row.end, row.comment, "api", now)
+            )
+        return out
+
+    @staticmethod
+    def _window_json(
+        name: str,
+        match: dict[str, list[str]],
+        start: float,
+        end: float,
+        comment: str,
+        source: str,
+        now: float,
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "match": match,
+            "start": iso(start),
+            "end": iso(end),
+            "comment": comment,
+            "source": source,
+            "active": start <= now < end,
+        }
+
+    async def add_maintenance(self, row: db.MaintenanceRow) -> dict[str, Any]:
+        if any(w.name == row.name for w in self._settings.alerts.maintenance):
+            raise MaintenanceError(f"maintenance {row.name!r} is defined in settings")
+        self._api_windows[row.name] = row
+        try:
+            await self.db.run(db.save_maintenance(row, self._clock.time()))
+        except Exception as exc:
+            log.error("maintenance %s kept in memory only: %s", row.name, exc)
+        self._tick_now(self._clock.time())
+        now = self._clock.time()
+        return self._window_json(row.name, row.match, row.start, row.end, row.comment, "api", now)
+
+    async def delete_maintenance(self, name: str) -> bool:
+        if any(w.name == name for w in self._settings.alerts.maintenance):
+            raise MaintenanceError(f"maintenance {name!r} is defined in settings: edit them")
+        if self._api_windows.pop(name, None) is None:
+            return False
+        with contextlib.suppress(Exception):
+            await self.db.run(db.delete_maintenance(name))
+        self._tick_now(self._clock.time())
+        return True
+
+    # ------------------------------------------------------------------ ledger
+
+    def _ledger(self, state: TargetState, obs: Observation) -> None:
+        target = state.target
+        open_ = self._down.get(target.name)
+        if not obs.result.success and open_ is None:
+            labels = target_labels(target)
+            window = next(
+                (
+                    n
+                    for n in sorted(self._active_windows)
+                    if (w := self._window(n)) is not None and matches(w.match, labels)
+                ),
+                None,
+            )
+            outage = Outage(
+                target=target.name,
+                group=target.group,
+                labels=dict(target.labels),
+                start=obs.started,
+                end=None,
+                reason=obs.result.reason,
+                detail=obs.result.detail,
+                phase=self._phase_name,
+                maintenance=window,
+            )
+            self._down[target.name] = outage
+            self.db.submit(db.outage_open(outage))
+        elif obs.result.success and open_ is not None:
+            del self._down[target.name]
+            self.db.submit(db.outage_close(target.name, open_.start, obs.started))
+            if target.name in self._children:
+                self._parent_recovered[target.name] = obs.started
+
+    def _close_removed_outages(self, now: float) -> None:
+        names = {t.name for t in self._settings.targets}
+        for name in [n for n in self._down if n not in names]:
+            outage = self._down.pop(name)
+            self.db.submit(db.outage_close(name, outage.start, now))
+
+    async def outages(
+        self,
+        target: str | None = None,
+        group: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[Outage]:
+        """Every recorded outage overlapping [since, until), oldest first (for reports)."""
+        return await self.db.run(db.query_outages(target, group, since, until), write=False)
+
+    # ------------------------------------------------------------------ the tick
+
+    async def _run(self) -> None:
+        while True:
+            await self._clock.sleep(_TICK)
+            try:
+                self._tick_now(self._clock.time())
+            except Exception:  # a bug here must not stop alerting for good
+                log.exception("alert engine tick failed")
+
+    def _tick_now(self, now: float) -> None:
+        phase = self._settings.current_phase(datetime.fromtimestamp(now, UTC))
+        phase_changed = (phase.name if phase else None) != self._phase_name
+        if phase_changed:
+            log.info("alerts: phase now %s", phase.name if phase else "none")
+            self._phase = phase
+        windows = self._current_windows(now)
+        windows_changed = windows != self._active_windows
+        self._active_windows = windows
+        for name in [n for n, w in self._api_windows.items() if w.end <= now]:
+            del self._api_windows[name]
+            self.db.submit(db.delete_maintenance(name))
+        for rule in self._global_rules:
+            self._eval_global(rule, now)
+        for alert in list(self._alerts.values()):
+            if phase_changed:
+                if alert.state == "firing":
+                    self._relabel(alert, announce=True)
+                elif alert.state == "pending" and self._ready(alert, now):
+                    self._fire(alert, now)
+            timed = alert.rule.effective(self._phase_name).for_
+            if alert.state == "pending" and timed and self._ready(alert, now):
+                self._fire(alert, now)
+            if windows_changed or (alert.hold_until is not None and alert.hold_until <= now):
+                self._rehold(alert, now)
+        if now - self._last_repeat >= _REPEAT_CHECK:
+            self._last_repeat = now
+            for alert in self._alerts.values():
+                if alert.state == "firing" and alert.hold is None and not alert.flapping:
+                    self._announce(alert)  # the dispatcher pages again after repeat_interval
+        if now - self._last_prune >= _PRUNE_EVERY:
+            self._last_prune = now
+            self.db.submit(db.outbox_prune(now - _KEEP_FINISHED))
+
+    def _eval_global(self, rule: Rule, now: float) -> None:
+        key = alert_key(rule.name, None, ())
+        alert = self._alerts.get(key)
+        holds = rule.condition.holds(rule.condition.value(0.0, now))
+        if alert is None:
+            if not holds:
+                return
+            alert = self._new(rule, None, ())
+        alert.value = rule.condition.value(0.0, now)
+        if alert.state == "firing" and holds:
+            return  # the Watchdog: firing on, nothing to count
+        self._step(alert, holds, alert.value, now)
+
+    def _resync(self) -> None:
+        """The database took a write again after failing: write what it missed."""
+        for alert in self._alerts.values():
+            if alert.state == "firing":
+                self._persist(alert)
+        for outage in self._down.values():
+            self.db.submit(db.outage_open(outage))
+        now = self._clock.time()
+        for row in self._api_windows.values():
+            self.db.submit(db.save_maintenance(row, now))
+        self.dispatcher.resync()
+
+    # ------------------------------------------------------------------ reading
+
+    def alerts_json(self) -> list[dict[str, Any]]:
+        out = []
+        for alert in sorted(
+            self._alerts.values(), key=lambda a: (a.target or "", a.rule.name, a.series)
+        ):
+            if alert.state == "inactive" and not alert.flapping:
+                continue
+            if not alert.labels:
+                self._relabel(alert, announce=False)
+            out.append(
+                {
+                    "key": alert.key,
+                    "rule": alert.rule.name,
+                    "target": alert.target,
+                    "state": alert.state,
+                    "severity": alert.labels.get("severity"),
+                    "phase": alert.labels.get("phase"),
+                    "labels": alert.labels,
+                    "annotations": alert.annotations,
+                    "value": None if math.isnan(alert.value) else alert.value,
+                    "since": iso(alert.active_since),
+                    "fired_at": iso(alert.fired_at),
+                    "held": alert.hold,
+                    "suppressed": bool(alert.hold and alert.hold.startswith("suppressed")),
+                    "flapping": alert.flapping,
+                    "notified": self.dispatcher.notified(alert.key),
+                }
+            )
+        return out
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "db_ok": self.db.ok,
+            "db_error": self.db.last_error,
+            "db_errors_total": self.db.errors_total,
+            "outbox_pending": self.dispatcher.pending,
+            "firing": sum(1 for a in self._alerts.values() if a.state == "firing"),
+        }
+
+    def metrics(self) -> Iterable[Metric]:
+        firing = metrics.gauge(
+            "netmon_alerts_firing",
+            "Alerts firing and paging (not held), by severity.",
+            ["severity"],
+        )
+        counts: Counter[str] = Counter()
+        suppressed = maintenance = flapping = 0
+        for alert in self._alerts.values():
+            if alert.flapping:
+                flapping += 1
+            if alert.state != "firing":
+                continue
+            if alert.hold is None:
+                if not alert.flapping:
+                    counts[alert.labels.get("severity", "")] += 1
+            elif alert.hold.startswith("suppressed"):
+                suppressed += 1
+            elif alert.hold.startswith("maintenance"):
+                maintenance += 1
+        for severity in ("critical", "warning", "info", "none"):
+            firing.add_metric([severity], counts[severity])
+        yield firing
+        for name, doc, value in (
+            (
+                "netmon_alerts_suppressed",
+                "Firing alerts held because a depends_on parent is down.",
+                suppressed,
+            ),
+            (
+                "netmon_alerts_in_maintenance",
+                "Firing alerts muted by a maintenance window.",
+                maintenance,
+            ),
+            (
+                "netmon_alerts_flapping",
+                "Alerts flapping now (one notice sent, pages held).",
+                flapping,
+            ),
+            (
+                "netmon_outbox_pending",
+                "Notifications waiting for delivery.",
+                self.dispatcher.pending,
+            ),
+            (
+                "netmon_alerts_db_ok",
+                "Whether the alert state database took the last write.",
+                1.0 if self.db.ok else 0.0,
+            ),
+        ):
+            gauge = metrics.gauge(name, doc)
+            gauge.add_metric([], value)
+            yield gauge
+        sent = metrics.counter(
+            "netmon_notifications",
+            "Notification deliveries by receiver and outcome (delivered, retry: an attempt "
+            "failed and will be retried, dropped: not retryable or past delivery.max_age).",
+            ["receiver", "outcome"],
+        )
+        for receiver in sorted(self.dispatcher.notifiers):
+            for outcome in OUTCOMES:
+                sent.add_metric([receiver, outcome], self.dispatcher.outcomes[(receiver, outcome)])
+        yield sent
+        errors = metrics.counter(
+            "netmon_alerts_db_errors", "Alert state database jobs that failed."
+        )
+        errors.add_metric([], self.db.errors_total)
+        yield errors
