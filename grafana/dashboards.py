@@ -1,0 +1,1266 @@
+"""The dashboards, as code (grafana-foundation-sdk, Grafana 11.x models).
+
+Six dashboards, Vietnamese titles and English descriptions, every time shown in
+``[server] timezone``; each queries the datasource ``[grafana] datasource_uid`` (push points
+the operator's copy at the operator's own datasource, on the label-enforcing proxy):
+
+- ``netmon-noc``: NOC overview, for the wall: every group at a glance, the current phase,
+  firing alerts, the worst targets now;
+- ``netmon-carriers``: carrier links, Smokeping-like (RTT min/avg/max band and loss per link),
+  jitter, and the edge routers over SNMP: traffic in/out, utilization, errors, interface
+  status, BGP peers, uptime;
+- ``netmon-venue``: the congress venue's network;
+- ``netmon-websites``: availability, response phases, TLS days left, banner and defacement
+  checks, HTTP status, DNS;
+- ``netmon-operator``: one carrier's links only (what an operator sees);
+- ``netmon-self``: netmon itself: scheduler lag, probes in flight, notifications, outbox,
+  reloads, scrapes.
+
+Template variables: ``location`` (vantage point), ``group``, ``carrier``, ``target``, as each
+dashboard needs. Metric names and labels are those of DESIGN.md's table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from grafana_foundation_sdk.builders import (
+    bargauge,
+    common,
+    dashboard,
+    prometheus,
+    stat,
+    statetimeline,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import dashboard as models
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+from monitor.settings import Settings
+
+__all__ = ["DASHBOARDS", "build_all", "build_json", "operator_copy"]
+
+LOC = 'location=~"$location"'
+PAGING = 'severity!="none"'  # every severity but the Watchdog's
+TAG = "netmon"
+
+
+def sel(metric: str, *matchers: str) -> str:
+    """``metric{m1,m2}`` from the matchers that are not empty."""
+    return f"{metric}{{{','.join(m for m in matchers if m)}}}"
+
+
+def eq(label: str, value: str) -> str:
+    return f'{label}="{value}"'
+
+
+@dataclass
+class _Ctx:
+    """What every panel of one dashboard shares: the datasource and the ids handed out."""
+
+    ds: models.DataSourceRef
+    next_id: int = 1
+    panels: list[Builder[models.Panel] | dashboard.Row] = field(default_factory=list)
+
+    def ident(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _query(expr: str, legend: str = "", *, instant: bool = False, table_: bool = False) -> Any:
+    """One PromQL query; it uses its panel's datasource."""
+    q = prometheus.Dataquery().expr(expr)
+    if legend:
+        q = q.legend_format(legend)
+    q = q.instant() if instant else q.range()
+    if table_:
+        q = q.format(PromQueryFormat.TABLE)
+    return q
+
+
+def _targets(panel: Any, queries: list[Any]) -> Any:
+    for n, q in enumerate(queries):
+        panel = panel.with_target(q.ref_id(chr(ord("A") + n)))
+    return panel
+
+
+def _thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(models.ThresholdsMode.ABSOLUTE)
+        .steps([models.Threshold(value=v, color=c) for v, c in steps])
+    )
+
+
+def _mapping(options: dict[str, tuple[str, str]]) -> list[models.ValueMapping]:
+    return [
+        models.ValueMap(
+            options={
+                value: models.ValueMappingResult(text=text, color=color, index=n)
+                for n, (value, (text, color)) in enumerate(options.items())
+            }
+        )
+    ]
+
+
+UP_DOWN = _mapping({"1": ("Hoạt động", "green"), "0": ("Mất kết nối", "red")})
+HEALTHY = _mapping({"1": ("Bình thường", "green"), "0": ("Có sự cố", "red")})
+CONTENT = _mapping(
+    {"1": ("Đúng nội dung", "green"), "0": ("Sai nội dung: thiếu băng rôn hoặc bị thay đổi", "red")}
+)
+DNS_MATCH = _mapping({"1": ("Đúng", "green"), "0": ("Sai bản ghi", "red")})
+RELOAD = _mapping({"1": ("Thành công", "green"), "0": ("Bị từ chối", "red")})
+# IF-MIB ifOperStatus and BGP4-MIB bgpPeerState.
+IF_STATUS = _mapping(
+    {
+        "1": ("up", "green"),
+        "2": ("down", "red"),
+        "3": ("testing", "blue"),
+        "4": ("unknown", "gray"),
+        "5": ("dormant", "yellow"),
+        "6": ("notPresent", "gray"),
+        "7": ("lowerLayerDown", "orange"),
+    }
+)
+BGP_STATE = _mapping(
+    {
+        "1": ("idle", "red"),
+        "2": ("connect", "orange"),
+        "3": ("active", "orange"),
+        "4": ("opensent", "yellow"),
+        "5": ("openconfirm", "yellow"),
+        "6": ("established", "green"),
+    }
+)
+AVAILABILITY = _thresholds((None, "red"), (0.95, "orange"), (0.99, "green"))
+
+
+def _common(panel: Any, ctx: _Ctx, title: str, description: str, w: int, h: int) -> Any:
+    return (
+        panel.id(ctx.ident())
+        .title(title)
+        .description(description)
+        .datasource(ctx.ds)
+        .span(w)
+        .height(h)
+    )
+
+
+def row(ctx: _Ctx, title: str) -> None:
+    ctx.panels.append(dashboard.Row(title).id(ctx.ident()))
+
+
+def ts(
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    queries: list[Any],
+    *,
+    unit: str = "short",
+    w: int = 12,
+    h: int = 8,
+    stack: bool = False,
+    min_: float | None = None,
+    max_: float | None = None,
+    repeat: str | None = None,
+    overrides: list[tuple[str, list[models.DynamicConfigValue]]] | None = None,
+) -> None:
+    panel = _common(timeseries.Panel(), ctx, title, description, w, h).unit(unit)
+    panel = _targets(panel, queries)
+    panel = panel.legend(
+        common.VizLegendOptions()
+        .display_mode(common_models.LegendDisplayMode.TABLE)
+        .placement(common_models.LegendPlacement.BOTTOM)
+        .show_legend(True)
+        .calcs(["lastNotNull", "max", "mean"])
+    ).fill_opacity(10 if not stack else 60)
+    if stack:
+        panel = panel.stacking(common.StackingConfig().mode(common_models.StackingMode.NORMAL))
+    if min_ is not None:
+        panel = panel.min(min_)
+    if max_ is not None:
+        panel = panel.max(max_)
+    if repeat:
+        panel = panel.repeat(repeat).repeat_direction("h").max_per_row(2)
+    for pattern, properties in overrides or []:
+        panel = panel.override_by_regexp(pattern, properties)
+    ctx.panels.append(panel)
+
+
+def st(
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    queries: list[Any],
+    *,
+    unit: str = "short",
+    w: int = 6,
+    h: int = 5,
+    mappings: list[models.ValueMapping] | None = None,
+    thresholds: dashboard.ThresholdsConfig | None = None,
+    text_name: bool = False,
+    no_value: str | None = None,
+) -> None:
+    panel = _common(stat.Panel(), ctx, title, description, w, h).unit(unit)
+    panel = _targets(panel, queries)
+    panel = panel.color_mode(common_models.BigValueColorMode.BACKGROUND).graph_mode(
+        common_models.BigValueGraphMode.NONE
+    )
+    panel = panel.reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    if mappings:
+        panel = panel.mappings(mappings)
+    if thresholds is not None:
+        panel = panel.thresholds(thresholds)
+    if text_name:
+        panel = panel.text_mode(common_models.BigValueTextMode.NAME)
+    if no_value is not None:
+        panel = panel.no_value(no_value)
+    ctx.panels.append(panel)
+
+
+def timeline(
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    queries: list[Any],
+    mappings: list[models.ValueMapping],
+    *,
+    w: int = 24,
+    h: int = 8,
+) -> None:
+    panel = _common(statetimeline.Panel(), ctx, title, description, w, h)
+    panel = _targets(panel, queries).mappings(mappings).merge_values(True).fill_opacity(80)
+    panel = panel.thresholds(_thresholds((None, "green")))
+    ctx.panels.append(panel)
+
+
+def tbl(
+    ctx: _Ctx, title: str, description: str, queries: list[Any], *, w: int = 12, h: int = 8
+) -> None:
+    panel = _common(table.Panel(), ctx, title, description, w, h)
+    panel = _targets(panel, queries).with_transformation(
+        models.DataTransformerConfig(
+            id_val="organize",
+            options={"excludeByName": {"Time": True, "__name__": True, "job": True}},
+        )
+    )
+    ctx.panels.append(panel)
+
+
+def bars(
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    queries: list[Any],
+    *,
+    unit: str,
+    thresholds: dashboard.ThresholdsConfig,
+    w: int = 12,
+    h: int = 8,
+    min_: float | None = None,
+    max_: float | None = None,
+) -> None:
+    panel = _common(bargauge.Panel(), ctx, title, description, w, h).unit(unit)
+    panel = _targets(panel, queries).thresholds(thresholds)
+    panel = panel.display_mode(common_models.BarGaugeDisplayMode.BASIC).orientation(
+        common_models.VizOrientation.HORIZONTAL
+    )
+    panel = panel.reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    if min_ is not None:
+        panel = panel.min(min_)
+    if max_ is not None:
+        panel = panel.max(max_)
+    ctx.panels.append(panel)
+
+
+def var(
+    name: str,
+    label: str,
+    query: str,
+    ds: models.DataSourceRef,
+    *,
+    multi: bool = True,
+    description: str = "",
+) -> dashboard.QueryVariable:
+    v = (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .query(query)
+        .datasource(ds)
+        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(models.VariableSort.ALPHABETICAL_ASC)
+        .multi(multi)
+    )
+    if multi:
+        # ".*" also matches series without the label (a Prometheus that adds no location).
+        v = (
+            v.include_all(True)
+            .all_value(".*")
+            .current(models.VariableOption(selected=True, text="All", value="$__all"))
+        )
+    return v
+
+
+def location_var(ds: models.DataSourceRef) -> dashboard.QueryVariable:
+    return var(
+        "location",
+        "Điểm đo",
+        "label_values(probe_success, location)",
+        ds,
+        description="Vantage point: the netmon (or netmons) the data comes from.",
+    )
+
+
+def _dashboard(
+    settings: Settings, uid: str, title: str, description: str, ctx: _Ctx
+) -> dashboard.Dashboard:
+    g = settings.grafana
+    d = (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags([TAG])
+        .timezone(settings.server.timezone)
+        .time(g.time_from, "now")
+        .refresh(g.refresh)
+        .tooltip(models.DashboardCursorSync.CROSSHAIR)
+        .readonly()
+        .link(
+            dashboard.DashboardLink("Bảng giám sát netmon")
+            .type(models.DashboardLinkType.DASHBOARDS)
+            .tags([TAG])
+            .as_dropdown(True)
+            .include_vars(False)
+            .keep_time(True)
+        )
+    )
+    for panel in ctx.panels:
+        d = d.with_row(panel) if isinstance(panel, dashboard.Row) else d.with_panel(panel)
+    return d
+
+
+def _ctx(settings: Settings) -> _Ctx:
+    return _Ctx(models.DataSourceRef(type_val="prometheus", uid=settings.grafana.datasource_uid))
+
+
+# --------------------------------------------------------------------------- the dashboards
+
+
+def noc(settings: Settings) -> dashboard.Dashboard:
+    ctx = _ctx(settings)
+    grp = 'group=~"$group"'
+    up = sel("probe_success", grp, LOC)
+    row(ctx, "Tình trạng hiện tại")
+    st(
+        ctx,
+        "Tỷ lệ đối tượng hoạt động theo nhóm",
+        "Share of each group's targets whose last probe succeeded (from every location).",
+        [_query(f"avg by (group) ({up})", "{{group}}", instant=True)],
+        unit="percentunit",
+        w=12,
+        thresholds=AVAILABILITY,
+    )
+    st(
+        ctx,
+        "Đối tượng đang mất kết nối",
+        "Targets whose last probe failed, counted once per target whatever the locations.",
+        [_query(f"count(max by (target) ({up} == 0)) or vector(0)", "", instant=True)],
+        w=4,
+        thresholds=_thresholds((None, "green"), (1, "red")),
+    )
+    st(
+        ctx,
+        "Giai đoạn hiện tại",
+        "The plan's phase in force now ([[phases]] in netmon's settings); none between waves.",
+        [_query("max by (phase, title) (netmon_phase_info == 1)", "{{title}}", instant=True)],
+        w=8,
+        text_name=True,
+        no_value="Không có giai đoạn nào",
+        thresholds=_thresholds((None, "blue")),
+    )
+    st(
+        ctx,
+        "Cảnh báo đang bật",
+        "Firing alerts by severity: netmon's own alert engine (A) and the Prometheus rules "
+        "generated by `netmon prometheus config` (B).",
+        [
+            _query(
+                f"sum by (severity) ({sel('netmon_alerts_firing', PAGING, LOC)})",
+                "netmon {{severity}}",
+                instant=True,
+            ),
+            _query(
+                'count by (severity) (ALERTS{alertstate="firing"})',
+                "Prometheus {{severity}}",
+                instant=True,
+            ),
+        ],
+        w=12,
+        thresholds=_thresholds((None, "green"), (1, "orange")),
+    )
+    tbl(
+        ctx,
+        "Cảnh báo đang bật (Prometheus)",
+        "Alerts of the generated Prometheus rules that are firing now: netmon's own health and "
+        "targets down from several locations.",
+        [_query('ALERTS{alertstate="firing"}', "", instant=True, table_=True)],
+        w=12,
+        h=5,
+    )
+    timeline(
+        ctx,
+        "Diễn biến theo nhóm",
+        "Whether every target of the group was up (Bình thường) or at least one was down "
+        "(Có sự cố), over time.",
+        [_query(f"min by (group) ({up})", "{{group}}")],
+        HEALTHY,
+        h=7,
+    )
+    row(ctx, "Đối tượng tệ nhất")
+    tbl(
+        ctx,
+        "Đối tượng đang lỗi",
+        "Targets failing now, with the reason of the last failure and where it was seen from.",
+        [
+            _query(
+                "max by (target, group, kind, reason, location) "
+                f"({sel('probe_failure_info', grp, LOC)})",
+                "",
+                instant=True,
+                table_=True,
+            )
+        ],
+    )
+    bars(
+        ctx,
+        "Khả dụng thấp nhất trong 1 giờ",
+        "The ten targets with the lowest availability over the last hour (recording rule "
+        "target:probe_success:avg1h).",
+        [
+            _query(
+                f"bottomk(10, avg by (target) ({sel('target:probe_success:avg1h', grp, LOC)}))",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        unit="percentunit",
+        thresholds=AVAILABILITY,
+        min_=0,
+        max_=1,
+    )
+    bars(
+        ctx,
+        "Thăm dò chậm nhất",
+        "The ten targets whose last probe took longest.",
+        [
+            _query(
+                f"topk(10, max by (target) ({sel('probe_duration_seconds', grp, LOC)}))",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        unit="s",
+        thresholds=_thresholds((None, "green"), (1, "orange"), (3, "red")),
+    )
+    ts(
+        ctx,
+        "Mất gói cao nhất",
+        "The ten ICMP targets with the highest packet loss, over time.",
+        [
+            _query(
+                f"topk(10, max by (target) ({sel('probe_icmp_packet_loss_ratio', grp, LOC)}))",
+                "{{target}}",
+            )
+        ],
+        unit="percentunit",
+        min_=0,
+        max_=1,
+    )
+    ts(
+        ctx,
+        "Khả dụng 5 phút theo nhóm",
+        "Mean availability of each group's targets over the last 5 minutes (recording rule "
+        "target:probe_success:avg5m).",
+        [
+            _query(
+                f"avg by (group) ({sel('target:probe_success:avg5m', grp, LOC)})",
+                "{{group}}",
+            )
+        ],
+        unit="percentunit",
+        max_=1,
+    )
+    d = _dashboard(
+        settings,
+        "netmon-noc",
+        "Tổng quan NOC",
+        "NOC overview for the wall: every group at a glance, the current phase, firing alerts "
+        "and the worst targets now.",
+        ctx,
+    )
+    return d.with_variable(location_var(ctx.ds)).with_variable(
+        var(
+            "group",
+            "Nhóm",
+            "label_values(probe_success, group)",
+            ctx.ds,
+            description="Target groups: carrier, venue, website, grassroots, datacenter...",
+        )
+    )
+
+
+def _smokeping(ctx: _Ctx, match: list[str], title: str) -> None:
+    """RTT min/avg/max as a band with the loss as bars: one panel per link (repeat)."""
+    rtt = [
+        _query(
+            f"{stat_} by (target) ({sel('probe_icmp_rtt_seconds', eq('stat', stat_), *match)})",
+            label,
+        )
+        for stat_, label in (
+            ("min", "RTT tối thiểu"),
+            ("avg", "RTT trung bình"),
+            ("max", "RTT tối đa"),
+        )
+    ]
+    loss = _query(
+        f"max by (target) ({sel('probe_icmp_packet_loss_ratio', *match)})", "Tỷ lệ mất gói"
+    )
+    ts(
+        ctx,
+        title,
+        "Smokeping-like view of one link: the band between the lowest and the highest "
+        "round-trip time of each probe's echoes, the mean inside it, and packet loss as bars "
+        "on the right axis.",
+        [*rtt, loss],
+        unit="s",
+        repeat="target",
+        overrides=[
+            (
+                "RTT tối đa",
+                [
+                    models.DynamicConfigValue(id_val="custom.fillBelowTo", value="RTT tối thiểu"),
+                    models.DynamicConfigValue(id_val="custom.fillOpacity", value=25),
+                    models.DynamicConfigValue(id_val="custom.lineWidth", value=0),
+                ],
+            ),
+            (
+                "RTT tối thiểu",
+                [models.DynamicConfigValue(id_val="custom.lineWidth", value=0)],
+            ),
+            (
+                "Tỷ lệ mất gói",
+                [
+                    models.DynamicConfigValue(id_val="unit", value="percentunit"),
+                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                    models.DynamicConfigValue(id_val="custom.drawStyle", value="bars"),
+                    models.DynamicConfigValue(id_val="min", value=0),
+                    models.DynamicConfigValue(id_val="max", value=1),
+                    models.DynamicConfigValue(
+                        id_val="color", value={"mode": "fixed", "fixedColor": "red"}
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
+    """The devices' interfaces (and BGP peers) over SNMP, as snmp_exporter names them."""
+
+    def rate(metric: str) -> str:
+        return f"max by (target, ifName) (rate({sel(metric, *match)}[$__rate_interval]))"
+
+    ts(
+        ctx,
+        "Lưu lượng vào/ra",
+        "Traffic of each interface in bits per second from ifHCInOctets (up) and "
+        "ifHCOutOctets (down, drawn below zero).",
+        [
+            _query(f"{rate('ifHCInOctets')} * 8", "{{target}} {{ifName}} vào"),
+            _query(f"{rate('ifHCOutOctets')} * 8", "{{target}} {{ifName}} ra"),
+        ],
+        unit="bps",
+        overrides=[
+            (".* ra$", [models.DynamicConfigValue(id_val="custom.transform", value="negative-Y")])
+        ],
+    )
+    ts(
+        ctx,
+        "Mức sử dụng băng thông",
+        "Share of each interface's speed (ifHighSpeed) in use, per direction.",
+        [
+            _query(
+                "max by (target, ifName, direction) "
+                f"({sel('probe_snmp_if_utilization_ratio', *match)})",
+                "{{target}} {{ifName}} {{direction}}",
+            )
+        ],
+        unit="percentunit",
+        min_=0,
+        max_=1,
+    )
+    ts(
+        ctx,
+        "Lỗi và gói bị loại trên cổng",
+        "Errored and discarded packets per second on each interface (ifIn/OutErrors, "
+        "ifIn/OutDiscards): a growing count points at cabling, optics or congestion.",
+        [
+            _query(rate("ifInErrors"), "{{target}} {{ifName}} lỗi vào"),
+            _query(rate("ifOutErrors"), "{{target}} {{ifName}} lỗi ra"),
+            _query(rate("ifInDiscards"), "{{target}} {{ifName}} loại vào"),
+            _query(rate("ifOutDiscards"), "{{target}} {{ifName}} loại ra"),
+        ],
+        unit="pps",
+    )
+    timeline(
+        ctx,
+        "Trạng thái cổng",
+        "IF-MIB ifOperStatus of each interface over time (up, down, lowerLayerDown...).",
+        [
+            _query(
+                f"max by (target, ifName) ({sel('ifOperStatus', *match)})",
+                "{{target}} {{ifName}}",
+            )
+        ],
+        IF_STATUS,
+        w=12 if bgp else 24,
+    )
+    if bgp:
+        timeline(
+            ctx,
+            "Phiên BGP",
+            "BGP4-MIB bgpPeerState of each peer: anything but established means the session "
+            "is down.",
+            [
+                _query(
+                    f"max by (target, peer) ({sel('bgpPeerState', *match)})", "{{target}} {{peer}}"
+                )
+            ],
+            BGP_STATE,
+            w=12,
+        )
+        st(
+            ctx,
+            "Thời gian chạy của thiết bị",
+            "sysUpTime of each edge router: a small value means it has just restarted.",
+            [_query(f"max by (target) ({sel('sysUpTime', *match)})", "{{target}}", instant=True)],
+            unit="s",
+            w=24,
+            h=4,
+            thresholds=_thresholds((None, "orange"), (600, "green")),
+        )
+
+
+def carriers(settings: Settings) -> dashboard.Dashboard:
+    ctx = _ctx(settings)
+    carrier = 'carrier=~"$carrier"'
+    link = [carrier, 'target=~"$target"', LOC]
+    row(ctx, "Đường truyền (ICMP)")
+    st(
+        ctx,
+        "Trạng thái đường truyền",
+        "Whether each link answers now (its last ICMP probe, every location).",
+        [_query(f"min by (target) ({sel('probe_success', *link)})", "{{target}}", instant=True)],
+        w=12,
+        mappings=UP_DOWN,
+        thresholds=_thresholds((None, "red"), (1, "green")),
+    )
+    st(
+        ctx,
+        "Khả dụng trong khoảng thời gian",
+        "Share of successful probes of each link over the dashboard's time range.",
+        [
+            _query(
+                f"avg by (target) (avg_over_time({sel('probe_success', *link)}[$__range]))",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        unit="percentunit",
+        w=12,
+        thresholds=AVAILABILITY,
+    )
+    _smokeping(ctx, link, "Độ trễ và mất gói: $target")
+    ts(
+        ctx,
+        "Độ dao động trễ (jitter)",
+        "Mean absolute difference between consecutive round-trip times of each probe.",
+        [_query(f"max by (target) ({sel('probe_icmp_jitter_seconds', *link)})", "{{target}}")],
+        unit="s",
+    )
+    ts(
+        ctx,
+        "Tỷ lệ mất gói",
+        "Share of echo requests of each probe that got no answer.",
+        [_query(f"max by (target) ({sel('probe_icmp_packet_loss_ratio', *link)})", "{{target}}")],
+        unit="percentunit",
+        min_=0,
+        max_=1,
+    )
+    row(ctx, "Thiết bị biên (SNMP)")
+    _snmp(ctx, [carrier, LOC], bgp=True)
+    d = _dashboard(
+        settings,
+        "netmon-carriers",
+        "Đường truyền nhà mạng",
+        "Carriers' links into the venue and the data centre: loss, RTT min/avg/max and jitter "
+        "over time (Smokeping-like), and the edge routers over SNMP.",
+        ctx,
+    )
+    return (
+        d.with_variable(location_var(ctx.ds))
+        .with_variable(
+            var(
+                "carrier",
+                "Nhà mạng",
+                'label_values(probe_success{carrier!=""}, carrier)',
+                ctx.ds,
+                description="Telecom operator (the targets' carrier label).",
+            )
+        )
+        .with_variable(
+            var(
+                "target",
+                "Đường truyền",
+                'label_values(probe_icmp_rtt_seconds{carrier=~"$carrier"}, target)',
+                ctx.ds,
+                description="Link (an ICMP target with a carrier label).",
+            )
+        )
+    )
+
+
+def venue(settings: Settings) -> dashboard.Dashboard:
+    ctx = _ctx(settings)
+    venue_groups = "|".join(settings.grafana.venue_groups)
+    groups = f'group=~"{venue_groups}"'
+    dev = [groups, 'target=~"$target"', LOC]
+    row(ctx, "Thiết bị hội trường")
+    st(
+        ctx,
+        "Trạng thái thiết bị",
+        "Whether each device of the venue network answers now.",
+        [_query(f"min by (target) ({sel('probe_success', *dev)})", "{{target}}", instant=True)],
+        w=16,
+        h=6,
+        mappings=UP_DOWN,
+        thresholds=_thresholds((None, "red"), (1, "green")),
+    )
+    st(
+        ctx,
+        "Khả dụng trong khoảng thời gian",
+        "Share of successful probes of the venue's devices over the dashboard's time range.",
+        [
+            _query(
+                f"avg(avg_over_time({sel('probe_success', *dev)}[$__range]))",
+                "Hội trường",
+                instant=True,
+            )
+        ],
+        unit="percentunit",
+        w=8,
+        h=6,
+        thresholds=AVAILABILITY,
+    )
+    timeline(
+        ctx,
+        "Diễn biến trạng thái",
+        "Up and down of each device over time: a device held behind a parent that is down "
+        "(depends_on) goes down with it.",
+        [_query(f"min by (target) ({sel('probe_success', *dev)})", "{{target}}")],
+        UP_DOWN,
+    )
+    ts(
+        ctx,
+        "Độ trễ trung bình",
+        "Mean round-trip time of each device's echoes.",
+        [
+            _query(
+                f"max by (target) ({sel('probe_icmp_rtt_seconds', eq('stat', 'avg'), *dev)})",
+                "{{target}}",
+            )
+        ],
+        unit="s",
+    )
+    ts(
+        ctx,
+        "Tỷ lệ mất gói",
+        "Share of echo requests of each probe that got no answer.",
+        [_query(f"max by (target) ({sel('probe_icmp_packet_loss_ratio', *dev)})", "{{target}}")],
+        unit="percentunit",
+        min_=0,
+        max_=1,
+    )
+    row(ctx, "Cổng switch (SNMP)")
+    _snmp(ctx, [groups, LOC], bgp=False)
+    d = _dashboard(
+        settings,
+        "netmon-venue",
+        "Mạng hội trường",
+        "The congress venue's network: core switch, firewall, Wi-Fi, press room, video link, "
+        "phones; their reachability and, over SNMP, their ports.",
+        ctx,
+    )
+    return d.with_variable(location_var(ctx.ds)).with_variable(
+        var(
+            "target",
+            "Thiết bị",
+            f"label_values(probe_success{{{groups}}}, target)",
+            ctx.ds,
+            description="A device of the venue network.",
+        )
+    )
+
+
+def websites(settings: Settings) -> dashboard.Dashboard:
+    ctx = _ctx(settings)
+    site = ['kind="http"', 'group=~"$group"', 'target=~"$target"', LOC]
+    dns = ['kind="dns"', 'group=~"$group"', LOC]
+    row(ctx, "Trang thông tin điện tử")
+    st(
+        ctx,
+        "Trạng thái trang",
+        "Whether each site answered its last probe as expected (status, content, TLS).",
+        [_query(f"min by (target) ({sel('probe_success', *site)})", "{{target}}", instant=True)],
+        w=12,
+        mappings=UP_DOWN,
+        thresholds=_thresholds((None, "red"), (1, "green")),
+    )
+    st(
+        ctx,
+        "Khả dụng trong khoảng thời gian",
+        "Share of successful probes of each site over the dashboard's time range.",
+        [
+            _query(
+                f"avg by (target) (avg_over_time({sel('probe_success', *site)}[$__range]))",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        unit="percentunit",
+        w=12,
+        thresholds=AVAILABILITY,
+    )
+    ts(
+        ctx,
+        "Các giai đoạn phản hồi: $target",
+        "How long each phase of the last request took: name resolution, TCP connect, TLS "
+        "handshake, server processing (to the first byte) and transfer, stacked.",
+        [
+            _query(
+                f"max by (phase) ({sel('probe_http_duration_seconds', *site)})",
+                "{{phase}}",
+            )
+        ],
+        unit="s",
+        stack=True,
+        repeat="target",
+    )
+    ts(
+        ctx,
+        "Tổng thời gian phản hồi",
+        "Total duration of each site's probe.",
+        [_query(f"max by (target) ({sel('probe_duration_seconds', *site)})", "{{target}}")],
+        unit="s",
+    )
+    st(
+        ctx,
+        "Mã trạng thái HTTP",
+        "Status code of the last probe's final response.",
+        [
+            _query(
+                f"max by (target) ({sel('probe_http_status_code', *site)})",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        w=12,
+        thresholds=_thresholds((None, "red"), (200, "green"), (300, "orange")),
+    )
+    bars(
+        ctx,
+        "Số ngày còn lại của chứng thư TLS",
+        "Days until the earliest certificate of each HTTPS site expires: renew before 21 days.",
+        [
+            _query(
+                "min by (target) "
+                f"(({sel('probe_ssl_earliest_cert_expiry', *site)} - time()) / 86400)",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        unit="d",
+        thresholds=_thresholds((None, "red"), (7, "orange"), (21, "green")),
+    )
+    timeline(
+        ctx,
+        "Băng rôn và dấu hiệu thay đổi giao diện",
+        "Whether the page carries its required content (the congress banner) and none of the "
+        "forbidden content (defacement): probe_http_content_match.",
+        [_query(f"min by (target) ({sel('probe_http_content_match', *site)})", "{{target}}")],
+        CONTENT,
+    )
+    tbl(
+        ctx,
+        "Lỗi hiện tại",
+        "Sites and DNS names failing now, with the reason (status, content, tls, timeout...).",
+        [
+            _query(
+                "max by (target, kind, reason, location) ("
+                + sel(
+                    "probe_failure_info",
+                    'kind=~"http|dns"',
+                    'group=~"$group"',
+                    LOC,
+                )
+                + ")",
+                "",
+                instant=True,
+                table_=True,
+            )
+        ],
+        w=24,
+        h=6,
+    )
+    row(ctx, "Tên miền (DNS)")
+    ts(
+        ctx,
+        "Thời gian phân giải DNS",
+        "How long each DNS query of the watched names took.",
+        [_query(f"max by (target) ({sel('probe_dns_lookup_time_seconds', *dns)})", "{{target}}")],
+        unit="s",
+    )
+    timeline(
+        ctx,
+        "Bản ghi DNS đúng",
+        "Whether each watched name still resolves to the expected addresses (a change may be "
+        "a hijack or a mistake).",
+        [_query(f"min by (target) ({sel('probe_dns_answer_match', *dns)})", "{{target}}")],
+        DNS_MATCH,
+        w=12,
+    )
+    d = _dashboard(
+        settings,
+        "netmon-websites",
+        "Trang thông tin điện tử",
+        "Official websites: availability, response phases, TLS certificate days left, the "
+        "congress banner and defacement checks, and their DNS names.",
+        ctx,
+    )
+    return (
+        d.with_variable(location_var(ctx.ds))
+        .with_variable(
+            var(
+                "group",
+                "Nhóm",
+                'label_values(probe_success{kind=~"http|dns"}, group)',
+                ctx.ds,
+                description="Group of the sites (website, grassroots...).",
+            )
+        )
+        .with_variable(
+            var(
+                "target",
+                "Trang",
+                'label_values(probe_success{kind="http",group=~"$group"}, target)',
+                ctx.ds,
+                description="A website (an http target).",
+            )
+        )
+    )
+
+
+def operator(settings: Settings) -> dashboard.Dashboard:
+    ctx = _ctx(settings)
+    carrier = 'carrier="$carrier"'
+    link = [carrier, 'target=~"$target"', LOC]
+    row(ctx, "Đường truyền")
+    st(
+        ctx,
+        "Trạng thái đường truyền",
+        "Whether each of your links answers now.",
+        [_query(f"min by (target) ({sel('probe_success', *link)})", "{{target}}", instant=True)],
+        w=12,
+        mappings=UP_DOWN,
+        thresholds=_thresholds((None, "red"), (1, "green")),
+    )
+    st(
+        ctx,
+        "Khả dụng 24 giờ",
+        "Share of successful probes of each link over the last day (recording rule "
+        "target:probe_success:avg1d).",
+        [
+            _query(
+                f"avg by (target) ({sel('target:probe_success:avg1d', *link)})",
+                "{{target}}",
+                instant=True,
+            )
+        ],
+        unit="percentunit",
+        w=12,
+        thresholds=AVAILABILITY,
+    )
+    tbl(
+        ctx,
+        "Sự cố hiện tại",
+        "Your links failing now, with the reason of the last failure.",
+        [
+            _query(
+                f"max by (target, reason, location) ({sel('probe_failure_info', *link)})",
+                "",
+                instant=True,
+                table_=True,
+            )
+        ],
+        w=24,
+        h=5,
+    )
+    _smokeping(ctx, link, "Độ trễ và mất gói: $target")
+    ts(
+        ctx,
+        "Độ dao động trễ (jitter)",
+        "Mean absolute difference between consecutive round-trip times of each probe.",
+        [_query(f"max by (target) ({sel('probe_icmp_jitter_seconds', *link)})", "{{target}}")],
+        unit="s",
+        w=24,
+    )
+    row(ctx, "Thiết bị biên (SNMP)")
+    _snmp(ctx, [carrier, LOC], bgp=True)
+    d = _dashboard(
+        settings,
+        "netmon-operator",
+        "Đường truyền của nhà mạng",
+        "One carrier's links only: state, availability, loss, RTT and jitter, and its edge "
+        "routers over SNMP. Each operator's copy reads through netmon's label-enforcing proxy.",
+        ctx,
+    )
+    return (
+        d.with_variable(location_var(ctx.ds))
+        .with_variable(
+            var(
+                "carrier",
+                "Nhà mạng",
+                'label_values(probe_success{carrier!=""}, carrier)',
+                ctx.ds,
+                multi=False,
+                description="The telecom operator whose links are shown.",
+            )
+        )
+        .with_variable(
+            var(
+                "target",
+                "Đường truyền",
+                'label_values(probe_icmp_rtt_seconds{carrier="$carrier"}, target)',
+                ctx.ds,
+                description="One of the operator's links.",
+            )
+        )
+    )
+
+
+def self_(settings: Settings) -> dashboard.Dashboard:
+    ctx = _ctx(settings)
+    inst = 'instance=~"$instance"'
+    job = f'job="{settings.prometheus.job}"'
+    row(ctx, "Tiến trình netmon")
+    st(
+        ctx,
+        "Prometheus đọc được netmon",
+        "Whether Prometheus's last scrape of each netmon succeeded.",
+        [_query(sel("up", job, inst), "{{location}} {{instance}}", instant=True)],
+        w=8,
+        mappings=_mapping({"1": ("Đang chạy", "green"), "0": ("Không trả lời", "red")}),
+        thresholds=_thresholds((None, "red"), (1, "green")),
+    )
+    st(
+        ctx,
+        "Nạp lại cấu hình",
+        "Whether the last configuration reload succeeded (a refused file leaves the old "
+        "settings running).",
+        [
+            _query(
+                sel("netmon_config_last_reload_successful", job, inst),
+                "{{location}} {{instance}}",
+                instant=True,
+            )
+        ],
+        w=8,
+        mappings=RELOAD,
+        thresholds=_thresholds((None, "red"), (1, "green")),
+    )
+    st(
+        ctx,
+        "Lần nạp cấu hình thành công gần nhất",
+        "When each netmon last loaded its settings successfully.",
+        [
+            _query(
+                sel("netmon_config_last_reload_success_timestamp_seconds", job, inst) + " * 1000",
+                "{{instance}}",
+                instant=True,
+            )
+        ],
+        unit="dateTimeFromNow",
+        w=8,
+        thresholds=_thresholds((None, "blue")),
+    )
+    ts(
+        ctx,
+        "Độ trễ của bộ lập lịch",
+        "How late probes started against their schedule over the last minute, by quantile: a "
+        "growing p99 means the host or the event loop cannot keep up.",
+        [
+            _query(
+                sel("netmon_scheduler_lag_seconds", job, inst),
+                "{{instance}} p{{quantile}}",
+            )
+        ],
+        unit="s",
+    )
+    ts(
+        ctx,
+        "Thăm dò đang chạy",
+        "Probes in flight now, by kind.",
+        [
+            _query(
+                f"sum by (kind) ({sel('netmon_probes_in_flight', job, inst)})",
+                "{{kind}}",
+            )
+        ],
+    )
+    ts(
+        ctx,
+        "Số lần thăm dò mỗi giây",
+        "Probes started per second by kind (A), and runs skipped because the previous run of "
+        "the same target was still going (B).",
+        [
+            _query(
+                f"sum by (kind) (rate({sel('netmon_probes_total', job, inst)}[$__rate_interval]))",
+                "{{kind}}",
+            ),
+            _query(
+                "sum by (kind) "
+                f"(rate({sel('netmon_probes_skipped_total', job, inst)}[$__rate_interval]))",
+                "{{kind}} bỏ qua",
+            ),
+        ],
+        unit="ops",
+    )
+    ts(
+        ctx,
+        "Số đối tượng theo loại",
+        "Configured targets by kind.",
+        [_query(f"sum by (kind) ({sel('netmon_targets', job, inst)})", "{{kind}}")],
+    )
+    row(ctx, "Thông báo")
+    ts(
+        ctx,
+        "Thông báo đã gửi",
+        "Notifications per second by receiver and outcome (sent, failed, retried).",
+        [
+            _query(
+                "sum by (receiver, outcome) "
+                f"(rate({sel('netmon_notifications_total', job, inst)}[$__rate_interval]))",
+                "{{receiver}} {{outcome}}",
+            )
+        ],
+        unit="ops",
+    )
+    ts(
+        ctx,
+        "Hàng đợi thông báo",
+        "Notifications written to the outbox and not yet delivered: they are retried until "
+        "their receiver takes them.",
+        [_query(sel("netmon_outbox_pending", job, inst), "{{instance}}")],
+    )
+    ts(
+        ctx,
+        "Cảnh báo đang bật theo mức độ",
+        "Alerts firing in netmon's own engine, by severity (the Watchdog is severity none).",
+        [
+            _query(
+                f"sum by (severity) ({sel('netmon_alerts_firing', job, inst)})",
+                "{{severity}}",
+            )
+        ],
+    )
+    ts(
+        ctx,
+        "Thời gian Prometheus đọc số liệu",
+        "How long each scrape of /metrics took, and how many samples it returned.",
+        [
+            _query(sel("scrape_duration_seconds", job, inst), "{{instance}} thời gian"),
+            _query(sel("scrape_samples_scraped", job, inst), "{{instance}} số mẫu"),
+        ],
+        overrides=[
+            (
+                ".* số mẫu$",
+                [
+                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                    models.DynamicConfigValue(id_val="unit", value="short"),
+                ],
+            ),
+            (".* thời gian$", [models.DynamicConfigValue(id_val="unit", value="s")]),
+        ],
+    )
+    d = _dashboard(
+        settings,
+        "netmon-self",
+        "netmon: tình trạng hệ thống giám sát",
+        "netmon itself: scheduler lag, probes in flight, notifications and the outbox, "
+        "configuration reloads, and Prometheus's scrapes of it.",
+        ctx,
+    )
+    return d.with_variable(
+        var(
+            "instance",
+            "Tiến trình",
+            f"label_values(up{{{job}}}, instance)",
+            ctx.ds,
+            description="A netmon process, as Prometheus scrapes it.",
+        )
+    )
+
+
+DASHBOARDS = {
+    "netmon-noc": noc,
+    "netmon-carriers": carriers,
+    "netmon-venue": venue,
+    "netmon-websites": websites,
+    "netmon-operator": operator,
+    "netmon-self": self_,
+}
+
+
+def build_json(settings: Settings, uid: str) -> dict[str, Any]:
+    """One dashboard as the JSON Grafana stores (plain dicts, lists, str, numbers)."""
+    built = DASHBOARDS[uid](settings).build()
+    doc: dict[str, Any] = json.loads(json.dumps(built, cls=JSONEncoder))
+    return doc
+
+
+def build_all(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {uid: build_json(settings, uid) for uid in DASHBOARDS}
+
+
+def operator_copy(
+    doc: dict[str, Any], *, uid: str, title: str, datasource_uid: str, noc_uid: str
+) -> dict[str, Any]:
+    """The operator view for one operator: its own uid and title, its own datasource."""
+    text = json.dumps(doc, ensure_ascii=False)
+    old = json.dumps({"type": "prometheus", "uid": noc_uid})
+    new = json.dumps({"type": "prometheus", "uid": datasource_uid})
+    copy: dict[str, Any] = json.loads(text.replace(old, new))
+    copy["uid"] = uid
+    copy["title"] = title
+    copy["links"] = []  # the other dashboards are not the operator's
+    return copy
