@@ -118,6 +118,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.lab:
         lab = await _start_lab(Path(settings.server.state_dir) / "lab")
     service = Service(settings, Path(args.config))
+    await service.start()
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
     try:
@@ -135,6 +136,7 @@ async def _run(args: argparse.Namespace) -> int:
     print(
         f"netmon running: {len(settings.targets)} targets\n  status page  {base}/\n"
         f"  metrics      {base}/metrics\n  API          {base}/api/v1/targets\n"
+        f"  alerts       {base}/api/v1/alerts\n"
         "Ctrl-C stops.",
         flush=True,
     )
@@ -188,6 +190,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "lab", help="the simulated province on loopback (netmon lab --help)", add_help=False
     )
+    sub.add_parser("grafana", help="dashboards as code: build, push", add_help=False)
+    sub.add_parser("prometheus", help="Prometheus scrape config and rules", add_help=False)
     return p
 
 
@@ -199,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if argv and argv[0] == "lab":
         return cmd_lab(argv[1:])
+    if argv and argv[0] in ("grafana", "prometheus"):
+        from grafana.cli import main as grafana_main
+
+        return grafana_main(argv)
     args = parser().parse_args(argv)
     if args.command == "check-config":
         return cmd_check_config(args)

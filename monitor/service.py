@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prometheus_client.core import Metric
 
+from alerts.engine import AlertEngine
 from monitor import metrics
 from monitor.metrics import MetricsRenderer
 from monitor.scheduler import Clock, Scheduler
@@ -32,6 +33,8 @@ class Service:
         self.ctx = ProbeContext()
         self.scheduler = Scheduler(settings, self.store, self.ctx, clock=clock)
         self.renderer = MetricsRenderer(self.store)
+        # Fed by the store like the renderer; it listens only once start() has read its state.
+        self.alerts = AlertEngine(settings, self.store, clock=clock)
         self.registry = metrics.service_registry(self._service_metrics)
         self.last_reload_ok = True
         self.last_reload_at = time.time()
@@ -39,6 +42,10 @@ class Service:
         self.last_reload_errors: list[str] = []
         self._reload_lock = asyncio.Lock()
         self._warn_unpolled(settings)
+
+    async def start(self) -> None:
+        """What needs the loop before probing starts: the alert engine takes back its state."""
+        await self.alerts.start()
 
     @property
     def settings(self) -> Settings:
@@ -71,6 +78,7 @@ class Service:
                     log.error("reload refused: %s", issue)
                 return self.last_reload_errors
             self.scheduler.update(settings)
+            await self.alerts.update(settings)
             self._warn_unpolled(settings)
             self.last_reload_ok = True
             self.last_good_reload_at = self.last_reload_at
@@ -134,7 +142,9 @@ class Service:
         )
         reload_at.add_metric([], self.last_good_reload_at)
         yield from (reload_ok, reload_at)
+        yield from self.alerts.metrics()
 
     async def aclose(self) -> None:
         await self.scheduler.aclose()
+        await self.alerts.aclose()
         await self.ctx.aclose()

@@ -33,6 +33,7 @@ from pydantic import (
 
 from alerts.settings import AlertsSettings
 from alerts.settings import semantic_issues as alert_issues
+from grafana.settings import GrafanaSettings, PrometheusSettings
 from monitor.access import AccessSettings
 from monitor.durations import Duration
 from probes import OPTIONS, KindOptions
@@ -268,6 +269,8 @@ class Settings(_Model):
     include: list[str] = Field(default_factory=list)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
     def current_phase(self, now: datetime) -> Phase | None:
         for phase in self.phases:

@@ -441,6 +441,11 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
         missing = [s for s in opts.body_contains if _normalize(s) not in out.text]
         present = [s for s in opts.body_absent if _normalize(s) in out.text]
         samples.append(Sample("probe_http_content_match", 0.0 if missing or present else 1.0))
+        # Apart, so "banner missing" and "page defaced" are told from each other.
+        if opts.body_contains:
+            samples.append(Sample("probe_http_content_required_match", 0.0 if missing else 1.0))
+        if opts.body_absent:
+            samples.append(Sample("probe_http_content_forbidden_match", 0.0 if present else 1.0))
         where = f" in the first {rec.body_read:,} bytes" if out.truncated else ""
         if problem is None and missing:
             problem = ("content", f'{head}, but required text "{missing[0]}" missing{where}')
