@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from monitor.settings import Settings, SettingsError, load_settings, split_listen
+from monitor.settings import Settings, SettingsError, load_settings, parse_shard, split_listen
 from probes import PROBES
 
 log = logging.getLogger("netmon")
@@ -112,12 +112,17 @@ async def _run(args: argparse.Namespace) -> int:
     from monitor.web import make_app
 
     settings = _load_or_exit(args.config)
+    try:
+        shard = parse_shard(args.shard) if args.shard else (1, 1)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     listen = args.listen or settings.server.listen
     host, port = split_listen(listen)
     lab = None
     if args.lab:
         lab = await _start_lab(Path(settings.server.state_dir) / "lab")
-    service = Service(settings, Path(args.config))
+    service = Service(settings, Path(args.config), shard=shard)
     await service.start()
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
@@ -184,6 +189,9 @@ def parser() -> argparse.ArgumentParser:
         "--lab",
         action="store_true",
         help="also start the built-in lab (the simulated province on loopback)",
+    )
+    run.add_argument(
+        "--shard", help="probe only shard INDEX of COUNT of the targets (stable hash), e.g. 2/4"
     )
     check = sub.add_parser("check-config", help="validate a settings file and summarise it")
     check.add_argument("file", nargs="?", default="settings.toml")

@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 
 class Service:
     def __init__(
-        self, settings: Settings, config_path: Path | None = None, *, clock: Clock | None = None
+        self,
+        settings: Settings,
+        config_path: Path | None = None,
+        *,
+        clock: Clock | None = None,
+        shard: tuple[int, int] = (1, 1),
     ) -> None:
         self.config_path = config_path
+        self.shard = shard
+        settings = settings.for_shard(*shard)
         self.started = time.time()
         self.store = Store()
         self.ctx = ProbeContext()
@@ -71,6 +78,7 @@ class Service:
                 return self.last_reload_errors
             try:
                 settings = await asyncio.to_thread(load_settings, self.config_path)
+                settings = settings.for_shard(*self.shard)
             except SettingsError as exc:
                 self.last_reload_ok = False
                 self.last_reload_errors = [str(i) for i in exc.issues]

@@ -7,6 +7,7 @@ found, each as ``key.path[3].sub: message``. Nothing here touches the network.
 from __future__ import annotations
 
 import glob
+import hashlib
 import ipaddress
 import itertools
 import re
@@ -85,6 +86,9 @@ class ServerSettings(_Model):
     state_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     language: Literal["vi", "en"] = "vi"
+    # This netmon's vantage point when several probe the same targets (shown in /healthz;
+    # Prometheus adds it as the `location` label from its scrape config).
+    location: Name | None = None
 
     @field_validator("listen")
     @classmethod
@@ -260,6 +264,19 @@ class Target(_Model):
         return self.url if self.url is not None else (self.host or "")
 
 
+def shard_of(name: str, count: int) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"netmon-shard").digest()
+    return int.from_bytes(digest, "big") % count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` → (2, 4); ValueError naming the form otherwise."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise ValueError(f"--shard {text!r}: write INDEX/COUNT with 1 <= INDEX <= COUNT, e.g. 2/4")
+    return int(index), int(count)
+
+
 class Settings(_Model):
     server: ServerSettings = Field(default_factory=ServerSettings)
     defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
@@ -271,6 +288,14 @@ class Settings(_Model):
     access: AccessSettings = Field(default_factory=AccessSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+
+    def for_shard(self, index: int, count: int) -> Settings:
+        """Only the targets of shard ``index`` (1-based) of ``count``, by a stable hash of the
+        target name, so every netmon of a sharded set agrees without talking to the others."""
+        if count == 1:
+            return self
+        keep = [t for t in self.targets if shard_of(t.name, count) == index - 1]
+        return self.model_copy(update={"targets": keep})
 
     def current_phase(self, now: datetime) -> Phase | None:
         for phase in self.phases:

@@ -347,3 +347,25 @@ def test_check_config_missing_file(tmp_path: Path) -> None:
 def test_shipped_settings_are_valid() -> None:
     proc = run_cli("check-config", "settings.toml")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_shards_partition_the_targets(write_toml: Callable[..., Path]) -> None:
+    extra = "".join(
+        f'\n[[targets]]\nname = "board-{i}"\nkind = "icmp"\nhost = "127.0.2.{i}"\n'
+        for i in range(1, 61)
+    )
+    settings = load_settings(write_toml(GOOD + extra))
+    shards = [settings.for_shard(i, 3) for i in (1, 2, 3)]
+    names = [sorted(t.name for t in s.targets) for s in shards]
+    assert sorted(n for shard in names for n in shard) == sorted(t.name for t in settings.targets)
+    assert all(10 <= len(n) <= 35 for n in names)  # roughly even
+    assert names[0] == sorted(t.name for t in settings.for_shard(1, 3).targets)  # stable
+    assert settings.for_shard(1, 1) is settings
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "2", "a/b", "1/0"])
+def test_bad_shard(text: str) -> None:
+    from monitor.settings import parse_shard
+
+    with pytest.raises(ValueError, match="INDEX/COUNT"):
+        parse_shard(text)
