@@ -38,8 +38,50 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "gauge",
         "Required content present and forbidden content absent (1) or not (0).",
     ),
+    "probe_http_content_required_match": (
+        "gauge",
+        "Every required text (body_contains, the congress banner) is present (1) or not (0).",
+    ),
+    "probe_http_content_forbidden_match": (
+        "gauge",
+        "No forbidden text (body_absent, defacement words) is present (1) or one is (0).",
+    ),
     "probe_dns_lookup_time_seconds": ("gauge", "How long the DNS query took."),
     "probe_dns_answer_match": ("gauge", "The DNS answer equals the expected set (1) or not (0)."),
+    # SNMP, named as snmp_exporter's if_mib module names them (labels ifIndex, ifName, ifDescr,
+    # ifAlias); the octet, error and discard counters are counters, as there.
+    "ifOperStatus": ("gauge", "The current operational state of the interface (IF-MIB)."),
+    "ifAdminStatus": ("gauge", "The desired state of the interface (IF-MIB)."),
+    "ifHCInOctets": ("counter", "Octets received on the interface, 64-bit (IF-MIB)."),
+    "ifHCOutOctets": ("counter", "Octets transmitted out of the interface, 64-bit (IF-MIB)."),
+    "ifInOctets": ("counter", "Octets received on the interface, 32-bit (IF-MIB)."),
+    "ifOutOctets": ("counter", "Octets transmitted out of the interface, 32-bit (IF-MIB)."),
+    "ifInErrors": ("counter", "Inbound packets with errors (IF-MIB)."),
+    "ifOutErrors": ("counter", "Outbound packets that could not be sent for errors (IF-MIB)."),
+    "ifInDiscards": ("counter", "Inbound packets discarded without an error (IF-MIB)."),
+    "ifOutDiscards": ("counter", "Outbound packets discarded without an error (IF-MIB)."),
+    "ifHighSpeed": ("gauge", "The interface's current bandwidth in Mbit/s (IF-MIB)."),
+    "sysUpTime": ("gauge", "Seconds since the SNMP agent was (re)initialized (SNMPv2-MIB)."),
+    "sysName": ("gauge", "The agent's sysName, as a label; always 1 (SNMPv2-MIB)."),
+    "bgpPeerState": (
+        "gauge",
+        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
+        "6 established.",
+    ),
+    "probe_snmp_if_utilization_ratio": (
+        "gauge",
+        "Interface utilization between the last two polls, by direction (0..1 of its speed).",
+    ),
+    "probe_snmp_agent_restarted": (
+        "gauge",
+        "1 when the agent restarted since the previous poll (sysUpTime went back, or a "
+        "coldStart/warmStart trap), else 0.",
+    ),
+    "probe_snmp_last_restart_timestamp_seconds": (
+        "gauge",
+        "When netmon last saw the agent restart, unix seconds.",
+    ),
+    "probe_snmp_oid_value": ("gauge", "The value of an extra numeric OID of the target."),
 }
 
 OWN_FAMILIES = ("probe_success", "probe_duration_seconds", "probe_failure_info")

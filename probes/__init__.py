@@ -1,13 +1,13 @@
 """The probe registry: the only list of kinds.
 
 ``PROBES`` maps a kind to its probe coroutine; ``OPTIONS`` maps every kind the settings accept
-to its options model. A kind in ``OPTIONS`` but not yet in ``PROBES`` (snmp, until its poller
-lands) is validated at load but not scheduled.
+to its options model. A kind in ``OPTIONS`` but not in ``PROBES`` would be validated at load but
+not scheduled.
 """
 
 from __future__ import annotations
 
-from probes import dns, http, icmp, tcp
+from probes import dns, http, icmp, snmp, tcp
 from probes.base import KindOptions, Probe, ProbeContext, ProbeResult, Sample, failure
 from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
 
@@ -16,6 +16,7 @@ PROBES: dict[str, Probe] = {
     "http": http.probe,
     "dns": dns.probe,
     "tcp": tcp.probe,
+    "snmp": snmp.probe,
 }
 
 OPTIONS: dict[str, type[KindOptions]] = {

@@ -6,6 +6,7 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
 from pydantic import (
@@ -88,6 +89,8 @@ class TcpOptions(_Strict):
 
 
 class SnmpOptions(_Strict):
+    """``snmp = {...}``: how to reach one agent and what to keep (see probes/snmp.py)."""
+
     version: Literal["1", "2c", "3"] = "2c"
     port: int = Field(default=161, ge=1, le=65535)
     community: SecretStr | None = None
@@ -99,13 +102,22 @@ class SnmpOptions(_Strict):
     auth_key: SecretStr | None = None
     auth_key_env: str | None = None
     auth_key_file: str | None = None
-    priv_protocol: Literal["DES", "AES", "AES-128", "AES-192", "AES-256"] | None = None
+    # AES-192/256: key extension of the Blumenthal draft (Net-SNMP's default); the "-C" forms:
+    # Cisco's (Reeder) extension.
+    priv_protocol: (
+        Literal["DES", "AES", "AES-128", "AES-192", "AES-256", "AES-192-C", "AES-256-C"] | None
+    ) = None
     priv_key: SecretStr | None = None
     priv_key_env: str | None = None
     priv_key_file: str | None = None
+    context: str = ""  # v3 context name
+    # Each request's timeout; by default the target's timeout shared among the tries.
+    timeout: Duration | None = Field(default=None, ge=0.01, le=60.0)
     retries: int = Field(default=1, ge=0, le=10)
     max_repetitions: int = Field(default=25, ge=1, le=200)
-    interfaces: str | None = None  # regex over ifName/ifDescr/ifAlias; None keeps all
+    # Regex searched in ifName, ifDescr and ifAlias: an interface is kept when it matches any
+    # of them. None keeps all (a 1,000-port switch would put 10,000+ series on /metrics).
+    interfaces: str | None = None
     bgp: bool = False
     oids: list[str] = Field(default_factory=list)
 
@@ -117,6 +129,16 @@ class SnmpOptions(_Strict):
     _check_file = field_validator("community_file", "auth_key_file", "priv_key_file")(
         secrets.check_file
     )
+
+    @field_validator("interfaces")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return pattern
 
     @field_validator("oids")
     @classmethod
@@ -139,6 +161,9 @@ class SnmpOptions(_Strict):
                 raise ValueError(f"level {self.level} needs auth_protocol and an auth key")
             if self.level == "authPriv" and (self._priv_key is None or not self.priv_protocol):
                 raise ValueError("level authPriv needs priv_protocol and a priv key")
+            for what, key in (("auth", self._auth_key), ("priv", self._priv_key)):
+                if key is not None and len(key.get_secret_value()) < 8:
+                    raise ValueError(f"the {what} key has fewer than 8 characters (RFC 3414)")
         elif self._community is None:
             raise ValueError(
                 f"version {self.version} needs a community (community, community_env or "

@@ -44,6 +44,7 @@ from monitor.lab.inventory import (
     SMTP_HOST,
     SMTP_NAME,
     SMTP_PORT,
+    SNMP_DEVICES,
     check_loopback,
 )
 from monitor.lab.web import load_or_create_ca
@@ -614,7 +615,7 @@ def test_shipped_settings_watch_the_lab(tmp_path: Path, monkeypatch: pytest.Monk
     assert {t.group for t in settings.targets} >= {
         "carrier", "venue", "website", "grassroots", "datacenter"
     }  # fmt: skip
-    assert not [t for t in settings.targets if t.kind == "snmp"]
+    assert {t.name for t in settings.targets if t.kind == "snmp"} == {d.name for d in SNMP_DEVICES}
 
     # Every lab target is watched, by the same name, at the lab's address.
     for site in SITES:

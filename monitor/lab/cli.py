@@ -1,6 +1,7 @@
 """``netmon lab``: serve the lab, inject and heal faults, list its targets.
 
     netmon lab [serve] [--state-dir var/lab] [--control 127.0.0.1:9190] [--extra-sites N]
+                       [--trap-address 127.0.0.1:1162]
     netmon lab fail NAME --mode MODE [--control ...]
     netmon lab heal NAME | --all     [--control ...]
     netmon lab list [--json]         [--control ...]
@@ -25,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from monitor.lab.inventory import SNMP_TRAP_ADDRESS
 from monitor.lab.server import DEFAULT_CONTROL, Lab, parse_control
 
 __all__ = ["main"]
@@ -36,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netmon lab",
         description="A simulated province on loopback for netmon: websites, DNS, SMTP, "
-        "ICMP hosts, with fault injection.",
+        "ICMP hosts, SNMP agents, with fault injection.",
     )
     sub = parser.add_subparsers(dest="command")
 
@@ -62,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also serve N generic websites on 127.0.5.x, 127.0.6.x, ... (benchmarks)",
     )
+    serve.add_argument(
+        "--trap-address",
+        default="{}:{}".format(*SNMP_TRAP_ADDRESS),
+        metavar="HOST:PORT",
+        help="where the SNMP agents send their traps, on loopback: netmon's traps.listen "
+        "(default %(default)s)",
+    )
     control(serve)
 
     fail = sub.add_parser("fail", help="inject a fault into a lab target")
@@ -71,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="503, slow, deface, banner-gone, tls-expiring, down (websites); "
         "dns-changed, servfail, silent, garbage (dns); slow, down (smtp); "
-        "down, loss (icmp)",
+        "down, loss (icmp); iface-down, agent-silent, reboot (snmp)",
     )
     control(fail)
 
@@ -101,7 +110,12 @@ def main(argv: list[str]) -> int:
         print(f"netmon lab: --control: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(args.state_dir, args.control, args.extra_sites)
+        try:
+            trap_address = parse_control(args.trap_address)
+        except ValueError as exc:
+            print(f"netmon lab: --trap-address: {exc}", file=sys.stderr)
+            return 2
+        return _serve(args.state_dir, args.control, args.extra_sites, trap_address)
     if args.command == "fail":
         return _request(args.control, "POST", "/lab/fail", {"name": args.name, "mode": args.mode})
     if args.command == "heal":
@@ -115,17 +129,19 @@ def main(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- serve
 
 
-def _serve(state_dir: Path, control: str, extra_sites: int) -> int:
+def _serve(state_dir: Path, control: str, extra_sites: int, trap_address: tuple[str, int]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        return asyncio.run(_serve_async(state_dir, control, extra_sites))
+        return asyncio.run(_serve_async(state_dir, control, extra_sites, trap_address))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
 
-async def _serve_async(state_dir: Path, control: str, extra_sites: int) -> int:
+async def _serve_async(
+    state_dir: Path, control: str, extra_sites: int, trap_address: tuple[str, int]
+) -> int:
     try:
-        lab = Lab(state_dir, control=control, extra_sites=extra_sites)
+        lab = Lab(state_dir, control=control, extra_sites=extra_sites, trap_address=trap_address)
     except ValueError as exc:
         print(f"netmon lab: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,10 @@ Modes by kind of target:
   ``down``; the TLS site also ``tls-expiring``;
 - the DNS server: ``dns-changed``, ``servfail``, ``silent``, ``garbage``;
 - the SMTP-like server (tcp): ``slow``, ``down``;
+- SNMP agents (routers, switches): ``iface-down`` (the uplink down, its BGP peer idle, and
+  linkDown and bgpBackwardTransition traps to the trap receiver), ``agent-silent`` (no answer
+  at all), ``reboot`` (silent a few seconds, then sysUpTime and counters from zero and a
+  coldStart trap); see ``monitor/lab/snmp.py``;
 - ICMP hosts: ``down`` (every echo request to the address dropped) and ``loss`` (about 30 %
   dropped), as rules in one nftables table the lab owns (``inet netmon_lab``). The table is made
   when the first ICMP fault is set, rewritten whole (atomically) on every change, and deleted

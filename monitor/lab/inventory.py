@@ -7,7 +7,9 @@ uses for its targets, so ``netmon lab fail NAME`` names what the status page sho
   benchmarks on 127.0.5.x, 127.0.6.x, ... (``extra_sites(n)``);
 - the lab zone's DNS server on 127.0.1.53:5353;
 - an SMTP-like banner server on 127.0.1.25:2525;
-- ICMP hosts on 127.0.2.x: the kernel answers ping on all of 127/8, faults are nftables rules.
+- ICMP hosts on 127.0.2.x: the kernel answers ping on all of 127/8, faults are nftables rules;
+- SNMP agents (pure Python, ``monitor/lab/snmp.py``) for the carriers' edge routers and the
+  venue's router and access switch on 127.0.3.x, UDP port 1161 (no root needed).
 """
 
 from __future__ import annotations
@@ -30,10 +32,20 @@ __all__ = [
     "SMTP_MODES",
     "SMTP_NAME",
     "SMTP_PORT",
+    "SNMP_COMMUNITY",
+    "SNMP_DEVICES",
+    "SNMP_MODES",
+    "SNMP_PORT",
+    "SNMP_TRAP_ADDRESS",
+    "SNMP_TRAP_COMMUNITY",
+    "SNMP_USERS",
     "TLS_PORT",
     "WEB_PORT",
     "IcmpHost",
     "Site",
+    "SnmpDevice",
+    "SnmpInterface",
+    "SnmpPeer",
     "check_loopback",
     "extra_sites",
     "site_modes",
@@ -51,6 +63,7 @@ TLS_ONLY_MODES = ("tls-expiring",)
 DNS_MODES = ("dns-changed", "servfail", "silent", "garbage")
 SMTP_MODES = ("slow", "down")
 ICMP_MODES = ("down", "loss")
+SNMP_MODES = ("iface-down", "agent-silent", "reboot")
 
 
 def check_loopback(host: str) -> str:
@@ -294,3 +307,158 @@ def zone_records(sites: tuple[Site, ...] = SITES) -> dict[tuple[str, str], list[
     for site in sites:
         records[(site.hostname.lower() + ".", "A")] = [site.host]
     return records
+
+
+# --------------------------------------------------------------------------- SNMP agents
+
+SNMP_PORT = 1161
+SNMP_COMMUNITY = "netmon-lab"
+# v3 users every lab agent knows: (name, auth protocol, auth key, priv protocol, priv key).
+SNMP_USERS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("noc", "SHA", "netmon-lab-auth", "AES", "netmon-lab-priv"),
+    ("noc256", "SHA-256", "netmon-lab-auth", "AES-256", "netmon-lab-priv"),
+)
+# Where the agents send their traps: netmon's trap receiver by default (traps.listen).
+SNMP_TRAP_ADDRESS = ("127.0.0.1", 1162)
+SNMP_TRAP_COMMUNITY = "public"
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpInterface:
+    name: str  # ifName
+    descr: str  # ifDescr
+    alias: str = ""  # ifAlias: what the NOC wrote on the port
+    speed_mbps: int = 1000
+    load: float = 0.3  # mean utilization, 0..1; the lab varies it around this
+    admin_up: bool = True
+    uplink: bool = False  # what `iface-down` takes down
+    loopback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpPeer:
+    """A BGP session (BGP4-MIB bgpPeerTable): the carrier's side of an uplink."""
+
+    address: str  # a loopback address: a label in the MIB, never contacted
+    remote_as: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpDevice:
+    """A router or switch the lab simulates as an SNMP agent."""
+
+    name: str
+    host: str
+    group: str
+    title: str
+    interfaces: tuple[SnmpInterface, ...]
+    peers: tuple[SnmpPeer, ...] = ()
+    local_as: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    port: int = SNMP_PORT
+    location: str = "Hội trường Tỉnh ủy Đắk Lắk, Buôn Ma Thuột"
+
+
+_CARRIERS = (
+    ("vnpt", "VNPT", 45899, 1),
+    ("viettel", "Viettel", 7552, 2),
+    ("mobifone", "MobiFone", 131429, 3),
+    ("fpt", "FPT", 18403, 4),
+)
+_PROVINCE_AS = 64512  # a private AS for the province's side
+
+
+def _edge_router(key: str, title: str, asn: int, n: int) -> SnmpDevice:
+    return SnmpDevice(
+        name=f"{key}-edge-router",
+        host=f"127.0.3.{n}",
+        group="carrier",
+        title=f"Router biên {title} tại hội trường Tỉnh ủy",
+        interfaces=(
+            SnmpInterface(
+                "ge-0/0/0",
+                "GigabitEthernet ge-0/0/0",
+                f"Uplink {title} - kênh truyền hội trường",
+                1000,
+                0.45,
+                uplink=True,
+            ),
+            SnmpInterface("ge-0/0/1", "GigabitEthernet ge-0/0/1", "LAN hội trường", 1000, 0.35),
+            SnmpInterface(
+                "ge-0/0/2", "GigabitEthernet ge-0/0/2", "Dự phòng", 1000, 0.0, admin_up=False
+            ),
+            SnmpInterface("lo0", "Loopback lo0", "", 0, 0.0, loopback=True),
+        ),
+        peers=(SnmpPeer(f"127.0.4.{n}", asn),),
+        local_as=_PROVINCE_AS,
+        labels={"carrier": key, "site": "hoi-truong-tinh"},
+    )
+
+
+def _access_ports() -> tuple[SnmpInterface, ...]:
+    rooms = {1: "Phòng họp Đoàn Chủ tịch", 2: "Bàn thư ký Đại hội", 3: "Phòng báo chí",
+             4: "Truyền hình trực tiếp", 5: "Màn hình LED", 6: "Wi-Fi đại biểu"}  # fmt: skip
+    ports = [
+        SnmpInterface(
+            f"Gi1/0/{i}",
+            f"GigabitEthernet1/0/{i}",
+            rooms.get(i, ""),
+            1000,
+            0.2 if i in rooms else 0.02,
+        )
+        for i in range(1, 49)
+    ]
+    ports += [
+        SnmpInterface(
+            "Te1/1/1",
+            "TenGigabitEthernet1/1/1",
+            "Uplink venue-edge-router",
+            10000,
+            0.25,
+            uplink=True,
+        ),
+        SnmpInterface("Te1/1/2", "TenGigabitEthernet1/1/2", "Uplink dự phòng", 10000, 0.05),
+    ]
+    return tuple(ports)
+
+
+def _venue_router_ports() -> tuple[SnmpInterface, ...]:
+    ports = [
+        SnmpInterface(
+            f"ge-0/1/{i}",
+            f"GigabitEthernet ge-0/1/{i}",
+            f"Tới router biên {title}",
+            1000,
+            0.3,
+            uplink=i == 0,
+        )
+        for i, (_, title, _, _) in enumerate(_CARRIERS)
+    ]
+    ports.append(
+        SnmpInterface("xe-0/2/0", "10GigabitEthernet xe-0/2/0", "Tới switch truy nhập", 10000, 0.2)
+    )
+    return tuple(ports)
+
+
+SNMP_DEVICES: tuple[SnmpDevice, ...] = (
+    *(_edge_router(key, title, asn, n) for key, title, asn, n in _CARRIERS),
+    SnmpDevice(
+        name="venue-edge-router",
+        host="127.0.3.10",
+        group="venue",
+        title="Router biên hội trường (gom 4 nhà mạng)",
+        interfaces=_venue_router_ports(),
+        labels={"site": "hoi-truong-tinh"},
+        depends_on=("venue-core-switch",),
+    ),
+    SnmpDevice(
+        name="venue-access-switch",
+        host="127.0.3.11",
+        group="venue",
+        title="Switch truy nhập hội trường (48 cổng)",
+        interfaces=_access_ports(),
+        labels={"site": "hoi-truong-tinh"},
+        depends_on=("venue-core-switch",),
+    ),
+)

@@ -53,14 +53,19 @@ from monitor.lab.inventory import (
     SMTP_MODES,
     SMTP_NAME,
     SMTP_PORT,
+    SNMP_DEVICES,
+    SNMP_MODES,
+    SNMP_TRAP_ADDRESS,
     IcmpHost,
     Site,
+    SnmpDevice,
     check_loopback,
     site_modes,
     zone_records,
 )
 from monitor.lab.inventory import extra_sites as make_extra_sites
 from monitor.lab.smtp import BannerServer, SmtpFault
+from monitor.lab.snmp import SnmpAgents
 from monitor.lab.web import SiteFault, Websites
 
 __all__ = ["DEFAULT_CONTROL", "Lab", "LabTarget", "parse_control", "run_lab"]
@@ -85,10 +90,10 @@ class LabTarget:
     """One thing the lab serves and can break, named as in the shipped settings.toml."""
 
     name: str
-    kind: str  # the netmon kind that watches it: http, dns, tcp, icmp
+    kind: str  # the netmon kind that watches it: http, dns, tcp, icmp, snmp
     group: str
     title: str
-    address: str  # a URL for http, host:port for dns and tcp, the host for icmp
+    address: str  # a URL for http, host:port for dns, tcp and snmp, the host for icmp
     modes: tuple[str, ...]
 
 
@@ -107,6 +112,9 @@ class Lab:
         smtp_address: tuple[str, int] = (SMTP_HOST, SMTP_PORT),
         slow_seconds: float = 8.0,
         nft_table: str = "netmon_lab",
+        snmp_devices: Iterable[SnmpDevice] = SNMP_DEVICES,
+        trap_address: tuple[str, int] | None = SNMP_TRAP_ADDRESS,
+        reboot_seconds: float = 3.0,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.control = parse_control(control) if control is not None else None
@@ -119,6 +127,12 @@ class Lab:
         self.websites = Websites(all_sites, self.state_dir, slow_seconds=slow_seconds)
         self.smtp = BannerServer(*self.smtp_address, slow_seconds=slow_seconds)
         self.icmp = IcmpFaults(nft_table)
+        devices = tuple(snmp_devices)
+        for device in devices:
+            check_loopback(device.host)
+        if trap_address is not None:
+            check_loopback(trap_address[0])
+        self.snmp = SnmpAgents(devices, trap_address=trap_address, reboot_seconds=reboot_seconds)
         self.records = zone_records(tuple(all_sites))
         self.dns: DnsServer | None = None
         self.faults: dict[str, str] = {}
@@ -160,6 +174,18 @@ class Lab:
             targets.append(
                 LabTarget(host.name, "icmp", host.group, host.title, host.host, ICMP_MODES)
             )
+        for agent in self.snmp.agents.values():
+            device = agent.device
+            targets.append(
+                LabTarget(
+                    device.name,
+                    "snmp",
+                    device.group,
+                    device.title,
+                    f"{device.host}:{device.port}",
+                    SNMP_MODES,
+                )
+            )
         by_name: dict[str, LabTarget] = {}
         for target in targets:
             if target.name in by_name:
@@ -178,6 +204,7 @@ class Lab:
             await self.websites.start()
             self.dns = await start_dns_server(*self.dns_address, self.records)
             await self.smtp.start()
+            await self.snmp.start()
             await self.icmp.clear(stale=True)
             if self.control is not None:
                 await self._start_control(*self.control)
@@ -197,6 +224,7 @@ class Lab:
             dns, self.dns = self.dns, None
             steps.append(dns.close())
         steps.append(self.smtp.close())
+        steps.append(self.snmp.close())
         steps.append(self.icmp.clear())
         for step in steps:
             try:
@@ -316,6 +344,8 @@ class Lab:
                 self.dns.set_mode(mode)  # type: ignore[arg-type]
         elif target.kind == "icmp":
             await self.icmp.set(target.name, self.icmp_hosts[target.name].host, mode)
+        elif target.kind == "snmp":
+            await self.snmp.set_fault(target.name, mode)
         else:  # pragma: no cover - the catalogue has no other kind
             raise AssertionError(target.kind)
 
@@ -344,6 +374,7 @@ class Lab:
                 "ready": True,
                 "websites": len(self.websites.sites),
                 "icmp_hosts": len(self.icmp_hosts),
+                "snmp_agents": len(self.snmp.agents),
                 "dns": "{}:{}".format(*self.dns_address),
                 "smtp": "{}:{}".format(*self.smtp_address),
             }

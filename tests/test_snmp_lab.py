@@ -1,0 +1,157 @@
+"""The lab's SNMP agents, through the shipped settings.toml: every snmp target polls its agent
+with the credentials written there, and each fault mode shows up in the poll and, as traps, in
+the store (through a real TrapReceiver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from monitor.lab import Lab
+from monitor.lab.inventory import SNMP_DEVICES, SNMP_MODES
+from monitor.lab.web import load_or_create_ca
+from monitor.settings import Settings, Target, load_settings
+from monitor.store import Observation, Store, TargetEvent, TargetState
+from monitor.traps import TrapReceiver, TrapSettings
+from probes import PROBES
+from probes.base import ProbeContext, ProbeResult
+
+from .conftest import REPO
+from .fixtures.snmpd import free_udp_port
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.chdir(tmp_path)  # http.ca_file is relative: the lab writes it at start
+    load_or_create_ca(tmp_path / "var" / "lab")
+    return load_settings(REPO / "settings.toml")
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[ProbeContext]:
+    context = ProbeContext()
+    yield context
+    await context.aclose()
+
+
+def quick(target: Target) -> Target:
+    """The same target with short request timeouts, for the faults that make agents silent."""
+    assert target.snmp is not None
+    snmp = target.snmp.model_copy(update={"timeout": 0.3, "retries": 0})
+    return target.model_copy(update={"snmp": snmp})
+
+
+def value(result: ProbeResult, name: str, **labels: str) -> float | None:
+    for sample in result.samples:
+        if sample.name == name and set(labels.items()) <= set(sample.labels):
+            return sample.value
+    return None
+
+
+def test_shipped_snmp_targets_are_the_lab_agents(shipped: Settings) -> None:
+    devices = {d.name: d for d in SNMP_DEVICES}
+    targets = {t.name: t for t in shipped.targets if t.kind == "snmp"}
+    assert set(targets) == set(devices)
+    for name, target in targets.items():
+        device = devices[name]
+        assert target.snmp is not None
+        assert (target.host, target.snmp.port) == (device.host, device.port)
+        assert target.group == device.group and target.labels == device.labels
+        assert tuple(target.depends_on) == device.depends_on
+        assert target.snmp.bgp == bool(device.peers)
+    versions = {t.snmp.version for t in targets.values() if t.snmp is not None}
+    assert versions == {"2c", "3"}
+    assert {t.labels.get("carrier") for t in targets.values()} >= {
+        "vnpt", "viettel", "mobifone", "fpt"
+    }  # fmt: skip
+
+
+async def test_the_shipped_settings_poll_the_lab_and_see_its_faults(
+    shipped: Settings, tmp_path: Path, ctx: ProbeContext
+) -> None:
+    trap_port = free_udp_port("127.0.0.1")
+    store = Store()
+    store.set_targets(shipped.targets)
+    events: list[TargetEvent] = []
+    two = asyncio.Event()
+
+    def on_event(state: TargetState, event: TargetEvent) -> None:
+        events.append(event)
+        if len(events) >= 2:
+            two.set()
+
+    store.subscribe_events(on_event)
+    receiver = TrapReceiver(shipped, store, TrapSettings(listen=f"127.0.0.1:{trap_port}"))
+    lab = Lab(
+        tmp_path / "lab", control=None, trap_address=("127.0.0.1", trap_port), reboot_seconds=0.3
+    )
+    await receiver.start()
+    await lab.start()
+    try:
+        catalogue = {t["name"]: t for t in lab.targets() if t["kind"] == "snmp"}
+        assert set(catalogue) == {d.name for d in SNMP_DEVICES}
+        assert all(tuple(t["modes"]) == SNMP_MODES for t in catalogue.values())
+
+        targets = {t.name: t for t in shipped.targets if t.kind == "snmp"}
+
+        async def poll(name: str, fast: bool = False) -> ProbeResult:
+            target = quick(targets[name]) if fast else targets[name]
+            result = await PROBES["snmp"](target, ctx)
+            store.record(name, Observation(result, time.time(), 0.01))
+            return result
+
+        results = dict(zip(targets, await asyncio.gather(*map(poll, targets)), strict=True))
+        for name, result in results.items():
+            assert result.success, (name, result.detail)
+        assert value(results["vnpt-edge-router"], "bgpPeerState", peer="127.0.4.1") == 6
+        switch = results["venue-access-switch"]
+        kept = {dict(s.labels)["ifName"] for s in switch.samples if s.name == "ifOperStatus"}
+        assert "Te1/1/1" in kept and "Gi1/0/1" in kept and "Gi1/0/30" not in kept
+        assert len(kept) < 50
+
+        # iface-down: the poll sees it, and the traps reach the store before any poll.
+        await lab.fail("vnpt-edge-router", "iface-down")
+        async with asyncio.timeout(3):
+            await two.wait()
+        assert [(e.target, e.name) for e in events] == [
+            ("vnpt-edge-router", "linkDown"),
+            ("vnpt-edge-router", "bgpBackwardTransition"),
+        ]
+        state = store.get("vnpt-edge-router")
+        assert state is not None and state.latest is not None
+        assert value(state.latest.result, "ifOperStatus", ifIndex="1") == 2
+        down = await poll("vnpt-edge-router")
+        assert value(down, "ifOperStatus", ifIndex="1") == 2
+        assert value(down, "bgpPeerState", peer="127.0.4.1") == 1
+        await lab.heal("vnpt-edge-router")
+        assert value(await poll("vnpt-edge-router"), "ifOperStatus", ifIndex="1") == 1
+
+        # agent-silent: a timeout, and the other agents are unaffected.
+        await lab.fail("viettel-edge-router", "agent-silent")
+        silent = await poll("viettel-edge-router", fast=True)
+        assert silent.reason == "timeout"
+        assert (await poll("mobifone-edge-router")).success
+        await lab.heal("viettel-edge-router")
+        assert (await poll("viettel-edge-router")).success
+
+        # reboot: silent a moment, then sysUpTime from zero and a coldStart trap.
+        await asyncio.sleep(0.5)  # up long enough that the reboot shows as sysUpTime going back
+        await poll("fpt-edge-router")
+        await lab.fail("fpt-edge-router", "reboot")
+        assert (await poll("fpt-edge-router", fast=True)).reason == "timeout"
+        await asyncio.sleep(0.5)
+        rebooted = await poll("fpt-edge-router")
+        assert rebooted.success, rebooted.detail  # v3: re-synchronised with the new boots
+        assert value(rebooted, "probe_snmp_agent_restarted") == 1
+        assert ("fpt-edge-router", "coldStart") in [(e.target, e.name) for e in events]
+        assert receiver.counts[("fpt-edge-router", "coldStart")] == 1
+        assert receiver.unknown == 0
+        assert await lab.heal_all() == ["fpt-edge-router"]
+    finally:
+        await lab.close()
+        await receiver.aclose()
