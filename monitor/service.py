@@ -17,6 +17,7 @@ from monitor.metrics import MetricsRenderer
 from monitor.scheduler import Clock, Scheduler
 from monitor.settings import Settings, SettingsError, load_settings
 from monitor.store import Store
+from monitor.traps import TrapReceiver
 from probes import PROBES
 from probes.base import ProbeContext
 
@@ -42,6 +43,7 @@ class Service:
         self.renderer = MetricsRenderer(self.store)
         # Fed by the store like the renderer; it listens only once start() has read its state.
         self.alerts = AlertEngine(settings, self.store, clock=clock)
+        self.traps = TrapReceiver(settings, self.store)
         self.registry = metrics.service_registry(self._service_metrics)
         self.last_reload_ok = True
         self.last_reload_at = time.time()
@@ -53,6 +55,7 @@ class Service:
     async def start(self) -> None:
         """What needs the loop before probing starts: the alert engine takes back its state."""
         await self.alerts.start()
+        await self.traps.start()  # a taken port is logged and shown in metrics, not raised
 
     @property
     def settings(self) -> Settings:
@@ -87,6 +90,7 @@ class Service:
                 return self.last_reload_errors
             self.scheduler.update(settings)
             await self.alerts.update(settings)
+            self.traps.update(settings)
             self._warn_unpolled(settings)
             self.last_reload_ok = True
             self.last_good_reload_at = self.last_reload_at
@@ -151,8 +155,10 @@ class Service:
         reload_at.add_metric([], self.last_good_reload_at)
         yield from (reload_ok, reload_at)
         yield from self.alerts.metrics()
+        yield from self.traps.metrics()
 
     async def aclose(self) -> None:
         await self.scheduler.aclose()
+        await self.traps.aclose()
         await self.alerts.aclose()
         await self.ctx.aclose()

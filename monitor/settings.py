@@ -37,6 +37,7 @@ from alerts.settings import semantic_issues as alert_issues
 from grafana.settings import GrafanaSettings, PrometheusSettings
 from monitor.access import AccessSettings
 from monitor.durations import Duration
+from monitor.traps import TrapSettings
 from probes import OPTIONS, KindOptions
 from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
 
@@ -286,6 +287,7 @@ class Settings(_Model):
     include: list[str] = Field(default_factory=list)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    traps: TrapSettings = Field(default_factory=TrapSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
