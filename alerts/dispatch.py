@@ -29,24 +29,19 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from alerts import db
 from alerts.model import AlertSnapshot, Kind, Notification
 from alerts.notify import Notifier, NotifyContext, NotifyError, make_notifier
 from alerts.settings import AlertsSettings, matches
+from monitor.scheduler import Clock
 
 __all__ = ["Announcement", "Dispatcher"]
 
 log = logging.getLogger("netmon.alerts.dispatch")
 
 OUTCOMES = ("delivered", "retry", "dropped")
-
-
-class _Clock(Protocol):
-    def time(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +67,7 @@ class Dispatcher:
         settings: AlertsSettings,
         store: db.AlertDB,
         ctx: NotifyContext,
-        clock: _Clock,
+        clock: Clock,
         firing: Callable[[], Iterable[Announcement]],
     ) -> None:
         self._db = store

@@ -34,13 +34,12 @@ import itertools
 import json
 import logging
 import math
-import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from prometheus_client.core import Metric
@@ -53,6 +52,7 @@ from alerts.notify import NotifyContext
 from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name, target_labels
 from alerts.settings import MaintenanceWindow, matches
 from monitor import metrics
+from monitor.scheduler import Clock, SystemClock
 from monitor.settings import Phase, Settings, Target
 from monitor.store import Observation, Store, TargetEvent, TargetState
 
@@ -66,25 +66,6 @@ _REPEAT_CHECK = 10.0  # how often firing alerts are re-offered to the dispatcher
 _PRUNE_EVERY = 3600.0
 _KEEP_FINISHED = 7 * 86400.0  # delivered or dropped outbox rows kept this long
 _DB_FILE = "alerts.sqlite"
-
-
-class _Clock(Protocol):
-    def time(self) -> float: ...
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class _SystemClock:
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class MaintenanceError(ValueError):
@@ -134,11 +115,11 @@ class AlertEngine:
         settings: Settings,
         store: Store,
         *,
-        clock: _Clock | None = None,
+        clock: Clock | None = None,
         state_dir: Path | None = None,
     ) -> None:
         self._store = store
-        self._clock: _Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         directory = state_dir if state_dir is not None else Path(settings.server.state_dir)
         self.db = db.AlertDB(directory / _DB_FILE, on_recover=self._resync)
         self.ctx = NotifyContext(

@@ -15,11 +15,9 @@ from grafana import prometheus
 from grafana.provisioning import write_build
 from grafana.push import PushError, push
 from grafana.settings import SecretMissing
-from monitor.settings import Settings, SettingsError, load_settings
+from monitor.cli import EXIT_CONFIG, load_or_exit
 
 __all__ = ["main"]
-
-EXIT_CONFIG = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,19 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(path: str) -> Settings:
-    try:
-        return load_settings(path)
-    except SettingsError as exc:
-        print(f"{path}: {len(exc.issues)} error(s)", file=sys.stderr)
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-
-
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    settings = _load(args.config)
+    settings = load_or_exit(args.config)
     if args.tool == "prometheus":
         for path in prometheus.write(settings, Path(args.out)):
             print(f"wrote {path}")

@@ -24,7 +24,7 @@ log = logging.getLogger("netmon")
 EXIT_CONFIG = 2
 
 
-def _load_or_exit(path: str) -> Settings:
+def load_or_exit(path: str) -> Settings:
     try:
         return load_settings(path)
     except SettingsError as exc:
@@ -64,7 +64,7 @@ def summary(settings: Settings, now: datetime) -> str:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _load_or_exit(args.file)
+    settings = load_or_exit(args.file)
     print(f"{args.file}: OK")
     print(summary(settings, datetime.now(UTC)))
     return 0
@@ -111,7 +111,7 @@ async def _run(args: argparse.Namespace) -> int:
     from monitor.service import Service
     from monitor.web import make_app
 
-    settings = _load_or_exit(args.config)
+    settings = load_or_exit(args.config)
     try:
         shard = parse_shard(args.shard) if args.shard else (1, 1)
     except ValueError as exc:
