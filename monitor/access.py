@@ -6,6 +6,10 @@ another operator's targets in any answer; a target outside its scope is "not fou
 
 Tokens are compared in constant time (the SHA-256 of the presented token against every stored
 digest, all of them, every time). Repeated failures from one address are slowed down.
+
+``/metrics`` has its own policy (``metrics``): open to loopback (a token otherwise), open, or a
+token always; the token is the scrape token (``metrics_token_sha256``, what Prometheus sends)
+or one of role noc or admin. An operator's token never reads /metrics: every carrier is there.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ _RANK = {"operator": 0, "noc": 1, "admin": 2}
 _TARGET_FIELDS = ("target", "group", "kind")
 
 
+def _check_hex(value: str) -> str:
+    value = value.lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError("must be the 64 hex digits of the token's SHA-256")
+    return value
+
+
 class TokenSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -43,10 +54,7 @@ class TokenSettings(BaseModel):
     @field_validator("sha256")
     @classmethod
     def _hex(cls, value: str) -> str:
-        value = value.lower()
-        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-            raise ValueError("must be the 64 hex digits of the token's SHA-256")
-        return value
+        return _check_hex(value)
 
     @model_validator(mode="after")
     def _operator_scope(self) -> TokenSettings:
@@ -64,6 +72,14 @@ class AccessSettings(BaseModel):
     anonymous: Literal["auto", "none", "noc", "admin"] = "auto"
     # /metrics: "loopback" (open to 127.0.0.0/8 and ::1, a token otherwise), "open", "token".
     metrics: Literal["loopback", "open", "token"] = "loopback"
+    # The SHA-256 of the token Prometheus sends to /metrics (its credentials_file holds the
+    # token itself). Tokens of role noc and admin are taken too; an operator's never.
+    metrics_token_sha256: str | None = None
+
+    @field_validator("metrics_token_sha256")
+    @classmethod
+    def _metrics_hex(cls, value: str | None) -> str | None:
+        return None if value is None else _check_hex(value)
 
     @field_validator("tokens")
     @classmethod
@@ -132,6 +148,11 @@ class Access:
             )
             for t in settings.tokens
         ]
+        self._metrics_digest = (
+            bytes.fromhex(settings.metrics_token_sha256)
+            if settings.metrics_token_sha256 is not None
+            else None
+        )
         self._failures: dict[str, tuple[int, float]] = {}
         self._max_delay = max_delay
 
@@ -144,7 +165,16 @@ class Access:
         return None
 
     def lookup(self, token: str) -> Principal | None:
-        presented = hashlib.sha256(token.encode()).digest()
+        return self._by_digest(hashlib.sha256(token.encode()).digest())
+
+    def lookup_digest(self, digest: str) -> Principal | None:
+        """The principal whose token has this SHA-256 (hex): a browser session's."""
+        try:
+            return self._by_digest(bytes.fromhex(digest))
+        except ValueError:
+            return None
+
+    def _by_digest(self, presented: bytes) -> Principal | None:
         found: Principal | None = None
         for digest, principal in self._principals:  # no early exit: constant time
             if hmac.compare_digest(presented, digest):
@@ -173,3 +203,22 @@ class Access:
         if count > 3:
             await asyncio.sleep(min(self._max_delay, 0.1 * 2 ** (count - 4)))
         return None
+
+    async def metrics_allowed(
+        self, authorization: str | None, remote: str | None
+    ) -> Literal["ok", "unauthorized", "forbidden"]:
+        """Whether a request may read /metrics under the ``metrics`` policy."""
+        mode = self.settings.metrics
+        if mode == "open" or (mode == "loopback" and is_loopback(remote)):
+            return "ok"
+        if not authorization:
+            return "unauthorized"
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and self._metrics_digest is not None:
+            presented = hashlib.sha256(token.strip().encode()).digest()
+            if hmac.compare_digest(presented, self._metrics_digest):
+                return "ok"
+        principal = await self.authenticate(authorization, remote)
+        if principal is None:
+            return "unauthorized"
+        return "ok" if principal.at_least("noc") else "forbidden"

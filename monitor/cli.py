@@ -200,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("grafana", help="dashboards as code: build, push", add_help=False)
     sub.add_parser("prometheus", help="Prometheus scrape config and rules", add_help=False)
+    sub.add_parser(
+        "report", help="availability report per phase (netmon report --help)", add_help=False
+    )
     return p
 
 
@@ -215,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         from grafana.cli import main as grafana_main
 
         return grafana_main(argv)
+    if argv and argv[0] == "report":
+        from monitor.report import main as report_main
+
+        return report_main(argv[1:])
     args = parser().parse_args(argv)
     if args.command == "check-config":
         return cmd_check_config(args)

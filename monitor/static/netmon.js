@@ -1,0 +1,63 @@
+// netmon status page: refresh the page body in place, without a full reload.
+// The server renders the same HTML fragment it put in <main>; this script only fetches it
+// every few seconds and swaps it in when it changed. No inline script anywhere (CSP).
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  if (!main || !main.dataset.fragment) {
+    return;
+  }
+  var url = main.dataset.fragment;
+  var every = Math.max(2, parseInt(main.dataset.refresh, 10) || 10) * 1000;
+  var stale = document.getElementById("stale");
+  var last = null;
+  var busy = false;
+
+  function setStale(on) {
+    if (stale) {
+      stale.hidden = !on;
+    }
+  }
+
+  function tick() {
+    if (busy || document.hidden) {
+      return;
+    }
+    busy = true;
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (response.status === 401) {
+          window.location.reload(); // signed out: the page shows the sign-in form
+          return null;
+        }
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html === null) {
+          return;
+        }
+        setStale(false);
+        if (html !== last) {
+          last = html;
+          main.innerHTML = html;
+          main.dataset.refreshed = String(Date.now());
+        }
+      })
+      .catch(function () {
+        setStale(true);
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+
+  window.setInterval(tick, every);
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      tick();
+    }
+  });
+})();
