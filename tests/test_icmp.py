@@ -277,10 +277,16 @@ asyncio.run(main())
 _NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
 
 
-def _python_for_nobody() -> tuple[str, str]:
-    """An interpreter nobody may run and the code that makes it see the venv; else skip."""
+# Without CAP_NET_RAW: root keeps its uid (so it can still read a venv under a mode-700
+# directory, as CI's clone may be) but loses the capability that raw sockets need.
+_NO_NET_RAW = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"]
+
+
+def _unprivileged() -> tuple[list[str], str]:
+    """How to run the probe without raw-socket rights: as nobody when nobody can run the
+    venv's interpreter, else as root without CAP_NET_RAW; and the code that shows the venv."""
     if not IS_ROOT:
-        pytest.skip("needs root to create a network namespace and switch to nobody")
+        pytest.skip("needs root to create a network namespace and drop privileges")
     for tool in ("unshare", "setpriv", "ip", "sysctl", "nft"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
@@ -292,18 +298,15 @@ def _python_for_nobody() -> tuple[str, str]:
         check = prefix + "import pydantic, monitor.settings, probes.icmp"
         ran = subprocess.run([*_NOBODY, python, "-c", check], cwd=ROOT, capture_output=True)
         if ran.returncode == 0:
-            return python, prefix
-    pytest.skip(
-        f"user nobody cannot run {sys.executable} (it resolves to "
-        f"{os.path.realpath(sys.executable)}, in a directory nobody may not enter), and "
-        f"{system} cannot load the venv's packages"
-    )
+            return [*_NOBODY, python], prefix
+    return [*_NO_NET_RAW, sys.executable], ""
 
 
 def _run_in_netns(setup: str, hosts: list[str]) -> dict[str, dict[str, Any]]:
-    """Run the probe as nobody in a new network namespace, after ``setup`` ran there as root."""
-    python, prefix = _python_for_nobody()
-    command = [*_NOBODY, python, "-c", prefix + _SCRIPT, *hosts]
+    """Run the probe unprivileged in a new network namespace, after ``setup`` ran there as
+    root."""
+    runner, prefix = _unprivileged()
+    command = [*runner, "-c", prefix + _SCRIPT, *hosts]
     done = subprocess.run(
         ["unshare", "--net", "--", "sh", "-ec", f'{setup} exec "$@"', "sh", *command],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
