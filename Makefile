@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests drive for real (installed when missing and run as root).
-TEST_DEBS := nftables iproute2 procps util-linux snmpd snmp prometheus prometheus-alertmanager
+TEST_DEBS := nftables iproute2 procps util-linux snmpd snmp prometheus prometheus-alertmanager chromium
 BENCH_DEBS := fping prometheus-blackbox-exporter prometheus-snmp-exporter prometheus-alertmanager prometheus
 
 .PHONY: run test lint bench soak debs-test debs-bench clean
@@ -33,6 +33,12 @@ test: $(STAMP) debs-test lint
 
 bench: $(STAMP) debs-bench
 	$(BIN)/python bench/run_all.py
+
+# Issue 7: 2,000 targets in the namespace lab for 30 minutes with faults flipping (root; not
+# part of `make test`). SOAK_MINUTES=10 make soak for a shorter run.
+SOAK_MINUTES ?= 30
+soak: $(STAMP) debs-test
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

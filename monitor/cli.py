@@ -199,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
         "lab", help="the simulated province on loopback (netmon lab --help)", add_help=False
     )
     sub.add_parser("grafana", help="dashboards as code: build, push", add_help=False)
+    sub.add_parser("drill", help="drills in the namespace lab (root only)", add_help=False)
     sub.add_parser("prometheus", help="Prometheus scrape config and rules", add_help=False)
     sub.add_parser(
         "report", help="availability report per phase (netmon report --help)", add_help=False
@@ -212,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("NETMON_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if argv and argv[0] == "drill":
+        from monitor.drill.cli import main as drill_main
+
+        return drill_main(argv[1:])
+    if argv[:1] == ["lab"] and "--netns" in argv[1:]:
+        from monitor.drill.cli import lab_main as netns_lab_main
+
+        return netns_lab_main(argv[1:])
     if argv and argv[0] == "lab":
         return cmd_lab(argv[1:])
     if argv and argv[0] in ("grafana", "prometheus"):

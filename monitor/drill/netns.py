@@ -1,0 +1,400 @@
+"""The namespace lab: links that really go down, lose packets and hang.
+
+Topology (every address exists only inside the lab's namespaces)::
+
+    mon (netmon) 10.77.0.2 ── dc 10.77.0.1  province data centre, web servers 10.77.5.10-11
+                               ├─ 10.77.10.0/30 ── vt  Viettel edge router (snmpd 10.77.10.2)
+                               │                    └─ 10.77.11.0/30 ── core (venue core switch)
+                               └─ 10.77.20.0/30 ── vn  VNPT edge router (snmpd 10.77.20.2)
+                                                    └─ 10.77.21.0/30 ── core
+    core: hall A LAN 10.77.101.0/24 (reached over Viettel), hall B LAN 10.77.102.0/24 (VNPT)
+
+Faults: a link cut (the far side of the carrier uplink set down, so the router sees its port
+lose carrier while it stays administratively up), packet loss (nftables ``numgen random``), delay
+(tc netem, when the kernel has sch_netem), an SNMP agent stopped, a web server hung (SIGSTOP).
+``teardown()`` kills every process the lab started and deletes its namespaces; ``clean_stale()``
+removes what a killed earlier run left behind (namespaces named ``nmd-*``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "nmd-"
+COMMUNITY = "netmon-drill"
+SNMPD_CONF = """\
+agentaddress udp:{address}:161
+engineId netmondrill{name}
+rocommunity {community} 10.77.0.0/16
+sysName {name}-edge
+sysLocation Hoi truong Tinh uy Dak Lak
+sysContact noc@daklak.lab
+"""
+
+# link name → (namespace role that is cut, interface in it)
+LINKS: dict[str, tuple[str, str]] = {
+    "viettel-uplink": ("core", "vt"),
+    "vnpt-uplink": ("core", "vn"),
+    "viettel-transit": ("dc", "vt"),
+    "vnpt-transit": ("dc", "vn"),
+}
+# carrier → its router's namespace role
+CARRIERS = {"viettel": "vt", "vnpt": "vn"}
+WEB = {"dc-web-1": "10.77.5.10", "dc-web-2": "10.77.5.11"}
+WEB_PORT = 8000
+ADDRESSES = {
+    "viettel-edge": "10.77.10.2",
+    "vnpt-edge": "10.77.20.2",
+    "viettel-uplink": "10.77.11.2",
+    "vnpt-uplink": "10.77.21.2",
+    "hall-a-wifi": "10.77.101.10",
+    "hall-a-camera": "10.77.101.11",
+    "hall-b-wifi": "10.77.102.10",
+    "hall-b-camera": "10.77.102.11",
+}
+
+
+class Unavailable(RuntimeError):
+    """A fault the kernel here cannot produce (e.g. no sch_netem)."""
+
+
+@dataclass
+class Event:
+    at: float  # wall clock, seconds
+    action: str  # "cut", "heal", "loss", ...
+    subject: str
+    detail: str = ""
+
+
+def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def missing_tools() -> list[str]:
+    return [
+        t for t in ("ip", "nft") if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()
+    ]
+
+
+def snmpd_path() -> str | None:
+    found = shutil.which("snmpd")
+    if found:
+        return found
+    return "/usr/sbin/snmpd" if os.access("/usr/sbin/snmpd", os.X_OK) else None
+
+
+def lab_namespaces() -> list[str]:
+    out = run("ip", "netns", "list", check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+
+
+def _kill_ns_pids(ns: str) -> None:
+    pids = run("ip", "netns", "pids", ns, check=False).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGCONT)
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def clean_stale() -> list[str]:
+    """Delete every ``nmd-*`` namespace (and kill what runs in it); returns their names."""
+    gone = lab_namespaces()
+    for ns in gone:
+        _kill_ns_pids(ns)
+        run("ip", "netns", "del", ns, check=False)
+    return gone
+
+
+@dataclass
+class NetnsLab:
+    workdir: Path
+    tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    events: list[Event] = field(default_factory=list)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    built: list[str] = field(default_factory=list)
+
+    def ns(self, role: str) -> str:
+        return f"{PREFIX}{self.tag}-{role}"
+
+    @property
+    def mon(self) -> str:
+        return self.ns("mon")
+
+    # ------------------------------------------------------------------ building
+
+    def _ip(self, role: str, *argv: str) -> None:
+        run("ip", "-n", self.ns(role), *argv)
+
+    def _veth(self, a: str, a_if: str, a_addr: str, b: str, b_if: str, b_addr: str) -> None:
+        run("ip", "-n", self.ns(a), "link", "add", a_if, "type", "veth", "peer", "name", b_if,
+            "netns", self.ns(b))  # fmt: skip
+        for role, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
+            self._ip(role, "addr", "add", addr, "dev", ifname)
+            self._ip(role, "link", "set", ifname, "up")
+
+    def build(self) -> None:
+        """Create the namespaces, links, routes, snmpd agents and web servers."""
+        try:
+            self._build()
+        except BaseException:
+            self.teardown()
+            raise
+
+    def _build(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for role in ("mon", "dc", "vt", "vn", "core"):
+            run("ip", "netns", "add", self.ns(role))
+            self.built.append(self.ns(role))
+            self._ip(role, "link", "set", "lo", "up")
+            for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
+                        "net.ipv4.conf.default.rp_filter=0",
+                        "net.ipv4.ping_group_range=0 2147483647"):  # fmt: skip
+                run("ip", "netns", "exec", self.ns(role), "sysctl", "-qw", key)
+        self._veth("mon", "eth0", "10.77.0.2/24", "dc", "mon", "10.77.0.1/24")
+        self._veth("dc", "vt", "10.77.10.1/30", "vt", "dc", "10.77.10.2/30")
+        self._veth("dc", "vn", "10.77.20.1/30", "vn", "dc", "10.77.20.2/30")
+        self._veth("vt", "core", "10.77.11.1/30", "core", "vt", "10.77.11.2/30")
+        self._veth("vn", "core", "10.77.21.1/30", "core", "vn", "10.77.21.2/30")
+        # Servers and venue hosts are addresses on the namespace's own loopback (no dummy
+        # driver needed): they answer for themselves, routed like any LAN behind the router.
+        for addr in WEB.values():
+            self._ip("dc", "addr", "add", f"{addr}/32", "dev", "lo")
+        for addr in ("10.77.101.10/32", "10.77.101.11/32", "10.77.102.10/32", "10.77.102.11/32"):
+            self._ip("core", "addr", "add", addr, "dev", "lo")
+        self._routes()
+        for src in ("10.77.102.0/24", "10.77.21.2/32"):
+            self._ip("core", "rule", "add", "from", src, "lookup", "102")
+        for carrier in CARRIERS:
+            self.start_snmpd(carrier)
+        for name in WEB:
+            self.start_web(name)
+
+    def _routes(self) -> None:
+        """Every static route, idempotent: a link set down loses the routes through it, so a
+        heal puts them back (as a router's config would)."""
+        table = [
+            ("mon", "default", "10.77.0.1", ()),
+            ("dc", "10.77.11.0/30", "10.77.10.2", ()),
+            ("dc", "10.77.101.0/24", "10.77.10.2", ()),
+            ("dc", "10.77.21.0/30", "10.77.20.2", ()),
+            ("dc", "10.77.102.0/24", "10.77.20.2", ()),
+            ("vt", "default", "10.77.10.1", ()),
+            ("vt", "10.77.101.0/24", "10.77.11.2", ()),
+            ("vn", "default", "10.77.20.1", ()),
+            ("vn", "10.77.102.0/24", "10.77.21.2", ()),
+            # The venue answers over the carrier its LAN belongs to.
+            ("core", "default", "10.77.11.1", ()),
+            ("core", "default", "10.77.21.1", ("table", "102")),
+        ]
+        for role, dest, via, extra in table:
+            run("ip", "-n", self.ns(role), "route", "replace", dest, "via", via, *extra,
+                check=False)  # fmt: skip
+
+    # ------------------------------------------------------------------ processes
+
+    def popen(self, role: str, argv: list[str], name: str, **kw: object) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            proc: subprocess.Popen[bytes] = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns(role), *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **kw,  # type: ignore[call-overload]
+            )
+        finally:
+            log.close()
+        self.procs[name] = proc
+        return proc
+
+    def _stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_snmpd(self, carrier: str) -> None:
+        snmpd = snmpd_path()
+        if snmpd is None:
+            raise Unavailable("snmpd is not installed (Debian package snmpd)")
+        role = CARRIERS[carrier]
+        base = self.workdir / f"snmpd-{carrier}"
+        (base / "persist").mkdir(parents=True, exist_ok=True)
+        conf = base / "snmpd.conf"
+        conf.write_text(
+            SNMPD_CONF.format(address=ADDRESSES[f"{carrier}-edge"], name=carrier,
+                              community=COMMUNITY),
+            encoding="utf-8",
+        )  # fmt: skip
+        env = {**os.environ, "SNMP_PERSISTENT_DIR": str(base / "persist"), "MIBS": ""}
+        self.popen(role, [snmpd, "-f", "-C", "-c", str(conf), "-Lf", str(base / "snmpd.log"),
+                          "-p", str(base / "snmpd.pid")], f"snmpd-{carrier}", env=env)  # fmt: skip
+
+    def start_web(self, name: str) -> None:
+        root = self.workdir / f"www-{name}"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "index.html").write_text(
+            "<h1>Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk</h1>\n", encoding="utf-8"
+        )
+        argv = [sys.executable, "-m", "http.server", "--bind", WEB[name], "--directory",
+                str(root), str(WEB_PORT)]  # fmt: skip
+        self.popen("dc", argv, f"web-{name}")
+
+    def wait_ready(self, within: float = 20.0) -> None:
+        """Until every web server answers and every router is reachable from netmon's namespace."""
+        deadline = time.monotonic() + within
+        pending = [*(f"http://{a}:{WEB_PORT}/" for a in WEB.values())]
+        while pending:
+            url = pending[0]
+            from .nsenter import request_sync
+
+            try:
+                status, _ = request_sync(self.mon, "GET", url, timeout=1)
+                if status == 200:
+                    pending.pop(0)
+                    continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the lab did not come up: {url} does not answer")
+            time.sleep(0.1)
+        while True:
+            answered = self.ping(*ADDRESSES.values())
+            if answered.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the lab did not come up:\n{answered.stdout}")
+            time.sleep(0.2)
+
+    def ping(self, *addresses: str, role: str = "mon") -> subprocess.CompletedProcess[str]:
+        """netmon's ICMP probe from a namespace (netmon's by default) to ``addresses``."""
+        return run("ip", "netns", "exec", self.ns(role), sys.executable, "-m",
+                   "monitor.drill.ping", *addresses, check=False)  # fmt: skip
+
+    def exec(self, role: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return run("ip", "netns", "exec", self.ns(role), *argv)
+
+    def if_index(self, role: str, ifname: str) -> int:
+        out = run("ip", "-n", self.ns(role), "-o", "link", "show", "dev", ifname).stdout
+        return int(out.split(":", 1)[0])
+
+    # ------------------------------------------------------------------ faults
+
+    def _event(self, action: str, subject: str, detail: str = "") -> Event:
+        event = Event(time.time(), action, subject, detail)
+        self.events.append(event)
+        return event
+
+    def cut(self, link: str) -> Event:
+        role, ifname = LINKS[link]
+        self._ip(role, "link", "set", ifname, "down")
+        return self._event("cut", link)
+
+    def heal(self, link: str) -> Event:
+        role, ifname = LINKS[link]
+        self._ip(role, "link", "set", ifname, "up")
+        self._routes()
+        return self._event("heal", link)
+
+    def loss(self, carrier: str, percent: int) -> Event:
+        """Drop ``percent`` % of the packets a carrier router forwards toward the venue."""
+        ns = self.ns(CARRIERS[carrier])
+        self.clear_loss(carrier, record=False)
+        rules = (
+            "table inet netmon_drill {\n chain drill {\n  type filter hook forward priority 0;\n"
+            f'  oifname "core" numgen random mod 100 < {int(percent)} drop\n }}\n}}\n'
+        )
+        proc = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if proc.returncode != 0:
+            raise Unavailable(f"nftables numgen drop: {proc.stderr.strip()}")
+        return self._event("loss", carrier, f"{percent}%")
+
+    def blackhole(self, role: str, net: str) -> Event:
+        """Drop, silently, every packet ``role``'s namespace receives for ``net``: the
+        addresses stop answering at once and probes run into their timeouts."""
+        rules = (
+            "table inet netmon_blackhole {\n chain drill {\n"
+            "  type filter hook input priority 0;\n"
+            f"  ip daddr {net} drop\n }}\n}}\n"
+        )
+        proc = subprocess.run(["ip", "netns", "exec", self.ns(role), "nft", "-f", "-"],
+                              input=rules, capture_output=True, text=True, check=False)  # fmt: skip
+        if proc.returncode != 0:
+            raise Unavailable(f"nftables drop: {proc.stderr.strip()}")
+        return self._event("blackhole", net, role)
+
+    def clear_loss(self, carrier: str, *, record: bool = True) -> Event | None:
+        ns = self.ns(CARRIERS[carrier])
+        run("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netmon_drill",
+            check=False)  # fmt: skip
+        return self._event("loss-cleared", carrier) if record else None
+
+    def delay(self, carrier: str, ms: int) -> Event:
+        ns = self.ns(CARRIERS[carrier])
+        proc = run("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", "core", "root",
+                   "netem", "delay", f"{int(ms)}ms", check=False)  # fmt: skip
+        if proc.returncode != 0:
+            raise Unavailable(f"tc netem is not available here: {proc.stderr.strip()}")
+        return self._event("delay", carrier, f"{ms}ms")
+
+    def stop_snmpd(self, carrier: str) -> Event:
+        self._stop(f"snmpd-{carrier}")
+        return self._event("snmpd-stopped", carrier)
+
+    def restart_snmpd(self, carrier: str) -> Event:
+        self.start_snmpd(carrier)
+        return self._event("snmpd-started", carrier)
+
+    def hang_web(self, name: str) -> Event:
+        self.procs[f"web-{name}"].send_signal(signal.SIGSTOP)
+        return self._event("web-hung", name)
+
+    def resume_web(self, name: str) -> Event:
+        self.procs[f"web-{name}"].send_signal(signal.SIGCONT)
+        return self._event("web-resumed", name)
+
+    # ------------------------------------------------------------------ teardown
+
+    def teardown(self) -> None:
+        for name in list(self.procs):
+            with contextlib.suppress(Exception):
+                self._stop(name)
+        for ns in self.built:
+            _kill_ns_pids(ns)
+            run("ip", "netns", "del", ns, check=False)
+        self.built.clear()
+
+
+@contextlib.contextmanager
+def lab(workdir: Path):  # type: ignore[no-untyped-def]
+    """A built lab, torn down on the way out whatever happened."""
+    the_lab = NetnsLab(workdir)
+    the_lab.build()
+    try:
+        yield the_lab
+    finally:
+        the_lab.teardown()

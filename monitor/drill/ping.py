@@ -1,0 +1,40 @@
+"""``python -m monitor.drill.ping ADDR...`` (run inside a namespace): netmon's own ICMP probe on
+each address, one line each; exit 0 when every address answered. The lab has no ping binary."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from monitor.settings import Target
+from probes.base import ProbeContext
+from probes.icmp import probe
+
+
+async def _ping(addresses: list[str]) -> int:
+    ctx = ProbeContext()
+    try:
+        bad = 0
+        for addr in addresses:
+            target = Target.model_validate(
+                {
+                    "name": "ping",
+                    "kind": "icmp",
+                    "host": addr,
+                    "icmp": {"count": 2, "spacing": "50ms"},
+                }
+            )
+            result = await asyncio.wait_for(probe(target, ctx), 3)
+            print(addr, "ok" if result.success else f"failed: {result.detail}")
+            bad += not result.success
+        return 1 if bad else 0
+    finally:
+        await ctx.aclose()
+
+
+def main(argv: list[str]) -> int:
+    return asyncio.run(_ping(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

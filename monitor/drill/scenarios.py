@@ -1,0 +1,680 @@
+"""Drill scenarios: a real Alertmanager and a webhook receiver in netmon's namespace, netmon
+(``netmon run``) probing the lab through the carrier routers, faults injected, pages recorded.
+
+Used by ``netmon drill NAME`` and by tests/test_drill*.py, which assert on the same record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from aiohttp import web
+
+from . import nsenter
+from .netns import ADDRESSES, CARRIERS, COMMUNITY, WEB, WEB_PORT, NetnsLab
+
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+NETMON_ADDRESS = "10.77.0.2"
+TRAP_PORT = 1162
+LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
+LINK_UP = "1.3.6.1.6.3.1.1.5.4"
+IF_ENTRY = "1.3.6.1.2.1.2.2.1"
+# With 1 s intervals: two failed probes, the parent check, and Alertmanager's group_wait
+# (8 s) that gathers one carrier's alerts into one page: the SNMP agent reports a port down
+# only when its interface cache (a few seconds) expires.
+TIME_TO_ALERT_GOAL = 20.0
+GROUP_WAIT = 8.0
+
+
+def alertmanager_available() -> bool:
+    return os.access(ALERTMANAGER, os.X_OK)
+
+
+async def wait_for(
+    what: str, check: Callable[[], Any], within: float = 30.0, every: float = 0.1
+) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+# ---------------------------------------------------------------------- the receiver
+
+
+@dataclass
+class Page:
+    at: float
+    receiver: str
+    status: str
+    group: dict[str, str]
+    alerts: list[dict[str, Any]]
+
+    def names(self, status: str = "firing") -> set[tuple[str, str]]:
+        return {
+            (a["labels"].get("alertname", ""), a["labels"].get("target", ""))
+            for a in self.alerts
+            if a.get("status") == status
+        }
+
+
+class Sink:
+    """Alertmanager's webhook receiver, listening in netmon's namespace; records every page."""
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+        self.pages: list[Page] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.pages.append(
+            Page(
+                time.time(),
+                request.match_info["receiver"],
+                body.get("status", ""),
+                dict(body.get("groupLabels", {})),
+                list(body.get("alerts", [])),
+            )
+        )
+        return web.json_response({"ok": True})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook/{receiver}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        sock = nsenter.listening_socket(self.netns, "127.0.0.1")
+        self.port = int(sock.getsockname()[1])
+        await web.SockSite(self._runner, sock).start()
+
+    def url(self, receiver: str) -> str:
+        return f"http://127.0.0.1:{self.port}/hook/{receiver}"
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def firing(self, group: dict[str, str] | None = None) -> list[Page]:
+        return [
+            p
+            for p in self.pages
+            if p.status == "firing"
+            and (group is None or all(p.group.get(k) == v for k, v in group.items()))
+        ]
+
+    def seen(self, alertname: str, target: str, status: str = "firing") -> Page | None:
+        for page in self.pages:
+            if (alertname, target) in page.names(status):
+                return page
+        return None
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def alertmanager_config(sink: Sink) -> str:
+    return textwrap.dedent(
+        f"""
+        route:
+          receiver: noc
+          group_by: ['carrier']
+          group_wait: {GROUP_WAIT:g}s
+          group_interval: 2s
+          repeat_interval: 1h
+          routes:
+            - receiver: deadman
+              matchers: ['alertname="Watchdog"']
+        receivers:
+          - name: noc
+            webhook_configs:
+              - url: {sink.url("noc")}
+                send_resolved: true
+          - name: deadman
+        """
+    )
+
+
+@dataclass
+class Proc:
+    name: str
+    base: str
+    lab: NetnsLab
+
+    @property
+    def process(self) -> Any:
+        return self.lab.procs.get(self.name)
+
+    def alive(self) -> bool:
+        proc = self.process
+        return proc is not None and proc.poll() is None
+
+    def kill9(self) -> None:
+        proc = self.lab.procs.pop(self.name)
+        proc.kill()
+        proc.wait()
+
+
+async def _ready(
+    lab: NetnsLab, name: str, url: str, within: float, ok: tuple[int, ...] = (200,)
+) -> None:
+    async def up() -> bool:
+        proc = lab.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            log = (lab.workdir / f"{name}.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{name} exited:\n{log}")
+        try:
+            status, _ = await nsenter.request(lab.mon, "GET", url, wait=5)
+        except OSError:
+            return False
+        return status in ok
+
+    await wait_for(f"{name} to answer {url}", up, within)
+
+
+@contextlib.asynccontextmanager
+async def alertmanager(
+    lab: NetnsLab,
+    sink: Sink,
+    name: str = "alertmanager",
+    peers: list[int] | None = None,
+    cluster_port: int | None = None,
+) -> AsyncIterator[Proc]:
+    """Debian's Alertmanager on 127.0.0.1 in netmon's namespace; a cluster peer when given."""
+    workdir = lab.workdir / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "alertmanager.yml").write_text(alertmanager_config(sink), encoding="utf-8")
+    port = nsenter.free_port(lab.mon)
+    argv = [
+        ALERTMANAGER,
+        f"--config.file={workdir / 'alertmanager.yml'}",
+        f"--storage.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    if cluster_port is None:
+        argv.append("--cluster.listen-address=")
+    else:
+        argv += [
+            f"--cluster.listen-address=127.0.0.1:{cluster_port}",
+            f"--cluster.advertise-address=127.0.0.1:{cluster_port}",
+            "--cluster.gossip-interval=100ms",
+            "--cluster.pushpull-interval=2s",
+            "--cluster.peer-timeout=2s",
+        ]
+        argv += [f"--cluster.peer=127.0.0.1:{p}" for p in peers or []]
+    lab.popen("mon", argv, name)
+    proc = Proc(name, f"http://127.0.0.1:{port}", lab)
+    try:
+        await _ready(lab, name, f"{proc.base}/-/ready", 30)
+        yield proc
+    finally:
+        lab._stop(name)
+
+
+def drill_settings(
+    path: Path,
+    am_urls: list[str],
+    *,
+    location: str = "so-tttt",
+    interval: str = "1s",
+    extra_targets: list[dict[str, Any]] | None = None,
+    snmp_interval: str | None = None,
+    listen: str | None = None,
+) -> tuple[Path, str]:
+    """netmon's settings for the lab; returns (path, listen address inside netmon's namespace)."""
+    icmp = {"count": 40, "spacing": "15ms"}
+    # The timeout is set on each ICMP target, not only in [defaults]: the probe sizes its wait for
+    # late replies from the target's own timeout (probes/icmp.py wait_after_last); without one it
+    # waits 1 s, outlives the 900 ms deadline, and any lost echo turns into "down".
+    timeout = "900ms"
+    targets: list[dict[str, Any]] = []
+    for carrier, hall in (("viettel", "a"), ("vnpt", "b")):
+        labels = {"carrier": carrier, "site": "hoi-truong-tinh"}
+        targets.append(
+            {
+                "name": f"{carrier}-edge",
+                "kind": "snmp",
+                "host": ADDRESSES[f"{carrier}-edge"],
+                "group": "carrier",
+                "labels": labels,
+                **({"interval": snmp_interval} if snmp_interval else {}),
+                "snmp": {
+                    "version": "2c",
+                    "community": COMMUNITY,
+                    "interfaces": "^core$",
+                    "timeout": "300ms",
+                    "retries": 1,
+                },
+            }
+        )
+        targets.append(
+            {
+                "name": f"{carrier}-uplink",
+                "kind": "icmp",
+                "host": ADDRESSES[f"{carrier}-uplink"],
+                "group": "carrier",
+                "labels": labels,
+                "icmp": icmp,
+                "timeout": timeout,
+            }
+        )
+        for host in ("wifi", "camera"):
+            name = f"hall-{hall}-{host}"
+            targets.append(
+                {
+                    "name": name,
+                    "kind": "icmp",
+                    "host": ADDRESSES[name],
+                    "group": "venue",
+                    "labels": labels,
+                    "icmp": icmp,
+                    "timeout": timeout,
+                    "depends_on": [f"{carrier}-uplink"],
+                }
+            )
+    for name, addr in WEB.items():
+        targets.append(
+            {
+                "name": name,
+                "kind": "http",
+                "url": f"http://{addr}:{WEB_PORT}/",
+                "group": "datacentre",
+                "labels": {"carrier": "dc"},
+            }
+        )
+    targets += extra_targets or []
+    listen = listen or f"127.0.0.1:{18000 + (os.getpid() + len(str(path))) % 2000}"
+    doc: dict[str, Any] = {
+        "server": {
+            "listen": listen,
+            "state_dir": str(path.parent / "state"),
+            "location": location,
+        },
+        "defaults": {"interval": interval, "timeout": "900ms"},
+        # The carriers' routers send their traps to netmon's address in the lab.
+        "traps": {"listen": f"{NETMON_ADDRESS}:{TRAP_PORT}", "community": COMMUNITY},
+        "targets": targets,
+        "alerts": {
+            "receivers": {
+                "am": {
+                    "type": "alertmanager",
+                    "urls": am_urls,
+                    "resend_interval": "5s",
+                    "timeout": "2s",
+                }
+            },
+            "routes": [
+                {"match": {"severity": ["critical", "warning"]}, "receivers": ["am"]},
+                {"match": {"alertname": ["Watchdog"]}, "receivers": ["am"]},
+            ],
+            "delivery": {"backoff_initial": "200ms", "backoff_max": "1s"},
+            # The lab's agents start with the lab: their uptime says "restarted" at first.
+            "rules": [{"name": "AgentRestarted", "enabled": False}],
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    return path, listen
+
+
+@contextlib.asynccontextmanager
+async def netmon(
+    lab: NetnsLab, config: Path, listen: str, name: str = "netmon"
+) -> AsyncIterator[Proc]:
+    """``netmon run`` in netmon's namespace, started and answering /metrics."""
+    argv = [sys.executable, "-m", "monitor.cli", "run", "--config", str(config)]
+    lab.popen("mon", argv, name, cwd=str(config.parent))
+    proc = Proc(name, f"http://{listen}", lab)
+    try:
+        await _ready(lab, name, f"{proc.base}/healthz", 60, ok=(200, 503))
+        yield proc
+    finally:
+        lab._stop(name)
+
+
+async def netmon_alerts(lab: NetnsLab, node: Proc) -> list[dict[str, Any]]:
+    data = await nsenter.get_json(lab.mon, f"{node.base}/api/v1/alerts")
+    return list(data["alerts"])
+
+
+async def am_alerts(lab: NetnsLab, am: Proc) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = await nsenter.get_json(lab.mon, f"{am.base}/api/v2/alerts")
+    return data
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Record:
+    """What happened in one drill: the faults, the pages, netmon's own view of the holds."""
+
+    scenario: str
+    started: float
+    goal: float = TIME_TO_ALERT_GOAL
+    expected: list[tuple[str, str]] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # target → hold reason, at the worst
+    notes: list[str] = field(default_factory=list)
+    finished: float = 0.0
+
+    def fault_start(self) -> float:
+        starts = [f["at"] for f in self.faults if f["action"] not in ("heal", "loss-cleared")]
+        return min(starts) if starts else self.started
+
+    def heal_time(self) -> float | None:
+        heals = [f["at"] for f in self.faults if f["action"] in ("heal", "loss-cleared")]
+        return max(heals) if heals else None
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Each alert that reached a receiver: first firing page and first resolved page."""
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        for page in self.pages:
+            for a in page.alerts:
+                key = (a["labels"].get("alertname", ""), a["labels"].get("target", ""))
+                entry = seen.setdefault(
+                    key,
+                    {
+                        "alertname": key[0],
+                        "target": key[1],
+                        "receiver": page.receiver,
+                        "fired": None,
+                        "resolved": None,
+                    },
+                )
+                if a.get("status") == "firing" and entry["fired"] is None:
+                    entry["fired"] = page.at
+                if a.get("status") == "resolved" and entry["resolved"] is None:
+                    entry["resolved"] = page.at
+        start = self.fault_start()
+        for entry in seen.values():
+            entry["time_to_alert"] = None if entry["fired"] is None else entry["fired"] - start
+        return sorted(seen.values(), key=lambda e: (e["fired"] or 0, e["alertname"]))
+
+    def pages_per_receiver(self) -> dict[str, dict[str, int]]:
+        """Pages: notifications that bring an alert not paged before in their group (a phone
+        that buzzes for something new); updates and resolutions are counted apart."""
+        out: dict[str, dict[str, int]] = {}
+        known: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for page in self.pages:
+            group = ",".join(f"{k}={v}" for k, v in sorted(page.group.items())) or "-"
+            seen = known.setdefault((page.receiver, group), set())
+            new = page.names("firing") - seen
+            seen |= page.names("firing")
+            kind = "pages" if new else ("resolved" if page.status == "resolved" else "updates")
+            counts = out.setdefault(page.receiver, {})
+            counts[f"{kind} {group}"] = counts.get(f"{kind} {group}", 0) + 1
+        return out
+
+    def page_count(self, receiver: str, group: str) -> int:
+        return self.pages_per_receiver().get(receiver, {}).get(f"pages {group}", 0)
+
+    def missed(self) -> list[str]:
+        got = {(a["alertname"], a["target"]) for a in self.alerts() if a["fired"] is not None}
+        out = [f"{n} {t}: never paged" for n, t in self.expected if (n, t) not in got]
+        for a in self.alerts():
+            if a["target"] in self.held and a["fired"] is not None:
+                out.append(
+                    f"{a['alertname']} {a['target']}: held during the outage, paged at "
+                    f"+{a['time_to_alert']:.1f} s"
+                )
+        for a in self.alerts():
+            if a["alertname"] in self.forbidden:
+                out.append(f"{a['alertname']} {a['target']}: paged but must not be")
+            elif a["time_to_alert"] is not None and a["time_to_alert"] > self.goal:
+                out.append(f"{a['alertname']} {a['target']}: {a['time_to_alert']:.1f} s > goal")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "started": self.started,
+            "finished": self.finished,
+            "time_to_alert_goal_s": self.goal,
+            "faults": self.faults,
+            "alerts": self.alerts(),
+            "pages_per_receiver": self.pages_per_receiver(),
+            "held": self.held,
+            "missed": self.missed(),
+            "notes": self.notes,
+        }
+
+
+class Drill:
+    """The lab with Alertmanager, the webhook and netmon running; scenarios act on it."""
+
+    def __init__(
+        self, lab: NetnsLab, sink: Sink, am: Proc, node: Proc, config: Path, listen: str
+    ) -> None:
+        self.lab, self.sink, self.am, self.node = lab, sink, am, node
+        self.config, self.listen = config, listen
+
+    @contextlib.asynccontextmanager
+    async def restarted(self) -> AsyncIterator[Proc]:
+        """netmon started again on the same settings and state_dir (after a kill -9)."""
+        async with netmon(self.lab, self.config, self.listen) as node:
+            self.node = node
+            yield node
+
+    async def metric(self, name: str) -> float | None:
+        _, body = await nsenter.request(self.lab.mon, "GET", f"{self.node.base}/metrics")
+        for line in body.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{}"):
+                return float(line.split()[-1])
+        return None
+
+    async def watch_holds(self, record: Record, seconds: float) -> None:
+        """Poll netmon's alerts for ``seconds``, keeping every hold reason seen."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                for a in await netmon_alerts(self.lab, self.node):
+                    if a.get("held") and a.get("target"):
+                        record.held.setdefault(a["target"], a["held"])
+            await asyncio.sleep(0.5)
+
+    async def settle(self) -> None:
+        """Until netmon has probed every target once and nothing but the Watchdog fires."""
+
+        async def quiet() -> bool:
+            alerts = await netmon_alerts(self.lab, self.node)
+            return not [a for a in alerts if a["rule"] != "Watchdog" and a["state"] == "firing"]
+
+        await asyncio.sleep(3)
+        try:
+            await wait_for("the lab to be quiet", quiet, 20, 0.5)
+        except TimeoutError:
+            alerts = await netmon_alerts(self.lab, self.node)
+            firing = [(a["rule"], a["target"]) for a in alerts if a["state"] == "firing"]
+            raise TimeoutError(f"the lab is not quiet: {firing}") from None
+
+    def record(self, name: str) -> Record:
+        return Record(name, time.time())
+
+    def finish(self, record: Record, since: int) -> Record:
+        record.pages = [p for p in self.sink.pages[since:]]
+        record.faults = [
+            {"at": e.at, "action": e.action, "subject": e.subject, "detail": e.detail}
+            for e in self.lab.events
+            if e.at >= record.started
+        ]
+        record.finished = time.time()
+        return record
+
+    async def viettel_cut(self) -> Record:
+        rec = self.record("viettel-cut")
+        rec.expected = [("TargetDown", "viettel-uplink"), ("InterfaceDown", "viettel-edge")]
+        since = len(self.sink.pages)
+        self.lab.cut("viettel-uplink")
+        await wait_for(
+            "the Viettel page",
+            lambda: all(self.sink.seen(*e) for e in rec.expected),
+            TIME_TO_ALERT_GOAL * 3,
+        )
+        await self.watch_holds(rec, GROUP_WAIT + 4)  # any second page would arrive by now
+        self.lab.heal("viettel-uplink")
+        await wait_for(
+            "the Viettel resolve",
+            lambda: all(self.sink.seen(*e, status="resolved") for e in rec.expected),
+            60,
+        )
+        return self.finish(rec, since)
+
+    async def viettel_loss(self, percent: int = 30) -> Record:
+        rec = self.record("viettel-loss")
+        rec.expected = [("HighPacketLoss", "viettel-uplink")]
+        rec.forbidden = ["TargetDown"]
+        rec.goal = 30.0  # three lossy probes in a row: loss is random
+        since = len(self.sink.pages)
+        self.lab.loss("viettel", percent)
+        await wait_for("HighPacketLoss", lambda: self.sink.seen(*rec.expected[0]), 90)
+        await self.watch_holds(rec, GROUP_WAIT + 2)
+        self.lab.clear_loss("viettel")
+        await wait_for(
+            "HighPacketLoss resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+    async def both_cut(self) -> Record:
+        rec = self.record("both-carriers-cut")
+        rec.expected = [
+            ("TargetDown", "viettel-uplink"),
+            ("TargetDown", "vnpt-uplink"),
+            ("InterfaceDown", "viettel-edge"),
+            ("InterfaceDown", "vnpt-edge"),
+        ]
+        since = len(self.sink.pages)
+        self.lab.cut("viettel-uplink")
+        self.lab.cut("vnpt-uplink")
+        paged = lambda: all(self.sink.seen(*e) for e in rec.expected)  # noqa: E731
+        await wait_for("both carriers' pages", paged, TIME_TO_ALERT_GOAL * 3)
+        await self.watch_holds(rec, GROUP_WAIT + 4)
+        self.lab.heal("viettel-uplink")
+        self.lab.heal("vnpt-uplink")
+        await wait_for(
+            "both resolved",
+            lambda: all(self.sink.seen(*e, status="resolved") for e in rec.expected),
+            60,
+        )
+        return self.finish(rec, since)
+
+    def send_link_trap(self, carrier: str, up: bool) -> None:
+        """The carrier's router tells netmon its venue port changed (snmptrap, v2c)."""
+        ifindex = self.lab.if_index(CARRIERS[carrier], "core")
+        oper = "1" if up else "2"
+        argv = [
+            "snmptrap",
+            "-v",
+            "2c",
+            "-c",
+            COMMUNITY,
+            f"{NETMON_ADDRESS}:{TRAP_PORT}",
+            "",
+            LINK_UP if up else LINK_DOWN,
+            f"{IF_ENTRY}.1.{ifindex}",
+            "i",
+            str(ifindex),
+            f"{IF_ENTRY}.7.{ifindex}",
+            "i",
+            "1",
+            f"{IF_ENTRY}.8.{ifindex}",
+            "i",
+            oper,
+        ]
+        self.lab.exec(CARRIERS[carrier], argv)
+
+    async def linkdown_trap(self) -> Record:
+        """Run with a 60 s SNMP poll (``drill(lab, snmp_interval="60s")``): the port goes down
+        and the router's linkDown trap pages before netmon polls it again."""
+        rec = self.record("linkdown-trap")
+        rec.expected = [("InterfaceDown", "viettel-edge")]
+        since = len(self.sink.pages)
+        self.lab.cut("viettel-uplink")
+        self.send_link_trap("viettel", up=False)
+        await wait_for(
+            "InterfaceDown from the trap",
+            lambda: self.sink.seen(*rec.expected[0]),
+            TIME_TO_ALERT_GOAL * 2,
+        )
+        await self.watch_holds(rec, 2)
+        self.lab.heal("viettel-uplink")
+        self.send_link_trap("viettel", up=True)
+        await wait_for(
+            "InterfaceDown resolved by linkUp",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+
+SCENARIOS: dict[str, str] = {
+    "viettel-cut": "viettel_cut",
+    "viettel-loss": "viettel_loss",
+    "both-carriers-cut": "both_cut",
+    "linkdown-trap": "linkdown_trap",
+}
+
+
+@contextlib.asynccontextmanager
+async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterator[Drill]:
+    """Alertmanager, the webhook and netmon in the lab's netmon namespace."""
+    # A fresh start: no Alertmanager notification log or netmon state from an earlier drill.
+    for stale in (lab.workdir / "alertmanager", lab.workdir / "netmon"):
+        shutil.rmtree(stale, ignore_errors=True)
+    sink = Sink(lab.mon)
+    await sink.start()
+    try:
+        async with alertmanager(lab, sink) as am:
+            config, listen = drill_settings(
+                lab.workdir / "netmon" / "settings.toml",
+                [f"{am.base}/"],
+                snmp_interval=snmp_interval,
+            )
+            async with netmon(lab, config, listen) as node:
+                d = Drill(lab, sink, am, node, config, listen)
+                await d.settle()
+                yield d
+    finally:
+        await sink.close()
+
+
+def dump(record: Record, path: Path) -> None:
+    path.write_text(
+        json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def which_missing() -> list[str]:
+    missing = [] if alertmanager_available() else ["prometheus-alertmanager"]
+    from .netns import snmpd_path
+
+    if snmpd_path() is None:
+        missing.append("snmpd")
+    if shutil.which("nft") is None and not Path("/usr/sbin/nft").exists():
+        missing.append("nftables")
+    return missing
