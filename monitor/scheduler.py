@@ -91,6 +91,9 @@ class _Entry:
     timeout: float
     offset: float
     due: float = 0.0
+    # The target as the probe sees it: its effective timeout filled in, so a probe that paces
+    # itself (ICMP's wait for late echoes, SNMP's retries) fits inside the real deadline.
+    probe_target: Target | None = None
     task: asyncio.Task[None] | None = None
 
 
@@ -192,6 +195,7 @@ class Scheduler:
         for entry in self._entries.values():
             entry.interval = self._settings.interval_for(entry.target, self._phase)
             entry.timeout = self._settings.timeout_for(entry.target, entry.interval)
+            entry.probe_target = entry.target.model_copy(update={"timeout": entry.timeout})
             entry.offset = spread_offset(entry.target.name, entry.interval)
             if fresh and entry.target.name in fresh:
                 window = min(entry.interval, FIRST_RUN_WINDOW)
@@ -200,6 +204,11 @@ class Scheduler:
                 entry.due = next_slot(now, entry.offset, entry.interval)
             self._push(entry)
         self._wake.set()
+
+    def probe_target(self, name: str) -> Target | None:
+        """The target as its probe receives it now (effective timeout filled in)."""
+        entry = self._entries.get(name)
+        return entry.probe_target if entry is not None else None
 
     def _push(self, entry: _Entry) -> None:
         self._seq += 1
@@ -280,7 +289,7 @@ class Scheduler:
     async def _probe(self, entry: _Entry) -> ProbeResult:
         try:
             async with asyncio.timeout(entry.timeout):
-                return await entry.probe(entry.target, self._ctx)
+                return await entry.probe(entry.probe_target or entry.target, self._ctx)
         except TimeoutError:
             return failure("timeout", f"no answer within {entry.timeout:g} s")
         except Exception as exc:  # a probe bug must cost only its own target

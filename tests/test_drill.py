@@ -172,15 +172,13 @@ async def test_linkdown_trap_before_the_next_poll(tmp_path: Path) -> None:
     assert down["resolved"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="probes/icmp.py sizes its wait for late replies from target.timeout only; with the "
-    "timeout in [defaults] it waits 1 s after the last echo, outlives the effective timeout, and "
-    "any lost echo makes the probe a failure (30 % loss read as down in the loss drill); fix: "
-    "pass the effective timeout (Settings.timeout_for) to the probe",
-)
 def test_icmp_wait_fits_the_default_timeout() -> None:
+    """The loss drill once read 30 % loss as down: the ICMP probe sized its wait for late
+    replies from target.timeout only. The scheduler now hands probes the effective timeout."""
+    from monitor.scheduler import Scheduler
     from monitor.settings import Settings
+    from monitor.store import Store
+    from probes.base import ProbeContext
     from probes.icmp import wait_after_last
 
     settings = Settings.model_validate(
@@ -190,8 +188,8 @@ def test_icmp_wait_fits_the_default_timeout() -> None:
                          "icmp": {"count": 40, "spacing": "15ms"}}],
         }
     )  # fmt: skip
-    target = settings.targets[0]
-    timeout = settings.timeout_for(target, settings.interval_for(target, None))
+    target = Scheduler(settings, Store(), ProbeContext()).probe_target("uplink")
+    assert target is not None and target.timeout == 0.9
     opts = target.icmp
     assert opts is not None
-    assert (opts.count - 1) * opts.spacing + wait_after_last(opts, target.timeout) <= timeout
+    assert (opts.count - 1) * opts.spacing + wait_after_last(opts, target.timeout) <= 0.9
