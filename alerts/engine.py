@@ -574,6 +574,11 @@ class AlertEngine:
             labels.update(target_labels(target))
         elif alert.target is not None:
             labels["target"] = alert.target
+        elif self._settings.server.location:
+            # netmon's own alerts (the Watchdog) name their vantage point, so a dead one is told
+            # from a live one; target alerts stay the same from every vantage point, so the
+            # Alertmanager cluster de-duplicates them into one page.
+            labels["location"] = self._settings.server.location
         labels.update((series_label_name(k), v) for k, v in alert.series)
         return labels
 

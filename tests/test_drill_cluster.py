@@ -111,12 +111,6 @@ async def test_two_vantage_points_one_page_and_survive_losses(tmp_path: Path) ->
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts carry no `location` label (alerts/engine.py _labels): the Watchdogs of two "
-    "netmons are one alert to Alertmanager, so a dead vantage point's Watchdog cannot be told "
-    "from the live one's; fix: add server.location to every alert's labels when set",
-)
 async def test_watchdog_names_its_vantage_point(tmp_path: Path) -> None:
     path = write_settings(tmp_path / "s.toml", [], {"receivers": {}, "routes": []})
     text = path.read_text(encoding="utf-8").replace(
