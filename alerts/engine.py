@@ -146,6 +146,7 @@ class AlertEngine:
         self._parent_recovered: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._started_at = 0.0
         self._last_repeat = 0.0
         self._last_prune = 0.0
         self._apply(settings)
@@ -189,6 +190,7 @@ class AlertEngine:
         self._store.subscribe(self._on_record, self._on_remove)
         self._store.subscribe_events(self._on_event)
         self._started = True
+        self._started_at = self._clock.time()
         self.dispatcher.start()
         for alert in gone:
             self._resolve(alert, now, why="its rule or target is gone")
@@ -697,8 +699,15 @@ class AlertEngine:
             return None, None
         for parent in target.depends_on:
             pstate = self._store.get(parent)
-            latest = pstate.latest if pstate is not None else None
-            if pstate is None or latest is None:
+            if pstate is None:
+                continue  # not watched by this netmon (another shard): nothing to wait for
+            latest = pstate.latest
+            if latest is None:
+                # Not probed yet (netmon just restarted): the parent may be what failed, so a
+                # restored child alert waits for the parent's first result, one interval at most.
+                deadline = self._started_at + self._cycle(pstate.target)
+                if now < deadline:
+                    return f"waiting for parent {parent}", deadline
                 continue
             if not latest.result.success:
                 return f"suppressed: parent {parent} down", None
@@ -717,6 +726,11 @@ class AlertEngine:
                 deadline = recovered + self._cycle(target)
                 if now < deadline:
                     return f"waiting for a new result after parent {parent} recovered", deadline
+            if recovered is not None and alert.hold is not None and alert.oks > 0:
+                # Good again since the parent came back, but not yet for `recoveries` results:
+                # stay held until it resolves (a new failure lifts the hold and pages), so the
+                # heal of one uplink pages no child.
+                return f"recovering after parent {parent} recovered", None
         return None, None
 
     def _cycle(self, target: Target) -> float:

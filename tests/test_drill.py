@@ -104,7 +104,7 @@ async def test_viettel_uplink_cut(tmp_path: Path) -> None:
     assert heal is not None
     paged_before_heal = {t for p in rec.pages if p.at < heal for _, t in p.names()}
     assert not paged_before_heal & CHILDREN_A
-    # exactly one page for the outage (after the heal, see the xfail below)
+    # exactly one page for the outage (after the heal: test_no_page_for_the_children_...)
     trace = [(p.at - rec.started, p.status, sorted(p.names())) for p in rec.pages]
     outage = [p for p in rec.pages if p.at < heal and p.status == "firing"]
     assert len(outage) == 1, trace
@@ -113,14 +113,6 @@ async def test_viettel_uplink_cut(tmp_path: Path) -> None:
 
 
 @needs_netns_lab
-@pytest.mark.xfail(
-    strict=False,  # a race: the page shows only when the child's recovery is slower than AM's
-    reason="alerts/engine.py _hold_for: when the parent recovers, a held child is released after "
-    "one new result of its own, but its alert needs `recoveries` (2) good results to resolve: "
-    "for one interval it is firing and not held, and is paged (2 of the 3 cut drills in "
-    "bench/results/drill-all.md); fix: keep the hold until the child's alert resolves or fails "
-    "again after the parent's recovery",
-)
 async def test_no_page_for_the_children_after_the_heal(tmp_path: Path) -> None:
     async with drill_for(tmp_path) as d:
         rec = await d.viettel_cut()

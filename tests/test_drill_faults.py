@@ -77,9 +77,10 @@ async def test_kill9_during_an_outage_then_restart(tmp_path: Path) -> None:
 @pytest.mark.timeout(180)
 @pytest.mark.xfail(
     strict=True,
-    reason="alerts/engine.py _hold_for: right after a restart the parent has no result yet "
-    "(`pstate is None or latest is None: continue`), so the children's restored firing alerts "
-    "are not held and page; they should wait for the parent's first result (one interval)",
+    reason="children held before a kill -9 are paged after the restart: _hold_for now waits for "
+    "the parent's first result, yet the pages still go out, so the restore path likely "
+    "announces restored firing alerts before any hold is evaluated (alerts/engine.py start/"
+    "_restore); not yet fixed",
 )
 async def test_children_stay_held_across_a_restart(tmp_path: Path) -> None:
     async with drill_for(tmp_path) as d:
