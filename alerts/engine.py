@@ -186,15 +186,20 @@ class AlertEngine:
         self._api_windows = {w.name: w for w in windows if w.end > now}
         self._active_windows = self._current_windows(now)
         self._down = {o.target: o for o in outages}
+        self._started_at = now
         gone = self._restore(rows)
+        gone_keys = {a.key for a in gone}
+        for alert in self._alerts.values():
+            # A child that was held before the restart must not page before its parent's
+            # first result says whether the parent is still down.
+            if alert.key not in gone_keys:
+                self._rehold(alert, now, announce=False)
         self._store.subscribe(self._on_record, self._on_remove)
         self._store.subscribe_events(self._on_event)
         self._started = True
-        self._started_at = self._clock.time()
         self.dispatcher.start()
         for alert in gone:
             self._resolve(alert, now, why="its rule or target is gone")
-        gone_keys = {a.key for a in gone}
         for alert in list(self._alerts.values()):
             # The phase (or the settings) may have changed while netmon was down.
             if alert.key not in gone_keys and self._labels(alert) != alert.labels:

@@ -75,13 +75,6 @@ async def test_kill9_during_an_outage_then_restart(tmp_path: Path) -> None:
 
 @needs_netns_lab
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    strict=True,
-    reason="children held before a kill -9 are paged after the restart: _hold_for now waits for "
-    "the parent's first result, yet the pages still go out, so the restore path likely "
-    "announces restored firing alerts before any hold is evaluated (alerts/engine.py start/"
-    "_restore); not yet fixed",
-)
 async def test_children_stay_held_across_a_restart(tmp_path: Path) -> None:
     async with drill_for(tmp_path) as d:
         _, pages = await _kill9_mid_outage(d)
