@@ -5,7 +5,15 @@ peers of a two-peer Alertmanager cluster (Debian's, ``--cluster.peer`` on loopba
 netmon's namespace). One outage is one page; with one netmon and one Alertmanager peer killed
 mid-outage, the next outage still pages once.
 
-Not here (see the report of issue 7): Prometheus scraping both netmons for the quorum rule.
+Debian's Prometheus, in the same namespace, scrapes both netmons with the config and rules
+``netmon prometheus config`` generates (1 s scrape and evaluation, ``quorum_for`` 0 so a firing
+shows at once). ``TargetDownQuorum`` must fire for the link both vantage points see cut, and
+never for ``quorum-view``, which only one of them sees down (the two netmons point that name at
+different addresses: one answers, one does not, as a fault on one vantage point's path would
+look). When one netmon is killed, its end is noticed twice: Prometheus' ``NetmonScrapeDown``
+fires for it, and its Watchdog, no longer re-sent, expires in Alertmanager while the survivor's
+stays active. With one vantage point gone the quorum cannot be met: netmon's own alert is what
+pages then.
 """
 
 from __future__ import annotations
@@ -18,21 +26,32 @@ from typing import Any
 
 import pytest
 
+from grafana import prometheus as promgen
+from grafana.settings import PrometheusSettings
 from monitor.drill import nsenter
+from monitor.drill.netns import WEB
 from monitor.drill.scenarios import (
     GROUP_WAIT,
+    Proc,
     Sink,
     alertmanager,
     drill_settings,
     netmon,
     wait_for,
 )
+from monitor.settings import load_settings
 
 from .lab import lab_for, needs_netns_lab
 from .test_alerts_helpers import running, write_settings
 
 VIETTEL = [("TargetDown", "viettel-uplink"), ("InterfaceDown", "viettel-edge")]
 VNPT = [("TargetDown", "vnpt-uplink"), ("InterfaceDown", "vnpt-edge")]
+LOCATIONS = (("netmon-a", "so-tttt"), ("netmon-b", "vien-thong"))
+# One target name, two views: netmon-a pings a web server that answers, netmon-b an address
+# of the same subnet where nothing does.
+ONE_SIDED = "quorum-view"
+VIEWS = {"netmon-a": WEB["dc-web-1"], "netmon-b": "10.77.5.99"}
+PROMETHEUS = "/usr/bin/prometheus"
 
 
 def new_pages(sink: Sink, carrier: str) -> int:
@@ -67,13 +86,23 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Any, Sink, list[Any], l
                 urls = [f"{am1.base}/", f"{am2.base}/"]
                 nodes = []
                 async with contextlib.AsyncExitStack() as stack:
-                    for name, location in (("netmon-a", "so-tttt"), ("netmon-b", "vien-thong")):
+                    for name, location in LOCATIONS:
                         port = nsenter.free_port(lab.mon)
+                        one_sided = {
+                            "name": ONE_SIDED,
+                            "kind": "icmp",
+                            "host": VIEWS[name],
+                            "group": "datacentre",
+                            "labels": {"carrier": "dc"},
+                            "icmp": {"count": 5, "spacing": "20ms"},
+                            "timeout": "900ms",
+                        }
                         config, listen = drill_settings(
                             lab.workdir / name / "settings.toml",
                             urls,
                             location=location,
                             listen=f"127.0.0.1:{port}",
+                            extra_targets=[one_sided],
                         )
                         nodes.append(await stack.enter_async_context(
                             netmon(lab, config, listen, name=name)))  # fmt: skip
@@ -83,12 +112,120 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Any, Sink, list[Any], l
             await sink.close()
 
 
+@contextlib.asynccontextmanager
+async def prometheus(lab: Any, nodes: list[Proc]) -> AsyncIterator[Proc]:
+    """Debian's Prometheus in netmon's namespace, on the generated config and rules."""
+    workdir = lab.workdir / "prometheus"
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = load_settings(lab.workdir / LOCATIONS[0][0] / "settings.toml")
+    prom = PrometheusSettings.model_validate(
+        {
+            "scrape_interval": "1s",
+            "evaluation_interval": "1s",
+            "slow_evaluation_interval": "1s",
+            "netmons": [
+                {"address": node.base.removeprefix("http://"), "location": location}
+                for node, (_, location) in zip(nodes, LOCATIONS, strict=True)
+            ],
+            "rules": {"quorum_for": "0s", "scrape_down_for": "2s"},
+        }
+    )
+    settings = base.model_copy(update={"prometheus": prom})
+    config = workdir / "prometheus.yml"
+    config.write_text(promgen.render(promgen.scrape_config(settings)), encoding="utf-8")
+    (workdir / promgen.RULES_FILE).write_text(
+        promgen.render(promgen.rules(settings)), encoding="utf-8"
+    )
+    port = nsenter.free_port(lab.mon)
+    argv = [
+        PROMETHEUS,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    lab.popen("mon", argv, "prometheus", cwd=str(workdir))
+    proc = Proc("prometheus", f"http://127.0.0.1:{port}", lab)
+
+    async def ready() -> bool:
+        assert proc.alive(), (lab.workdir / "prometheus.log").read_text(errors="replace")[-2000:]
+        try:
+            status, _ = await nsenter.request(lab.mon, "GET", f"{proc.base}/-/ready")
+        except OSError:
+            return False
+        return status == 200
+
+    try:
+        await wait_for("Prometheus to be ready", ready, 30)
+        yield proc
+    finally:
+        lab._stop("prometheus")
+
+
+class PromAlerts:
+    """Prometheus' alerts, polled; remembers every target TargetDownQuorum ever named."""
+
+    def __init__(self, lab: Any, prom: Proc) -> None:
+        self.lab, self.prom = lab, prom
+        self.quorum_ever: set[str] = set()
+
+    async def firing(self, alertname: str) -> list[dict[str, str]]:
+        data = await nsenter.get_json(self.lab.mon, f"{self.prom.base}/api/v1/alerts")
+        alerts = data["data"]["alerts"]
+        for a in alerts:
+            if a["labels"]["alertname"] == "TargetDownQuorum":
+                self.quorum_ever.add(a["labels"].get("target", ""))
+        return [
+            a["labels"]
+            for a in alerts
+            if a["labels"]["alertname"] == alertname and a["state"] == "firing"
+        ]
+
+    async def quorum_for(self, target: str) -> bool:
+        return any(a.get("target") == target for a in await self.firing("TargetDownQuorum"))
+
+    async def success(self, target: str) -> dict[str, float]:
+        """probe_success of ``target`` per location, as Prometheus has it now."""
+        query = f'probe_success{{job="netmon",target="{target}"}}'
+        url = f"{self.prom.base}/api/v1/query?query={query}"
+        data = await nsenter.get_json(self.lab.mon, url)
+        return {r["metric"]["location"]: float(r["value"][1]) for r in data["data"]["result"]}
+
+
+async def am_watchdogs(lab: Any, am: Proc) -> set[str]:
+    """Locations whose Watchdog is active in Alertmanager (an expired one is not listed)."""
+    alerts = await nsenter.get_json(lab.mon, f"{am.base}/api/v2/alerts?active=true")
+    return {
+        a["labels"].get("location", "")
+        for a in alerts
+        if a["labels"].get("alertname") == "Watchdog" and a["status"]["state"] == "active"
+    }
+
+
 @needs_netns_lab
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 async def test_two_vantage_points_one_page_and_survive_losses(tmp_path: Path) -> None:
-    async with cluster(tmp_path) as (lab, sink, _ams, nodes):
+    async with cluster(tmp_path) as (lab, sink, ams, nodes), prometheus(lab, nodes) as prom:
+        alerts = PromAlerts(lab, prom)
+
+        async def one_sided_seen() -> bool:
+            return await alerts.success(ONE_SIDED) == {"so-tttt": 1.0, "vien-thong": 0.0}
+
+        # Prometheus has quorum-view down from one location only: no quorum, for 5 s.
+        await wait_for("quorum-view down from vien-thong only", one_sided_seen, 30)
+        for _ in range(5):
+            assert not await alerts.quorum_for(ONE_SIDED)
+            await asyncio.sleep(1)
+        assert await am_watchdogs(lab, ams[0]) == {"so-tttt", "vien-thong"}
+
         lab.cut("viettel-uplink")
         await wait_for("the Viettel page", lambda: all(sink.seen(*e) for e in VIETTEL), 60)
+        # both vantage points see the link down: the quorum fires in Prometheus
+        await wait_for(
+            "TargetDownQuorum for viettel-uplink",
+            lambda: alerts.quorum_for("viettel-uplink"),
+            30,
+        )
         await asyncio.sleep(GROUP_WAIT + 4)
         # both netmons saw it, both peers had it: one page (the cluster shares its log)
         assert new_pages(sink, "viettel") == 1, [(p.receiver, p.names()) for p in sink.pages]
@@ -97,11 +234,28 @@ async def test_two_vantage_points_one_page_and_survive_losses(tmp_path: Path) ->
         peer = lab.procs.pop("am-2")
         peer.kill()
         await asyncio.to_thread(peer.wait)
+
+        async def scrape_down_noticed() -> bool:
+            down = await alerts.firing("NetmonScrapeDown")
+            return [a.get("location") for a in down] == ["vien-thong"]
+
+        await wait_for("Prometheus to notice the dead netmon", scrape_down_noticed, 30)
         lab.cut("vnpt-uplink")
         await wait_for("the VNPT page", lambda: all(sink.seen(*e) for e in VNPT), 60)
         await asyncio.sleep(GROUP_WAIT + 4)
         assert new_pages(sink, "vnpt") == 1
         assert new_pages(sink, "viettel") == 1  # no page again for what was paged
+
+        # The dead netmon's Watchdog is no longer re-sent: it expires (endsAt is four resend
+        # intervals ahead) while the survivor's stays.
+        async def watchdog_expired() -> bool:
+            return await am_watchdogs(lab, ams[0]) == {"so-tttt"}
+
+        await wait_for("the dead netmon's Watchdog to expire", watchdog_expired, 40)
+        # one vantage point left: the VNPT cut cannot reach the quorum (netmon paged it)
+        assert not await alerts.quorum_for("vnpt-uplink")
+        assert ONE_SIDED not in alerts.quorum_ever
+        assert "viettel-uplink" in alerts.quorum_ever
         lab.heal("viettel-uplink")
         lab.heal("vnpt-uplink")
         await wait_for(
