@@ -87,10 +87,20 @@ def _query(expr: str, legend: str = "", *, instant: bool = False, table_: bool =
     return q
 
 
-def _targets(panel: Any, queries: list[Any]) -> Any:
-    for n, q in enumerate(queries):
-        panel = panel.with_target(q.ref_id(chr(ord("A") + n)))
-    return panel
+def _by_target(
+    agg: str,
+    metric: str,
+    match: list[str],
+    *,
+    legend: str = "{{target}}",
+    top: str = "",
+    instant: bool = False,
+) -> Any:
+    """``agg by (target) (metric{match})``, one series a target; ``top``: only ten of them."""
+    expr = f"{agg} by (target) ({sel(metric, *match)})"
+    if top:
+        expr = f"{top}(10, {expr})"
+    return _query(expr, legend, instant=instant)
 
 
 def _thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
@@ -142,10 +152,21 @@ BGP_STATE = _mapping(
     }
 )
 AVAILABILITY = _thresholds((None, "red"), (0.95, "orange"), (0.99, "green"))
+ONE_IS_GREEN = _thresholds((None, "red"), (1, "green"))  # 1 = up, reloaded, scraped
 
 
-def _common(panel: Any, ctx: _Ctx, title: str, description: str, w: int, h: int) -> Any:
-    return (
+def _common(
+    panel: Any,
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    queries: list[Any],
+    w: int,
+    h: int,
+    unit: str | None = None,
+) -> Any:
+    """What every panel sets: its id, texts, datasource, size, queries (A, B...) and unit."""
+    panel = (
         panel.id(ctx.ident())
         .title(title)
         .description(description)
@@ -153,6 +174,23 @@ def _common(panel: Any, ctx: _Ctx, title: str, description: str, w: int, h: int)
         .span(w)
         .height(h)
     )
+    if unit is not None:
+        panel = panel.unit(unit)
+    for n, q in enumerate(queries):
+        panel = panel.with_target(q.ref_id(chr(ord("A") + n)))
+    return panel
+
+
+def _bounds(panel: Any, min_: float | None, max_: float | None) -> Any:
+    if min_ is not None:
+        panel = panel.min(min_)
+    if max_ is not None:
+        panel = panel.max(max_)
+    return panel
+
+
+def _last_value() -> common.ReduceDataOptions:
+    return common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
 
 
 def row(ctx: _Ctx, title: str) -> None:
@@ -174,8 +212,7 @@ def ts(
     repeat: str | None = None,
     overrides: list[tuple[str, list[models.DynamicConfigValue]]] | None = None,
 ) -> None:
-    panel = _common(timeseries.Panel(), ctx, title, description, w, h).unit(unit)
-    panel = _targets(panel, queries)
+    panel = _common(timeseries.Panel(), ctx, title, description, queries, w, h, unit)
     panel = panel.legend(
         common.VizLegendOptions()
         .display_mode(common_models.LegendDisplayMode.TABLE)
@@ -185,10 +222,7 @@ def ts(
     ).fill_opacity(10 if not stack else 60)
     if stack:
         panel = panel.stacking(common.StackingConfig().mode(common_models.StackingMode.NORMAL))
-    if min_ is not None:
-        panel = panel.min(min_)
-    if max_ is not None:
-        panel = panel.max(max_)
+    panel = _bounds(panel, min_, max_)
     if repeat:
         panel = panel.repeat(repeat).repeat_direction("h").max_per_row(2)
     for pattern, properties in overrides or []:
@@ -210,12 +244,11 @@ def st(
     text_name: bool = False,
     no_value: str | None = None,
 ) -> None:
-    panel = _common(stat.Panel(), ctx, title, description, w, h).unit(unit)
-    panel = _targets(panel, queries)
+    panel = _common(stat.Panel(), ctx, title, description, queries, w, h, unit)
     panel = panel.color_mode(common_models.BigValueColorMode.BACKGROUND).graph_mode(
         common_models.BigValueGraphMode.NONE
     )
-    panel = panel.reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    panel = panel.reduce_options(_last_value())
     if mappings:
         panel = panel.mappings(mappings)
     if thresholds is not None:
@@ -237,8 +270,8 @@ def timeline(
     w: int = 24,
     h: int = 8,
 ) -> None:
-    panel = _common(statetimeline.Panel(), ctx, title, description, w, h)
-    panel = _targets(panel, queries).mappings(mappings).merge_values(True).fill_opacity(80)
+    panel = _common(statetimeline.Panel(), ctx, title, description, queries, w, h)
+    panel = panel.mappings(mappings).merge_values(True).fill_opacity(80)
     panel = panel.thresholds(_thresholds((None, "green")))
     ctx.panels.append(panel)
 
@@ -246,8 +279,8 @@ def timeline(
 def tbl(
     ctx: _Ctx, title: str, description: str, queries: list[Any], *, w: int = 12, h: int = 8
 ) -> None:
-    panel = _common(table.Panel(), ctx, title, description, w, h)
-    panel = _targets(panel, queries).with_transformation(
+    panel = _common(table.Panel(), ctx, title, description, queries, w, h)
+    panel = panel.with_transformation(
         models.DataTransformerConfig(
             id_val="organize",
             options={"excludeByName": {"Time": True, "__name__": True, "job": True}},
@@ -269,17 +302,229 @@ def bars(
     min_: float | None = None,
     max_: float | None = None,
 ) -> None:
-    panel = _common(bargauge.Panel(), ctx, title, description, w, h).unit(unit)
-    panel = _targets(panel, queries).thresholds(thresholds)
+    panel = _common(bargauge.Panel(), ctx, title, description, queries, w, h, unit)
+    panel = panel.thresholds(thresholds)
     panel = panel.display_mode(common_models.BarGaugeDisplayMode.BASIC).orientation(
         common_models.VizOrientation.HORIZONTAL
     )
-    panel = panel.reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-    if min_ is not None:
-        panel = panel.min(min_)
-    if max_ is not None:
-        panel = panel.max(max_)
+    panel = _bounds(panel.reduce_options(_last_value()), min_, max_)
     ctx.panels.append(panel)
+
+
+# --------------------------------------------------------------------------- shared panels
+
+
+def _up_now(
+    ctx: _Ctx, title: str, description: str, match: list[str], *, w: int = 12, h: int = 5
+) -> None:
+    """Whether each target's last probe succeeded (every location), as up/down."""
+    st(
+        ctx,
+        title,
+        description,
+        [_by_target("min", "probe_success", match, instant=True)],
+        w=w,
+        h=h,
+        mappings=UP_DOWN,
+        thresholds=ONE_IS_GREEN,
+    )
+
+
+def _availability(
+    ctx: _Ctx, title: str, description: str, query: Any, *, w: int = 12, h: int = 5
+) -> None:
+    """A share of successful probes, red below 95 %, green from 99 %."""
+    st(ctx, title, description, [query], unit="percentunit", w=w, h=h, thresholds=AVAILABILITY)
+
+
+def _availability_in_range(
+    ctx: _Ctx, description: str, match: list[str], *, total: str = "", w: int = 12, h: int = 5
+) -> None:
+    """Availability over the dashboard's time range: a target each, or one series ``total``."""
+    ratio = f"avg_over_time({sel('probe_success', *match)}[$__range])"
+    query = (
+        _query(f"avg({ratio})", total, instant=True)
+        if total
+        else _query(f"avg by (target) ({ratio})", "{{target}}", instant=True)
+    )
+    _availability(ctx, "Khả dụng trong khoảng thời gian", description, query, w=w, h=h)
+
+
+def _failures(
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    labels: str,
+    match: list[str],
+    *,
+    w: int = 12,
+    h: int = 8,
+) -> None:
+    """The targets failing now (probe_failure_info) as a table of ``labels``."""
+    expr = f"max by ({labels}) ({sel('probe_failure_info', *match)})"
+    tbl(ctx, title, description, [_query(expr, "", instant=True, table_=True)], w=w, h=h)
+
+
+def _ratios(ctx: _Ctx, title: str, description: str, queries: list[Any]) -> None:
+    """Ratios over time, on a 0 to 100 % axis."""
+    ts(ctx, title, description, queries, unit="percentunit", min_=0, max_=1)
+
+
+def _loss(ctx: _Ctx, match: list[str]) -> None:
+    _ratios(
+        ctx,
+        "Tỷ lệ mất gói",
+        "Share of echo requests of each probe that got no answer.",
+        [_by_target("max", "probe_icmp_packet_loss_ratio", match)],
+    )
+
+
+def _jitter(ctx: _Ctx, match: list[str], *, w: int = 12) -> None:
+    ts(
+        ctx,
+        "Độ dao động trễ (jitter)",
+        "Mean absolute difference between consecutive round-trip times of each probe.",
+        [_by_target("max", "probe_icmp_jitter_seconds", match)],
+        unit="s",
+        w=w,
+    )
+
+
+def _smokeping(ctx: _Ctx, match: list[str]) -> None:
+    """RTT min/avg/max as a band with the loss as bars: one panel per link (repeat)."""
+    rtt = [
+        _by_target(stat_, "probe_icmp_rtt_seconds", [eq("stat", stat_), *match], legend=label)
+        for stat_, label in (
+            ("min", "RTT tối thiểu"),
+            ("avg", "RTT trung bình"),
+            ("max", "RTT tối đa"),
+        )
+    ]
+    loss = _by_target("max", "probe_icmp_packet_loss_ratio", match, legend="Tỷ lệ mất gói")
+    ts(
+        ctx,
+        "Độ trễ và mất gói: $target",
+        "Smokeping-like view of one link: the band between the lowest and the highest "
+        "round-trip time of each probe's echoes, the mean inside it, and packet loss as bars "
+        "on the right axis.",
+        [*rtt, loss],
+        unit="s",
+        repeat="target",
+        overrides=[
+            (
+                "RTT tối đa",
+                [
+                    models.DynamicConfigValue(id_val="custom.fillBelowTo", value="RTT tối thiểu"),
+                    models.DynamicConfigValue(id_val="custom.fillOpacity", value=25),
+                    models.DynamicConfigValue(id_val="custom.lineWidth", value=0),
+                ],
+            ),
+            (
+                "RTT tối thiểu",
+                [models.DynamicConfigValue(id_val="custom.lineWidth", value=0)],
+            ),
+            (
+                "Tỷ lệ mất gói",
+                [
+                    models.DynamicConfigValue(id_val="unit", value="percentunit"),
+                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                    models.DynamicConfigValue(id_val="custom.drawStyle", value="bars"),
+                    models.DynamicConfigValue(id_val="min", value=0),
+                    models.DynamicConfigValue(id_val="max", value=1),
+                    models.DynamicConfigValue(
+                        id_val="color", value={"mode": "fixed", "fixedColor": "red"}
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
+    """The devices' interfaces (and BGP peers) over SNMP, as snmp_exporter names them."""
+
+    def rate(metric: str) -> str:
+        return f"max by (target, ifName) (rate({sel(metric, *match)}[$__rate_interval]))"
+
+    ts(
+        ctx,
+        "Lưu lượng vào/ra",
+        "Traffic of each interface in bits per second from ifHCInOctets (up) and "
+        "ifHCOutOctets (down, drawn below zero).",
+        [
+            _query(f"{rate('ifHCInOctets')} * 8", "{{target}} {{ifName}} vào"),
+            _query(f"{rate('ifHCOutOctets')} * 8", "{{target}} {{ifName}} ra"),
+        ],
+        unit="bps",
+        overrides=[
+            (".* ra$", [models.DynamicConfigValue(id_val="custom.transform", value="negative-Y")])
+        ],
+    )
+    _ratios(
+        ctx,
+        "Mức sử dụng băng thông",
+        "Share of each interface's speed (ifHighSpeed) in use, per direction.",
+        [
+            _query(
+                "max by (target, ifName, direction) "
+                f"({sel('probe_snmp_if_utilization_ratio', *match)})",
+                "{{target}} {{ifName}} {{direction}}",
+            )
+        ],
+    )
+    ts(
+        ctx,
+        "Lỗi và gói bị loại trên cổng",
+        "Errored and discarded packets per second on each interface (ifIn/OutErrors, "
+        "ifIn/OutDiscards): a growing count points at cabling, optics or congestion.",
+        [
+            _query(rate("ifInErrors"), "{{target}} {{ifName}} lỗi vào"),
+            _query(rate("ifOutErrors"), "{{target}} {{ifName}} lỗi ra"),
+            _query(rate("ifInDiscards"), "{{target}} {{ifName}} loại vào"),
+            _query(rate("ifOutDiscards"), "{{target}} {{ifName}} loại ra"),
+        ],
+        unit="pps",
+    )
+    timeline(
+        ctx,
+        "Trạng thái cổng",
+        "IF-MIB ifOperStatus of each interface over time (up, down, lowerLayerDown...).",
+        [
+            _query(
+                f"max by (target, ifName) ({sel('ifOperStatus', *match)})",
+                "{{target}} {{ifName}}",
+            )
+        ],
+        IF_STATUS,
+        w=12 if bgp else 24,
+    )
+    if bgp:
+        timeline(
+            ctx,
+            "Phiên BGP",
+            "BGP4-MIB bgpPeerState of each peer: anything but established means the session "
+            "is down.",
+            [
+                _query(
+                    f"max by (target, peer) ({sel('bgpPeerState', *match)})", "{{target}} {{peer}}"
+                )
+            ],
+            BGP_STATE,
+            w=12,
+        )
+        st(
+            ctx,
+            "Thời gian chạy của thiết bị",
+            "sysUpTime of each edge router: a small value means it has just restarted.",
+            [_by_target("max", "sysUpTime", match, instant=True)],
+            unit="s",
+            w=24,
+            h=4,
+            thresholds=_thresholds((None, "orange"), (600, "green")),
+        )
+
+
+# --------------------------------------------------------------------------- variables
 
 
 def var(
@@ -321,8 +566,46 @@ def location_var(ds: models.DataSourceRef) -> dashboard.QueryVariable:
     )
 
 
+def carrier_vars(ds: models.DataSourceRef, carrier: str) -> list[dashboard.QueryVariable]:
+    """``carrier`` and its links, ``target``, the links scoped by the matcher ``carrier``.
+
+    A regex matcher (``=~``, the carriers dashboard) lets several carriers be picked; an exact
+    one (``=``, the operator view) pins one: a multi-value variable needs the regex.
+    """
+    several = "=~" in carrier
+    return [
+        var(
+            "carrier",
+            "Nhà mạng",
+            'label_values(probe_success{carrier!=""}, carrier)',
+            ds,
+            multi=several,
+            description="Telecom operator (the targets' carrier label)."
+            if several
+            else "The telecom operator whose links are shown.",
+        ),
+        var(
+            "target",
+            "Đường truyền",
+            f"label_values(probe_icmp_rtt_seconds{{{carrier}}}, target)",
+            ds,
+            description="Link (an ICMP target with a carrier label)."
+            if several
+            else "One of the operator's links.",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- assembling
+
+
 def _dashboard(
-    settings: Settings, uid: str, title: str, description: str, ctx: _Ctx
+    settings: Settings,
+    ctx: _Ctx,
+    uid: str,
+    title: str,
+    description: str,
+    *variables: dashboard.QueryVariable,
 ) -> dashboard.Dashboard:
     g = settings.grafana
     d = (
@@ -346,6 +629,8 @@ def _dashboard(
     )
     for panel in ctx.panels:
         d = d.with_row(panel) if isinstance(panel, dashboard.Row) else d.with_panel(panel)
+    for v in variables:
+        d = d.with_variable(v)
     return d
 
 
@@ -361,14 +646,11 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     grp = 'group=~"$group"'
     up = sel("probe_success", grp, LOC)
     row(ctx, "Tình trạng hiện tại")
-    st(
+    _availability(
         ctx,
         "Tỷ lệ đối tượng hoạt động theo nhóm",
         "Share of each group's targets whose last probe succeeded (from every location).",
-        [_query(f"avg by (group) ({up})", "{{group}}", instant=True)],
-        unit="percentunit",
-        w=12,
-        thresholds=AVAILABILITY,
+        _query(f"avg by (group) ({up})", "{{group}}", instant=True),
     )
     st(
         ctx,
@@ -427,32 +709,19 @@ def noc(settings: Settings) -> dashboard.Dashboard:
         h=7,
     )
     row(ctx, "Đối tượng tệ nhất")
-    tbl(
+    _failures(
         ctx,
         "Đối tượng đang lỗi",
         "Targets failing now, with the reason of the last failure and where it was seen from.",
-        [
-            _query(
-                "max by (target, group, kind, reason, location) "
-                f"({sel('probe_failure_info', grp, LOC)})",
-                "",
-                instant=True,
-                table_=True,
-            )
-        ],
+        "target, group, kind, reason, location",
+        [grp, LOC],
     )
     bars(
         ctx,
         "Khả dụng thấp nhất trong 1 giờ",
         "The ten targets with the lowest availability over the last hour (recording rule "
         "target:probe_success:avg1h).",
-        [
-            _query(
-                f"bottomk(10, avg by (target) ({sel('target:probe_success:avg1h', grp, LOC)}))",
-                "{{target}}",
-                instant=True,
-            )
-        ],
+        [_by_target("avg", "target:probe_success:avg1h", [grp, LOC], top="bottomk", instant=True)],
         unit="percentunit",
         thresholds=AVAILABILITY,
         min_=0,
@@ -462,203 +731,41 @@ def noc(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "Thăm dò chậm nhất",
         "The ten targets whose last probe took longest.",
-        [
-            _query(
-                f"topk(10, max by (target) ({sel('probe_duration_seconds', grp, LOC)}))",
-                "{{target}}",
-                instant=True,
-            )
-        ],
+        [_by_target("max", "probe_duration_seconds", [grp, LOC], top="topk", instant=True)],
         unit="s",
         thresholds=_thresholds((None, "green"), (1, "orange"), (3, "red")),
     )
-    ts(
+    _ratios(
         ctx,
         "Mất gói cao nhất",
         "The ten ICMP targets with the highest packet loss, over time.",
-        [
-            _query(
-                f"topk(10, max by (target) ({sel('probe_icmp_packet_loss_ratio', grp, LOC)}))",
-                "{{target}}",
-            )
-        ],
-        unit="percentunit",
-        min_=0,
-        max_=1,
+        [_by_target("max", "probe_icmp_packet_loss_ratio", [grp, LOC], top="topk")],
     )
     ts(
         ctx,
         "Khả dụng 5 phút theo nhóm",
         "Mean availability of each group's targets over the last 5 minutes (recording rule "
         "target:probe_success:avg5m).",
-        [
-            _query(
-                f"avg by (group) ({sel('target:probe_success:avg5m', grp, LOC)})",
-                "{{group}}",
-            )
-        ],
+        [_query(f"avg by (group) ({sel('target:probe_success:avg5m', grp, LOC)})", "{{group}}")],
         unit="percentunit",
         max_=1,
     )
-    d = _dashboard(
+    return _dashboard(
         settings,
+        ctx,
         "netmon-noc",
         "Tổng quan NOC",
         "NOC overview for the wall: every group at a glance, the current phase, firing alerts "
         "and the worst targets now.",
-        ctx,
-    )
-    return d.with_variable(location_var(ctx.ds)).with_variable(
+        location_var(ctx.ds),
         var(
             "group",
             "Nhóm",
             "label_values(probe_success, group)",
             ctx.ds,
             description="Target groups: carrier, venue, website, grassroots, datacenter...",
-        )
+        ),
     )
-
-
-def _smokeping(ctx: _Ctx, match: list[str], title: str) -> None:
-    """RTT min/avg/max as a band with the loss as bars: one panel per link (repeat)."""
-    rtt = [
-        _query(
-            f"{stat_} by (target) ({sel('probe_icmp_rtt_seconds', eq('stat', stat_), *match)})",
-            label,
-        )
-        for stat_, label in (
-            ("min", "RTT tối thiểu"),
-            ("avg", "RTT trung bình"),
-            ("max", "RTT tối đa"),
-        )
-    ]
-    loss = _query(
-        f"max by (target) ({sel('probe_icmp_packet_loss_ratio', *match)})", "Tỷ lệ mất gói"
-    )
-    ts(
-        ctx,
-        title,
-        "Smokeping-like view of one link: the band between the lowest and the highest "
-        "round-trip time of each probe's echoes, the mean inside it, and packet loss as bars "
-        "on the right axis.",
-        [*rtt, loss],
-        unit="s",
-        repeat="target",
-        overrides=[
-            (
-                "RTT tối đa",
-                [
-                    models.DynamicConfigValue(id_val="custom.fillBelowTo", value="RTT tối thiểu"),
-                    models.DynamicConfigValue(id_val="custom.fillOpacity", value=25),
-                    models.DynamicConfigValue(id_val="custom.lineWidth", value=0),
-                ],
-            ),
-            (
-                "RTT tối thiểu",
-                [models.DynamicConfigValue(id_val="custom.lineWidth", value=0)],
-            ),
-            (
-                "Tỷ lệ mất gói",
-                [
-                    models.DynamicConfigValue(id_val="unit", value="percentunit"),
-                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
-                    models.DynamicConfigValue(id_val="custom.drawStyle", value="bars"),
-                    models.DynamicConfigValue(id_val="min", value=0),
-                    models.DynamicConfigValue(id_val="max", value=1),
-                    models.DynamicConfigValue(
-                        id_val="color", value={"mode": "fixed", "fixedColor": "red"}
-                    ),
-                ],
-            ),
-        ],
-    )
-
-
-def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
-    """The devices' interfaces (and BGP peers) over SNMP, as snmp_exporter names them."""
-
-    def rate(metric: str) -> str:
-        return f"max by (target, ifName) (rate({sel(metric, *match)}[$__rate_interval]))"
-
-    ts(
-        ctx,
-        "Lưu lượng vào/ra",
-        "Traffic of each interface in bits per second from ifHCInOctets (up) and "
-        "ifHCOutOctets (down, drawn below zero).",
-        [
-            _query(f"{rate('ifHCInOctets')} * 8", "{{target}} {{ifName}} vào"),
-            _query(f"{rate('ifHCOutOctets')} * 8", "{{target}} {{ifName}} ra"),
-        ],
-        unit="bps",
-        overrides=[
-            (".* ra$", [models.DynamicConfigValue(id_val="custom.transform", value="negative-Y")])
-        ],
-    )
-    ts(
-        ctx,
-        "Mức sử dụng băng thông",
-        "Share of each interface's speed (ifHighSpeed) in use, per direction.",
-        [
-            _query(
-                "max by (target, ifName, direction) "
-                f"({sel('probe_snmp_if_utilization_ratio', *match)})",
-                "{{target}} {{ifName}} {{direction}}",
-            )
-        ],
-        unit="percentunit",
-        min_=0,
-        max_=1,
-    )
-    ts(
-        ctx,
-        "Lỗi và gói bị loại trên cổng",
-        "Errored and discarded packets per second on each interface (ifIn/OutErrors, "
-        "ifIn/OutDiscards): a growing count points at cabling, optics or congestion.",
-        [
-            _query(rate("ifInErrors"), "{{target}} {{ifName}} lỗi vào"),
-            _query(rate("ifOutErrors"), "{{target}} {{ifName}} lỗi ra"),
-            _query(rate("ifInDiscards"), "{{target}} {{ifName}} loại vào"),
-            _query(rate("ifOutDiscards"), "{{target}} {{ifName}} loại ra"),
-        ],
-        unit="pps",
-    )
-    timeline(
-        ctx,
-        "Trạng thái cổng",
-        "IF-MIB ifOperStatus of each interface over time (up, down, lowerLayerDown...).",
-        [
-            _query(
-                f"max by (target, ifName) ({sel('ifOperStatus', *match)})",
-                "{{target}} {{ifName}}",
-            )
-        ],
-        IF_STATUS,
-        w=12 if bgp else 24,
-    )
-    if bgp:
-        timeline(
-            ctx,
-            "Phiên BGP",
-            "BGP4-MIB bgpPeerState of each peer: anything but established means the session "
-            "is down.",
-            [
-                _query(
-                    f"max by (target, peer) ({sel('bgpPeerState', *match)})", "{{target}} {{peer}}"
-                )
-            ],
-            BGP_STATE,
-            w=12,
-        )
-        st(
-            ctx,
-            "Thời gian chạy của thiết bị",
-            "sysUpTime of each edge router: a small value means it has just restarted.",
-            [_query(f"max by (target) ({sel('sysUpTime', *match)})", "{{target}}", instant=True)],
-            unit="s",
-            w=24,
-            h=4,
-            thresholds=_thresholds((None, "orange"), (600, "green")),
-        )
 
 
 def carriers(settings: Settings) -> dashboard.Dashboard:
@@ -666,77 +773,29 @@ def carriers(settings: Settings) -> dashboard.Dashboard:
     carrier = 'carrier=~"$carrier"'
     link = [carrier, 'target=~"$target"', LOC]
     row(ctx, "Đường truyền (ICMP)")
-    st(
+    _up_now(
         ctx,
         "Trạng thái đường truyền",
         "Whether each link answers now (its last ICMP probe, every location).",
-        [_query(f"min by (target) ({sel('probe_success', *link)})", "{{target}}", instant=True)],
-        w=12,
-        mappings=UP_DOWN,
-        thresholds=_thresholds((None, "red"), (1, "green")),
+        link,
     )
-    st(
-        ctx,
-        "Khả dụng trong khoảng thời gian",
-        "Share of successful probes of each link over the dashboard's time range.",
-        [
-            _query(
-                f"avg by (target) (avg_over_time({sel('probe_success', *link)}[$__range]))",
-                "{{target}}",
-                instant=True,
-            )
-        ],
-        unit="percentunit",
-        w=12,
-        thresholds=AVAILABILITY,
+    _availability_in_range(
+        ctx, "Share of successful probes of each link over the dashboard's time range.", link
     )
-    _smokeping(ctx, link, "Độ trễ và mất gói: $target")
-    ts(
-        ctx,
-        "Độ dao động trễ (jitter)",
-        "Mean absolute difference between consecutive round-trip times of each probe.",
-        [_query(f"max by (target) ({sel('probe_icmp_jitter_seconds', *link)})", "{{target}}")],
-        unit="s",
-    )
-    ts(
-        ctx,
-        "Tỷ lệ mất gói",
-        "Share of echo requests of each probe that got no answer.",
-        [_query(f"max by (target) ({sel('probe_icmp_packet_loss_ratio', *link)})", "{{target}}")],
-        unit="percentunit",
-        min_=0,
-        max_=1,
-    )
+    _smokeping(ctx, link)
+    _jitter(ctx, link)
+    _loss(ctx, link)
     row(ctx, "Thiết bị biên (SNMP)")
     _snmp(ctx, [carrier, LOC], bgp=True)
-    d = _dashboard(
+    return _dashboard(
         settings,
+        ctx,
         "netmon-carriers",
         "Đường truyền nhà mạng",
         "Carriers' links into the venue and the data centre: loss, RTT min/avg/max and jitter "
         "over time (Smokeping-like), and the edge routers over SNMP.",
-        ctx,
-    )
-    return (
-        d.with_variable(location_var(ctx.ds))
-        .with_variable(
-            var(
-                "carrier",
-                "Nhà mạng",
-                'label_values(probe_success{carrier!=""}, carrier)',
-                ctx.ds,
-                description="Telecom operator (the targets' carrier label).",
-            )
-        )
-        .with_variable(
-            var(
-                "target",
-                "Đường truyền",
-                'label_values(probe_icmp_rtt_seconds{carrier=~"$carrier"}, target)',
-                ctx.ds,
-                description="Link (an ICMP target with a carrier label).",
-            )
-        )
+        location_var(ctx.ds),
+        *carrier_vars(ctx.ds, carrier),
     )
 
 
@@ -746,79 +805,55 @@ def venue(settings: Settings) -> dashboard.Dashboard:
     groups = f'group=~"{venue_groups}"'
     dev = [groups, 'target=~"$target"', LOC]
     row(ctx, "Thiết bị hội trường")
-    st(
+    _up_now(
         ctx,
         "Trạng thái thiết bị",
         "Whether each device of the venue network answers now.",
-        [_query(f"min by (target) ({sel('probe_success', *dev)})", "{{target}}", instant=True)],
+        dev,
         w=16,
         h=6,
-        mappings=UP_DOWN,
-        thresholds=_thresholds((None, "red"), (1, "green")),
     )
-    st(
+    _availability_in_range(
         ctx,
-        "Khả dụng trong khoảng thời gian",
         "Share of successful probes of the venue's devices over the dashboard's time range.",
-        [
-            _query(
-                f"avg(avg_over_time({sel('probe_success', *dev)}[$__range]))",
-                "Hội trường",
-                instant=True,
-            )
-        ],
-        unit="percentunit",
+        dev,
+        total="Hội trường",
         w=8,
         h=6,
-        thresholds=AVAILABILITY,
     )
     timeline(
         ctx,
         "Diễn biến trạng thái",
         "Up and down of each device over time: a device held behind a parent that is down "
         "(depends_on) goes down with it.",
-        [_query(f"min by (target) ({sel('probe_success', *dev)})", "{{target}}")],
+        [_by_target("min", "probe_success", dev)],
         UP_DOWN,
     )
     ts(
         ctx,
         "Độ trễ trung bình",
         "Mean round-trip time of each device's echoes.",
-        [
-            _query(
-                f"max by (target) ({sel('probe_icmp_rtt_seconds', eq('stat', 'avg'), *dev)})",
-                "{{target}}",
-            )
-        ],
+        [_by_target("max", "probe_icmp_rtt_seconds", [eq("stat", "avg"), *dev])],
         unit="s",
     )
-    ts(
-        ctx,
-        "Tỷ lệ mất gói",
-        "Share of echo requests of each probe that got no answer.",
-        [_query(f"max by (target) ({sel('probe_icmp_packet_loss_ratio', *dev)})", "{{target}}")],
-        unit="percentunit",
-        min_=0,
-        max_=1,
-    )
+    _loss(ctx, dev)
     row(ctx, "Cổng switch (SNMP)")
     _snmp(ctx, [groups, LOC], bgp=False)
-    d = _dashboard(
+    return _dashboard(
         settings,
+        ctx,
         "netmon-venue",
         "Mạng hội trường",
         "The congress venue's network: core switch, firewall, Wi-Fi, press room, video link, "
         "phones; their reachability and, over SNMP, their ports.",
-        ctx,
-    )
-    return d.with_variable(location_var(ctx.ds)).with_variable(
+        location_var(ctx.ds),
         var(
             "target",
             "Thiết bị",
             f"label_values(probe_success{{{groups}}}, target)",
             ctx.ds,
             description="A device of the venue network.",
-        )
+        ),
     )
 
 
@@ -827,29 +862,14 @@ def websites(settings: Settings) -> dashboard.Dashboard:
     site = ['kind="http"', 'group=~"$group"', 'target=~"$target"', LOC]
     dns = ['kind="dns"', 'group=~"$group"', LOC]
     row(ctx, "Trang thông tin điện tử")
-    st(
+    _up_now(
         ctx,
         "Trạng thái trang",
         "Whether each site answered its last probe as expected (status, content, TLS).",
-        [_query(f"min by (target) ({sel('probe_success', *site)})", "{{target}}", instant=True)],
-        w=12,
-        mappings=UP_DOWN,
-        thresholds=_thresholds((None, "red"), (1, "green")),
+        site,
     )
-    st(
-        ctx,
-        "Khả dụng trong khoảng thời gian",
-        "Share of successful probes of each site over the dashboard's time range.",
-        [
-            _query(
-                f"avg by (target) (avg_over_time({sel('probe_success', *site)}[$__range]))",
-                "{{target}}",
-                instant=True,
-            )
-        ],
-        unit="percentunit",
-        w=12,
-        thresholds=AVAILABILITY,
+    _availability_in_range(
+        ctx, "Share of successful probes of each site over the dashboard's time range.", site
     )
     ts(
         ctx,
@@ -870,20 +890,14 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "Tổng thời gian phản hồi",
         "Total duration of each site's probe.",
-        [_query(f"max by (target) ({sel('probe_duration_seconds', *site)})", "{{target}}")],
+        [_by_target("max", "probe_duration_seconds", site)],
         unit="s",
     )
     st(
         ctx,
         "Mã trạng thái HTTP",
         "Status code of the last probe's final response.",
-        [
-            _query(
-                f"max by (target) ({sel('probe_http_status_code', *site)})",
-                "{{target}}",
-                instant=True,
-            )
-        ],
+        [_by_target("max", "probe_http_status_code", site, instant=True)],
         w=12,
         thresholds=_thresholds((None, "red"), (200, "green"), (300, "orange")),
     )
@@ -907,28 +921,15 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         "Băng rôn và dấu hiệu thay đổi giao diện",
         "Whether the page carries its required content (the congress banner) and none of the "
         "forbidden content (defacement): probe_http_content_match.",
-        [_query(f"min by (target) ({sel('probe_http_content_match', *site)})", "{{target}}")],
+        [_by_target("min", "probe_http_content_match", site)],
         CONTENT,
     )
-    tbl(
+    _failures(
         ctx,
         "Lỗi hiện tại",
         "Sites and DNS names failing now, with the reason (status, content, tls, timeout...).",
-        [
-            _query(
-                "max by (target, kind, reason, location) ("
-                + sel(
-                    "probe_failure_info",
-                    'kind=~"http|dns"',
-                    'group=~"$group"',
-                    LOC,
-                )
-                + ")",
-                "",
-                instant=True,
-                table_=True,
-            )
-        ],
+        "target, kind, reason, location",
+        ['kind=~"http|dns"', 'group=~"$group"', LOC],
         w=24,
         h=6,
     )
@@ -937,7 +938,7 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "Thời gian phân giải DNS",
         "How long each DNS query of the watched names took.",
-        [_query(f"max by (target) ({sel('probe_dns_lookup_time_seconds', *dns)})", "{{target}}")],
+        [_by_target("max", "probe_dns_lookup_time_seconds", dns)],
         unit="s",
     )
     timeline(
@@ -945,38 +946,32 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         "Bản ghi DNS đúng",
         "Whether each watched name still resolves to the expected addresses (a change may be "
         "a hijack or a mistake).",
-        [_query(f"min by (target) ({sel('probe_dns_answer_match', *dns)})", "{{target}}")],
+        [_by_target("min", "probe_dns_answer_match", dns)],
         DNS_MATCH,
         w=12,
     )
-    d = _dashboard(
+    return _dashboard(
         settings,
+        ctx,
         "netmon-websites",
         "Trang thông tin điện tử",
         "Official websites: availability, response phases, TLS certificate days left, the "
         "congress banner and defacement checks, and their DNS names.",
-        ctx,
-    )
-    return (
-        d.with_variable(location_var(ctx.ds))
-        .with_variable(
-            var(
-                "group",
-                "Nhóm",
-                'label_values(probe_success{kind=~"http|dns"}, group)',
-                ctx.ds,
-                description="Group of the sites (website, grassroots...).",
-            )
-        )
-        .with_variable(
-            var(
-                "target",
-                "Trang",
-                'label_values(probe_success{kind="http",group=~"$group"}, target)',
-                ctx.ds,
-                description="A website (an http target).",
-            )
-        )
+        location_var(ctx.ds),
+        var(
+            "group",
+            "Nhóm",
+            'label_values(probe_success{kind=~"http|dns"}, group)',
+            ctx.ds,
+            description="Group of the sites (website, grassroots...).",
+        ),
+        var(
+            "target",
+            "Trang",
+            'label_values(probe_success{kind="http",group=~"$group"}, target)',
+            ctx.ds,
+            description="A website (an http target).",
+        ),
     )
 
 
@@ -985,86 +980,36 @@ def operator(settings: Settings) -> dashboard.Dashboard:
     carrier = 'carrier="$carrier"'
     link = [carrier, 'target=~"$target"', LOC]
     row(ctx, "Đường truyền")
-    st(
-        ctx,
-        "Trạng thái đường truyền",
-        "Whether each of your links answers now.",
-        [_query(f"min by (target) ({sel('probe_success', *link)})", "{{target}}", instant=True)],
-        w=12,
-        mappings=UP_DOWN,
-        thresholds=_thresholds((None, "red"), (1, "green")),
-    )
-    st(
+    _up_now(ctx, "Trạng thái đường truyền", "Whether each of your links answers now.", link)
+    _availability(
         ctx,
         "Khả dụng 24 giờ",
         "Share of successful probes of each link over the last day (recording rule "
         "target:probe_success:avg1d).",
-        [
-            _query(
-                f"avg by (target) ({sel('target:probe_success:avg1d', *link)})",
-                "{{target}}",
-                instant=True,
-            )
-        ],
-        unit="percentunit",
-        w=12,
-        thresholds=AVAILABILITY,
+        _by_target("avg", "target:probe_success:avg1d", link, instant=True),
     )
-    tbl(
+    _failures(
         ctx,
         "Sự cố hiện tại",
         "Your links failing now, with the reason of the last failure.",
-        [
-            _query(
-                f"max by (target, reason, location) ({sel('probe_failure_info', *link)})",
-                "",
-                instant=True,
-                table_=True,
-            )
-        ],
+        "target, reason, location",
+        link,
         w=24,
         h=5,
     )
-    _smokeping(ctx, link, "Độ trễ và mất gói: $target")
-    ts(
-        ctx,
-        "Độ dao động trễ (jitter)",
-        "Mean absolute difference between consecutive round-trip times of each probe.",
-        [_query(f"max by (target) ({sel('probe_icmp_jitter_seconds', *link)})", "{{target}}")],
-        unit="s",
-        w=24,
-    )
+    _smokeping(ctx, link)
+    _jitter(ctx, link, w=24)
     row(ctx, "Thiết bị biên (SNMP)")
     _snmp(ctx, [carrier, LOC], bgp=True)
-    d = _dashboard(
+    return _dashboard(
         settings,
+        ctx,
         "netmon-operator",
         "Đường truyền của nhà mạng",
         "One carrier's links only: state, availability, loss, RTT and jitter, and its edge "
         "routers over SNMP. Each operator's copy reads through netmon's label-enforcing proxy.",
-        ctx,
-    )
-    return (
-        d.with_variable(location_var(ctx.ds))
-        .with_variable(
-            var(
-                "carrier",
-                "Nhà mạng",
-                'label_values(probe_success{carrier!=""}, carrier)',
-                ctx.ds,
-                multi=False,
-                description="The telecom operator whose links are shown.",
-            )
-        )
-        .with_variable(
-            var(
-                "target",
-                "Đường truyền",
-                'label_values(probe_icmp_rtt_seconds{carrier="$carrier"}, target)',
-                ctx.ds,
-                description="One of the operator's links.",
-            )
-        )
+        location_var(ctx.ds),
+        *carrier_vars(ctx.ds, carrier),
     )
 
 
@@ -1080,7 +1025,7 @@ def self_(settings: Settings) -> dashboard.Dashboard:
         [_query(sel("up", job, inst), "{{location}} {{instance}}", instant=True)],
         w=8,
         mappings=_mapping({"1": ("Đang chạy", "green"), "0": ("Không trả lời", "red")}),
-        thresholds=_thresholds((None, "red"), (1, "green")),
+        thresholds=ONE_IS_GREEN,
     )
     st(
         ctx,
@@ -1096,7 +1041,7 @@ def self_(settings: Settings) -> dashboard.Dashboard:
         ],
         w=8,
         mappings=RELOAD,
-        thresholds=_thresholds((None, "red"), (1, "green")),
+        thresholds=ONE_IS_GREEN,
     )
     st(
         ctx,
@@ -1212,22 +1157,20 @@ def self_(settings: Settings) -> dashboard.Dashboard:
             (".* thời gian$", [models.DynamicConfigValue(id_val="unit", value="s")]),
         ],
     )
-    d = _dashboard(
+    return _dashboard(
         settings,
+        ctx,
         "netmon-self",
         "netmon: tình trạng hệ thống giám sát",
         "netmon itself: scheduler lag, probes in flight, notifications and the outbox, "
         "configuration reloads, and Prometheus's scrapes of it.",
-        ctx,
-    )
-    return d.with_variable(
         var(
             "instance",
             "Tiến trình",
             f"label_values(up{{{job}}}, instance)",
             ctx.ds,
             description="A netmon process, as Prometheus scrapes it.",
-        )
+        ),
     )
 
 
