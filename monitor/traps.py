@@ -46,7 +46,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pydantic import (
@@ -60,6 +60,7 @@ from pydantic import (
 )
 
 from monitor import secrets
+from probes.options import UsmCredentials
 
 if TYPE_CHECKING:  # at run time both import monitor.settings, which may import this module
     from monitor.settings import Settings, Target
@@ -109,29 +110,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class TrapUser(_Model):
-    """A USM user that may send traps and informs."""
+class TrapUser(UsmCredentials):
+    """A USM user that may send traps and informs: its protocols and keys (UsmCredentials,
+    shared with the snmp probe's options), its name and the engine IDs it sends traps from."""
 
     name: str = Field(min_length=1, max_length=32)
-    auth_protocol: Literal["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"] | None = None
-    auth_key: SecretStr | None = None
-    auth_key_env: str | None = None
-    auth_key_file: str | None = None
-    priv_protocol: (
-        Literal["DES", "AES", "AES-128", "AES-192", "AES-256", "AES-192-C", "AES-256-C"] | None
-    ) = None
-    priv_key: SecretStr | None = None
-    priv_key_env: str | None = None
-    priv_key_file: str | None = None
     # The authoritative engine IDs of the agents that send this user v3 traps (hex, "0x..."
     # optional). Informs need none: they are authenticated with this receiver's engine ID.
     engine_ids: list[str] = Field(default_factory=list)
-
-    _auth_key: SecretStr | None = PrivateAttr(default=None)
-    _priv_key: SecretStr | None = PrivateAttr(default=None)
-
-    _check_env = field_validator("auth_key_env", "priv_key_env")(secrets.check_env)
-    _check_file = field_validator("auth_key_file", "priv_key_file")(secrets.check_file)
 
     @field_validator("engine_ids")
     @classmethod
@@ -146,27 +132,15 @@ class TrapUser(_Model):
         return ids
 
     @model_validator(mode="after")
-    def _resolve(self) -> TrapUser:
-        self._auth_key = secrets.resolve(self.auth_key, self.auth_key_env, self.auth_key_file)
-        self._priv_key = secrets.resolve(self.priv_key, self.priv_key_env, self.priv_key_file)
+    def _pair_keys(self) -> TrapUser:  # after UsmCredentials._resolve_keys
         if (self.auth_protocol is None) != (self._auth_key is None):
             raise ValueError("auth_protocol and an auth key go together")
         if (self.priv_protocol is None) != (self._priv_key is None):
             raise ValueError("priv_protocol and a priv key go together")
         if self.priv_protocol is not None and self.auth_protocol is None:
             raise ValueError("privacy needs authentication (auth_protocol and an auth key)")
-        for what, key in (("auth", self._auth_key), ("priv", self._priv_key)):
-            if key is not None and len(key.get_secret_value()) < 8:
-                raise ValueError(f"the {what} key has fewer than 8 characters (RFC 3414)")
+        self._check_key_lengths()
         return self
-
-    @property
-    def auth_key_secret(self) -> SecretStr | None:
-        return self._auth_key
-
-    @property
-    def priv_key_secret(self) -> SecretStr | None:
-        return self._priv_key
 
     def engine_id_bytes(self) -> list[bytes]:
         return [bytes.fromhex(v.removeprefix("0x").removeprefix("0X")) for v in self.engine_ids]

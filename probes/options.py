@@ -7,9 +7,10 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -88,16 +89,18 @@ class TcpOptions(_Strict):
     expect_banner: str | None = None
 
 
-class SnmpOptions(_Strict):
-    """``snmp = {...}``: how to reach one agent and what to keep (see probes/snmp.py)."""
+class UsmCredentials(BaseModel):
+    """An SNMPv3 USM user's protocols and keys, each key inline, as ``*_env`` or as ``*_file``.
 
-    version: Literal["1", "2c", "3"] = "2c"
-    port: int = Field(default=161, ge=1, le=65535)
-    community: SecretStr | None = None
-    community_env: str | None = None
-    community_file: str | None = None
-    user: str | None = None
-    level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "noAuthNoPriv"
+    The keys of ``snmp = {...}`` (SnmpOptions) and of ``[[traps.users]]`` (monitor/traps.py
+    TrapUser), which inherit them. The keys are resolved at load (``auth_key_secret``,
+    ``priv_key_secret``); which protocols and keys go together is each subclass's rule, checked
+    in its own ``mode="after"`` validator (pydantic runs this one first), which then calls
+    ``_check_key_lengths``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     auth_protocol: Literal["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"] | None = None
     auth_key: SecretStr | None = None
     auth_key_env: str | None = None
@@ -110,6 +113,44 @@ class SnmpOptions(_Strict):
     priv_key: SecretStr | None = None
     priv_key_env: str | None = None
     priv_key_file: str | None = None
+
+    _auth_key: SecretStr | None = PrivateAttr(default=None)
+    _priv_key: SecretStr | None = PrivateAttr(default=None)
+
+    _check_key_env = field_validator("auth_key_env", "priv_key_env")(secrets.check_env)
+    _check_key_file = field_validator("auth_key_file", "priv_key_file")(secrets.check_file)
+
+    @model_validator(mode="after")
+    def _resolve_keys(self) -> Self:
+        self._auth_key = secrets.resolve(self.auth_key, self.auth_key_env, self.auth_key_file)
+        self._priv_key = secrets.resolve(self.priv_key, self.priv_key_env, self.priv_key_file)
+        return self
+
+    def _check_key_lengths(self) -> None:
+        for what, key in (("auth", self._auth_key), ("priv", self._priv_key)):
+            if key is not None and len(key.get_secret_value()) < 8:
+                raise ValueError(f"the {what} key has fewer than 8 characters (RFC 3414)")
+
+    @property
+    def auth_key_secret(self) -> SecretStr | None:
+        return self._auth_key
+
+    @property
+    def priv_key_secret(self) -> SecretStr | None:
+        return self._priv_key
+
+
+class SnmpOptions(_Strict, UsmCredentials):
+    """``snmp = {...}``: how to reach one agent and what to keep (see probes/snmp.py)."""
+
+    version: Literal["1", "2c", "3"] = "2c"
+    port: int = Field(default=161, ge=1, le=65535)
+    community: SecretStr | None = None
+    community_env: str | None = None
+    community_file: str | None = None
+    user: str | None = None
+    level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "noAuthNoPriv"
+    # auth_protocol, auth_key(_env, _file), priv_protocol, priv_key(_env, _file): UsmCredentials
     context: str = ""  # v3 context name
     # Each request's timeout; by default the target's timeout shared among the tries.
     timeout: Duration | None = Field(default=None, ge=0.01, le=60.0)
@@ -122,13 +163,9 @@ class SnmpOptions(_Strict):
     oids: list[str] = Field(default_factory=list)
 
     _community: SecretStr | None = PrivateAttr(default=None)
-    _auth_key: SecretStr | None = PrivateAttr(default=None)
-    _priv_key: SecretStr | None = PrivateAttr(default=None)
 
-    _check_env = field_validator("community_env", "auth_key_env", "priv_key_env")(secrets.check_env)
-    _check_file = field_validator("community_file", "auth_key_file", "priv_key_file")(
-        secrets.check_file
-    )
+    _check_env = field_validator("community_env")(secrets.check_env)
+    _check_file = field_validator("community_file")(secrets.check_file)
 
     @field_validator("interfaces")
     @classmethod
@@ -150,10 +187,8 @@ class SnmpOptions(_Strict):
         return oids
 
     @model_validator(mode="after")
-    def _resolve_secrets(self) -> SnmpOptions:
+    def _resolve_secrets(self) -> SnmpOptions:  # after UsmCredentials._resolve_keys
         self._community = secrets.resolve(self.community, self.community_env, self.community_file)
-        self._auth_key = secrets.resolve(self.auth_key, self.auth_key_env, self.auth_key_file)
-        self._priv_key = secrets.resolve(self.priv_key, self.priv_key_env, self.priv_key_file)
         if self.version == "3":
             if not self.user:
                 raise ValueError("version 3 needs `user`")
@@ -161,9 +196,7 @@ class SnmpOptions(_Strict):
                 raise ValueError(f"level {self.level} needs auth_protocol and an auth key")
             if self.level == "authPriv" and (self._priv_key is None or not self.priv_protocol):
                 raise ValueError("level authPriv needs priv_protocol and a priv key")
-            for what, key in (("auth", self._auth_key), ("priv", self._priv_key)):
-                if key is not None and len(key.get_secret_value()) < 8:
-                    raise ValueError(f"the {what} key has fewer than 8 characters (RFC 3414)")
+            self._check_key_lengths()
         elif self._community is None:
             raise ValueError(
                 f"version {self.version} needs a community (community, community_env or "
@@ -174,11 +207,3 @@ class SnmpOptions(_Strict):
     @property
     def community_secret(self) -> SecretStr | None:
         return self._community
-
-    @property
-    def auth_key_secret(self) -> SecretStr | None:
-        return self._auth_key
-
-    @property
-    def priv_key_secret(self) -> SecretStr | None:
-        return self._priv_key

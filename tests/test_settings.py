@@ -296,6 +296,76 @@ def test_secret_value_never_in_errors(write_toml: Callable[..., Path]) -> None:
     assert errors and not any("hunter2" in e for e in errors)
 
 
+# A target's snmp options and a trap user share their SNMPv3 keys (probes.options.UsmCredentials):
+# the same checks in both places, each error naming that place's key.
+USM_PLACES = [
+    pytest.param(
+        '\n[[targets]]\nname = "r1"\nkind = "snmp"\nhost = "127.0.3.1"\n'
+        'snmp = { version = "3", user = "noc", level = "authPriv", auth_protocol = "SHA", '
+        'priv_protocol = "AES", KEYS }\n',
+        "targets[3].snmp",
+        id="snmp",
+    ),
+    pytest.param(
+        '\n[traps]\nusers = [{ name = "noc", auth_protocol = "SHA", priv_protocol = "AES", '
+        "KEYS }]\n",
+        "traps.users[0]",
+        id="trap-user",
+    ),
+]
+
+
+@pytest.mark.parametrize(("place", "where"), USM_PLACES)
+@pytest.mark.parametrize(
+    ("keys", "key", "message"),
+    [
+        (
+            'auth_key_env = "NETMON_TEST_UNSET_VAR", priv_key = "priv-key-value"',
+            ".auth_key_env",
+            "environment variable NETMON_TEST_UNSET_VAR is not set",
+        ),
+        (
+            'auth_key = "auth-key-value", priv_key_file = "/nonexistent/priv.key"',
+            ".priv_key_file",
+            "secret file /nonexistent/priv.key does not exist or is not a file",
+        ),
+        (
+            'auth_key = "short", priv_key = "priv-key-value"',
+            "",
+            "the auth key has fewer than 8 characters (RFC 3414)",
+        ),
+        (
+            'auth_key = "auth-key-value", auth_key_env = "HOME", priv_key = "priv-key-value"',
+            "",
+            "give the secret once: inline, as *_env, or as *_file",
+        ),
+    ],
+)
+def test_usm_key_errors_name_their_key(
+    write_toml: Callable[..., Path], place: str, where: str, keys: str, key: str, message: str
+) -> None:
+    errors = errors_of(write_toml(GOOD + place.replace("KEYS", keys)))
+    assert f"{where}{key}: {message}" in errors, errors
+
+
+@pytest.mark.parametrize(("place", "where"), USM_PLACES)
+def test_usm_keys_from_env_and_file(
+    write_toml: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    place: str,
+    where: str,
+) -> None:
+    monkeypatch.setenv("NETMON_TEST_AUTH_KEY", "auth-key-value")
+    (tmp_path / "priv.key").write_text("priv-key-value\n")
+    keys = f'auth_key_env = "NETMON_TEST_AUTH_KEY", priv_key_file = "{tmp_path / "priv.key"}"'
+    settings = load_settings(write_toml(GOOD + place.replace("KEYS", keys)))
+    usm = settings.targets[3].snmp if where.startswith("targets") else settings.traps.users[0]
+    assert usm is not None and usm.auth_key_secret is not None and usm.priv_key_secret is not None
+    assert usm.auth_key_secret.get_secret_value() == "auth-key-value"
+    assert usm.priv_key_secret.get_secret_value() == "priv-key-value"
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("500ms", 0.5), ("5s", 5), ("2m", 120), ("1h", 3600), ("21d", 21 * 86400), ("1m30s", 90)],
