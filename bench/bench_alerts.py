@@ -47,6 +47,7 @@ import tomli_w
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from monitor.drill.process import run_argv  # noqa: E402
 from monitor.lab.inventory import Site  # noqa: E402
 from monitor.lab.server import Lab  # noqa: E402
 
@@ -212,15 +213,7 @@ async def bench_netmon(lab: Lab, work: Path, http: aiohttp.ClientSession, n: int
                 }
             )
         )
-        async with process(
-            sys.executable,
-            "-m",
-            "monitor.cli",
-            "run",
-            "--config",
-            str(config),
-            log=work / "netmon.log",
-        ):
+        async with process(*run_argv(config), log=work / "netmon.log"):
             await wait_http(http, f"http://127.0.0.1:{port}/healthz")
             await asyncio.sleep(6)  # first probes done, the Watchdog delivered
             return await flips(lab, http, am, SITE, n, "netmon    ", 1.0)

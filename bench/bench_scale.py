@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import sys
 import time
@@ -24,6 +23,8 @@ from typing import Any
 import aiohttp
 import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.drill.process import netmon_run, stop
 
 HERE = Path(__file__).resolve().parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -112,19 +113,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     config.write_text(
         tomli_w.dumps(settings(args.targets, args.http_share, args.sites, port, args.interval))
     )
-    netmon = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor.cli",
-        "run",
-        "--config",
-        str(config),
-        cwd=work,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "NETMON_LOG_LEVEL": "WARNING"},
-    )
-    assert netmon.stdout is not None
     out: dict[str, Any] = {
         "targets": args.targets,
         "http_share": args.http_share,
@@ -132,61 +120,52 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
     }
     try:
-        await wait_line(netmon.stdout, "netmon running", 120)
-        drain = asyncio.create_task(netmon.stdout.read())
-        cpu0, t0 = proc_cpu(netmon.pid), time.monotonic()
-        rss: list[float] = []
-        scrapes: list[tuple[float, float]] = []
-        text = ""
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() - t0 < args.seconds:
-                await asyncio.sleep(15)
-                rss.append(proc_rss_mb(netmon.pid))
-                c, w = proc_cpu(netmon.pid), time.monotonic()
-                async with http.get(
-                    f"http://127.0.0.1:{port}/metrics", headers={"Accept-Encoding": "gzip"}
-                ) as resp:
-                    text = await resp.text()
-                scrapes.append((time.monotonic() - w, proc_cpu(netmon.pid) - c))
-        cpu = proc_cpu(netmon.pid) - cpu0
-        wall = time.monotonic() - t0
-        series: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-        for family in text_string_to_metric_families(text):
-            for s in family.samples:
-                series.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
-        lag = {dict(k)["quantile"]: v for k, v in series["netmon_scheduler_lag_seconds"].items()}
-        success = series.get("probe_success", {})
-        out.update(
-            lag_p50_ms=round(lag["0.5"] * 1000, 1),
-            lag_p99_ms=round(lag["0.99"] * 1000, 1),
-            lag_max_ms=round(lag["1"] * 1000, 1),
-            rss_mb_max=round(max(rss), 1),
-            cpu_cores_used=round(cpu / wall, 3),
-            probes_total={dict(k)["kind"]: v for k, v in series["netmon_probes_total"].items()},
-            skipped_total={
-                dict(k)["kind"]: v for k, v in series["netmon_probes_skipped_total"].items()
-            },
-            targets_reporting=len(success),
-            targets_failing=sum(1 for v in success.values() if v != 1),
-            metrics_series=sum(len(v) for v in series.values()),
-            scrape_wall_ms_median=round(statistics.median(s[0] for s in scrapes) * 1000, 1),
-            scrape_process_cpu_ms_median=round(statistics.median(s[1] for s in scrapes) * 1000, 1),
-        )
-        out["goals"] = {
-            "lag_p99_below_250ms": out["lag_p99_ms"] < 250,
-            "rss_below_400mb": out["rss_mb_max"] < 400,
-        }
-        drain.cancel()
+        # Its output is read all along, so the pipe never fills.
+        async with netmon_run(config, log_level="WARNING", within=120, grace=20) as netmon:
+            cpu0, t0 = proc_cpu(netmon.pid), time.monotonic()
+            rss: list[float] = []
+            scrapes: list[tuple[float, float]] = []
+            text = ""
+            async with aiohttp.ClientSession() as http:
+                while time.monotonic() - t0 < args.seconds:
+                    await asyncio.sleep(15)
+                    rss.append(proc_rss_mb(netmon.pid))
+                    c, w = proc_cpu(netmon.pid), time.monotonic()
+                    async with http.get(
+                        f"http://127.0.0.1:{port}/metrics", headers={"Accept-Encoding": "gzip"}
+                    ) as resp:
+                        text = await resp.text()
+                    scrapes.append((time.monotonic() - w, proc_cpu(netmon.pid) - c))
+            cpu = proc_cpu(netmon.pid) - cpu0
+            wall = time.monotonic() - t0
     finally:
-        for proc in (netmon, lab):
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    async with asyncio.timeout(20):
-                        await proc.wait()
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+        await stop(lab, grace=20)
+    series: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            series.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    lag = {dict(k)["quantile"]: v for k, v in series["netmon_scheduler_lag_seconds"].items()}
+    success = series.get("probe_success", {})
+    out.update(
+        lag_p50_ms=round(lag["0.5"] * 1000, 1),
+        lag_p99_ms=round(lag["0.99"] * 1000, 1),
+        lag_max_ms=round(lag["1"] * 1000, 1),
+        rss_mb_max=round(max(rss), 1),
+        cpu_cores_used=round(cpu / wall, 3),
+        probes_total={dict(k)["kind"]: v for k, v in series["netmon_probes_total"].items()},
+        skipped_total={
+            dict(k)["kind"]: v for k, v in series["netmon_probes_skipped_total"].items()
+        },
+        targets_reporting=len(success),
+        targets_failing=sum(1 for v in success.values() if v != 1),
+        metrics_series=sum(len(v) for v in series.values()),
+        scrape_wall_ms_median=round(statistics.median(s[0] for s in scrapes) * 1000, 1),
+        scrape_process_cpu_ms_median=round(statistics.median(s[1] for s in scrapes) * 1000, 1),
+    )
+    out["goals"] = {
+        "lag_p99_below_250ms": out["lag_p99_ms"] < 250,
+        "rss_below_400mb": out["rss_mb_max"] < 400,
+    }
     return out
 
 

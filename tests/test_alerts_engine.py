@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.notify.webhook import sign
+from monitor.drill.scenarios import wait_for
 from monitor.web import make_app
 
 from .test_alerts_helpers import (
@@ -23,7 +24,6 @@ from .test_alerts_helpers import (
     running,
     sink_server,
     targets_server,
-    wait_for,
     webhook_alerts,
     write_settings,
 )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,6 @@ from monitor.service import Service
 from monitor.settings import load_settings
 
 from .conftest import free_port
-
-
-async def wait_for(
-    what: str, check: Callable[[], Any], within: float = 20.0, every: float = 0.05
-) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy; generous deadlines,
-    because a noisy 2-core machine is slow in bursts."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 class Targets:

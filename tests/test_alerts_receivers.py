@@ -28,6 +28,8 @@ import pytest
 import trustme
 from aiohttp import web
 
+from monitor.drill.scenarios import wait_for
+
 from .conftest import free_port
 from .test_alerts_helpers import (
     alert_states,
@@ -35,7 +37,6 @@ from .test_alerts_helpers import (
     running,
     sink_server,
     targets_server,
-    wait_for,
     write_settings,
 )
 

@@ -8,14 +8,11 @@ while netmon was down is resolved after its first good probes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from monitor.drill.process import NetmonProcess, netmon_run
+from monitor.drill.scenarios import wait_for
 from monitor.web import make_app
 
 from .conftest import free_port, root_only
@@ -31,54 +30,17 @@ from .test_alerts_helpers import (
     running,
     sink_server,
     targets_server,
-    wait_for,
     webhook_alerts,
     write_settings,
 )
 
 
-class Process:
-    def __init__(self, proc: asyncio.subprocess.Process, base: str) -> None:
-        self.proc = proc
-        self.base = base
-        self.output: list[str] = []
+def netmon(config: Path) -> contextlib.AbstractAsyncContextManager[NetmonProcess]:
+    """``netmon run`` on ``config``; SIGKILLed at the end if it is still running."""
+    return netmon_run(config, within=60, grace=None)
 
 
-@contextlib.asynccontextmanager
-async def netmon(config: Path, base: str) -> AsyncIterator[Process]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor.cli",
-        "run",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=config.parent,
-    )
-    node = Process(proc, base)
-
-    async def pump() -> None:
-        assert proc.stdout is not None
-        while line := await proc.stdout.readline():
-            node.output.append(line.decode(errors="replace").rstrip())
-
-    reader = asyncio.create_task(pump())
-    try:
-        await wait_for(
-            "netmon to start", lambda: any("netmon running" in x for x in node.output), 60
-        )
-        yield node
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(reader, 5)
-
-
-async def kill9(node: Process) -> None:
+async def kill9(node: NetmonProcess) -> None:
     node.proc.send_signal(signal.SIGKILL)
     assert await node.proc.wait() == -signal.SIGKILL
 
@@ -112,7 +74,7 @@ async def test_kill9_during_delivery_then_restart(tmp_path: Path) -> None:
 
         # 1. The page is on the wire when netmon is killed: the receiver never answered.
         sink.stall = True
-        async with netmon(config, base) as node:
+        async with netmon(config) as node:
             web.modes["cong-thong-tin"] = "fail"
             await wait_for("a delivery in flight", lambda: sink.in_flight == 1)
             await kill9(node)
@@ -122,7 +84,7 @@ async def test_kill9_during_delivery_then_restart(tmp_path: Path) -> None:
 
         # 2. Restarted: the page is delivered once, with the id it had; no second page.
         sink.stall = False
-        async with netmon(config, base) as node:
+        async with netmon(config) as node:
             await wait_for("the page after the restart", lambda: sink.kinds() == ["firing"])
             assert sink.requests[0]["netmon"]["notification_id"] == stalled
             runs = await probes_run(http, base)
@@ -137,7 +99,7 @@ async def test_kill9_during_delivery_then_restart(tmp_path: Path) -> None:
             await kill9(node)
 
         # 3. Killed again while firing (delivered): restarted, it fires on without a new page.
-        async with netmon(config, base) as node:
+        async with netmon(config) as node:
             runs = await probes_run(http, base)
             await wait_for("more probes", more)
             alerts_now = await api_alerts(http, base)
@@ -147,7 +109,7 @@ async def test_kill9_during_delivery_then_restart(tmp_path: Path) -> None:
 
         # 4. The site recovers while netmon is down: resolved after its first good probes.
         web.modes["cong-thong-tin"] = "ok"
-        async with netmon(config, base) as node:
+        async with netmon(config) as node:
             await wait_for("the end", lambda: sink.kinds() == ["firing", "resolved"])
             runs = await probes_run(http, base)
             await wait_for("more probes", more)

@@ -18,12 +18,13 @@ from alerts.engine import AlertEngine
 from alerts.expr import ExprError, parse
 from alerts.rules import compile_rules
 from alerts.rules_default import shipped_rules
+from monitor.drill.scenarios import wait_for
 from monitor.settings import Settings, SettingsError, load_settings
 from monitor.store import Observation, Store, TargetEvent
 from probes.base import ProbeResult, Sample
 
 from .conftest import REPO
-from .test_alerts_helpers import sink_server, wait_for
+from .test_alerts_helpers import sink_server
 
 # ------------------------------------------------------------------ conditions
 

@@ -8,7 +8,6 @@ old settings keep running), removes a target, and stops with SIGINT.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -23,6 +22,8 @@ import pytest
 import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.drill.process import NetmonProcess, netmon_run
+from monitor.drill.scenarios import wait_for
 from probes import PROBES
 
 from .conftest import REPO, free_port
@@ -39,11 +40,12 @@ def parse(text: str) -> Series:
 
 
 class Netmon:
-    def __init__(self, proc: asyncio.subprocess.Process, base: str, config: Path) -> None:
-        self.proc = proc
+    def __init__(self, node: NetmonProcess, base: str, config: Path) -> None:
+        self.node = node
+        self.proc = node.proc
+        self.output = node.output
         self.base = base
         self.config = config
-        self.output: list[str] = []
         self.http = aiohttp.ClientSession()
 
     async def metrics(self) -> Series:
@@ -55,15 +57,17 @@ class Netmon:
         self.config.write_text(tomli_w.dumps(doc), encoding="utf-8")
 
     async def wait_for(self, what: str, check: Any, within: float = 30.0) -> Series:
-        deadline = time.monotonic() + within
-        while True:
+        """Until ``check`` passes on /metrics; on a timeout, with netmon's last lines."""
+
+        async def passed() -> tuple[Series] | None:
             series = await self.metrics()
-            if check(series):
-                return series
-            if time.monotonic() > deadline:
-                tail = "\n".join(self.output[-30:])
-                raise AssertionError(f"timed out waiting for {what}\n{tail}")
-            await asyncio.sleep(0.25)
+            return (series,) if check(series) else None
+
+        try:
+            found: tuple[Series] = await wait_for(what, passed, within, 0.25)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{self.node.tail()}") from None
+        return found[0]
 
 
 def value(series: Series, name: str, **labels: str) -> float | None:
@@ -94,46 +98,12 @@ async def netmon(tmp_path: Path) -> AsyncIterator[Netmon]:
     doc.setdefault("server", {})["listen"] = f"127.0.0.1:{port}"
     config = tmp_path / "settings.toml"
     config.write_text(tomli_w.dumps(doc), encoding="utf-8")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor.cli",
-        "run",
-        "--config",
-        str(config),
-        "--lab",
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "NETMON_LOG_LEVEL": "INFO"},
-    )
-    node = Netmon(proc, f"http://127.0.0.1:{port}", config)
-    node.started = time.monotonic()  # type: ignore[attr-defined]
-
-    async def pump() -> None:
-        assert proc.stdout is not None
-        while line := await proc.stdout.readline():
-            node.output.append(line.decode(errors="replace").rstrip())
-
-    reader = asyncio.create_task(pump())
-    try:
-        async with asyncio.timeout(60):
-            while not any("netmon running" in line for line in node.output):
-                assert proc.returncode is None, "\n".join(node.output)
-                await asyncio.sleep(0.1)
-        yield node
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                async with asyncio.timeout(20):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        await node.http.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(reader, 5)
+    async with netmon_run(config, "--lab", log_level="INFO", within=60, grace=20) as proc:
+        node = Netmon(proc, f"http://127.0.0.1:{port}", config)
+        try:
+            yield node
+        finally:
+            await node.http.close()
 
 
 async def test_make_run_path_end_to_end(netmon: Netmon) -> None:
@@ -145,7 +115,7 @@ async def test_make_run_path_end_to_end(netmon: Netmon) -> None:
     series = await netmon.wait_for(
         "probe_success for every target",
         lambda s: {lab["target"] for lab, _ in s.get("probe_success", [])} >= polled,
-        within=15 - (time.monotonic() - netmon.started),  # type: ignore[attr-defined]
+        within=15 - (time.monotonic() - netmon.node.started),
     )
     down = sorted(lab["target"] for lab, v in series["probe_success"] if v != 1)
     assert not down, f"lab targets down on a healthy lab: {down}"
