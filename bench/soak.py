@@ -11,9 +11,11 @@ flips: the Viettel uplink cut or healed, 30 % loss on VNPT set or cleared, a web
 or resumed, VNPT's snmpd stopped or started.
 
 Sampled every 10 s from /proc/PID and netmon's /metrics: RSS, open file descriptors, threads,
-scheduler lag p99. After warm-up (the first fifth): RSS growth < 5 %, file descriptors flat,
-threads flat, lag p99 < 250 ms. asyncio tasks are not visible from outside the process (netmon
-has no gauge for them); threads and fds stand in. Written to bench/results/soak.{json,md}.
+scheduler lag p99, asyncio tasks, objects frozen out of the garbage collector and its longest
+pause (monitor/heap.py). After warm-up: RSS growth < 5 %; no growth of file descriptors, tasks or
+frozen objects (they move with the probes in flight, so "flat" is judged as the last fifth's peak
+against the first fifth's); threads flat; lag p99 < 250 ms. Written to
+bench/results/soak.{json,md}.
 """
 
 from __future__ import annotations
@@ -103,12 +105,26 @@ async def soak(minutes: float, every: float, workdir: Path) -> dict[str, Any]:
         lab.teardown()
 
 
-async def _lag_p99(lab: NetnsLab, base: str) -> float:
+WATCHED = {
+    'netmon_scheduler_lag_seconds{quantile="0.99"}': "lag_p99",
+    "netmon_asyncio_tasks": "tasks",
+    "netmon_gc_frozen_objects": "gc_frozen",
+    "netmon_gc_pause_max_seconds": "gc_pause_max",
+}
+
+
+async def _netmon_metrics(lab: NetnsLab, base: str) -> dict[str, float]:
+    """The watched gauges, and probes in flight summed over kinds (sockets open for probes)."""
     _, body = await nsenter.request(lab.mon, "GET", f"{base}/metrics", wait=30)
+    out = {key: float("nan") for key in WATCHED.values()}
+    out["in_flight"] = 0.0
     for line in body.decode().splitlines():
-        if line.startswith('netmon_scheduler_lag_seconds{quantile="0.99"}'):
-            return float(line.split()[-1])
-    return float("nan")
+        series, _, value = line.rpartition(" ")
+        if series in WATCHED:
+            out[WATCHED[series]] = float(value)
+        elif series.startswith("netmon_probes_in_flight{"):
+            out["in_flight"] += float(value)
+    return out
 
 
 async def _measure(
@@ -134,7 +150,7 @@ async def _measure(
             sample = {
                 "t": now - start,
                 **proc_status(pid),
-                "lag_p99": await _lag_p99(lab, node.base),
+                **await _netmon_metrics(lab, node.base),
             }
             samples.append(sample)
             next_sample += 10
@@ -150,6 +166,14 @@ async def _measure(
     rss0 = statistics.median(s["rss_mb"] for s in head)
     rss1 = statistics.median(s["rss_mb"] for s in tail)
     lags = sorted(s["lag_p99"] for s in warm)
+
+    def spread(key: str) -> list[float]:
+        return [min(s[key] for s in warm), max(s[key] for s in warm)]
+
+    def growth(key: str) -> float:
+        """The last fifth's peak over the first fifth's: >0 means it still grows."""
+        return max(s[key] for s in tail) - max(s[key] for s in head)
+
     result: dict[str, Any] = {
         "minutes": minutes,
         "warmup_s": warmup,
@@ -161,16 +185,29 @@ async def _measure(
         "rss_mb_after_warmup": round(rss0, 1),
         "rss_mb_end": round(rss1, 1),
         "rss_growth_pct": round(100 * (rss1 - rss0) / rss0, 2),
-        "fds_after_warmup": [min(s["fds"] for s in warm), max(s["fds"] for s in warm)],
-        "threads_after_warmup": [min(s["threads"] for s in warm), max(s["threads"] for s in warm)],
+        "fds_after_warmup": spread("fds"),
+        "fds_growth": growth("fds"),
+        "in_flight_after_warmup": spread("in_flight"),
+        "threads_after_warmup": spread("threads"),
+        "tasks_after_warmup": spread("tasks"),
+        "tasks_growth": growth("tasks"),
+        "gc_frozen_after_warmup": spread("gc_frozen"),
+        "gc_frozen_growth_pct": round(
+            100 * growth("gc_frozen") / max(1.0, max(s["gc_frozen"] for s in head)), 2
+        ),
+        "gc_pause_max_s": round(max(s["gc_pause_max"] for s in warm), 4),
         "lag_p99_max_s": round(lags[-1], 4),
         "lag_p99_median_s": round(statistics.median(lags), 4),
         "samples": samples,
     }
+    # fds and tasks move with the probes in flight (a socket and a task each); "flat" means no
+    # growth: the last fifth's peak is no higher than the first fifth's after warm-up.
     result["pass"] = {
         "rss_growth_below_5pct": result["rss_growth_pct"] < 5,
-        "fds_flat": result["fds_after_warmup"][1] - result["fds_after_warmup"][0] <= 5,
+        "fds_flat": result["fds_growth"] <= 2,
         "threads_flat": result["threads_after_warmup"][1] - result["threads_after_warmup"][0] <= 2,
+        "tasks_flat": result["tasks_growth"] <= 20,
+        "gc_frozen_flat": result["gc_frozen_growth_pct"] < 5,
         "lag_p99_below_250ms": result["lag_p99_max_s"] < 0.25,
     }
     return result
@@ -191,11 +228,20 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|---|---|",
         f"| RSS after warm-up → end | {r['rss_mb_after_warmup']} → {r['rss_mb_end']} MB "
         f"({r['rss_growth_pct']:+.2f} %) | < 5 % | {r['pass']['rss_growth_below_5pct']} |",
-        f"| open fds (min–max after warm-up) | {r['fds_after_warmup'][0]:g}–"
-        f"{r['fds_after_warmup'][1]:g} "
-        f"| flat | {r['pass']['fds_flat']} |",
+        f"| open fds (min–max after warm-up; last fifth's peak − first fifth's) | "
+        f"{r['fds_after_warmup'][0]:g}–{r['fds_after_warmup'][1]:g} ({r['fds_growth']:+g}) "
+        f"| no growth | {r['pass']['fds_flat']} |",
+        f"| probes in flight (min–max; one socket each) | {r['in_flight_after_warmup'][0]:g}–"
+        f"{r['in_flight_after_warmup'][1]:g} | | |",
         f"| threads (min–max) | {r['threads_after_warmup'][0]:g}–{r['threads_after_warmup'][1]:g} "
         f"| flat | {r['pass']['threads_flat']} |",
+        f"| asyncio tasks (min–max; growth) | {r['tasks_after_warmup'][0]:g}–"
+        f"{r['tasks_after_warmup'][1]:g} ({r['tasks_growth']:+g}) | no growth "
+        f"| {r['pass']['tasks_flat']} |",
+        f"| objects frozen out of the GC (min–max; growth) | {r['gc_frozen_after_warmup'][0]:,.0f}–"
+        f"{r['gc_frozen_after_warmup'][1]:,.0f} ({r['gc_frozen_growth_pct']:+.2f} %) | no growth "
+        f"| {r['pass']['gc_frozen_flat']} |",
+        f"| longest GC pause | {r['gc_pause_max_s'] * 1000:.0f} ms | | |",
         f"| scheduler lag p99 (max of samples) | {r['lag_p99_max_s'] * 1000:.0f} ms "
         f"| < 250 ms | {r['pass']['lag_p99_below_250ms']} |",
         "",

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from monitor import heap
 from monitor.settings import Settings, SettingsError, load_settings, parse_shard, split_listen
 from probes import PROBES
 
@@ -152,10 +153,15 @@ async def _run(args: argparse.Namespace) -> int:
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.reload()))
     scheduler = asyncio.create_task(service.scheduler.run(), name="scheduler")
     stopper = asyncio.create_task(stop.wait())
+    # A full garbage collection of the results history would stop the loop for most of a
+    # second at 2,000 targets: see monitor/heap.py.
+    heap.WATCH.install()
+    freezer = asyncio.create_task(heap.keep_frozen(), name="gc-freeze")
     await asyncio.wait({scheduler, stopper}, return_when=asyncio.FIRST_COMPLETED)
     log.info("stopping")
     scheduler.cancel()
     stopper.cancel()
+    freezer.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await scheduler
     await runner.cleanup()

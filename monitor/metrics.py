@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -186,6 +186,8 @@ class ServiceCollector(Collector):
 def service_registry(read: Callable[[], Iterable[Metric]]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector(read))
+    # process_resident_memory_bytes, process_open_fds, ...: what a soak and an operator watch.
+    ProcessCollector(registry=registry)
     return registry
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from prometheus_client.core import Metric
 
 from alerts.engine import AlertEngine
-from monitor import metrics
+from monitor import heap, metrics
 from monitor.metrics import MetricsRenderer
 from monitor.scheduler import Clock, Scheduler
 from monitor.settings import Settings, SettingsError, load_settings
@@ -154,6 +154,12 @@ class Service:
         )
         reload_at.add_metric([], self.last_good_reload_at)
         yield from (reload_ok, reload_at)
+        tasks = metrics.gauge(
+            "netmon_asyncio_tasks", "asyncio tasks alive in the process (flat when none leak)."
+        )
+        tasks.add_metric([], len(asyncio.all_tasks()))
+        yield tasks
+        yield from heap.WATCH.metrics()
         yield from self.alerts.metrics()
         yield from self.traps.metrics()
 
