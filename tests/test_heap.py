@@ -69,13 +69,16 @@ def test_collections_are_counted_and_timed() -> None:
 
 async def test_keep_frozen_freezes_then_unfreezes_when_stopped() -> None:
     keep: list[object] = [object() for _ in range(100)]
-    task = asyncio.create_task(heap.keep_frozen(every=0.05))
+    heap.WATCH.frozen = 0
+    task = asyncio.create_task(heap.keep_frozen(every=0.05, count_every=1))
     try:
         for _ in range(100):
             await asyncio.sleep(0.05)
             if gc.get_freeze_count() > 0:
                 break
         assert gc.get_freeze_count() > 0
+        await asyncio.sleep(0.1)
+        assert heap.WATCH.frozen > 0  # counted for the gauge
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

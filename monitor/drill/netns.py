@@ -361,6 +361,11 @@ class NetnsLab:
             raise Unavailable(f"tc netem is not available here: {proc.stderr.strip()}")
         return self._event("delay", carrier, f"{ms}ms")
 
+    def clear_delay(self, carrier: str) -> Event:
+        ns = self.ns(CARRIERS[carrier])
+        run("ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", "core", "root", check=False)
+        return self._event("delay-cleared", carrier)
+
     def stop_snmpd(self, carrier: str) -> Event:
         self._stop(f"snmpd-{carrier}")
         return self._event("snmpd-stopped", carrier)

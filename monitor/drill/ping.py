@@ -1,5 +1,6 @@
 """``python -m monitor.drill.ping ADDR...`` (run inside a namespace): netmon's own ICMP probe on
-each address, one line each; exit 0 when every address answered. The lab has no ping binary."""
+each address, one line each, with the average RTT in seconds when it answered; exit 0 when every
+address answered. The lab has no ping binary."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ async def _ping(addresses: list[str]) -> int:
                 }
             )
             result = await asyncio.wait_for(probe(target, ctx), 3)
-            print(addr, "ok" if result.success else f"failed: {result.detail}")
+            avg = [x.value for x in result.samples if x.labels == (("stat", "avg"),)]
+            rtt = f" rtt_avg={avg[0]:.6f}" if avg else ""
+            print(addr, f"ok{rtt}" if result.success else f"failed: {result.detail}")
             bad += not result.success
         return 1 if bad else 0
     finally:
