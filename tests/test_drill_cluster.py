@@ -3,7 +3,8 @@
 Two ``netmon run`` with different ``server.location`` probe the same targets and send to both
 peers of a two-peer Alertmanager cluster (Debian's, ``--cluster.peer`` on loopback ports of
 netmon's namespace). One outage is one page; with one netmon and one Alertmanager peer killed
-mid-outage, the next outage still pages once.
+mid-outage (after Alertmanager took the alert, before its group_wait let the page out), the page
+still arrives, once.
 
 Debian's Prometheus, in the same namespace, scrapes both netmons with the config and rules
 ``netmon prometheus config`` generates (1 s scrape and evaluation, ``quorum_for`` 0 so a firing
@@ -37,6 +38,7 @@ from monitor.drill.scenarios import (
     alertmanager,
     drill_settings,
     netmon,
+    netmon_alerts,
     wait_for,
 )
 from monitor.settings import load_settings
@@ -229,22 +231,34 @@ async def test_two_vantage_points_one_page_and_survive_losses(tmp_path: Path) ->
         await asyncio.sleep(GROUP_WAIT + 4)
         # both netmons saw it, both peers had it: one page (the cluster shares its log)
         assert new_pages(sink, "viettel") == 1, [(p.receiver, p.names()) for p in sink.pages]
-        # one netmon and one Alertmanager peer die mid-outage
+        # VNPT is cut. Once Alertmanager holds its alert (group_wait running, nothing paged
+        # yet), one netmon and one Alertmanager peer die: the page must still go out, once.
+        lab.cut("vnpt-uplink")
+
+        async def vnpt_held_by_alertmanager() -> bool:
+            url = f"{ams[0].base}/api/v2/alerts?active=true"
+            return any(
+                a["labels"].get("alertname") == "TargetDown"
+                and a["labels"].get("target") == "vnpt-uplink"
+                for a in await nsenter.get_json(lab.mon, url)
+            )
+
+        await wait_for("the VNPT alert in Alertmanager", vnpt_held_by_alertmanager, 60)
+        assert not sink.seen("TargetDown", "vnpt-uplink")  # the kill comes before the page
         nodes[1].kill9()
         peer = lab.procs.pop("am-2")
         peer.kill()
         await asyncio.to_thread(peer.wait)
+        await wait_for("the VNPT page", lambda: all(sink.seen(*e) for e in VNPT), 60)
+        await asyncio.sleep(GROUP_WAIT + 4)
+        assert new_pages(sink, "vnpt") == 1
+        assert new_pages(sink, "viettel") == 1  # no page again for what was paged
 
         async def scrape_down_noticed() -> bool:
             down = await alerts.firing("NetmonScrapeDown")
             return [a.get("location") for a in down] == ["vien-thong"]
 
         await wait_for("Prometheus to notice the dead netmon", scrape_down_noticed, 30)
-        lab.cut("vnpt-uplink")
-        await wait_for("the VNPT page", lambda: all(sink.seen(*e) for e in VNPT), 60)
-        await asyncio.sleep(GROUP_WAIT + 4)
-        assert new_pages(sink, "vnpt") == 1
-        assert new_pages(sink, "viettel") == 1  # no page again for what was paged
 
         # The dead netmon's Watchdog is no longer re-sent: it expires (endsAt is four resend
         # intervals ahead) while the survivor's stays.
@@ -252,8 +266,17 @@ async def test_two_vantage_points_one_page_and_survive_losses(tmp_path: Path) ->
             return await am_watchdogs(lab, ams[0]) == {"so-tttt"}
 
         await wait_for("the dead netmon's Watchdog to expire", watchdog_expired, 40)
-        # one vantage point left: the VNPT cut cannot reach the quorum (netmon paged it)
-        assert not await alerts.quorum_for("vnpt-uplink")
+
+        # One vantage point left: the quorum cannot hold for VNPT any more (netmon-a paged it
+        # and keeps it firing).
+        async def vnpt_quorum_over() -> bool:
+            return not await alerts.quorum_for("vnpt-uplink")
+
+        await wait_for("the VNPT quorum to end with one vantage point", vnpt_quorum_over, 30)
+        assert any(
+            a["rule"] == "TargetDown" and a["target"] == "vnpt-uplink" and a["state"] == "firing"
+            for a in await netmon_alerts(lab, nodes[0])
+        )
         assert ONE_SIDED not in alerts.quorum_ever
         assert "viettel-uplink" in alerts.quorum_ever
         lab.heal("viettel-uplink")
