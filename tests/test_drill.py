@@ -198,3 +198,28 @@ def test_icmp_wait_fits_the_default_timeout() -> None:
     opts = target.icmp
     assert opts is not None
     assert (opts.count - 1) * opts.spacing + wait_after_last(opts, target.timeout) <= 0.9
+
+
+@needs_netns_lab
+async def test_snmp_agent_stopped(tmp_path: Path) -> None:
+    async with drill_for(tmp_path) as d:
+        rec = await d.snmp_agent_stopped()
+    assert not rec.missed(), rec.to_json()
+    alerts = {(a["alertname"], a["target"]): a for a in rec.alerts()}
+    assert alerts[("TargetDown", "vnpt-edge")]["resolved"] is not None, rec.to_json()
+    assert set(alerts) == {("TargetDown", "vnpt-edge")}, rec.to_json()  # nothing else paged
+    # the router is up, its agent is not: the kernel answers port unreachable, which netmon
+    # names as refused (not a timeout, which would point at the link)
+    assert rec.notes == ["vnpt-edge: reason refused"], rec.notes
+
+
+@needs_netns_lab
+async def test_web_server_hung(tmp_path: Path) -> None:
+    async with drill_for(tmp_path) as d:
+        rec = await d.web_server_hung()
+    assert not rec.missed(), rec.to_json()
+    alerts = {(a["alertname"], a["target"]): a for a in rec.alerts()}
+    assert alerts[("TargetDown", "dc-web-1")]["time_to_alert"] <= TIME_TO_ALERT_GOAL
+    assert alerts[("TargetDown", "dc-web-1")]["resolved"] is not None, rec.to_json()
+    assert set(alerts) == {("TargetDown", "dc-web-1")}, rec.to_json()
+    assert rec.notes == ["dc-web-1: reason timeout"], rec.notes

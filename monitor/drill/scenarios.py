@@ -364,6 +364,8 @@ async def am_alerts(lab: NetnsLab, am: Proc) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------- scenarios
 
+HEALS = ("heal", "loss-cleared", "snmpd-started", "web-resumed", "delay-cleared")
+
 
 @dataclass
 class Record:
@@ -373,7 +375,7 @@ class Record:
     started: float
     goal: float = TIME_TO_ALERT_GOAL
     expected: list[tuple[str, str]] = field(default_factory=list)
-    forbidden: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)  # "Alertname" or "Alertname target"
     faults: list[dict[str, Any]] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)  # target → hold reason, at the worst
@@ -381,11 +383,11 @@ class Record:
     finished: float = 0.0
 
     def fault_start(self) -> float:
-        starts = [f["at"] for f in self.faults if f["action"] not in ("heal", "loss-cleared")]
+        starts = [f["at"] for f in self.faults if f["action"] not in HEALS]
         return min(starts) if starts else self.started
 
     def heal_time(self) -> float | None:
-        heals = [f["at"] for f in self.faults if f["action"] in ("heal", "loss-cleared")]
+        heals = [f["at"] for f in self.faults if f["action"] in HEALS]
         return max(heals) if heals else None
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -441,7 +443,9 @@ class Record:
                     f"+{a['time_to_alert']:.1f} s"
                 )
         for a in self.alerts():
-            if a["alertname"] in self.forbidden:
+            if a["alertname"] in self.forbidden or f"{a['alertname']} {a['target']}" in (
+                self.forbidden
+            ):
                 out.append(f"{a['alertname']} {a['target']}: paged but must not be")
             elif a["time_to_alert"] is not None and a["time_to_alert"] > self.goal:
                 out.append(f"{a['alertname']} {a['target']}: {a['time_to_alert']:.1f} s > goal")
@@ -630,12 +634,66 @@ class Drill:
         )
         return self.finish(rec, since)
 
+    async def target_reason(self, name: str) -> str | None:
+        data = await nsenter.get_json(self.lab.mon, f"{self.node.base}/api/v1/targets/{name}")
+        reason: str | None = data["target"]["reason"]
+        return reason
+
+    async def _fault_then_heal(
+        self, rec: Record, target: str, fault: Callable[[], object], heal: Callable[[], object]
+    ) -> Record:
+        """One target's own fault: its TargetDown pages, with the reason netmon gives."""
+        since = len(self.sink.pages)
+        fault()
+        await wait_for(
+            f"TargetDown for {target}",
+            lambda: self.sink.seen("TargetDown", target),
+            TIME_TO_ALERT_GOAL * 3,
+        )
+        rec.notes.append(f"{target}: reason {await self.target_reason(target)}")
+        await self.watch_holds(rec, GROUP_WAIT + 2)  # nothing else may page meanwhile
+        heal()
+        await wait_for(
+            f"{target} resolved",
+            lambda: self.sink.seen("TargetDown", target, status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+    async def snmp_agent_stopped(self) -> Record:
+        """VNPT's router stops answering SNMP; its link stays up. The agent is what pages (no
+        answer is not an interface down), and the uplink and the halls stay quiet."""
+        rec = self.record("snmp-agent-stopped")
+        rec.expected = [("TargetDown", "vnpt-edge")]
+        rec.forbidden = ["InterfaceDown", "TargetDown vnpt-uplink", "TargetDown hall-b-wifi"]
+        return await self._fault_then_heal(
+            rec,
+            "vnpt-edge",
+            lambda: self.lab.stop_snmpd("vnpt"),
+            lambda: self.lab.restart_snmpd("vnpt"),
+        )
+
+    async def web_server_hung(self) -> Record:
+        """A data-centre web server stops mid-flight (SIGSTOP: connections accepted by the
+        kernel, never answered). Its site pages with a timeout; the other server stays up."""
+        rec = self.record("web-server-hung")
+        rec.expected = [("TargetDown", "dc-web-1")]
+        rec.forbidden = ["TargetDown dc-web-2"]
+        return await self._fault_then_heal(
+            rec,
+            "dc-web-1",
+            lambda: self.lab.hang_web("dc-web-1"),
+            lambda: self.lab.resume_web("dc-web-1"),
+        )
+
 
 SCENARIOS: dict[str, str] = {
     "viettel-cut": "viettel_cut",
     "viettel-loss": "viettel_loss",
     "both-carriers-cut": "both_cut",
     "linkdown-trap": "linkdown_trap",
+    "snmp-agent-stopped": "snmp_agent_stopped",
+    "web-server-hung": "web_server_hung",
 }
 
 
