@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests drive for real (installed when missing and run as root).
-TEST_DEBS := nftables iproute2 procps util-linux snmpd snmp prometheus prometheus-alertmanager chromium
+TEST_DEBS := nftables iproute2 procps util-linux snmpd snmp prometheus prometheus-alertmanager chromium libfaketime
 BENCH_DEBS := fping prometheus-blackbox-exporter prometheus-snmp-exporter prometheus-alertmanager prometheus
 
 .PHONY: run test lint bench soak debs-test debs-bench clean

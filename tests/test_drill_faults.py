@@ -4,16 +4,19 @@ read-only filesystem, a wall-clock jump, and 5,000 targets of which half time ou
 
 The full-disk case is tests/test_alerts_restart.py::test_disk_full_under_the_alert_database.
 
-Clock jump: the real clock cannot be changed safely on a shared machine, and a time namespace
-(``unshare --time``) only offsets CLOCK_MONOTONIC/BOOTTIME once at its creation, never moves
-CLOCK_REALTIME, so it cannot make a jump happen under a running process. The test runs netmon in
-this process with the scheduler's Clock protocol: the wall clock jumps an hour forward, then two
-back, while the monotonic clock the schedule uses goes on; probing must not stall or burst.
+Clock jump: the machine's clock cannot be changed safely on a shared machine, and a time
+namespace (``unshare --time``) only offsets CLOCK_MONOTONIC/BOOTTIME once at its creation, never
+CLOCK_REALTIME. So the jump is made twice another way: a real ``netmon run`` under Debian's
+libfaketime (LD_PRELOAD; only CLOCK_REALTIME is stepped, from a file, as an NTP step would, the
+monotonic clock left alone), and netmon in this process through the scheduler's Clock protocol.
+Either way the wall clock jumps an hour forward, then two back: probing must not stall or burst,
+and no alert may come of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import signal
 import subprocess
 import time
@@ -21,13 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from monitor.drill.process import netmon_run
 from monitor.drill.scenarios import wait_for
 from monitor.service import Service
 from monitor.settings import load_settings
 
-from .conftest import root_only
+from .conftest import free_port, root_only
 from .lab import drill_for, lab_for, needs_netns_lab
 from .test_alerts_helpers import metric, sink_server, targets_server, webhook_alerts, write_settings
 
@@ -231,6 +236,66 @@ async def test_wall_clock_jump(tmp_path: Path) -> None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await service.aclose()
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+
+
+@pytest.mark.skipif(
+    not FAKETIME.exists(), reason="libfaketime is not installed (Debian package libfaketime)"
+)
+@pytest.mark.timeout(120)
+async def test_wall_clock_jump_in_a_real_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with targets_server() as web, sink_server() as sink:
+        listen = f"127.0.0.1:{free_port()}"
+        path = write_settings(tmp_path / "s.toml", [web.target(f"site-{i}") for i in range(5)],
+                              webhook_alerts(("noc", sink.url)), interval="200ms",
+                              listen=listen)  # fmt: skip
+        stamp = tmp_path / "faketime"
+        stamp.write_text("+0\n", encoding="utf-8")
+        for key, value in {
+            "LD_PRELOAD": str(FAKETIME),
+            "FAKETIME_TIMESTAMP_FILE": str(stamp),
+            "FAKETIME_NO_CACHE": "1",  # read the file on every call: the jump is immediate
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "DONT_FAKE_MONOTONIC": "1",  # the older spelling of the same
+        }.items():
+            monkeypatch.setenv(key, value)
+        async with netmon_run(path, log_level="WARNING") as node, aiohttp.ClientSession() as http:
+            monkeypatch.delenv("LD_PRELOAD")  # nothing else this test starts is faked
+
+            async def scrape() -> tuple[float, float]:
+                """(http probes so far, netmon's wall clock minus ours, from its Date header)"""
+                async with http.get(f"http://{listen}/metrics") as resp:
+                    text = await resp.text()
+                    date = email.utils.parsedate_to_datetime(resp.headers["Date"])
+                for line in text.splitlines():
+                    if line.startswith('netmon_probes_total{kind="http"}'):
+                        return float(line.split()[-1]), date.timestamp() - time.time()
+                raise AssertionError(f"no netmon_probes_total:\n{node.tail()}")
+
+            async def rate(seconds: float) -> tuple[float, float]:
+                before, _ = await scrape()
+                await asyncio.sleep(seconds)
+                after, skew = await scrape()
+                return (after - before) / seconds, skew
+
+            await asyncio.sleep(2)
+            steady, skew0 = await rate(2)
+            stamp.write_text("+1h\n", encoding="utf-8")  # an hour forward
+            forward, skew1 = await rate(2)
+            stamp.write_text("-1h\n", encoding="utf-8")  # two hours back
+            back, skew2 = await rate(2)
+            # the jumps happened in netmon
+            assert abs(skew0) < 2 and abs(skew1 - 3600) < 2 and abs(skew2 + 3600) < 2, (
+                skew0, skew1, skew2)  # fmt: skip
+            # 5 targets every 200 ms: 25 a second, whatever the wall clock says
+            for label, value in (("steady", steady), ("forward", forward), ("back", back)):
+                assert 15 <= value <= 35, (label, steady, forward, back, node.tail())
+            assert node.proc.returncode is None
+        assert sink.requests == []  # no alert from a clock jump
 
 
 @needs_netns_lab
