@@ -21,25 +21,23 @@ import contextlib
 import hashlib
 import http.client
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import tomllib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import pytest_asyncio
 import tomli_w
+
+from monitor.drill.process import NetmonProcess, netmon_run
 
 from .conftest import REPO, free_port
 
@@ -100,11 +98,13 @@ class Answer:
 
 @dataclass
 class Netmon:
-    proc: subprocess.Popen[bytes]
+    node: NetmonProcess
     port: int
     names: dict[str, dict[str, Any]]  # target name -> its settings
-    output: list[str] = field(default_factory=list)
-    pump: threading.Thread | None = None
+
+    @property
+    def output(self) -> list[str]:
+        return self.node.output
 
     @property
     def base(self) -> str:
@@ -139,13 +139,13 @@ class Netmon:
         assert answer.status == 200, answer.text
         return {t["name"]: t for t in answer.json()["targets"]}
 
-    def wait(self, what: str, check: Any, within: float = 30.0) -> None:
+    async def wait(self, what: str, check: Callable[[], bool], within: float = 30.0) -> None:
+        """Until ``check`` passes (in a thread: it calls the API over blocking HTTP)."""
         deadline = time.monotonic() + within
-        while not check():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                tail = "\n".join(self.output[-40:])
-                raise AssertionError(f"timed out waiting for {what}\n{tail}")
-            time.sleep(0.25)
+        while not await asyncio.to_thread(check):
+            if time.monotonic() > deadline or self.node.proc.returncode is not None:
+                raise AssertionError(f"timed out waiting for {what}\n{self.node.tail(40)}")
+            await asyncio.sleep(0.25)
 
 
 def lab_fault(name: str, mode: str | None) -> None:
@@ -204,100 +204,65 @@ def settings_doc(port: int) -> dict[str, Any]:
     return doc
 
 
-def _start(workdir: Path) -> Netmon:
-    port = free_port()
-    doc = settings_doc(port)
-    config = workdir / "settings.toml"
-    config.write_text(tomli_w.dumps(doc), encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--config", str(config), "--lab"],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "NETMON_LOG_LEVEL": "INFO"},
-        start_new_session=True,
-    )
-    node = Netmon(proc, port, {t["name"]: t for t in doc["targets"]})
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            node.output.append(line.decode(errors="replace").rstrip())
-
-    node.pump = threading.Thread(target=pump, daemon=True)
-    node.pump.start()
-    deadline = time.monotonic() + 60
-    while not any("netmon running" in line for line in node.output):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(node)
-            raise RuntimeError("netmon did not start:\n" + "\n".join(node.output[-30:]))
-        time.sleep(0.1)
-    return node
-
-
-def _stop(node: Netmon) -> None:
-    if node.proc.poll() is None:
-        node.proc.send_signal(signal.SIGINT)
+# One netmon for the module, on the module's event loop: its output is read there, so while a
+# synchronous test runs it waits in the pipe (it logs events, not requests: a few kB in all).
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Netmon]:
+    async with contextlib.AsyncExitStack() as stack:
+        node = None
+        for attempt in range(3):  # the lab's fixed loopback ports may be held by another run
+            port = free_port()
+            doc = settings_doc(port)
+            config = tmp_path_factory.mktemp(f"netmon{attempt}") / "settings.toml"
+            config.write_text(tomli_w.dumps(doc), encoding="utf-8")
+            started = netmon_run(config, "--lab", log_level="INFO", within=60, grace=20)
+            try:
+                process = await stack.enter_async_context(started)
+            except (RuntimeError, TimeoutError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(3)
+            else:
+                node = Netmon(process, port, {t["name"]: t for t in doc["targets"]})
+                break
+        assert node is not None
         try:
-            node.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            node.proc.kill()
-            node.proc.wait()
-    if node.pump is not None:
-        node.pump.join(5)
-    if node.proc.stdout is not None:
-        node.proc.stdout.close()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Netmon]:
-    node = None
-    for attempt in range(3):  # the lab's fixed loopback ports may be held by another run
-        try:
-            node = _start(tmp_path_factory.mktemp(f"netmon{attempt}"))
-            break
-        except RuntimeError:
-            if attempt == 2:
-                raise
-            time.sleep(3)
-    assert node is not None
-    try:
-        polled = set(node.names)
-        node.wait(
-            "every target probed",
-            lambda: (
-                all(t["state"] != "unknown" for t in node.targets().values())
-                and set(node.targets()) == polled
-            ),
-        )
-        lab_fault("tp-buon-ma-thuot", "503")  # behind vnpt-cong-dich-vu and its child
-        lab_fault("huyen-krong-pac", "503")  # behind viettel-cong-dich-vu
-        lab_fault("so-tt-tt", "tls-expiring")
-
-        def faults_seen() -> bool:
-            t = node.targets()
-            return (
-                t["vnpt-cong-dich-vu"]["state"] == "down"
-                and t["vnpt-bang-dien-tu"]["state"] == "suppressed"
-                and t["viettel-cong-dich-vu"]["state"] == "down"
-                and t["so-tt-tt"]["state"] == "degraded"
-                and "TargetDown" in t["viettel-cong-dich-vu"]["alerts"]
-                and "TargetDown" in t["vnpt-cong-dich-vu"]["alerts"]
+            polled = set(node.names)
+            await node.wait(
+                "every target probed",
+                lambda: (
+                    all(t["state"] != "unknown" for t in node.targets().values())
+                    and set(node.targets()) == polled
+                ),
             )
+            lab_fault("tp-buon-ma-thuot", "503")  # behind vnpt-cong-dich-vu and its child
+            lab_fault("huyen-krong-pac", "503")  # behind viettel-cong-dich-vu
+            lab_fault("so-tt-tt", "tls-expiring")
 
-        node.wait("the faults", faults_seen)
-        lab_fault("huyen-krong-pac", None)
-        node.wait(
-            "viettel's service back",
-            lambda: node.targets()["viettel-cong-dich-vu"]["state"] == "up",
-        )
-        yield node
-    finally:
-        for name in ("tp-buon-ma-thuot", "huyen-krong-pac", "so-tt-tt"):
-            with contextlib.suppress(OSError, AssertionError):
-                lab_fault(name, None)
-        _stop(node)
-    # No request, however odd, made netmon trip over itself.
+            def faults_seen() -> bool:
+                t = node.targets()
+                return (
+                    t["vnpt-cong-dich-vu"]["state"] == "down"
+                    and t["vnpt-bang-dien-tu"]["state"] == "suppressed"
+                    and t["viettel-cong-dich-vu"]["state"] == "down"
+                    and t["so-tt-tt"]["state"] == "degraded"
+                    and "TargetDown" in t["viettel-cong-dich-vu"]["alerts"]
+                    and "TargetDown" in t["vnpt-cong-dich-vu"]["alerts"]
+                )
+
+            await node.wait("the faults", faults_seen)
+            lab_fault("huyen-krong-pac", None)
+            await node.wait(
+                "viettel's service back",
+                lambda: node.targets()["viettel-cong-dich-vu"]["state"] == "up",
+            )
+            yield node
+        finally:
+            for name in ("tp-buon-ma-thuot", "huyen-krong-pac", "so-tt-tt"):
+                with contextlib.suppress(OSError, AssertionError):
+                    lab_fault(name, None)
+    # Stopped (SIGINT) and its output read to the end. No request, however odd, made netmon
+    # trip over itself.
     trouble = [line for line in node.output if "Traceback" in line or "Unhandled" in line]
     assert not trouble, "\n".join(node.output[-60:])
 
@@ -559,6 +524,7 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.mark.asyncio(loop_scope="module")  # the loop of the lab fixture
 async def test_status_page_in_chromium(lab: Netmon) -> None:
     missing = _chromium_missing()
     if missing:

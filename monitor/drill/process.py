@@ -83,6 +83,10 @@ class NetmonProcess:
             running.cancel()
             exited.cancel()
         if not self._running.is_set():
+            # Its output may end (EOF) a moment before the exit is reaped: wait for the code.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self.proc.wait()
             raise RuntimeError(
                 f"netmon exited ({self.proc.returncode}) before it was running:\n{self.tail()}"
             )
