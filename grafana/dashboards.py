@@ -1106,6 +1106,48 @@ def self_(settings: Settings) -> dashboard.Dashboard:
         "Configured targets by kind.",
         [_query(f"sum by (kind) ({sel('netmon_targets', job, inst)})", "{{kind}}")],
     )
+    row(ctx, "Tiến trình")
+    ts(
+        ctx,
+        "Bộ nhớ và tệp đang mở",
+        "Resident memory (left axis) and open file descriptors (right axis) of each netmon "
+        "process. After warm-up both stay flat; steady growth is a leak.",
+        [
+            _query(sel("process_resident_memory_bytes", job, inst), "{{instance}} bộ nhớ"),
+            _query(sel("process_open_fds", job, inst), "{{instance}} tệp mở"),
+        ],
+        overrides=[
+            (".* bộ nhớ$", [models.DynamicConfigValue(id_val="unit", value="bytes")]),
+            (
+                ".* tệp mở$",
+                [
+                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                    models.DynamicConfigValue(id_val="unit", value="short"),
+                ],
+            ),
+        ],
+    )
+    ts(
+        ctx,
+        "Dọn bộ nhớ (GC) và tác vụ",
+        "The longest garbage-collection pause of the last minute (left axis: probing stands "
+        "still while it lasts) and the asyncio tasks alive (right axis: they follow the probes "
+        "in flight; steady growth is a leak).",
+        [
+            _query(sel("netmon_gc_pause_max_seconds", job, inst), "{{instance}} GC dừng lâu nhất"),
+            _query(sel("netmon_asyncio_tasks", job, inst), "{{instance}} tác vụ"),
+        ],
+        overrides=[
+            (".* GC dừng lâu nhất$", [models.DynamicConfigValue(id_val="unit", value="s")]),
+            (
+                ".* tác vụ$",
+                [
+                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                    models.DynamicConfigValue(id_val="unit", value="short"),
+                ],
+            ),
+        ],
+    )
     row(ctx, "Thông báo")
     ts(
         ctx,
@@ -1162,8 +1204,9 @@ def self_(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-self",
         "netmon: tình trạng hệ thống giám sát",
-        "netmon itself: scheduler lag, probes in flight, notifications and the outbox, "
-        "configuration reloads, and Prometheus's scrapes of it.",
+        "netmon itself: scheduler lag, probes in flight, memory, file descriptors, garbage "
+        "collection and tasks, notifications and the outbox, configuration reloads, and "
+        "Prometheus's scrapes of it.",
         var(
             "instance",
             "Tiến trình",

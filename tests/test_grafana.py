@@ -66,6 +66,13 @@ OWN_METRICS = {
     "netmon_config_last_reload_successful",
     "netmon_config_last_reload_success_timestamp_seconds",
     "netmon_phase_info",
+    "netmon_asyncio_tasks",
+    "netmon_gc_pause_max_seconds",
+    "netmon_gc_pause_seconds_total",
+    "netmon_gc_collections_total",
+    "netmon_gc_frozen_objects",
+    "process_resident_memory_bytes",
+    "process_open_fds",
 }
 SNMP_METRICS = {
     "ifOperStatus",
