@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -30,8 +29,6 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from monitor import metrics
-
-log = logging.getLogger(__name__)
 
 FREEZE_EVERY = 30.0  # seconds
 COUNT_EVERY = 10  # freezes: the frozen objects are counted every 5 minutes
