@@ -197,6 +197,23 @@ def row(ctx: _Ctx, title: str) -> None:
     ctx.panels.append(dashboard.Row(title).id(ctx.ident()))
 
 
+def _two_axes(
+    left: str, left_unit: str, right: str
+) -> list[tuple[str, list[models.DynamicConfigValue]]]:
+    """Overrides of a two-axis panel: series named like ``right`` (a regex) on the right axis
+    as plain counts, series named like ``left`` in ``left_unit``."""
+    return [
+        (
+            right,
+            [
+                models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+                models.DynamicConfigValue(id_val="unit", value="short"),
+            ],
+        ),
+        (left, [models.DynamicConfigValue(id_val="unit", value=left_unit)]),
+    ]
+
+
 def ts(
     ctx: _Ctx,
     title: str,
@@ -1116,16 +1133,7 @@ def self_(settings: Settings) -> dashboard.Dashboard:
             _query(sel("process_resident_memory_bytes", job, inst), "{{instance}} bộ nhớ"),
             _query(sel("process_open_fds", job, inst), "{{instance}} tệp mở"),
         ],
-        overrides=[
-            (".* bộ nhớ$", [models.DynamicConfigValue(id_val="unit", value="bytes")]),
-            (
-                ".* tệp mở$",
-                [
-                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
-                    models.DynamicConfigValue(id_val="unit", value="short"),
-                ],
-            ),
-        ],
+        overrides=_two_axes(".* bộ nhớ$", "bytes", ".* tệp mở$"),
     )
     ts(
         ctx,
@@ -1137,16 +1145,7 @@ def self_(settings: Settings) -> dashboard.Dashboard:
             _query(sel("netmon_gc_pause_max_seconds", job, inst), "{{instance}} GC dừng lâu nhất"),
             _query(sel("netmon_asyncio_tasks", job, inst), "{{instance}} tác vụ"),
         ],
-        overrides=[
-            (".* GC dừng lâu nhất$", [models.DynamicConfigValue(id_val="unit", value="s")]),
-            (
-                ".* tác vụ$",
-                [
-                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
-                    models.DynamicConfigValue(id_val="unit", value="short"),
-                ],
-            ),
-        ],
+        overrides=_two_axes(".* GC dừng lâu nhất$", "s", ".* tác vụ$"),
     )
     row(ctx, "Thông báo")
     ts(
@@ -1188,16 +1187,7 @@ def self_(settings: Settings) -> dashboard.Dashboard:
             _query(sel("scrape_duration_seconds", job, inst), "{{instance}} thời gian"),
             _query(sel("scrape_samples_scraped", job, inst), "{{instance}} số mẫu"),
         ],
-        overrides=[
-            (
-                ".* số mẫu$",
-                [
-                    models.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
-                    models.DynamicConfigValue(id_val="unit", value="short"),
-                ],
-            ),
-            (".* thời gian$", [models.DynamicConfigValue(id_val="unit", value="s")]),
-        ],
+        overrides=_two_axes(".* thời gian$", "s", ".* số mẫu$"),
     )
     return _dashboard(
         settings,
