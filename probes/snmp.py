@@ -10,7 +10,8 @@ What one poll asks (numeric OIDs, no MIB files at run time):
 What it exports, named as snmp_exporter names them (its if_mib module), so that the dashboards
 and alert rules NOC engineers know work unchanged:
 
-- per interface kept by the ``interfaces`` regex (matched against ifName, ifDescr and ifAlias),
+- per interface kept by the ``interfaces`` regex (matched against ifName, ifDescr and ifAlias;
+  only those three columns are walked, the rest fetched for the kept rows),
   with labels ``ifIndex``, ``ifName``, ``ifDescr``, ``ifAlias``: ``ifOperStatus``,
   ``ifAdminStatus``, ``ifHCInOctets``, ``ifHCOutOctets`` (``ifInOctets``/``ifOutOctets``, the
   32-bit counters, where the agent has no HC ones), ``ifInErrors``, ``ifOutErrors``,
@@ -143,6 +144,9 @@ class _TargetState:
     counters: dict[str, _Counters] = field(default_factory=dict)
     last_restart: float | None = None  # unix seconds
     used: float = 0.0  # monotonic: last poll
+    # With an ``interfaces`` filter: fetch only the kept rows (they were few at the last poll),
+    # else walk the whole table.
+    selective: bool = True
 
 
 @dataclass(eq=False)
@@ -256,7 +260,7 @@ async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
     where = f"{host}:{opts.port}" if host == address else f"{host} ({address}):{opts.port}"
     try:
         async with asyncio.timeout(budget):
-            poll = await _poll(state.session, opts)
+            poll = await _poll(state, opts)
     except TimeoutError:
         return failure(
             "timeout",
@@ -313,15 +317,78 @@ class _Poll:
     extra: Varbinds
 
 
-async def _poll(session: BerSession, opts: SnmpOptions) -> _Poll:
+_NAME_COLUMNS: Final = ("ifDescr", "ifName", "ifAlias")
+_GET_BATCH: Final = 32  # varbinds per GET (snmp_client.BerSession.get)
+
+
+async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:
+    session = state.session
     uptime, name = await session.get([SYS_UPTIME, SYS_NAME])
-    walked = await session.walk(list(IF_COLUMNS.values()), opts.max_repetitions)
+    keep = _regex(opts.interfaces) if opts.interfaces and opts.version != "1" else None
+    if keep is not None and state.selective:
+        by_name = await _selected_interfaces(state, opts, keep)
+    else:
+        walked = await session.walk(list(IF_COLUMNS.values()), opts.max_repetitions)
+        by_name = {label: walked[oid] for label, oid in IF_COLUMNS.items()}
+        if keep is not None:  # would fetching only the kept rows pay off next time?
+            kept, total = _kept(by_name, keep)
+            state.selective = _fetch_pays(len(kept), len(total), opts)
     bgp = None
     if opts.bgp:
         bgp = (await session.walk([BGP_PEER_STATE], opts.max_repetitions))[BGP_PEER_STATE]
     extra = await session.get([o.lstrip(".") for o in opts.oids]) if opts.oids else []
-    by_name = {label: walked[oid] for label, oid in IF_COLUMNS.items()}
     return _Poll(uptime[1], name[1], by_name, bgp, extra)
+
+
+def _kept(by_name: dict[str, Varbinds], keep: re.Pattern[str]) -> tuple[list[str], list[str]]:
+    """(the ifIndexes ``keep`` selects by ifName, ifDescr or ifAlias; all ifIndexes)"""
+    texts = {c: _by_index(by_name[c], IF_COLUMNS[c]) for c in _NAME_COLUMNS}
+    indices = list(texts["ifDescr"] or texts["ifName"])
+    kept = [
+        index
+        for index in indices
+        if any(keep.search(t) for t in (_text(texts[c].get(index)) for c in _NAME_COLUMNS) if t)
+    ]
+    return kept, indices
+
+
+_OTHER_COLUMNS: Final = tuple(c for c in IF_COLUMNS if c not in _NAME_COLUMNS)
+
+
+def _fetch_pays(kept: int, total: int, opts: SnmpOptions) -> bool:
+    """Whether GETs of the kept rows take no more round trips than a walk of the table."""
+    gets = -(-kept * len(_OTHER_COLUMNS) // _GET_BATCH)
+    walks = -(-total // opts.max_repetitions)
+    return gets <= walks
+
+
+async def _selected_interfaces(
+    state: _TargetState, opts: SnmpOptions, keep: re.Pattern[str]
+) -> dict[str, Varbinds]:
+    """The IF-MIB columns for the interfaces ``keep`` selects, without walking the others.
+
+    A carrier's edge router has hundreds of (sub)interfaces and the NOC watches two uplinks:
+    walk only the three name columns, then GET the other columns of the kept rows. When so many
+    rows are kept that the GETs would take more round trips than a walk, walk the other columns
+    this time and the whole table from the next poll on (``state.selective``; a full walk
+    checks again). Not for v1: each Counter64 column it cannot carry would cost a noSuchName
+    round trip per row.
+    """
+    session = state.session
+    names = await session.walk([IF_COLUMNS[c] for c in _NAME_COLUMNS], opts.max_repetitions)
+    by_name = {c: names[IF_COLUMNS[c]] for c in _NAME_COLUMNS}
+    kept, indices = _kept(by_name, keep)
+    state.selective = _fetch_pays(len(kept), len(indices), opts)
+    if not state.selective:
+        walked = await session.walk([IF_COLUMNS[c] for c in _OTHER_COLUMNS], opts.max_repetitions)
+        by_name.update({c: walked[IF_COLUMNS[c]] for c in _OTHER_COLUMNS})
+        return by_name
+    wanted = [f"{IF_COLUMNS[c]}.{index}" for index in kept for c in _OTHER_COLUMNS]
+    values = dict(await session.get(wanted)) if wanted else {}
+    for c in _OTHER_COLUMNS:
+        oids = (f"{IF_COLUMNS[c]}.{index}" for index in kept)
+        by_name[c] = [(oid, values[oid]) for oid in oids]
+    return by_name
 
 
 def _missing(value: Value) -> bool:

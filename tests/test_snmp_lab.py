@@ -155,3 +155,73 @@ async def test_the_shipped_settings_poll_the_lab_and_see_its_faults(
     finally:
         await lab.close()
         await receiver.aclose()
+
+
+async def test_interface_filter_fetches_only_the_kept_rows(ctx: ProbeContext) -> None:
+    """The access switch has 50 ports; the NOC watches its two uplinks. With ``interfaces``
+    set, only the name columns are walked and the kept rows fetched: the same samples for those
+    ports as a full walk gives, for a fraction of the agent's work."""
+    from dataclasses import replace
+
+    from monitor.lab.inventory import SNMP_COMMUNITY
+    from monitor.lab.snmp import LabAgent
+
+    device = next(d for d in SNMP_DEVICES if d.name == "venue-access-switch")
+    agent = LabAgent(replace(device, port=free_udp_port(device.host)), trap_address=None)
+    await agent.start()
+    try:
+
+        def switch(name: str, **snmp: object) -> Target:
+            options = {"port": agent.address[1], "community": SNMP_COMMUNITY, **snmp}
+            return Target.model_validate(
+                {"name": name, "kind": "snmp", "host": device.host, "snmp": options}
+            )
+
+        async def polled(t: Target) -> tuple[ProbeResult, tuple[int, int]]:
+            """The result and what it cost the agent: (requests, values answered)."""
+            requests, values = agent.requests, agent.values_answered
+            result = await PROBES["snmp"](t, ctx)
+            assert result.success, result.detail
+            return result, (agent.requests - requests, agent.values_answered - values)
+
+        def per_port(result: ProbeResult, names: set[str]) -> dict[tuple[str, str], float]:
+            """(sample, ifName) → value, for the static columns of the ports in ``names``."""
+            static = {"ifOperStatus", "ifAdminStatus", "ifHighSpeed"}
+            return {
+                (s.name, dict(s.labels)["ifName"]): s.value
+                for s in result.samples
+                if s.name in static and dict(s.labels).get("ifName") in names
+            }
+
+        uplinks = {"Te1/1/1", "Te1/1/2"}
+        full, full_requests = await polled(switch("all-ports"))
+        kept, kept_requests = await polled(switch("uplinks", interfaces="^Te1/1/[12]$"))
+        assert per_port(kept, uplinks) == per_port(full, uplinks)
+        assert len(per_port(kept, uplinks)) == 6
+        assert {dict(s.labels)["ifName"] for s in kept.samples if s.name == "ifOperStatus"} == (
+            uplinks
+        )
+        assert "2 of 50 interfaces kept" in kept.detail, kept.detail
+        # a quarter of the values for 3 name columns of 50 rows and 12 values of 2 rows, and
+        # at most one round trip more (the GET of the kept rows)
+        assert kept_requests[1] * 4 < full_requests[1], (kept_requests, full_requests)
+        assert kept_requests[0] <= full_requests[0] + 1, (kept_requests, full_requests)
+        # the next poll has counters to compare: utilization of the kept ports only
+        again, _ = await polled(switch("uplinks", interfaces="^Te1/1/[12]$"))
+        ratios = {
+            dict(s.labels)["ifName"]
+            for s in again.samples
+            if s.name == "probe_snmp_if_utilization_ratio"
+        }
+        assert ratios == uplinks
+        # most rows kept: a walk of the other columns is fewer round trips than GETs
+        most, _ = await polled(switch("most", interfaces="^Gi1/0/"))
+        assert "48 of 50 interfaces kept" in most.detail, most.detail
+        gi = {f"Gi1/0/{i}" for i in range(1, 49)}
+        assert per_port(most, gi) == per_port(full, gi)
+        # ... and from then on the whole table at once, as without a filter
+        most, most_requests = await polled(switch("most", interfaces="^Gi1/0/"))
+        assert most_requests[0] == full_requests[0], (most_requests, full_requests)
+        assert per_port(most, gi) == per_port(full, gi)
+    finally:
+        await agent.close()

@@ -204,6 +204,7 @@ class LabAgent(asyncio.DatagramProtocol):
         self.silent = False
         self.fault: str | None = None
         self.requests = 0
+        self.values_answered = 0  # varbinds in successful answers: the agent's work
         self.engine_id = b"\x80\x00\x1f\x88\x04" + f"lab-{device.name}"[:27].encode()
         self.boots = 1
         self._transport: asyncio.DatagramTransport | None = None
@@ -451,6 +452,7 @@ class LabAgent(asyncio.DatagramProtocol):
         limit = min(max_size, self.max_response_bytes or max_size)
         if len(encode_community_message(CommunityMessage(1, self.community, answer))) > limit:
             return Pdu(RESPONSE, pdu.request_id, _STATUS_TOO_BIG, 0, [])
+        self.values_answered += len(varbinds)
         return answer
 
     def _next_v1(self, oid: str) -> tuple[str, Value]:
