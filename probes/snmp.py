@@ -525,15 +525,15 @@ def _interfaces(
     """Append the interface samples; (kept, total, kept and down)."""
     cols = {name: _by_index(varbinds, IF_COLUMNS[name]) for name, varbinds in poll.columns.items()}
     indices = list(cols["ifDescr"] or cols["ifOperStatus"] or cols["ifName"])
-    keep = _regex(opts.interfaces) if opts.interfaces else None
+    selected = set(_kept(poll.columns, _regex(opts.interfaces))[0]) if opts.interfaces else None
     counters: dict[str, _Counters] = {}
     kept = down = 0
     for index in indices:
+        if selected is not None and index not in selected:
+            continue
         if_name = _text(cols["ifName"].get(index))
         descr = _text(cols["ifDescr"].get(index))
         alias = _text(cols["ifAlias"].get(index))
-        if keep is not None and not any(keep.search(t) for t in (if_name, descr, alias) if t):
-            continue
         kept += 1
         labels = (("ifIndex", index), ("ifName", if_name), ("ifDescr", descr), ("ifAlias", alias))
         for column in _EXPORTED:
