@@ -162,6 +162,7 @@ async def _run(args: argparse.Namespace) -> int:
     scheduler.cancel()
     stopper.cancel()
     freezer.cancel()
+    await asyncio.gather(freezer, return_exceptions=True)  # it unfreezes on the way out
     with contextlib.suppress(asyncio.CancelledError):
         await scheduler
     await runner.cleanup()
