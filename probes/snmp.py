@@ -315,6 +315,7 @@ class _Poll:
     columns: dict[str, Varbinds]
     bgp: Varbinds | None
     extra: Varbinds
+    kept: set[str] | None  # the ifIndexes the ``interfaces`` filter keeps; None: no filter
 
 
 _NAME_COLUMNS: Final = ("ifDescr", "ifName", "ifAlias")
@@ -324,20 +325,22 @@ _GET_BATCH: Final = 32  # varbinds per GET (snmp_client.BerSession.get)
 async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:
     session = state.session
     uptime, name = await session.get([SYS_UPTIME, SYS_NAME])
-    keep = _regex(opts.interfaces) if opts.interfaces and opts.version != "1" else None
-    if keep is not None and state.selective:
-        by_name = await _selected_interfaces(state, opts, keep)
+    keep = _regex(opts.interfaces) if opts.interfaces else None
+    kept: list[str] | None = None
+    if keep is not None and opts.version != "1" and state.selective:
+        by_name, kept = await _selected_interfaces(state, opts, keep)
     else:
         walked = await session.walk(list(IF_COLUMNS.values()), opts.max_repetitions)
         by_name = {label: walked[oid] for label, oid in IF_COLUMNS.items()}
-        if keep is not None:  # would fetching only the kept rows pay off next time?
+        if keep is not None:
             kept, total = _kept(by_name, keep)
-            state.selective = _fetch_pays(len(kept), len(total), opts)
+            # would fetching only the kept rows pay off next time? (never for v1)
+            state.selective = opts.version != "1" and _fetch_pays(len(kept), len(total), opts)
     bgp = None
     if opts.bgp:
         bgp = (await session.walk([BGP_PEER_STATE], opts.max_repetitions))[BGP_PEER_STATE]
     extra = await session.get([o.lstrip(".") for o in opts.oids]) if opts.oids else []
-    return _Poll(uptime[1], name[1], by_name, bgp, extra)
+    return _Poll(uptime[1], name[1], by_name, bgp, extra, None if kept is None else set(kept))
 
 
 def _kept(by_name: dict[str, Varbinds], keep: re.Pattern[str]) -> tuple[list[str], list[str]]:
@@ -364,8 +367,9 @@ def _fetch_pays(kept: int, total: int, opts: SnmpOptions) -> bool:
 
 async def _selected_interfaces(
     state: _TargetState, opts: SnmpOptions, keep: re.Pattern[str]
-) -> dict[str, Varbinds]:
-    """The IF-MIB columns for the interfaces ``keep`` selects, without walking the others.
+) -> tuple[dict[str, Varbinds], list[str]]:
+    """The IF-MIB columns for the interfaces ``keep`` selects, without walking the others, and
+    those interfaces' ifIndexes.
 
     A carrier's edge router has hundreds of (sub)interfaces and the NOC watches two uplinks:
     walk only the three name columns, then GET the other columns of the kept rows. When so many
@@ -382,13 +386,13 @@ async def _selected_interfaces(
     if not state.selective:
         walked = await session.walk([IF_COLUMNS[c] for c in _OTHER_COLUMNS], opts.max_repetitions)
         by_name.update({c: walked[IF_COLUMNS[c]] for c in _OTHER_COLUMNS})
-        return by_name
+        return by_name, kept
     wanted = [f"{IF_COLUMNS[c]}.{index}" for index in kept for c in _OTHER_COLUMNS]
     values = dict(await session.get(wanted)) if wanted else {}
     for c in _OTHER_COLUMNS:
         oids = (f"{IF_COLUMNS[c]}.{index}" for index in kept)
         by_name[c] = [(oid, values[oid]) for oid in oids]
-    return by_name
+    return by_name, kept
 
 
 def _missing(value: Value) -> bool:
@@ -476,7 +480,7 @@ def _result(
         samples.append(Sample("probe_snmp_last_restart_timestamp_seconds", state.last_restart))
 
     seconds = now_mono - state.polled_at if state.polled_at is not None else 0.0
-    interfaces = _interfaces(state, opts, poll, seconds, samples)
+    interfaces = _interfaces(state, poll, seconds, samples)
     if interfaces[1] == 0:
         problems.append("the ifTable is empty or not in the agent's view")
     bgp_text = ""
@@ -517,7 +521,6 @@ def _result(
 
 def _interfaces(
     state: _TargetState,
-    opts: SnmpOptions,
     poll: _Poll,
     seconds: float,
     samples: list[Sample],
@@ -525,11 +528,10 @@ def _interfaces(
     """Append the interface samples; (kept, total, kept and down)."""
     cols = {name: _by_index(varbinds, IF_COLUMNS[name]) for name, varbinds in poll.columns.items()}
     indices = list(cols["ifDescr"] or cols["ifOperStatus"] or cols["ifName"])
-    selected = set(_kept(poll.columns, _regex(opts.interfaces))[0]) if opts.interfaces else None
     counters: dict[str, _Counters] = {}
     kept = down = 0
     for index in indices:
-        if selected is not None and index not in selected:
+        if poll.kept is not None and index not in poll.kept:
             continue
         if_name = _text(cols["ifName"].get(index))
         descr = _text(cols["ifDescr"].get(index))
