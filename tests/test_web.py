@@ -30,6 +30,15 @@ from probes.base import ProbeResult, Sample
 from .conftest import REPO
 
 NOC, VIETTEL = "noc-token-1234", "viettel-token-5678"
+TOKENS = [
+    {"name": "noc", "role": "noc", "sha256": token_digest(NOC)},
+    {
+        "name": "viettel",
+        "role": "operator",
+        "scope": {"carrier": "viettel"},
+        "sha256": token_digest(VIETTEL),
+    },
+]
 
 
 def target(name: str, **more: Any) -> Target:
@@ -201,16 +210,7 @@ def test_sign_in_never_redirects_elsewhere() -> None:
 
 async def test_metrics_policy() -> None:
     def access(**keys: Any) -> Access:
-        tokens = [
-            {"name": "noc", "role": "noc", "sha256": token_digest(NOC)},
-            {
-                "name": "viettel",
-                "role": "operator",
-                "scope": {"carrier": "viettel"},
-                "sha256": token_digest(VIETTEL),
-            },
-        ]
-        return Access(AccessSettings.model_validate({"tokens": tokens, **keys}), max_delay=0.01)
+        return Access(AccessSettings.model_validate({"tokens": TOKENS, **keys}), max_delay=0.01)
 
     loopback = access()
     assert await loopback.metrics_allowed(None, "127.0.0.1") == "ok"
@@ -251,16 +251,7 @@ def settings(tmp_path: Path, **access: Any) -> Settings:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    tokens = [
-        {"name": "noc", "role": "noc", "sha256": token_digest(NOC)},
-        {
-            "name": "viettel",
-            "role": "operator",
-            "scope": {"carrier": "viettel"},
-            "sha256": token_digest(VIETTEL),
-        },
-    ]
-    service = Service(settings(tmp_path, tokens=tokens))
+    service = Service(settings(tmp_path, tokens=TOKENS))
     await service.start()
     now = time.time()
     service.store.record("vt", Observation(ok(), now, 0.01))
