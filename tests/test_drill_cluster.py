@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 
-from grafana import prometheus as promgen
 from grafana.settings import PrometheusSettings
 from monitor.drill import nsenter
 from monitor.drill.netns import WEB
@@ -39,9 +38,10 @@ from monitor.drill.scenarios import (
     drill_settings,
     netmon,
     netmon_alerts,
+    prometheus,
     wait_for,
 )
-from monitor.settings import load_settings
+from monitor.settings import Settings, load_settings
 
 from .lab import lab_for, needs_netns_lab
 from .test_alerts_helpers import running, write_settings
@@ -53,7 +53,6 @@ LOCATIONS = (("netmon-a", "so-tttt"), ("netmon-b", "vien-thong"))
 # of the same subnet where nothing does.
 ONE_SIDED = "quorum-view"
 VIEWS = {"netmon-a": WEB["dc-web-1"], "netmon-b": "10.77.5.99"}
-PROMETHEUS = "/usr/bin/prometheus"
 
 
 def new_pages(sink: Sink, carrier: str) -> int:
@@ -114,11 +113,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[Any, Sink, list[Any], l
             await sink.close()
 
 
-@contextlib.asynccontextmanager
-async def prometheus(lab: Any, nodes: list[Proc]) -> AsyncIterator[Proc]:
-    """Debian's Prometheus in netmon's namespace, on the generated config and rules."""
-    workdir = lab.workdir / "prometheus"
-    workdir.mkdir(parents=True, exist_ok=True)
+def prometheus_settings(lab: Any, nodes: list[Proc]) -> Settings:
+    """netmon-a's settings with a [prometheus] table for both netmons: 1 s scrape and rules,
+    the quorum firing at once, a dead netmon noticed after 2 s."""
     base = load_settings(lab.workdir / LOCATIONS[0][0] / "settings.toml")
     prom = PrometheusSettings.model_validate(
         {
@@ -132,36 +129,7 @@ async def prometheus(lab: Any, nodes: list[Proc]) -> AsyncIterator[Proc]:
             "rules": {"quorum_for": "0s", "scrape_down_for": "2s"},
         }
     )
-    settings = base.model_copy(update={"prometheus": prom})
-    config = workdir / "prometheus.yml"
-    config.write_text(promgen.render(promgen.scrape_config(settings)), encoding="utf-8")
-    (workdir / promgen.RULES_FILE).write_text(
-        promgen.render(promgen.rules(settings)), encoding="utf-8"
-    )
-    port = nsenter.free_port(lab.mon)
-    argv = [
-        PROMETHEUS,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-    ]
-    lab.popen("mon", argv, "prometheus", cwd=str(workdir))
-    proc = Proc("prometheus", f"http://127.0.0.1:{port}", lab)
-
-    async def ready() -> bool:
-        assert proc.alive(), (lab.workdir / "prometheus.log").read_text(errors="replace")[-2000:]
-        try:
-            status, _ = await nsenter.request(lab.mon, "GET", f"{proc.base}/-/ready")
-        except OSError:
-            return False
-        return status == 200
-
-    try:
-        await wait_for("Prometheus to be ready", ready, 30)
-        yield proc
-    finally:
-        lab._stop("prometheus")
+    return base.model_copy(update={"prometheus": prom})
 
 
 class PromAlerts:
@@ -207,7 +175,10 @@ async def am_watchdogs(lab: Any, am: Proc) -> set[str]:
 @needs_netns_lab
 @pytest.mark.timeout(240)
 async def test_two_vantage_points_one_page_and_survive_losses(tmp_path: Path) -> None:
-    async with cluster(tmp_path) as (lab, sink, ams, nodes), prometheus(lab, nodes) as prom:
+    async with (
+        cluster(tmp_path) as (lab, sink, ams, nodes),
+        prometheus(lab, prometheus_settings(lab, nodes)) as prom,
+    ):
         alerts = PromAlerts(lab, prom)
 
         async def one_sided_seen() -> bool:

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 from aiohttp import web
@@ -25,7 +25,11 @@ from aiohttp import web
 from . import nsenter
 from .netns import ADDRESSES, CARRIERS, COMMUNITY, WEB, WEB_PORT, NetnsLab
 
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+PROMETHEUS = "/usr/bin/prometheus"
 NETMON_ADDRESS = "10.77.0.2"
 TRAP_PORT = 1162
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
@@ -230,6 +234,36 @@ async def alertmanager(
         yield proc
     finally:
         lab._stop(name)
+
+
+@contextlib.asynccontextmanager
+async def prometheus(lab: NetnsLab, settings: Settings) -> AsyncIterator[Proc]:
+    """Debian's Prometheus in netmon's namespace, on the config and rules ``netmon prometheus
+    config`` generates from ``settings`` (its [prometheus] table names the netmons)."""
+    from grafana import prometheus as promgen
+
+    workdir = lab.workdir / "prometheus"
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text(promgen.render(promgen.scrape_config(settings)), encoding="utf-8")
+    (workdir / promgen.RULES_FILE).write_text(
+        promgen.render(promgen.rules(settings)), encoding="utf-8"
+    )
+    port = nsenter.free_port(lab.mon)
+    argv = [
+        PROMETHEUS,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    lab.popen("mon", argv, "prometheus", cwd=str(workdir))
+    proc = Proc("prometheus", f"http://127.0.0.1:{port}", lab)
+    try:
+        await _ready(lab, "prometheus", f"{proc.base}/-/ready", 30)
+        yield proc
+    finally:
+        lab._stop("prometheus")
 
 
 def drill_settings(
