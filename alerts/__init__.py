@@ -10,27 +10,9 @@ receivers, and an outbox and outage ledger in SQLite.
                              telegram, log)
     alerts/db.py             SQLite in one thread: alert state, outbox, ledger, maintenance
 
-``monitor.settings`` imports ``alerts.settings`` while it loads, so this package imports
-nothing eagerly; the names below are loaded on first use.
+This package's ``__init__`` imports nothing: ``monitor.config`` loads ``alerts.settings``
+alone, and the engine's dependencies stay out of the settings' import time. Import what you
+need from its module.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-__all__ = ["AlertEngine", "AlertsSettings", "MaintenanceError", "Outage"]
-
-_WHERE = {
-    "AlertEngine": "alerts.engine",
-    "MaintenanceError": "alerts.engine",
-    "AlertsSettings": "alerts.settings",
-    "Outage": "alerts.model",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alerts' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__all__: list[str] = []

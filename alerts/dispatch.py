@@ -34,8 +34,9 @@ from typing import Any
 from alerts import db
 from alerts.model import AlertSnapshot, Kind, Notification
 from alerts.notify import Notifier, NotifyContext, NotifyError, make_notifier
-from alerts.settings import AlertsSettings, matches
-from monitor.scheduler import Clock
+from alerts.settings import AlertsSettings
+from monitor.core.clock import Clock
+from monitor.core.labels import matches
 
 __all__ = ["Announcement", "Dispatcher"]
 

@@ -46,15 +46,16 @@ from prometheus_client.core import Metric
 
 from alerts import db, templates
 from alerts.dispatch import OUTCOMES, Announcement, Dispatcher
-from alerts.expr import Condition
+from alerts.expr import Condition, parse
 from alerts.model import AlertSnapshot, Outage, iso
 from alerts.notify import NotifyContext
-from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name, target_labels
-from alerts.settings import MaintenanceWindow, matches
-from monitor import metrics
-from monitor.scheduler import Clock, SystemClock
-from monitor.settings import Phase, Settings, Target
-from monitor.store import Observation, Store, TargetEvent, TargetState
+from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
+from alerts.settings import LocalText, MaintenanceWindow
+from monitor.config import Phase, Settings, Target
+from monitor.core.clock import Clock, SystemClock
+from monitor.core.labels import matches, target_labels
+from monitor.runtime import metrics
+from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
 
 __all__ = ["AlertEngine", "MaintenanceError"]
 
@@ -155,7 +156,7 @@ class AlertEngine:
 
     def _apply(self, settings: Settings) -> None:
         self._settings = settings
-        self._rules = compile_rules(settings)
+        self._rules = compile_rules(settings.alerts)
         self._global_rules = [r for r in self._rules if r.is_global]
         self._target_rules = {
             t.name: [r for r in self._rules if r.applies_to(t)] for t in settings.targets
@@ -238,9 +239,6 @@ class AlertEngine:
 
     @staticmethod
     def _placeholder(row: db.AlertRow) -> Rule:
-        from alerts.expr import parse
-        from alerts.settings import LocalText
-
         return Rule(
             name=row.rule,
             condition=parse("time() < 0"),

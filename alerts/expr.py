@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.durations import parse_duration
+from monitor.core.durations import parse_duration
 
 __all__ = ["Condition", "ExprError", "Selector", "parse"]
 

@@ -1,24 +1,24 @@
 """Rules as the engine runs them: the shipped set merged with settings, conditions parsed.
 
-``compile_rules(settings)`` is what the engine uses; ``check_rules(settings)`` is the
-semantic pass of the settings loader, reporting every problem with its key path.
+``compile_rules(alerts)`` is what the engine uses; ``check_rules(alerts, phases, targets)`` is
+the semantic pass of the settings loader, reporting every problem with its key path. Targets are
+anything ``Labelled`` (``monitor.config.Target`` is): this module sits below the settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from alerts import templates
 from alerts.expr import Condition, ExprError, parse
 from alerts.rules_default import shipped_rules
-from alerts.settings import LocalText, PhaseOverride, RuleSettings, TrapSettings, matches
-
-if TYPE_CHECKING:
-    from monitor.settings import Settings, Target
+from alerts.settings import AlertsSettings, LocalText, PhaseOverride, RuleSettings, TrapSettings
+from monitor.core.labels import Labelled, matches, target_labels
+from probes.options import OPTIONS
 
 __all__ = [
     "RESERVED_ALERT_LABELS",
@@ -110,7 +110,7 @@ class Rule:
                 receivers = tuple(override.receivers)
         return Effective(severity, failures, for_, receivers)
 
-    def applies_to(self, target: Target) -> bool:
+    def applies_to(self, target: Labelled) -> bool:
         if self.is_global:
             return False
         if self.match is None:
@@ -118,21 +118,17 @@ class Rule:
         return matches(self.match, target_labels(target))
 
 
-def target_labels(target: Target) -> dict[str, str]:
-    return {**target.labels, "target": target.name, "kind": target.kind, "group": target.group}
-
-
-def _merged(settings: Settings) -> Iterator[tuple[int | None, dict[str, Any]]]:
+def _merged(alerts: AlertsSettings) -> Iterator[tuple[int | None, dict[str, Any]]]:
     """(index in settings or None for an untouched shipped rule, merged keys by field name)."""
-    overrides = {r.name: (i, r) for i, r in enumerate(settings.alerts.rules)}
+    overrides = {r.name: (i, r) for i, r in enumerate(alerts.rules)}
     shipped: dict[str, dict[str, Any]] = {}
-    if settings.alerts.shipped_rules:
+    if alerts.shipped_rules:
         for raw in shipped_rules():
             shipped[raw["name"]] = RuleSettings.model_validate(raw).given()
     for name, keys in shipped.items():
         if name not in overrides:
             yield None, keys
-    for i, rule in enumerate(settings.alerts.rules):
+    for i, rule in enumerate(alerts.rules):
         if overrides[rule.name][0] != i:
             continue  # a duplicate name, reported by check_rules
         keys = dict(shipped.get(rule.name, {}))
@@ -174,17 +170,17 @@ def _build(keys: dict[str, Any]) -> Rule:
     )
 
 
-def compile_rules(settings: Settings) -> list[Rule]:
+def compile_rules(alerts: AlertsSettings) -> list[Rule]:
     """The enabled rules, shipped and from settings, in a stable order."""
     rules: list[Rule] = []
-    for _, keys in _merged(settings):
+    for _, keys in _merged(alerts):
         if keys.get("enabled", True):
             rules.append(_build(keys))
     return rules
 
 
 def _template_fields(
-    rule: Rule, targets: Sequence[Target]
+    rule: Rule, targets: Sequence[Labelled]
 ) -> tuple[set[str], dict[str, list[str]]]:
     """Fields a rule's templates may use, and target label names only some targets carry."""
     allowed = set(templates.BASE_FIELDS)
@@ -206,7 +202,7 @@ def _template_fields(
 
 
 def _check_texts(
-    rule: Rule, path: str, given: dict[str, Any], targets: Sequence[Target]
+    rule: Rule, path: str, given: dict[str, Any], targets: Sequence[Labelled]
 ) -> Iterable[tuple[str, str]]:
     allowed, partial = _template_fields(rule, targets)
     for key in ("summary", "description"):
@@ -237,13 +233,15 @@ def _check_texts(
                     yield where, f'rule "{rule.name}": unknown field {{{name}}}; known: {known}'
 
 
-def check_rules(settings: Settings) -> list[tuple[str, str]]:
-    """Every problem of ``[alerts]`` that needs the whole settings, as (key path, message)."""
+def check_rules(
+    alerts: AlertsSettings, phase_names: Iterable[str], targets: Sequence[Labelled]
+) -> list[tuple[str, str]]:
+    """Every problem of ``[alerts]`` that needs the whole settings (the phases' names, the
+    targets), as (key path, message)."""
     issues: list[tuple[str, str]] = []
-    alerts = settings.alerts
-    phases = {p.name for p in settings.phases}
+    phases = set(phase_names)
     receivers = set(alerts.receivers)
-    target_names = {t.name for t in settings.targets}
+    target_names = {t.name for t in targets}
     shipped = {r["name"] for r in shipped_rules()} if alerts.shipped_rules else set()
     seen: dict[str, int] = {}
     for i, given_rule in enumerate(alerts.rules):
@@ -264,10 +262,10 @@ def check_rules(settings: Settings) -> list[tuple[str, str]]:
                 known = ", ".join(sorted(receivers)) or "none is defined"
                 issues.append((f"{path}[{j}]", f"no receiver is named {name!r} ({known})"))
 
-    for index, keys in _merged(settings):
+    for index, keys in _merged(alerts):
         path = f"alerts.rules[{index}]" if index is not None else f"shipped rule {keys['name']}"
         name = keys["name"]
-        given = settings.alerts.rules[index].given() if index is not None else keys
+        given = alerts.rules[index].given() if index is not None else keys
         if "expr" not in keys:
             hint = (
                 "shipped rules: " + ", ".join(sorted(shipped))
@@ -312,8 +310,6 @@ def check_rules(settings: Settings) -> list[tuple[str, str]]:
                             (f"{path}.match.target[{j}]", f"no target is named {value!r}")
                         )
             elif key == "kind":
-                from probes import OPTIONS
-
                 for j, value in enumerate(values):
                     if value not in OPTIONS:
                         issues.append(
@@ -333,7 +329,7 @@ def check_rules(settings: Settings) -> list[tuple[str, str]]:
                 check_receivers(override.receivers, f"{path}.phases.{phase_name}.receivers")
         if rule.receivers is not None:
             check_receivers(rule.receivers, f"{path}.receivers")
-        issues.extend(_check_texts(rule, path, given, settings.targets))
+        issues.extend(_check_texts(rule, path, given, targets))
     for i, route in enumerate(alerts.routes):
         check_receivers(route.receivers, f"alerts.routes[{i}].receivers")
     names: dict[str, int] = {}

@@ -13,16 +13,17 @@ The keys are a contract (DESIGN.md, "Alerts")::
     [alerts.delivery]           max_age, backoff_initial, backoff_max
 
 A rule named like a shipped one (``alerts/rules_default.py``) overrides only the keys it gives;
-``enabled = false`` switches it off. Pydantic checks each key; ``semantic_issues`` checks what
-needs the whole settings (phase and receiver names, template fields, conditions), every issue
-naming its key path (``alerts.rules[2].expr: ...``). Secrets (``password``, ``bot_token``,
-``secret``: inline, ``*_env`` or ``*_file``) never appear in errors, logs or API answers.
+``enabled = false`` switches it off. Pydantic checks each key; ``alerts.rules.check_rules``
+(run by the settings loader) checks what needs the whole settings (phase and receiver names,
+template fields, conditions), every issue naming its key path (``alerts.rules[2].expr: ...``).
+Secrets (``password``, ``bot_token``, ``secret``: inline, ``*_env`` or ``*_file``) never appear
+in errors, logs or API answers.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -38,11 +39,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor import secrets
-from monitor.durations import Duration
-
-if TYPE_CHECKING:
-    from monitor.settings import Settings, SettingsIssue
+from monitor.core import secrets
+from monitor.core.durations import Duration
 
 __all__ = [
     "AlertmanagerReceiver",
@@ -60,7 +58,6 @@ __all__ = [
     "TelegramReceiver",
     "TrapSettings",
     "WebhookReceiver",
-    "semantic_issues",
 ]
 
 Severity = Literal["critical", "warning", "info", "none"]
@@ -85,14 +82,6 @@ def _check_matcher(match: dict[str, list[str]]) -> dict[str, list[str]]:
 
 # Label name -> accepted values; a label set matches when every key has one of its values.
 Matcher = Annotated[dict[str, list[str]], AfterValidator(_check_matcher)]
-
-
-def matches(match: dict[str, list[str]], labels: dict[str, str]) -> bool:
-    for key, values in match.items():
-        value = labels.get(key)
-        if value is None or value not in values:
-            return False
-    return True
 
 
 def _check_url(url: str) -> str:
@@ -372,12 +361,3 @@ class AlertsSettings(_Model):
             if not _RECEIVER_NAME.match(name):
                 raise ValueError(f"receiver name {name!r} is not [a-z0-9_-]")
         return receivers
-
-
-def semantic_issues(settings: Settings) -> list[SettingsIssue]:
-    """Cross-checks that need the whole settings: phase, receiver and target names, template
-    fields, conditions. An unknown template field is an error now, not at 3 a.m."""
-    from alerts.rules import check_rules
-    from monitor.settings import SettingsIssue
-
-    return [SettingsIssue(path, message) for path, message in check_rules(settings)]

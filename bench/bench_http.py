@@ -40,7 +40,7 @@ import trustme
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from monitor.settings import Target  # noqa: E402
+from monitor.config import Target  # noqa: E402
 from probes import http  # noqa: E402
 from probes.base import ProbeContext  # noqa: E402
 

@@ -43,7 +43,7 @@ from typing import Any
 
 import aiohttp
 
-from monitor.settings import Target
+from monitor.config import Target
 from probes import icmp
 from probes.base import ProbeContext, ProbeResult
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from monitor.metrics import MetricsRenderer
-from monitor.settings import Settings
-from monitor.store import Observation, Store
+from monitor.config import Settings
+from monitor.runtime.metrics import MetricsRenderer
+from monitor.runtime.store import Observation, Store
 from probes.base import ProbeResult, Sample
 
 TARGETS = 11_112  # x 9 series = 100,008

@@ -12,9 +12,9 @@ Run by hand: ``.venv/bin/python bench/bench_snmp.py [--polls 300] [--rounds 5] [
      generator: numeric OIDs, ifName/ifDescr/ifAlias as lookups, as its if_mib module); a
      client drives ``/snmp?module=netmon_if_mib&target=...``; its CPU is utime+stime from
      ``/proc/<pid>/stat``, serving the HTTP request and rendering included (as deployed).
-   - netmon: ``probes.snmp.probe`` (the whole probe: client, samples, derived utilization),
+   - netmon: ``probes.snmp.probe.probe`` (the whole probe: client, samples, derived utilization),
      CPU from ``time.process_time()`` of this process.
-   - the client alone, two implementations of ``probes.snmp_client.SnmpClient``: netmon's
+   - the client alone, two implementations of ``probes.snmp.client.SnmpClient``: netmon's
      ``BerSession`` and ``GufoClient`` (gufo-snmp), GET + walk, no samples.
    - pysnmp 7 (hlapi, ``lookupMib=False``, one engine), a few polls, for the record.
 
@@ -23,10 +23,10 @@ Run by hand: ``.venv/bin/python bench/bench_snmp.py [--polls 300] [--rounds 5] [
    is shown too: one GETBULK for all columns costs the agent less than one walk per column.
    Goal: netmon ≤ 0.5 × snmp_exporter CPU per poll.
 2. **500 agents' worth at 60 s**: 500 snmp targets (v2c) on one snmpd, through
-   ``monitor.scheduler.Scheduler`` and ``Store`` in this process, for ``--scale-seconds``
+   ``monitor.runtime.scheduler.Scheduler`` and ``Store`` in this process, for ``--scale-seconds``
    (their first runs all come within 5 s, then one every 120 ms): scheduler lag p50/p99/max,
    success, CPU. Goal: lag p99 < 250 ms.
-3. **Trap to store**: ``monitor.traps.TrapReceiver`` + ``Store`` in this process; v2c and v3
+3. **Trap to store**: ``monitor.runtime.traps.TrapReceiver`` + ``Store`` in this process; v2c and v3
    (authPriv SHA/AES) linkDown traps one at a time, then a burst of 200: time from ``sendto``
    to the store's event listener. Goal: < 50 ms.
 
@@ -56,12 +56,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from monitor.settings import Settings, Target  # noqa: E402
-from monitor.store import Store, TargetEvent, TargetState  # noqa: E402
-from monitor.traps import TrapReceiver, TrapSettings, TrapUser  # noqa: E402
-from probes import snmp  # noqa: E402
+from monitor.config import Settings, Target  # noqa: E402
+from monitor.config.traps import TrapSettings, TrapUser  # noqa: E402
+from monitor.runtime.store import Store, TargetEvent, TargetState  # noqa: E402
+from monitor.runtime.traps import TrapReceiver  # noqa: E402
 from probes.base import ProbeContext  # noqa: E402
-from probes.snmp_ber import (  # noqa: E402
+from probes.snmp import probe as snmp  # noqa: E402
+from probes.snmp.ber import (  # noqa: E402
     INTEGER,
     OID,
     TIMETICKS,
@@ -71,8 +72,8 @@ from probes.snmp_ber import (  # noqa: E402
     Value,
     encode_community_message,
 )
-from probes.snmp_client import BerSession, Credentials, GufoClient, SnmpClient  # noqa: E402
-from probes.snmp_usm import FLAG_AUTH, FLAG_PRIV, UsmUser, encode_v3  # noqa: E402
+from probes.snmp.client import BerSession, Credentials, GufoClient, SnmpClient  # noqa: E402
+from probes.snmp.usm import FLAG_AUTH, FLAG_PRIV, UsmUser, encode_v3  # noqa: E402
 from tests.fixtures.snmpd import COMMUNITY, Snmpd, free_udp_port  # noqa: E402
 
 EXPORTER = "/usr/bin/prometheus-snmp-exporter"
@@ -382,7 +383,7 @@ async def cpu_per_poll(args: argparse.Namespace, procs: Processes) -> dict[str, 
 
 
 async def scale(args: argparse.Namespace, agent: Snmpd) -> dict[str, Any]:
-    from monitor.scheduler import Scheduler
+    from monitor.runtime.scheduler import Scheduler
 
     assert agent.process is not None
     targets = [

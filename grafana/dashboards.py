@@ -42,7 +42,7 @@ from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from monitor.settings import Settings
+from monitor.config import Settings
 
 __all__ = ["DASHBOARDS", "build_all", "build_json", "operator_copy"]
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from grafana.settings import NetmonInstance, PrometheusSettings, prom_duration
-from monitor.settings import Settings
+from monitor.config import Settings
 
 __all__ = [
     "AVAILABILITY_WINDOWS",

@@ -22,7 +22,7 @@ import yaml
 
 from grafana.dashboards import build_all
 from grafana.settings import prom_duration
-from monitor.settings import Settings
+from monitor.config import Settings
 
 __all__ = ["dashboard_provisioning", "datasource_provisioning", "noc_datasource", "write_build"]
 

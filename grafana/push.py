@@ -34,8 +34,8 @@ from grafana_client.client import GrafanaClientError
 from grafana.dashboards import build_all, operator_copy
 from grafana.provisioning import noc_datasource
 from grafana.settings import GrafanaOperator
-from monitor.access import token_digest
-from monitor.settings import Settings
+from monitor.config import Settings
+from monitor.config.access import token_digest
 
 __all__ = ["PushError", "check_operators", "connect", "push"]
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from monitor.durations import Duration
+from monitor.core.durations import Duration
 
 __all__ = [
     "GrafanaOperator",

@@ -1,31 +1,35 @@
 """The probe registry: the only list of kinds.
 
-``PROBES`` maps a kind to its probe coroutine; ``OPTIONS`` maps every kind the settings accept
-to its options model. A kind in ``OPTIONS`` but not in ``PROBES`` would be validated at load but
-not scheduled.
+``PROBES`` maps a kind to its probe coroutine, ``async def probe(target, ctx) -> ProbeResult``.
+Each kind's module is imported on first use: reading the kinds (the settings check them) costs
+no import of aiohttp, dnspython or cryptography. ``OPTIONS`` (``probes.options``) maps the same
+kinds to their options models.
+
+    probes/base.py      the signature, ProbeResult, Sample, ProbeContext, ProbeTarget
+    probes/options.py   each kind's options model (pydantic, strict, with bounds)
+    probes/icmp.py      one shared raw or ping socket per family; loss, RTT, jitter
+    probes/http.py      phases, TLS, content checks (probes/tls.py: the shared TLS context)
+    probes/dns.py       one query against the target's resolver; answer match
+    probes/tcp.py       connect, optional TLS, banner
+    probes/snmp/        the SNMP poller: BER, USM, transport, session, the probe
 """
 
 from __future__ import annotations
 
-from probes import dns, http, icmp, snmp, tcp
-from probes.base import KindOptions, Probe, ProbeContext, ProbeResult, Sample, failure
-from probes.options import DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import cast
 
-PROBES: dict[str, Probe] = {
-    "icmp": icmp.probe,
-    "http": http.probe,
-    "dns": dns.probe,
-    "tcp": tcp.probe,
-    "snmp": snmp.probe,
-}
-
-OPTIONS: dict[str, type[KindOptions]] = {
-    "icmp": IcmpOptions,
-    "http": HttpOptions,
-    "dns": DnsOptions,
-    "tcp": TcpOptions,
-    "snmp": SnmpOptions,
-}
+from probes.base import (
+    KindOptions,
+    Probe,
+    ProbeContext,
+    ProbeResult,
+    ProbeTarget,
+    Sample,
+    failure,
+)
+from probes.options import OPTIONS
 
 __all__ = [
     "OPTIONS",
@@ -34,6 +38,43 @@ __all__ = [
     "Probe",
     "ProbeContext",
     "ProbeResult",
+    "ProbeTarget",
     "Sample",
     "failure",
 ]
+
+
+class _Registry(Mapping[str, Probe]):
+    """Kind → probe coroutine, importing each kind's module (which exposes ``probe``) the first
+    time the kind is looked up."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = modules
+        self._loaded: dict[str, Probe] = {}
+
+    def __getitem__(self, kind: str) -> Probe:
+        probe = self._loaded.get(kind)
+        if probe is None:
+            module = importlib.import_module(self._modules[kind])
+            probe = self._loaded[kind] = cast(Probe, module.probe)
+        return probe
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._modules
+
+
+PROBES: Mapping[str, Probe] = _Registry(
+    {
+        "icmp": "probes.icmp",
+        "http": "probes.http",
+        "dns": "probes.dns",
+        "tcp": "probes.tcp",
+        "snmp": "probes.snmp.probe",
+    }
+)

@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-
-if TYPE_CHECKING:
-    from monitor.settings import Target
 
 __all__ = [
     "KindOptions",
     "Probe",
     "ProbeContext",
     "ProbeResult",
+    "ProbeTarget",
     "Sample",
     "failure",
+    "options_of",
 ]
 
 
@@ -61,8 +60,40 @@ class KindOptions(BaseModel):
     address: ClassVar[str] = "host"
 
 
+class ProbeTarget(Protocol):
+    """What a probe reads of its target. ``monitor.config.Target`` is one; probes name this
+    protocol so that they import nothing of the settings (the layer above them)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def host(self) -> str | None: ...
+
+    @property
+    def url(self) -> str | None: ...
+
+    @property
+    def timeout(self) -> float | None:
+        """The effective timeout the scheduler hands the probe (None: the kind's default)."""
+
+    @property
+    def options(self) -> KindOptions: ...
+
+
+_O = TypeVar("_O", bound=KindOptions)
+
+
+def options_of(target: ProbeTarget, model: type[_O]) -> _O:
+    """The target's options as its kind's model; the settings guarantee the match."""
+    opts = target.options
+    if not isinstance(opts, model):
+        raise TypeError(f"{target.name}: {type(opts).__name__} options, not {model.__name__}")
+    return opts
+
+
 class Probe(Protocol):
-    async def __call__(self, target: Target, ctx: ProbeContext) -> ProbeResult: ...
+    async def __call__(self, target: ProbeTarget, ctx: ProbeContext) -> ProbeResult: ...
 
 
 _R = TypeVar("_R")

@@ -19,7 +19,7 @@ import contextlib
 import ipaddress
 import socket
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import dns._asyncbackend  # the home of dnspython's DatagramSocket base class
 import dns.asyncquery
@@ -32,11 +32,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from probes.base import ProbeContext, ProbeResult, Sample, failure
-
-if TYPE_CHECKING:
-    from monitor.settings import Target
-    from probes.options import DnsOptions
+from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.options import DnsOptions
 
 __all__ = ["probe"]
 
@@ -195,8 +192,8 @@ def _ms(seconds: float) -> str:
     return f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
 
 
-async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    opts = cast("DnsOptions", target.options)
+async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
+    opts = options_of(target, DnsOptions)
     host = target.host or ""
     query = dns.message.make_query(opts.query, opts.type)
     if not opts.recursion_desired:

@@ -38,18 +38,15 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import http_exceptions
 from yarl import URL
 
-from probes.base import ProbeContext, ProbeResult, Sample, failure
+from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.options import HttpOptions
 from probes.tls import client_context, is_ip_literal, leaf_expiry
-
-if TYPE_CHECKING:
-    from monitor.settings import Target
-    from probes.options import HttpOptions
 
 __all__ = ["USER_AGENT", "probe"]
 
@@ -313,9 +310,9 @@ async def _read_body(resp: aiohttp.ClientResponse, rec: _Record, cap: int, keep:
     return b"".join(parts)
 
 
-async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    opts = target.http
-    if opts is None or target.url is None:  # settings validation makes this unreachable
+async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
+    opts = options_of(target, HttpOptions)
+    if target.url is None:  # settings validation makes this unreachable
         return failure("config", "http target without url or http options")
     client = await ctx.shared("http", _make_client)
     try:

@@ -41,13 +41,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from probes.base import Closer, ProbeContext, ProbeResult, Sample, failure
+from probes.base import Closer, ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.options import IcmpOptions
-
-if TYPE_CHECKING:
-    from monitor.settings import Target
 
 __all__ = ["IcmpSocket", "jitter", "probe", "wait_after_last"]
 
@@ -403,8 +400,8 @@ def _settle_all(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    opts = target.icmp or IcmpOptions()
+async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
+    opts = options_of(target, IcmpOptions)
     host = target.host or ""
     resolved = await _resolve(host, opts.ip_protocol)
     if isinstance(resolved, ProbeResult):

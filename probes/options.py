@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor import secrets
-from monitor.durations import Duration
+from monitor.core import secrets
+from monitor.core.durations import Duration
 from probes.base import KindOptions
 
 IpProtocol = Literal["ip4", "ip6"]
@@ -207,3 +207,14 @@ class SnmpOptions(_Strict, UsmCredentials):
     @property
     def community_secret(self) -> SecretStr | None:
         return self._community
+
+
+# Every kind the settings accept, and its options model. The probe registry (``PROBES`` in
+# ``probes/__init__.py``) has the same keys; a test holds them equal.
+OPTIONS: dict[str, type[KindOptions]] = {
+    "icmp": IcmpOptions,
+    "http": HttpOptions,
+    "dns": DnsOptions,
+    "tcp": TcpOptions,
+    "snmp": SnmpOptions,
+}

@@ -17,14 +17,11 @@ import ipaddress
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
-from probes.base import ProbeContext, ProbeResult, Sample, failure
+from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.options import TcpOptions
 from probes.tls import client_context, is_ip_literal, leaf_expiry
-
-if TYPE_CHECKING:
-    from monitor.settings import Target
-    from probes.options import TcpOptions
 
 __all__ = ["probe"]
 
@@ -120,8 +117,8 @@ async def _close(writer: asyncio.StreamWriter, polite: bool) -> None:
         raise
 
 
-async def probe(target: Target, ctx: ProbeContext) -> ProbeResult:
-    opts = cast("TcpOptions", target.options)
+async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
+    opts = options_of(target, TcpOptions)
     host = target.host or ""
     where = f"[{host}]:{opts.port}" if ":" in host else f"{host}:{opts.port}"
     samples: list[Sample] = []

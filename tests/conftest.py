@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from probes.base import ProbeContext
+from tests.support.common import REPO, free_port, root_only
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["REPO", "free_port", "root_only"]
 
 
 @pytest.fixture
@@ -45,6 +37,3 @@ async def ctx() -> AsyncIterator[ProbeContext]:
         yield context
     finally:
         await context.aclose()
-
-
-root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from monitor.settings import Target
+from monitor.config import Target
 from probes.base import ProbeContext
 from probes.icmp import probe
 

@@ -14,19 +14,20 @@ import shutil
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tomli_w
 from aiohttp import web
 
+from grafana import prometheus as promgen
+from monitor.config import Settings
+from monitor.core.waiting import wait_for
+
 from . import nsenter
 from .netns import ADDRESSES, CARRIERS, COMMUNITY, WEB, WEB_PORT, NetnsLab
-
-if TYPE_CHECKING:
-    from monitor.settings import Settings
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -44,21 +45,6 @@ GROUP_WAIT = 8.0
 
 def alertmanager_available() -> bool:
     return os.access(ALERTMANAGER, os.X_OK)
-
-
-async def wait_for(
-    what: str, check: Callable[[], Any], within: float = 30.0, every: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 # ---------------------------------------------------------------------- the receiver
@@ -240,8 +226,6 @@ async def alertmanager(
 async def prometheus(lab: NetnsLab, settings: Settings) -> AsyncIterator[Proc]:
     """Debian's Prometheus in netmon's namespace, on the config and rules ``netmon prometheus
     config`` generates from ``settings`` (its [prometheus] table names the netmons)."""
-    from grafana import prometheus as promgen
-
     workdir = lab.workdir / "prometheus"
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"

@@ -1,6 +1,6 @@
 """The lab's SNMP agents: routers and switches answering v1, v2c and v3 on loopback.
 
-Pure Python (``probes.snmp_ber`` and ``probes.snmp_usm``), so ``make run`` works on a machine
+Pure Python (``probes.snmp.ber`` and ``probes.snmp.usm``), so ``make run`` works on a machine
 without Net-SNMP and without root (UDP port 1161). Each agent serves, numerically:
 
 - SNMPv2-MIB system group: sysDescr, sysObjectID, sysUpTime, sysContact, sysName,
@@ -50,7 +50,7 @@ from monitor.lab.inventory import (
     SnmpInterface,
     check_loopback,
 )
-from probes.snmp_ber import (
+from probes.snmp.ber import (
     COUNTER32,
     COUNTER64,
     END_OF_MIB_VIEW,
@@ -78,7 +78,7 @@ from probes.snmp_ber import (
     encode_community_message,
     oid_tuple,
 )
-from probes.snmp_usm import (
+from probes.snmp.usm import (
     FLAG_AUTH,
     FLAG_PRIV,
     FLAG_REPORTABLE,

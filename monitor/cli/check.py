@@ -1,0 +1,56 @@
+"""``netmon check-config FILE``: validate a settings file and summarise it (exit 0), or print
+every error with its key path (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from monitor.cli.common import EXIT_OK, load_or_exit
+from monitor.config import Settings
+from probes import PROBES
+
+__all__ = ["main", "summary"]
+
+
+def summary(settings: Settings, now: datetime) -> str:
+    zone = ZoneInfo(settings.server.timezone)
+    kinds = Counter(t.kind for t in settings.targets)
+    groups = Counter(t.group for t in settings.targets)
+    lines = [
+        f"targets: {len(settings.targets)} ("
+        + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        + ")",
+        "groups: " + ", ".join(f"{g} {n}" for g, n in sorted(groups.items())),
+    ]
+    unpolled = sorted(k for k in kinds if k not in PROBES)
+    if unpolled:
+        lines.append("validated, not polled yet: " + ", ".join(unpolled))
+    phase = settings.current_phase(now)
+    if phase is not None:
+        lines.append(
+            f"phase now: {phase.name} ({phase.title}) until "
+            f"{phase.end.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+        )
+    else:
+        upcoming = sorted((p for p in settings.phases if p.start > now), key=lambda p: p.start)
+        nxt = ""
+        if upcoming:
+            when = upcoming[0].start.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+            nxt = f" (next: {upcoming[0].name} from {when})"
+        lines.append(f"phase now: none{nxt}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="netmon check-config", description="Validate a settings file and summarise it."
+    )
+    p.add_argument("file", nargs="?", default="settings.toml")
+    args = p.parse_args(argv)
+    settings = load_or_exit(args.file)
+    print(f"{args.file}: OK")
+    print(summary(settings, datetime.now(UTC)))
+    return EXIT_OK

@@ -1,0 +1,308 @@
+"""The settings models: strict pydantic, unknown keys refused, bounds checked.
+
+Loading (TOML, includes, cross-checks, errors naming their key path) is ``monitor.config.load``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alerts.settings import AlertsSettings
+from grafana.settings import GrafanaSettings, PrometheusSettings
+from monitor.config.access import AccessSettings
+from monitor.config.traps import TrapSettings
+from monitor.core.durations import Duration
+from probes.base import KindOptions
+from probes.options import OPTIONS, DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
+
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use lowercase letters, digits and '-' "
+            "([a-z0-9-], at most 63, not starting or ending with '-')"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Labels netmon itself puts on series; a target's own labels may not shadow them.
+RESERVED_LABELS = frozenset(
+    {
+        "target",
+        "kind",
+        "group",
+        "reason",
+        "phase",
+        "stat",
+        "direction",
+        "location",
+        "le",
+        "job",
+        "instance",
+        "severity",
+        "alertname",
+        "receiver",
+        "outcome",
+    }
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ServerSettings(_Model):
+    listen: str = "127.0.0.1:9108"
+    state_dir: str = "var"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+    # This netmon's vantage point when several probe the same targets (shown in /healthz;
+    # Prometheus adds it as the `location` label from its scrape config).
+    location: Name | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:9108"`` or ``"[::1]:9108"`` → (host, port); ValueError otherwise."""
+    host, sep, port_text = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f'{value!r} is not host:port, e.g. "127.0.0.1:9108"')
+    return host, int(port_text)
+
+
+class DefaultsSettings(_Model):
+    interval: Duration = Field(default=30.0, ge=0.1, le=86400)
+    timeout: Duration = Field(default=5.0, ge=0.01, le=3600)
+
+
+class SchedulerSettings(_Model):
+    # Probes in flight at once, per kind (default 1000 for a kind not named) and per host.
+    max_in_flight: dict[str, int] = Field(default_factory=dict)
+    max_in_flight_per_host: int = Field(default=8, ge=1, le=10000)
+
+    @field_validator("max_in_flight")
+    @classmethod
+    def _kinds(cls, limits: dict[str, int]) -> dict[str, int]:
+        for kind, limit in limits.items():
+            if kind not in OPTIONS:
+                raise ValueError(
+                    f"unknown kind {kind!r}; known kinds: {', '.join(sorted(OPTIONS))}"
+                )
+            if not 1 <= limit <= 100000:
+                raise ValueError(f"{kind}: {limit} is not between 1 and 100000")
+        return limits
+
+    def limit_for(self, kind: str) -> int:
+        return self.max_in_flight.get(kind, 1000)
+
+
+class Phase(_Model):
+    name: Name
+    title: str = ""
+    start: AwareDatetime
+    end: AwareDatetime
+    interval: Duration | None = Field(default=None, ge=0.1, le=86400)
+    # Groups whose probe interval the phase shortens; empty: every target.
+    groups: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.end <= self.start:
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
+        return self
+
+    def contains(self, when: datetime) -> bool:
+        return self.start <= when < self.end
+
+
+class Target(_Model):
+    name: Name
+    kind: str
+    host: str | None = None
+    url: str | None = None
+    group: Name = "other"
+    labels: dict[str, str] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    interval: Duration | None = Field(default=None, ge=0.1, le=86400)
+    timeout: Duration | None = Field(default=None, ge=0.01, le=3600)
+    icmp: IcmpOptions | None = None
+    http: HttpOptions | None = None
+    dns: DnsOptions | None = None
+    tcp: TcpOptions | None = None
+    snmp: SnmpOptions | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in OPTIONS:
+            raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(OPTIONS))}")
+        return kind
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            if not LABEL_NAME.match(key):
+                raise ValueError(f"label name {key!r} is not [a-zA-Z_][a-zA-Z0-9_]*")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved by netmon")
+        return labels
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, host: str | None) -> str | None:
+        if host is None:
+            return None
+        try:
+            ipaddress.ip_address(host)
+            return host
+        except ValueError:
+            pass
+        if len(host) > 253 or not re.fullmatch(
+            r"(?i)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?",
+            host,
+        ):
+            raise ValueError(f"{host!r} is neither an IP address nor a host name")
+        return host
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+        del port
+        return url
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Target:
+        if self.kind not in OPTIONS:
+            return self  # already reported on `kind`
+        for other in OPTIONS:
+            if other != self.kind and getattr(self, other) is not None:
+                raise ValueError(f"`{other}` options given, but kind is {self.kind!r}")
+        model = OPTIONS[self.kind]
+        if model.address == "url":
+            if self.url is None:
+                raise ValueError(f"kind {self.kind!r} needs `url`")
+            if self.host is not None:
+                raise ValueError(f"kind {self.kind!r} takes `url`, not `host`")
+        else:
+            if self.host is None:
+                raise ValueError(f"kind {self.kind!r} needs `host`")
+            if self.url is not None:
+                raise ValueError(f"kind {self.kind!r} takes `host`, not `url`")
+        if getattr(self, self.kind) is None:
+            # Options with no required field get their defaults; others must be given.
+            try:
+                object.__setattr__(self, self.kind, model())
+            except ValidationError:
+                raise ValueError(f"kind {self.kind!r} needs its `{self.kind}` options") from None
+        return self
+
+    @property
+    def options(self) -> KindOptions:
+        opts: KindOptions = getattr(self, self.kind)
+        return opts
+
+    @property
+    def address(self) -> str:
+        """What the probe reaches: the url for http, the host otherwise."""
+        return self.url if self.url is not None else (self.host or "")
+
+
+def shard_of(name: str, count: int) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"netmon-shard").digest()
+    return int.from_bytes(digest, "big") % count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` → (2, 4); ValueError naming the form otherwise."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise ValueError(f"--shard {text!r}: write INDEX/COUNT with 1 <= INDEX <= COUNT, e.g. 2/4")
+    return int(index), int(count)
+
+
+class Settings(_Model):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    phases: list[Phase] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    traps: TrapSettings = Field(default_factory=TrapSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+
+    def for_shard(self, index: int, count: int) -> Settings:
+        """Only the targets of shard ``index`` (1-based) of ``count``, by a stable hash of the
+        target name, so every netmon of a sharded set agrees without talking to the others."""
+        if count == 1:
+            return self
+        keep = [t for t in self.targets if shard_of(t.name, count) == index - 1]
+        return self.model_copy(update={"targets": keep})
+
+    def current_phase(self, now: datetime) -> Phase | None:
+        for phase in self.phases:
+            if phase.contains(now):
+                return phase
+        return None
+
+    def interval_for(self, target: Target, phase: Phase | None) -> float:
+        interval = target.interval if target.interval is not None else self.defaults.interval
+        applies = phase is not None and (not phase.groups or target.group in phase.groups)
+        if applies and phase is not None and phase.interval is not None:
+            interval = min(interval, phase.interval)
+        return interval
+
+    def timeout_for(self, target: Target, interval: float) -> float:
+        timeout = target.timeout if target.timeout is not None else self.defaults.timeout
+        return min(timeout, interval)

@@ -1,0 +1,478 @@
+"""The status page: server-rendered (jinja2), Vietnamese by default, ``?lang=en`` for English.
+
+    GET  /                         every target the caller may see, by group; firing alerts on top
+    GET  /targets/NAME             one target: its state, recent results, outages, alerts, events
+    GET  /fragment/status          the body of / alone (what static/netmon.js fetches to refresh)
+    GET  /fragment/targets/NAME    the body of /targets/NAME alone
+    GET  /login, POST /login       a browser signs in with its token (monitor/guard.py)
+    POST /logout
+    GET  /static/...               the CSS, the script and the icon: nothing from elsewhere
+
+The pages carry no inline script and no inline style (CSP ``script-src 'self'; style-src
+'self'``): the refresh is static/netmon.js, which swaps the body in place every few seconds,
+and the sparklines are inline SVG styled by classes. Times are shown in ``[server] timezone``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from monitor.config import Target
+from monitor.config.access import Principal
+from monitor.core.i18n import (
+    STATE_WORDS,
+    Lang,
+    duration_text,
+    group_key,
+    group_title,
+    held_text,
+    language,
+    local_time,
+    reason_text,
+    words,
+)
+from monitor.runtime.service import Service
+from monitor.runtime.store import Observation
+from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal
+from monitor.web.status import (
+    SPARK_POINTS,
+    STATES,
+    Board,
+    TargetView,
+    board,
+    figures,
+    public_address,
+)
+
+__all__ = ["add_routes", "sparkline"]
+
+HERE = Path(__file__).resolve().parent
+REFRESH_SECONDS = 10
+_HISTORY_ROWS = 120
+_OUTAGE_ROWS = 50
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
+
+
+def add_routes(app: web.Application) -> None:
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    r = app.router
+    r.add_get("/", status_page)
+    r.add_get("/fragment/status", status_fragment)
+    r.add_get("/targets/{name}", target_page)
+    r.add_get("/fragment/targets/{name}", target_fragment)
+    r.add_get("/login", login_form)
+    r.add_post("/login", login_submit)
+    r.add_post("/logout", logout)
+    r.add_static("/static", HERE / "static", follow_symlinks=False)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    ms = seconds * 1000
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
+
+
+def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
+    fig = view.figures
+    out = []
+    if fig.rtt is not None:
+        out.append(f"{w['rtt']} {_ms(fig.rtt)}")
+    if fig.loss is not None:
+        out.append(f"{w['loss']} {fig.loss * 100:.0f} %")
+    if fig.response is not None and view.probe_state != "unknown":
+        out.append(f"{w['response']} {_ms(fig.response)}")
+    if fig.http_status is not None:
+        out.append(f"HTTP {fig.http_status}")
+    return out
+
+
+def _spark_value(target: Target, obs: Observation) -> float | None:
+    fig = figures(target, obs)
+    return fig.rtt if target.kind == "icmp" else (fig.response or obs.duration)
+
+
+def sparkline(target: Target, history: tuple[Observation, ...], lang: Lang) -> Markup:
+    """The last results as bars: height by RTT or response time, red when failed."""
+    recent = history[-SPARK_POINTS:]
+    if not recent:
+        return Markup("")
+    values = [_spark_value(target, o) if o.result.success else None for o in recent]
+    top = max((v for v in values if v is not None), default=0.0) or 1.0
+    height, step, width = 20.0, 5, 4
+    bars = []
+    for i, (obs, value) in enumerate(zip(recent, values, strict=True)):
+        x = (SPARK_POINTS - len(recent) + i) * step
+        if not obs.result.success:
+            bars.append(f'<rect class="f" x="{x}" y="0" width="{width}" height="{height:.0f}"/>')
+            continue
+        h = max(2.0, (value or 0.0) / top * height)
+        bars.append(
+            f'<rect class="o" x="{x}" y="{height - h:.1f}" width="{width}" height="{h:.1f}"/>'
+        )
+    failed = sum(1 for o in recent if not o.result.success)
+    label = (
+        f"{len(recent)} kết quả gần đây, {failed} lỗi"
+        if lang == "vi"
+        else f"last {len(recent)} results, {failed} failed"
+    )
+    return Markup(
+        f'<svg class="spark" viewBox="0 0 {SPARK_POINTS * step} {height:.0f}" '
+        f'preserveAspectRatio="none" role="img" aria-label="{label}">{"".join(bars)}</svg>'
+    )
+
+
+def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]:
+    w = words(lang)
+    tz = ZoneInfo(zone)
+    since = view.since
+    return {
+        "name": view.target.name,
+        "url": "/targets/" + quote(view.target.name, safe="") + f"?lang={lang}",
+        "kind": view.target.kind,
+        "carrier": view.target.labels.get("carrier", ""),
+        "state": view.state,
+        "state_text": STATE_WORDS[lang][view.state],
+        "since": local_time(since, tz) if since else "",
+        "ago": (f"{duration_text(now - since, lang)} {w['ago']}" if since else ""),
+        "reason": view.reason_text(lang) if view.state != "up" else "",
+        "detail": view.detail or "",
+        "figures": _figure_texts(view, w),
+        "spark": sparkline(view.target, view.history, lang),
+    }
+
+
+def _phase(service: Service, lang: Lang, now: float) -> dict[str, Any]:
+    tz = ZoneInfo(service.settings.server.timezone)
+    current = service.scheduler.phase
+    if current is not None:
+        return {
+            "current": True,
+            "name": current.name,
+            "title": current.title or current.name,
+            "start": local_time(current.start.timestamp(), tz, seconds=False),
+            "end": local_time(current.end.timestamp(), tz, seconds=False),
+        }
+    upcoming = sorted(
+        (p for p in service.settings.phases if p.start.timestamp() > now), key=lambda p: p.start
+    )
+    nxt = upcoming[0] if upcoming else None
+    return {
+        "current": False,
+        "next": None
+        if nxt is None
+        else {
+            "name": nxt.name,
+            "title": nxt.title or nxt.name,
+            "start": local_time(nxt.start.timestamp(), tz, seconds=False),
+            "end": local_time(nxt.end.timestamp(), tz, seconds=False),
+        },
+    }
+
+
+def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
+    tz = ZoneInfo(zone)
+    order = {"critical": 0, "warning": 1, "info": 2}
+    # Severity "none" (the Watchdog: netmon is alive) is for Alertmanager, not the wall.
+    firing = [a for a in b.alerts if a["state"] == "firing" and a.get("severity") != "none"]
+    firing.sort(key=lambda a: (order.get(str(a.get("severity")), 3), str(a.get("since"))))
+    rows = []
+    for a in firing:
+        ann = a.get("annotations") or {}
+        since = a.get("since")
+        ts = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() if since else None
+        rows.append(
+            {
+                "severity": a.get("severity") or "",
+                "summary": ann.get(f"summary_{lang}") or ann.get("summary") or a["rule"],
+                "rule": a["rule"],
+                "target": a.get("target") or "",
+                "since": local_time(ts, tz),
+                "held": held_text(a.get("held"), lang),
+                "flapping": bool(a.get("flapping")),
+            }
+        )
+    return rows
+
+
+def _base(
+    request: web.Request, who: Principal | None, lang: Lang, fragment: str, page: str
+) -> dict[str, Any]:
+    service = request.app[SERVICE]
+    other: Lang = "en" if lang == "vi" else "vi"
+    return {
+        "lang": lang,
+        "w": words(lang),
+        "other_lang_url": f"{page}?{urlencode({'lang': other})}",
+        "fragment_url": f"{fragment}?{urlencode({'lang': lang})}",
+        "refresh": REFRESH_SECONDS,
+        "zone": service.settings.server.timezone,
+        "who": None if who is None or who.name == "anonymous" else f"{who.name} ({who.role})",
+        "signed_in": bool(request.cookies.get(COOKIE)),
+        "report_url": f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}",
+    }
+
+
+def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[str, Any]:
+    service = request.app[SERVICE]
+    now = time.time()
+    b = board(service, who, now)
+    zone = service.settings.server.timezone
+    groups: dict[str, list[TargetView]] = {}
+    for view in b.views:
+        groups.setdefault(view.target.group, []).append(view)
+    counts = {s: 0 for s in STATES}
+    for view in b.views:
+        counts[view.state] += 1
+    return {
+        **_base(request, who, lang, "/fragment/status", "/"),
+        "now": local_time(now, ZoneInfo(zone)),
+        "phase": _phase(service, lang, now),
+        "alerts": _alert_rows(b, lang, zone),
+        "counts": [(s, STATE_WORDS[lang][s], counts[s]) for s in STATES if counts[s]],
+        "total": len(b.views),
+        "groups": [
+            {
+                "name": g,
+                "title": group_title(g, lang),
+                "cards": [
+                    _card(v, lang, now, zone) for v in sorted(views, key=lambda v: v.target.name)
+                ],
+                "bad": sum(1 for v in views if v.state not in ("up", "maintenance")),
+            }
+            for g, views in sorted(groups.items(), key=lambda kv: group_key(kv[0]))
+        ],
+    }
+
+
+async def _target_context(
+    request: web.Request, who: Principal, lang: Lang, name: str
+) -> dict[str, Any] | None:
+    service = request.app[SERVICE]
+    state = service.store.get(name)
+    if state is None or not who.sees(state.target):
+        return None
+    now = time.time()
+    b = board(service, who, now)
+    view = b.view(name)
+    if view is None:
+        return None
+    zone = service.settings.server.timezone
+    tz = ZoneInfo(zone)
+    w = words(lang)
+    try:
+        outages = await service.alerts.outages(target=name)
+    except Exception:
+        outages = []
+    history = []
+    for obs in reversed(list(state.history)[-_HISTORY_ROWS:]):
+        fig = figures(state.target, obs)
+        parts = []
+        if fig.rtt is not None:
+            parts.append(f"{w['rtt']} {_ms(fig.rtt)}")
+        if fig.loss is not None:
+            parts.append(f"{w['loss']} {fig.loss * 100:.0f} %")
+        if fig.http_status is not None:
+            parts.append(f"HTTP {fig.http_status}")
+        history.append(
+            {
+                "time": local_time(obs.started, tz),
+                "ok": obs.result.success,
+                "duration": _ms(obs.duration),
+                "figures": ", ".join(parts),
+                "detail": obs.result.detail,
+            }
+        )
+    target = state.target
+    return {
+        **_base(
+            request,
+            who,
+            lang,
+            "/fragment/targets/" + quote(name, safe=""),
+            "/targets/" + quote(name, safe=""),
+        ),
+        "now": local_time(now, tz),
+        "card": _card(view, lang, now, zone),
+        "target": {
+            "name": target.name,
+            "kind": target.kind,
+            "group": group_title(target.group, lang),
+            "labels": ", ".join(f"{k}={v}" for k, v in sorted(target.labels.items())),
+            "address": public_address(target),
+            "depends_on": ", ".join(view.depends_on),
+        },
+        "maintenance_until": local_time(view.maintenance_end, tz) if view.maintenance else "",
+        "history": history,
+        "outages": [
+            {
+                "start": local_time(o.start, tz),
+                "end": local_time(o.end, tz) if o.end is not None else w["ongoing"],
+                "duration": duration_text((o.end if o.end is not None else now) - o.start, lang),
+                "reason": reason_text(o.reason, lang) if o.reason else "",
+                "detail": o.detail,
+                "phase": o.phase or "",
+                "maintenance": o.maintenance or "",
+            }
+            for o in reversed(outages[-_OUTAGE_ROWS:])
+        ],
+        "alerts": [a for a in _alert_rows(b, lang, zone) if a["target"] == name],
+        "events": [
+            {"time": local_time(e.at, tz), "name": e.name, "detail": e.detail}
+            for e in reversed(list(state.events)[-20:])
+        ],
+    }
+
+
+def _render(
+    request: web.Request, template: str, context: Mapping[str, Any], status: int = 200
+) -> web.Response:
+    text = request.app[TEMPLATES].get_template(template).render(**context)
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _lang(request: web.Request) -> Lang:
+    return language(request.query.get("lang"), request.app[SERVICE].settings.server.language)
+
+
+def _login_page(
+    request: web.Request, lang: Lang, *, failed: bool = False, nxt: str | None = None
+) -> web.Response:
+    context = {
+        **_base(request, None, lang, "", "/login"),
+        "fragment_url": "",
+        "report_url": "",
+        "failed": failed,
+        "next": _safe_next(nxt if nxt is not None else request.query.get("next")),
+    }
+    return _render(request, "login.html", context, status=401 if failed else 200)
+
+
+def _to_login(request: web.Request, lang: Lang) -> NoReturn:
+    """A page asked for without a principal: to the sign-in form, and back after it."""
+    target = "/login?" + urlencode({"lang": lang, "next": _safe_next(request.path_qs)})
+    raise web.HTTPSeeOther(target)
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go back to after signing in; anything else is the overview."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if value.startswith(("/login", "/logout", "/fragment/")):
+        return "/"
+    return value
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def status_page(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    who = await principal(request)
+    if who is None:
+        return _to_login(request, lang)
+    return _render(request, "status.html", _status_context(request, who, lang))
+
+
+async def status_fragment(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    who = await principal(request)
+    if who is None:
+        return web.Response(status=401, text="sign in", content_type="text/plain")
+    return _render(request, "_status.html", _status_context(request, who, lang))
+
+
+async def target_page(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    who = await principal(request)
+    if who is None:
+        return _to_login(request, lang)
+    context = await _target_context(request, who, lang, request.match_info["name"])
+    if context is None:
+        base = _base(request, who, lang, "", "/")
+        context = {**base, "fragment_url": "", "report_url": ""}
+        return _render(request, "missing.html", context, status=404)
+    return _render(request, "target.html", context)
+
+
+async def target_fragment(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    who = await principal(request)
+    if who is None:
+        return web.Response(status=401, text="sign in", content_type="text/plain")
+    context = await _target_context(request, who, lang, request.match_info["name"])
+    if context is None:
+        return web.Response(status=404, text="not found", content_type="text/plain")
+    return _render(request, "_target.html", context)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return _login_page(request, _lang(request))
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A form posted from this site, not from another one (a sign-in or sign-out forced
+    on the user). Non-browser clients send neither header."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin != "null" and origin.split("://", 1)[-1] == request.host
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    lang = _lang(request)
+    if not _same_origin(request):
+        return web.Response(status=403, text="cross-site sign-in refused")
+    form = await request.post()
+    token = form.get("token")
+    nxt = _safe_next(str(form.get("next") or "/"))
+    if not isinstance(token, str) or not token.strip():
+        return _login_page(request, lang, failed=True, nxt=nxt)
+    found = await request.app[GUARD].login(request, token.strip())
+    if found is None:
+        return _login_page(request, lang, failed=True, nxt=nxt)
+    sid, _ = found
+    response = web.HTTPSeeOther(nxt)
+    response.set_cookie(
+        COOKIE,
+        sid,
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    if not _same_origin(request):
+        return web.Response(status=403, text="cross-site sign-out refused")
+    request.app[GUARD].logout(request.cookies.get(COOKIE))
+    response = web.HTTPSeeOther("/")
+    response.del_cookie(COOKIE, path="/")
+    raise response

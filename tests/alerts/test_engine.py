@@ -1,0 +1,472 @@
+"""The engine end to end in one process: real probes of loopback HTTP targets flipped between
+healthy and failing, real webhook receivers, SQLite under a temporary state_dir.
+
+Cases: fire and resolve, a phase switch mid-outage, a parent down with 20 children, a flapping
+target, maintenance windows, a receiver down for a while, the outage ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from alerts.notify.webhook import sign
+from monitor.core.waiting import wait_for
+from monitor.web.app import make_app
+from tests.support.alerts import (
+    alert_states,
+    metric,
+    running,
+    sink_server,
+    targets_server,
+    webhook_alerts,
+    write_settings,
+)
+
+
+async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> None:
+    async with targets_server() as web, sink_server() as sink:
+        alerts = webhook_alerts(("noc", sink.url))
+        alerts["receivers"]["noc"]["secret"] = "bí-mật-hmac"
+        path = write_settings(
+            tmp_path / "s.toml",
+            [web.target("cong-thong-tin", labels={"site": "tinh"})],
+            alerts,
+        )
+        async with running(path) as service:
+            await wait_for(
+                "a first good probe",
+                lambda: (s := service.store.get("cong-thong-tin")) and s.latest,
+            )
+            web.modes["cong-thong-tin"] = "fail"
+            await wait_for("the firing page", lambda: sink.kinds("cong-thong-tin") == ["firing"])
+            alert = sink.alerts("firing")[0]
+            assert alert["labels"] == {
+                "alertname": "TargetDown",
+                "severity": "warning",
+                "phase": "none",
+                "target": "cong-thong-tin",
+                "kind": "http",
+                "group": "website",
+                "site": "tinh",
+            }
+            assert alert["annotations"]["summary_vi"] == "cong-thong-tin mất kết nối"
+            assert alert["annotations"]["summary_en"] == "cong-thong-tin is down"
+            assert "HTTP 503" in alert["annotations"]["description_en"]
+            assert "(UTC+0700)" in alert["annotations"]["description_vi"]  # Asia/Ho_Chi_Minh
+            assert alert["endsAt"] == "0001-01-01T00:00:00Z"
+            # HMAC-SHA256 over the exact body, and the outbox id for de-duplication.
+            headers, body = sink.headers[0], sink.bodies[0]
+            assert headers["X-Netmon-Signature"] == sign("bí-mật-hmac".encode(), body)
+            expected = hmac.new("bí-mật-hmac".encode(), body, hashlib.sha256).hexdigest()
+            assert headers["X-Netmon-Signature"] == "sha256=" + expected
+            assert (
+                headers["X-Netmon-Notification-Id"] == sink.requests[0]["netmon"]["notification_id"]
+            )
+            api = alert_states(service)[("cong-thong-tin", "TargetDown")]
+            assert api["state"] == "firing" and api["notified"] == ["noc"]
+            assert metric(service, "netmon_alerts_firing", severity="warning") == 1
+
+            web.modes["cong-thong-tin"] = "ok"
+            await wait_for(
+                "the resolved message",
+                lambda: sink.kinds("cong-thong-tin") == ["firing", "resolved"],
+            )
+            resolved = sink.alerts("resolved")[0]
+            assert resolved["status"] == "resolved"
+            assert resolved["endsAt"] > resolved["startsAt"]
+            assert ("cong-thong-tin", "TargetDown") not in alert_states(service)
+            assert (
+                metric(service, "netmon_notifications_total", receiver="noc", outcome="delivered")
+                == 2
+            )
+            await wait_for("an empty outbox", lambda: metric(service, "netmon_outbox_pending") == 0)
+
+            outages = await service.alerts.outages(target="cong-thong-tin")
+            assert len(outages) == 1
+            outage = outages[0]
+            assert outage.reason == "status" and outage.end is not None
+            assert outage.group == "website" and outage.labels == {"site": "tinh"}
+            assert outage.phase is None
+            assert await service.alerts.outages(group="carrier") == []
+            later = outage.end + 3600
+            assert await service.alerts.outages(since=later) == []
+            assert len(await service.alerts.outages(since=outage.start - 1, until=later)) == 1
+
+
+async def test_phase_switch_mid_outage_escalates(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    switch = now + timedelta(seconds=6)
+    phases = [
+        {
+            "name": "truoc-dai-hoi",
+            "title": "Trước Đại hội",
+            "start": now - timedelta(hours=1),
+            "end": switch,
+        },
+        {
+            "name": "dai-hoi-tinh",
+            "title": "Đại hội Đảng bộ tỉnh",
+            "start": switch,
+            "end": now + timedelta(hours=1),
+        },
+    ]
+    async with targets_server() as web, sink_server() as noc, sink_server() as oncall:
+        alerts = webhook_alerts(("noc", noc.url), ("oncall", oncall.url))
+        alerts["routes"] = [{"match": {"severity": ["critical", "warning"]}, "receivers": ["noc"]}]
+        alerts["rules"] = [
+            {
+                "name": "TargetDown",
+                "failures": 3,
+                "phases": {
+                    "dai-hoi-tinh": {
+                        "severity": "critical",
+                        "failures": 1,
+                        "receivers": ["noc", "oncall"],
+                    }
+                },
+            }
+        ]
+        web.modes["venue-uplink"] = "fail"
+        path = write_settings(
+            tmp_path / "s.toml",
+            [web.target("venue-uplink", group="carrier")],
+            alerts,
+            phases=phases,
+        )
+        async with running(path) as service:
+            await wait_for("the warning page", lambda: noc.kinds() == ["firing"])
+            first = noc.alerts()[0]["labels"]
+            assert first["severity"] == "warning" and first["phase"] == "truoc-dai-hoi"
+            assert oncall.requests == []
+            # The congress opens while the uplink is still down: critical, to on-call as well.
+            await wait_for("the escalation", lambda: noc.kinds() == ["firing", "firing"], 15)
+            await wait_for("on-call's page", lambda: oncall.kinds() == ["firing"])
+            for sink in (noc, oncall):
+                labels = sink.alerts()[-1]["labels"]
+                assert labels["severity"] == "critical" and labels["phase"] == "dai-hoi-tinh"
+            api = alert_states(service)[("venue-uplink", "TargetDown")]
+            assert api["phase"] == "dai-hoi-tinh" and api["severity"] == "critical"
+            web.modes["venue-uplink"] = "ok"
+            await wait_for("noc's end", lambda: noc.kinds()[-1:] == ["resolved"])
+            await wait_for("on-call's end", lambda: oncall.kinds() == ["firing", "resolved"])
+            outages = await service.alerts.outages(target="venue-uplink")
+            assert [o.phase for o in outages] == ["truoc-dai-hoi"]
+
+
+async def test_pending_alert_fires_at_once_when_the_phase_says_so(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    switch = now + timedelta(seconds=4)
+    phases = [{"name": "dai-hoi-tinh", "start": switch, "end": now + timedelta(hours=1)}]
+    async with targets_server() as web, sink_server() as noc:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [
+            {"name": "TargetDown", "for": "1h", "phases": {"dai-hoi-tinh": {"for": "0s"}}}
+        ]
+        web.modes["press-room"] = "fail"
+        path = write_settings(
+            tmp_path / "s.toml", [web.target("press-room")], alerts, phases=phases
+        )
+        async with running(path) as service:
+            await wait_for(
+                "pending", lambda: alert_states(service).get(("press-room", "TargetDown"))
+            )
+            assert alert_states(service)[("press-room", "TargetDown")]["state"] == "pending"
+            assert noc.requests == []
+            await wait_for("the page once the phase began", lambda: noc.kinds() == ["firing"], 15)
+            assert noc.alerts()[0]["labels"]["phase"] == "dai-hoi-tinh"
+
+
+async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> None:
+    async with targets_server() as web, sink_server() as noc:
+        children = [f"xa-{i:02d}" for i in range(20)]
+        targets = [web.target("uplink", group="carrier")]
+        targets += [web.target(c, group="grassroots", depends_on=["uplink"]) for c in children]
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        path = write_settings(tmp_path / "s.toml", targets, alerts, interval="500ms")
+        async with running(path) as service:
+            await wait_for(
+                "every target probed",
+                lambda: all(
+                    (s := service.store.get(n)) and s.latest for n in ["uplink", *children]
+                ),
+            )
+            # The uplink is cut: it and everything behind it fail together.
+            for name in ["uplink", *children]:
+                web.modes[name] = "fail"
+            await wait_for(
+                "20 suppressed children",
+                lambda: metric(service, "netmon_alerts_suppressed") == 20,
+            )
+            await wait_for("the uplink's page", lambda: noc.kinds("uplink") == ["firing"])
+            states = alert_states(service)
+            for child in children:
+                assert states[(child, "TargetDown")]["held"] == "suppressed: parent uplink down"
+                assert states[(child, "TargetDown")]["suppressed"] is True
+            # A few more results of everyone: still one page.
+            runs = metric(service, "netmon_probes_total", kind="http") or 0
+            await wait_for(
+                "more probes",
+                lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 63,
+            )
+            assert noc.kinds() == ["firing"], noc.kinds()
+            # The uplink is back; four children are still down and page, one each.
+            web.modes["uplink"] = "ok"
+            for child in children[4:]:
+                web.modes[child] = "ok"
+            await wait_for("the four pages", lambda: noc.kinds().count("firing") == 5)
+            await wait_for("the uplink's end", lambda: "resolved" in noc.kinds("uplink"))
+            paged = {a["labels"]["target"] for a in noc.alerts("firing")}
+            assert paged == {"uplink", *children[:4]}
+            runs = metric(service, "netmon_probes_total", kind="http") or 0
+            await wait_for(
+                "more probes",
+                lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 42,
+            )
+            assert noc.kinds().count("firing") == 5
+            assert metric(service, "netmon_alerts_suppressed") == 0
+
+
+async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
+    async with targets_server() as web, sink_server() as noc:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        path = write_settings(
+            tmp_path / "s.toml", [web.target("radio-ea-kao")], alerts, interval="200ms"
+        )
+        async with running(path) as service:
+            web.modes["radio-ea-kao"] = "flap"
+            await wait_for("the flapping notice", lambda: "flapping" in noc.kinds(), 20)
+            api = alert_states(service)[("radio-ea-kao", "TargetDown")]
+            assert api["flapping"] is True
+            assert metric(service, "netmon_alerts_flapping") == 1
+            before = noc.kinds()
+            runs = metric(service, "netmon_probes_total", kind="http") or 0
+            await wait_for(
+                "20 more flapping results",
+                lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 20,
+            )
+            assert noc.kinds() == before, "pages went out while flapping"
+            assert noc.kinds().count("flapping") == 1
+            # Pages before the notice are those of the first few changes, before 30 % was
+            # crossed; after it, nothing until the target settles.
+            assert before[-1] == "flapping"
+            web.modes["radio-ea-kao"] = "ok"
+            await wait_for("the end once it settled", lambda: noc.kinds()[-1] == "resolved", 20)
+            assert noc.kinds().count("flapping") == 1
+            assert metric(service, "netmon_alerts_flapping") == 0
+
+
+async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    async with targets_server() as web, sink_server() as noc:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        alerts["maintenance"] = [
+            {
+                "name": "nang-cap-switch",
+                "match": {"target": ["venue-switch"]},
+                "start": now - timedelta(minutes=5),
+                "end": now + timedelta(hours=1),
+                "comment": "Nâng cấp firmware",
+            }
+        ]
+        targets = [web.target("venue-switch", group="venue"), web.target("so-khcn")]
+        path = write_settings(tmp_path / "s.toml", targets, alerts)
+        async with (
+            running(path) as service,
+            TestClient(TestServer(make_app(service), host="127.0.0.1")) as client,
+        ):
+            resp = await client.post(
+                "/api/v1/maintenance",
+                json={
+                    "name": "sua-website",
+                    "match": {"target": ["so-khcn"]},
+                    "duration": "1h",
+                    "comment": "Sửa giao diện",
+                },
+            )
+            assert resp.status == 201, await resp.text()
+            bad = await client.post("/api/v1/maintenance", json={"name": "x", "match": {}})
+            assert bad.status == 400
+            clash = await client.post(
+                "/api/v1/maintenance",
+                json={
+                    "name": "nang-cap-switch",
+                    "match": {"target": ["so-khcn"]},
+                    "duration": "1h",
+                },
+            )
+            assert clash.status == 409
+            listed = (await (await client.get("/api/v1/maintenance")).json())["maintenance"]
+            assert {w["name"]: w["active"] for w in listed} == {
+                "nang-cap-switch": True,
+                "sua-website": True,
+            }
+            web.modes["venue-switch"] = "fail"
+            web.modes["so-khcn"] = "fail"
+            await wait_for(
+                "both held",
+                lambda: metric(service, "netmon_alerts_in_maintenance") == 2,
+            )
+            states = alert_states(service)
+            assert states[("venue-switch", "TargetDown")]["held"] == "maintenance: nang-cap-switch"
+            assert states[("so-khcn", "TargetDown")]["held"] == "maintenance: sua-website"
+            api = await (await client.get("/api/v1/alerts?state=firing")).json()
+            assert {a["target"] for a in api["alerts"]} == {"venue-switch", "so-khcn", None}
+            assert {a["rule"] for a in api["alerts"] if a["target"] is None} == {"Watchdog"}
+            assert noc.requests == []
+            # The website's window ends early: its alert pages now; the switch stays muted.
+            resp = await client.delete("/api/v1/maintenance/sua-website")
+            assert resp.status == 200
+            assert (await client.delete("/api/v1/maintenance/sua-website")).status == 404
+            assert (await client.delete("/api/v1/maintenance/nang-cap-switch")).status == 409
+            await wait_for("the website's page", lambda: noc.kinds("so-khcn") == ["firing"])
+            assert noc.kinds("venue-switch") == []
+            outages = await service.alerts.outages(target="venue-switch")
+            assert outages[0].maintenance == "nang-cap-switch"
+            ledger = await (await client.get("/api/v1/outages?group=venue")).json()
+            assert [o["target"] for o in ledger["outages"]] == ["venue-switch"]
+            assert ledger["outages"][0]["maintenance"] == "nang-cap-switch"
+            assert (await client.get("/api/v1/outages?since=yesterday")).status == 400
+
+
+async def test_receiver_down_then_back_gets_each_notification_once(tmp_path: Path) -> None:
+    async with targets_server() as web, sink_server() as noc:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        names = ["site-a", "site-b", "site-c"]
+        path = write_settings(tmp_path / "s.toml", [web.target(n) for n in names], alerts)
+        async with running(path) as service:
+            noc.status = 503  # the receiver is down
+            for name in names:
+                web.modes[name] = "fail"
+            await wait_for(
+                "three firing alerts",
+                lambda: metric(service, "netmon_alerts_firing", severity="warning") == 3,
+            )
+            web.modes["site-a"] = "ok"  # one recovers while the receiver is still down
+            await wait_for(
+                "retries",
+                lambda: (
+                    (
+                        metric(
+                            service, "netmon_notifications_total", receiver="noc", outcome="retry"
+                        )
+                        or 0
+                    )
+                    >= 3
+                ),
+            )
+            await wait_for("four queued", lambda: metric(service, "netmon_outbox_pending") == 4)
+            noc.status = 200  # back
+            await wait_for("an empty outbox", lambda: metric(service, "netmon_outbox_pending") == 0)
+            ids = [r["netmon"]["notification_id"] for r in noc.requests]
+            assert len(ids) == len(set(ids)) == 4
+            assert noc.kinds("site-a") == ["firing", "resolved"]  # in order
+            assert noc.kinds("site-b") == noc.kinds("site-c") == ["firing"]
+            assert (
+                metric(service, "netmon_notifications_total", receiver="noc", outcome="delivered")
+                == 4
+            )
+            assert (
+                metric(service, "netmon_notifications_total", receiver="noc", outcome="dropped")
+                == 0
+            )
+
+
+async def test_alert_api_roles(tmp_path: Path) -> None:
+    digest = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("noc-t", "viettel-t")}
+    async with targets_server() as web, sink_server() as noc:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1}]
+        targets = [
+            web.target("viettel-uplink", group="carrier", labels={"carrier": "viettel"}),
+            web.target("vnpt-uplink", group="carrier", labels={"carrier": "vnpt"}),
+        ]
+        path = write_settings(tmp_path / "s.toml", targets, alerts)
+        text = path.read_text() + (
+            f'[[access.tokens]]\nname = "noc"\nrole = "noc"\nsha256 = "{digest["noc-t"]}"\n'
+            f'[[access.tokens]]\nname = "viettel"\nrole = "operator"\n'
+            f'scope = {{ carrier = "viettel" }}\nsha256 = "{digest["viettel-t"]}"\n'
+        )
+        path.write_text(text)
+        web.modes["viettel-uplink"] = web.modes["vnpt-uplink"] = "fail"
+        async with (
+            running(path) as service,
+            TestClient(TestServer(make_app(service), host="127.0.0.1")) as client,
+        ):
+            await wait_for("two pages", lambda: len(noc.kinds()) == 2)
+            as_noc = {"Authorization": "Bearer noc-t"}
+            as_viettel = {"Authorization": "Bearer viettel-t"}
+            assert (await client.get("/api/v1/alerts")).status == 401
+            seen = await (await client.get("/api/v1/alerts", headers=as_viettel)).json()
+            assert [a["target"] for a in seen["alerts"]] == ["viettel-uplink"]
+            everything = await (await client.get("/api/v1/alerts", headers=as_noc)).json()
+            assert {a["target"] for a in everything["alerts"]} >= {"viettel-uplink", "vnpt-uplink"}
+            ledger = await (await client.get("/api/v1/outages", headers=as_viettel)).json()
+            assert {o["target"] for o in ledger["outages"]} == {"viettel-uplink"}
+            window = {"name": "m", "match": {"carrier": ["viettel"]}, "duration": "10m"}
+            resp = await client.post("/api/v1/maintenance", json=window, headers=as_viettel)
+            assert resp.status == 403
+            assert (await client.post("/api/v1/maintenance", json=window)).status == 401
+            resp = await client.post("/api/v1/maintenance", json=window, headers=as_noc)
+            assert resp.status == 201
+            resp = await client.delete("/api/v1/maintenance/m", headers=as_noc)
+            assert resp.status == 200
+
+
+async def test_lab_defacement_and_missing_banner(tmp_path: Path) -> None:
+    """The lab's own faults: `deface` pages PageDefaced (critical), `banner-gone` pages
+    BannerMissing, each on sites served by an embedded lab on addresses of its own."""
+    from monitor.lab.inventory import BANNER, Site
+    from monitor.lab.server import Lab
+    from tests.support.common import free_port
+
+    host = "127.0.8.1"
+    sites = [
+        Site("cong-thong-tin", "Cổng thông tin", host, "a.lab", "UBND", banner=True,
+             port=free_port(host)),
+        Site("so-khcn", "Sở KH&CN", "127.0.8.2", "b.lab", "Sở", port=free_port("127.0.8.2")),
+    ]  # fmt: skip
+    lab = Lab(
+        tmp_path / "lab",
+        control=None,
+        sites=sites,
+        icmp_hosts=[],
+        dns_address=(host, free_port(host)),
+        smtp_address=(host, free_port(host)),
+        nft_table="netmon_test_alerts",
+        snmp_devices=[],
+        trap_address=None,
+    )
+    async with lab, sink_server() as noc:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "enabled": False}]
+        forbidden = ["hacked", "Hacked by"]
+        targets = [
+            {"name": "cong-thong-tin", "kind": "http", "url": sites[0].url, "group": "website",
+             "http": {"body_contains": [BANNER], "body_absent": forbidden}},
+            {"name": "so-khcn", "kind": "http", "url": sites[1].url, "group": "website",
+             "http": {"body_absent": forbidden}},
+        ]  # fmt: skip
+        path = write_settings(tmp_path / "s.toml", targets, alerts)
+        async with running(path):
+            await lab.fail("so-khcn", "deface")
+            await wait_for("PageDefaced", lambda: noc.kinds("so-khcn") == ["firing"])
+            assert noc.alerts()[0]["labels"]["alertname"] == "PageDefaced"
+            assert noc.alerts()[0]["labels"]["severity"] == "critical"
+            await lab.fail("cong-thong-tin", "banner-gone")
+            await wait_for(
+                "BannerMissing",
+                lambda: noc.kinds("cong-thong-tin", "BannerMissing") == ["firing"],
+            )
+            summary = noc.alerts()[-1]["annotations"]["summary_vi"]
+            assert "băng rôn" in summary or "Đại hội" in summary
+            await lab.heal("so-khcn")
+            await wait_for("the end", lambda: noc.kinds("so-khcn") == ["firing", "resolved"])

@@ -1,0 +1,58 @@
+"""The namespace lab for tests (issue 7): ``lab_for(tmp_path)`` builds it, tears it down whatever
+happens, and removes namespaces a killed earlier run left (``nmd-*``) before building.
+
+Root only: ``needs_netns_lab`` skips, saying why, when not root or when snmpd, nftables or
+Debian's Alertmanager are missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from monitor.drill.netns import NetnsLab, clean_stale, lab_namespaces
+from monitor.drill.scenarios import Drill, drill, which_missing
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "the namespace lab needs root (ip netns, veth, nftables); CI runs as root"
+    missing = which_missing()
+    if missing:
+        return f"the namespace lab needs {', '.join(missing)} (make debs-test installs them)"
+    return None
+
+
+_REASON = _skip_reason()
+needs_netns_lab = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+
+_cleaned = False
+
+
+@contextlib.asynccontextmanager
+async def lab_for(tmp_path: Path) -> AsyncIterator[NetnsLab]:
+    global _cleaned
+    if not _cleaned:
+        clean_stale()
+        _cleaned = True
+    lab = NetnsLab(tmp_path / "lab")
+    await asyncio.to_thread(lab.build)
+    try:
+        await asyncio.to_thread(lab.wait_ready)
+        yield lab
+    finally:
+        await asyncio.to_thread(lab.teardown)
+        leftover = [ns for ns in lab_namespaces() if ns.startswith(f"nmd-{lab.tag}-")]
+        assert not leftover, f"namespaces left behind: {leftover}"
+
+
+@contextlib.asynccontextmanager
+async def drill_for(tmp_path: Path) -> AsyncIterator[Drill]:
+    """The lab with a real Alertmanager, its webhook and ``netmon run`` in netmon's namespace."""
+    async with lab_for(tmp_path) as lab, drill(lab) as d:
+        yield d
