@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from monitor.config import SettingsError, load_settings
-from monitor.core.durations import format_duration, parse_duration
 from tests.support.common import REPO
 
 GOOD = """
@@ -363,21 +362,6 @@ def test_usm_keys_from_env_and_file(
     assert usm is not None and usm.auth_key_secret is not None and usm.priv_key_secret is not None
     assert usm.auth_key_secret.get_secret_value() == "auth-key-value"
     assert usm.priv_key_secret.get_secret_value() == "priv-key-value"
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("500ms", 0.5), ("5s", 5), ("2m", 120), ("1h", 3600), ("21d", 21 * 86400), ("1m30s", 90)],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-    assert parse_duration(format_duration(seconds)) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "5", "s", "5 s", "-5s", "5sec", "1.s"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(text)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
