@@ -28,8 +28,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     PrivateAttr,
@@ -41,6 +39,7 @@ from pydantic import (
 
 from monitor.core import secrets
 from monitor.core.durations import Duration
+from monitor.core.settings_model import SettingsModel
 
 __all__ = [
     "AlertmanagerReceiver",
@@ -67,10 +66,6 @@ _RULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _RECEIVER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
 def _check_matcher(match: dict[str, list[str]]) -> dict[str, list[str]]:
     for key, values in match.items():
         if not _LABEL.match(key):
@@ -93,7 +88,7 @@ def _check_url(url: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_check_url)]
 
 
-class LocalText(_Model):
+class LocalText(SettingsModel):
     """A text in Vietnamese and English; either may be left out (the other stands in)."""
 
     vi: str | None = None
@@ -110,7 +105,7 @@ class LocalText(_Model):
         return first if first is not None else (second or "")
 
 
-class PhaseOverride(_Model):
+class PhaseOverride(SettingsModel):
     severity: Severity | None = None
     failures: int | None = Field(default=None, ge=1, le=10000)
     for_: Duration | None = Field(default=None, alias="for", ge=0, le=30 * 86400)
@@ -123,14 +118,14 @@ class PhaseOverride(_Model):
         return self
 
 
-class TrapSettings(_Model):
+class TrapSettings(SettingsModel):
     """Target events (SNMP traps) that act on the rule at once, without waiting for a poll."""
 
     fire: list[str] = Field(default_factory=list)
     resolve: list[str] = Field(default_factory=list)
 
 
-class RuleSettings(_Model):
+class RuleSettings(SettingsModel):
     name: str
     enabled: bool = True
     match: Matcher | None = None
@@ -170,7 +165,7 @@ class RuleSettings(_Model):
 # ------------------------------------------------------------------ receivers
 
 
-class _Receiver(_Model):
+class _Receiver(SettingsModel):
     # How long a firing alert waits before it is paged again while it still fires.
     repeat_interval: Duration = Field(default=4 * 3600.0, ge=60, le=30 * 86400)
     timeout: Duration = Field(default=10.0, ge=0.1, le=300)
@@ -300,12 +295,12 @@ ReceiverSettings = Annotated[
 ]
 
 
-class RouteSettings(_Model):
+class RouteSettings(SettingsModel):
     match: Matcher = Field(default_factory=dict)  # over the alert's labels; empty: every alert
     receivers: list[str] = Field(min_length=1)
 
 
-class MaintenanceWindow(_Model):
+class MaintenanceWindow(SettingsModel):
     name: str = Field(min_length=1, max_length=100)
     match: Matcher  # over the alert's labels (target, group, kind, carrier, alertname, ...)
     start: AwareDatetime
@@ -324,7 +319,7 @@ class MaintenanceWindow(_Model):
         return self
 
 
-class FlappingSettings(_Model):
+class FlappingSettings(SettingsModel):
     # As Icinga: the share of state changes among the last `window` results.
     window: int = Field(default=20, ge=4, le=200)
     high: float = Field(default=0.30, gt=0, le=1)
@@ -337,13 +332,13 @@ class FlappingSettings(_Model):
         return self
 
 
-class DeliverySettings(_Model):
+class DeliverySettings(SettingsModel):
     max_age: Duration = Field(default=24 * 3600.0, ge=10, le=30 * 86400)
     backoff_initial: Duration = Field(default=1.0, ge=0.01, le=3600)
     backoff_max: Duration = Field(default=300.0, ge=0.1, le=86400)
 
 
-class AlertsSettings(_Model):
+class AlertsSettings(SettingsModel):
     shipped_rules: bool = True
     rules: list[RuleSettings] = Field(default_factory=list)
     receivers: dict[str, ReceiverSettings] = Field(default_factory=dict)

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 
 from monitor.core.durations import Duration
+from monitor.core.settings_model import SettingsModel
 
 __all__ = [
     "GrafanaOperator",
@@ -35,10 +36,6 @@ _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SHARD = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
 _HOSTPORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _uid(value: str) -> str:
@@ -106,7 +103,7 @@ def _once(model: BaseModel, *keys: str) -> None:
 # --------------------------------------------------------------------------- [grafana]
 
 
-class GrafanaOperator(_Model):
+class GrafanaOperator(SettingsModel):
     """One telecom operator: a team, a folder with View only, a datasource on the proxy."""
 
     # The name of its [[access.tokens]] entry (role operator): the proxy enforces that scope.
@@ -136,7 +133,7 @@ class GrafanaOperator(_Model):
         return secret
 
 
-class GrafanaSettings(_Model):
+class GrafanaSettings(SettingsModel):
     url: HttpUrl = "http://127.0.0.1:3000"
     # A service account token (one organisation) or a user and password (several).
     token: SecretStr | None = None
@@ -208,7 +205,7 @@ class GrafanaSettings(_Model):
 # --------------------------------------------------------------------------- [prometheus]
 
 
-class NetmonInstance(_Model):
+class NetmonInstance(SettingsModel):
     """One netmon that Prometheus scrapes: its address, its vantage point, its shard."""
 
     address: HostPort
@@ -224,7 +221,7 @@ class NetmonInstance(_Model):
         return self
 
 
-class PrometheusRules(_Model):
+class PrometheusRules(SettingsModel):
     """Thresholds of the generated alerting rules (netmon's own health and the quorum)."""
 
     scrape_down_for: Duration = Field(default=120.0, ge=0, le=86400)
@@ -241,7 +238,7 @@ class PrometheusRules(_Model):
     quorum_for: Duration = Field(default=60.0, ge=0, le=86400)
 
 
-class PrometheusSettings(_Model):
+class PrometheusSettings(SettingsModel):
     # Where the query proxy forwards to (and, by default, Grafana's NOC datasource).
     url: HttpUrl = "http://127.0.0.1:9090"
     timeout: Duration = Field(default=30.0, ge=0.1, le=600)  # of one forwarded query

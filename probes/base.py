@@ -56,7 +56,7 @@ class KindOptions(BaseModel):
     ``address`` names the target field the kind needs: "host" or "url".
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     address: ClassVar[str] = "host"
 
 

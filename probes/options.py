@@ -11,7 +11,6 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -21,13 +20,14 @@ from pydantic import (
 
 from monitor.core import secrets
 from monitor.core.durations import Duration
+from monitor.core.settings_model import SETTINGS_CONFIG
 from probes.base import KindOptions
 
 IpProtocol = Literal["ip4", "ip6"]
 
 
 class _Strict(KindOptions):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = SETTINGS_CONFIG
 
 
 class IcmpOptions(_Strict):
@@ -99,7 +99,7 @@ class UsmCredentials(BaseModel):
     ``_check_key_lengths``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = SETTINGS_CONFIG
 
     auth_protocol: Literal["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"] | None = None
     auth_key: SecretStr | None = None

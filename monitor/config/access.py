@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.core.labels import Labelled
+from monitor.core.settings_model import SettingsModel
 
 Role = Literal["admin", "noc", "operator"]
 _RANK = {"operator": 0, "noc": 1, "admin": 2}
@@ -40,9 +41,7 @@ def _check_hex(value: str) -> str:
     return value
 
 
-class TokenSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
+class TokenSettings(SettingsModel):
     name: str = Field(min_length=1, max_length=64)
     role: Role
     # Label matchers: a target is in scope when, for every key, its label (or its target name,
@@ -62,9 +61,7 @@ class TokenSettings(BaseModel):
         return self
 
 
-class AccessSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
+class AccessSettings(SettingsModel):
     tokens: list[TokenSettings] = Field(default_factory=list)
     # Role of a request without a token: "admin" from loopback when no token is configured
     # (the lab, a laptop), nobody otherwise.

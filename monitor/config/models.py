@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -29,6 +27,7 @@ from grafana.settings import GrafanaSettings, PrometheusSettings
 from monitor.config.access import AccessSettings
 from monitor.config.traps import TrapSettings
 from monitor.core.durations import Duration
+from monitor.core.settings_model import SettingsModel
 from probes.base import KindOptions
 from probes.options import OPTIONS, DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
 
@@ -69,11 +68,7 @@ RESERVED_LABELS = frozenset(
 )
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class ServerSettings(_Model):
+class ServerSettings(SettingsModel):
     listen: str = "127.0.0.1:9108"
     state_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -107,12 +102,12 @@ def split_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-class DefaultsSettings(_Model):
+class DefaultsSettings(SettingsModel):
     interval: Duration = Field(default=30.0, ge=0.1, le=86400)
     timeout: Duration = Field(default=5.0, ge=0.01, le=3600)
 
 
-class SchedulerSettings(_Model):
+class SchedulerSettings(SettingsModel):
     # Probes in flight at once, per kind (default 1000 for a kind not named) and per host.
     max_in_flight: dict[str, int] = Field(default_factory=dict)
     max_in_flight_per_host: int = Field(default=8, ge=1, le=10000)
@@ -133,7 +128,7 @@ class SchedulerSettings(_Model):
         return self.max_in_flight.get(kind, 1000)
 
 
-class Phase(_Model):
+class Phase(SettingsModel):
     name: Name
     title: str = ""
     start: AwareDatetime
@@ -154,7 +149,7 @@ class Phase(_Model):
         return self.start <= when < self.end
 
 
-class Target(_Model):
+class Target(SettingsModel):
     name: Name
     kind: str
     host: str | None = None
@@ -269,7 +264,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
-class Settings(_Model):
+class Settings(SettingsModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import ipaddress
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -31,13 +29,10 @@ from pydantic import (
 )
 
 from monitor.core import secrets
+from monitor.core.settings_model import SettingsModel
 from probes.options import UsmCredentials
 
 __all__ = ["TrapSettings", "TrapUser", "split_address"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class TrapUser(UsmCredentials):
@@ -76,7 +71,7 @@ class TrapUser(UsmCredentials):
         return [bytes.fromhex(v.removeprefix("0x").removeprefix("0X")) for v in self.engine_ids]
 
 
-class TrapSettings(_Model):
+class TrapSettings(SettingsModel):
     """``[traps]``: where to listen and whom to believe."""
 
     enabled: bool = True
