@@ -34,12 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alerts.model import Notification, Outage
+from alerts.model import MaintenanceWindow, Notification, Outage
 
 __all__ = [
     "AlertDB",
     "AlertRow",
-    "MaintenanceRow",
     "NotifiedRow",
 ]
 
@@ -129,15 +128,6 @@ class NotifiedRow:
     kind: str  # "firing", "flapping" or "resolved": what this receiver was last sent
     page_key: str  # what a new page compares against (severity, or every label)
     at: float
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceRow:
-    name: str
-    match: dict[str, list[str]]
-    start: float
-    end: float
-    comment: str
 
 
 # ------------------------------------------------------------------ jobs (run in the thread)
@@ -357,11 +347,13 @@ def query_outages(
     return job
 
 
-def save_maintenance(row: MaintenanceRow, now: float) -> Job:
+def save_maintenance(window: MaintenanceWindow, now: float) -> Job:
+    start, end = window.span
+
     def job(conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO maintenance VALUES (?,?,?,?,?,?)",
-            (row.name, json.dumps(row.match), row.start, row.end, row.comment, now),
+            (window.name, json.dumps(window.match), start, end, window.comment, now),
         )
 
     return job
@@ -374,9 +366,31 @@ def delete_maintenance(name: str) -> Job:
     return job
 
 
-def load_maintenance(conn: sqlite3.Connection) -> list[MaintenanceRow]:
+def load_windows(conn: sqlite3.Connection) -> list[MaintenanceWindow]:
     rows = conn.execute("SELECT name, match, start, end, comment FROM maintenance").fetchall()
-    return [MaintenanceRow(r[0], json.loads(r[1]), float(r[2]), float(r[3]), r[4]) for r in rows]
+    windows = []
+    for r in rows:
+        try:
+            windows.append(
+                MaintenanceWindow.at(r[0], json.loads(r[1]), float(r[2]), float(r[3]), r[4])
+            )
+        except ValueError as exc:  # pydantic's ValidationError too: one bad row costs itself
+            log.error("maintenance window %r in the database is unreadable: %s", r[0], exc)
+    return windows
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowSpan:
+    name: str
+    match: dict[str, list[str]]
+    start: float
+    end: float
+
+
+def load_maintenance(conn: sqlite3.Connection) -> list[_WindowSpan]:
+    """The windows as unix-second spans: what ``monitor/report/build.py`` reads today. It goes
+    once the report reads ``load_windows`` (``MaintenanceWindow.span``) instead."""
+    return [_WindowSpan(w.name, w.match, *w.span) for w in load_windows(conn)]
 
 
 # ------------------------------------------------------------------ the thread

@@ -15,14 +15,14 @@ Per alert (one per rule, target and series: one per interface of a router):
 - **flapping**: the share of changes among the last ``window`` results of the condition; above
   ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
   as it then is (as Icinga).
-- **held**: an alert of a target whose ``depends_on`` parent is down is "suppressed: parent X
-  down"; one whose parent has not been probed since the child failed waits for it (one parent
-  interval at most), and after a parent recovers a child waits for a result of its own before
-  it pages. Maintenance windows (settings and API) mute by the alert's labels. Held alerts
-  still run their state machine; ends are never held.
+- **held**: the engine asks its holds (``alerts/holds.py``: maintenance windows, ``depends_on``
+  parents) whether a firing alert may page, and keeps the answer as data (``HoldReason``).
+  Held alerts still run their state machine; ends are never held.
 - **traps**: a target event named in the rule's ``traps.fire`` fires the matching series at
   once; ``traps.resolve`` (or the next poll) resolves it.
-- **ledger**: every up/down change of a target opens or closes an outage, whatever the rules.
+
+Beside it: the outage ledger (``alerts/ledger.py``) and the maintenance windows
+(``alerts/maintenance.py``), fed by the same results and ticks.
 """
 
 from __future__ import annotations
@@ -47,13 +47,16 @@ from prometheus_client.core import Metric
 from alerts import db, templates
 from alerts.dispatch import OUTCOMES, Announcement, Dispatcher
 from alerts.expr import Condition, parse
-from alerts.model import AlertSnapshot, Outage, iso
+from alerts.holds import Hold, MaintenanceHold, ParentHold
+from alerts.ledger import Ledger
+from alerts.maintenance import Maintenance, MaintenanceError
+from alerts.model import AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
 from alerts.notify import NotifyContext
 from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
-from alerts.settings import LocalText, MaintenanceWindow
+from alerts.settings import LocalText
 from monitor.config import Phase, Settings, Target
 from monitor.core.clock import Clock, SystemClock
-from monitor.core.labels import matches, target_labels
+from monitor.core.labels import target_labels
 from monitor.runtime import metrics
 from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
 
@@ -67,10 +70,6 @@ _REPEAT_CHECK = 10.0  # how often firing alerts are re-offered to the dispatcher
 _PRUNE_EVERY = 3600.0
 _KEEP_FINISHED = 7 * 86400.0  # delivered or dropped outbox rows kept this long
 _DB_FILE = "alerts.sqlite"
-
-
-class MaintenanceError(ValueError):
-    """A maintenance request the engine refuses (a name in use, one defined in settings)."""
 
 
 @dataclass(slots=True)
@@ -87,8 +86,7 @@ class _Alert:
     oks: int = 0
     ring: deque[bool] = field(default_factory=deque)
     flapping: bool = False
-    hold: str | None = None
-    hold_until: float | None = None
+    hold: HoldReason | None = None
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     detail: str = ""
@@ -140,14 +138,14 @@ class AlertEngine:
         self._global_rules: list[Rule] = []
         self._children: dict[str, list[str]] = {}
         self._phase: Phase | None = None
-        self._api_windows: dict[str, db.MaintenanceRow] = {}
-        self._active_windows: frozenset[str] = frozenset()
-        self._down: dict[str, Outage] = {}
+        self._maintenance = Maintenance(self.db)
+        self._ledger = Ledger(self.db, self._maintenance)
+        self._parent_hold = ParentHold(store, self._cycle)
+        # Asked in order, the first answer wins: a maintenance window before a parent.
+        self._holds: tuple[Hold, ...] = (MaintenanceHold(self._maintenance), self._parent_hold)
         self._last_started: dict[str, float] = {}
-        self._parent_recovered: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._started = False
-        self._started_at = 0.0
         self._last_repeat = 0.0
         self._last_prune = 0.0
         self._apply(settings)
@@ -166,6 +164,7 @@ class AlertEngine:
             for parent in target.depends_on:
                 self._children.setdefault(parent, []).append(target.name)
         self._phase = settings.current_phase(datetime.fromtimestamp(self._clock.time(), UTC))
+        self._maintenance.apply(settings.alerts.maintenance)
         self.ctx.zone = ZoneInfo(settings.server.timezone)
         self.ctx.language = settings.server.language
         self.ctx.external_url = settings.alerts.external_url or f"http://{settings.server.listen}/"
@@ -178,16 +177,15 @@ class AlertEngine:
             notified = await self.db.run(db.load_notified, write=False)
             pending = await self.db.run(db.outbox_pending, write=False)
             outages = await self.db.run(db.open_outages, write=False)
-            windows = await self.db.run(db.load_maintenance, write=False)
+            windows = await self.db.run(db.load_windows, write=False)
         except Exception as exc:  # unreadable state: run from memory, and say so
             log.error("cannot read the alert state (%s); starting with none", exc)
             rows, notified, pending, outages, windows = [], [], [], [], []
         self.dispatcher.load(notified, pending)
         now = self._clock.time()
-        self._api_windows = {w.name: w for w in windows if w.end > now}
-        self._active_windows = self._current_windows(now)
-        self._down = {o.target: o for o in outages}
-        self._started_at = now
+        self._maintenance.load(windows, now)
+        self._ledger.load(outages)
+        self._parent_hold.started_at = now
         gone = self._restore(rows)
         gone_keys = {a.key for a in gone}
         for alert in self._alerts.values():
@@ -205,7 +203,7 @@ class AlertEngine:
             # The phase (or the settings) may have changed while netmon was down.
             if alert.key not in gone_keys and self._labels(alert) != alert.labels:
                 self._relabel(alert, announce=True)
-        self._close_removed_outages(now)
+        self._ledger.close_removed((t.name for t in self._settings.targets), now)
         self._tick_now(now)
         self._task = asyncio.create_task(self._run(), name="alerts")
         if pending:
@@ -274,7 +272,7 @@ class AlertEngine:
             alert.rule = rule
             if alert.state == "firing":
                 self._relabel(alert, announce=True)
-        self._close_removed_outages(now)
+        self._ledger.close_removed((t.name for t in self._settings.targets), now)
         self._tick_now(now)
 
     async def aclose(self) -> None:
@@ -319,7 +317,8 @@ class AlertEngine:
         self._last_started[name] = obs.started
         if patched:
             return  # a trap patched the last result: the trap event itself acts
-        self._ledger(state, obs)
+        if self._ledger.record(state, obs, self._phase_name) and name in self._children:
+            self._parent_hold.parent_recovered(name, obs.started)
         rules = self._target_rules.get(name)
         if rules:
             index = self._sample_index(obs)
@@ -546,7 +545,7 @@ class AlertEngine:
             "alert firing: %s %s%s",
             alert.rule.name,
             alert.target or "",
-            f" (held: {alert.hold})" if alert.hold else "",
+            f" (held: {alert.hold.english()})" if alert.hold else "",
         )
         self._persist(alert)
         self._announce(alert)
@@ -556,7 +555,6 @@ class AlertEngine:
         alert.fails = 0
         alert.oks = 0
         alert.hold = None
-        alert.hold_until = None
         log.info(
             "alert resolved: %s %s%s",
             alert.rule.name,
@@ -692,176 +690,53 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ holds
 
-    def _hold_for(self, alert: _Alert, now: float) -> tuple[str | None, float | None]:
-        for name in self._active_windows:
-            window = self._window(name)
-            if window is not None and matches(window.match, alert.labels):
-                return f"maintenance: {name}", None
-        target = self._target(alert.target)
-        if target is None:
-            return None, None
-        for parent in target.depends_on:
-            pstate = self._store.get(parent)
-            if pstate is None:
-                continue  # not watched by this netmon (another shard): nothing to wait for
-            latest = pstate.latest
-            if latest is None:
-                # Not probed yet (netmon just restarted): the parent may be what failed, so a
-                # restored child alert waits for the parent's first result, one interval at most.
-                deadline = self._started_at + self._cycle(pstate.target)
-                if now < deadline:
-                    return f"waiting for parent {parent}", deadline
-                continue
-            if not latest.result.success:
-                return f"suppressed: parent {parent} down", None
-            if latest.started < alert.active_since:
-                # The parent has not been probed since this alert's condition began: the
-                # parent may be what failed. Wait for it, one parent interval at most.
-                deadline = alert.active_since + self._cycle(pstate.target)
-                if now < deadline:
-                    return f"waiting for parent {parent}", deadline
-            recovered = self._parent_recovered.get(parent)
-            own = self._store.get(target.name)
-            own_latest = own.latest if own is not None else None
-            if recovered is not None and own_latest is not None and own_latest.started < recovered:
-                # The parent is back; this target's last result predates that: wait for a
-                # result of its own before paging.
-                deadline = recovered + self._cycle(target)
-                if now < deadline:
-                    return f"waiting for a new result after parent {parent} recovered", deadline
-            if recovered is not None and alert.hold is not None and alert.oks > 0:
-                # Good again since the parent came back, but not yet for `recoveries` results:
-                # stay held until it resolves (a new failure lifts the hold and pages), so the
-                # heal of one uplink pages no child.
-                return f"recovering after parent {parent} recovered", None
-        return None, None
-
     def _cycle(self, target: Target) -> float:
         interval = self._settings.interval_for(target, self._phase)
         return interval + self._settings.timeout_for(target, interval) + 1.0
 
+    def _hold_for(self, alert: _Alert, now: float) -> HoldReason | None:
+        for hold in self._holds:
+            reason = hold.held(alert, now)
+            if reason is not None:
+                return reason
+        return None
+
     def _rehold(self, alert: _Alert, now: float, *, announce: bool = True) -> None:
         if alert.state != "firing" and not alert.flapping:
             return
-        hold, until = self._hold_for(alert, now)
+        hold = self._hold_for(alert, now)
         before = alert.hold
-        alert.hold, alert.hold_until = hold, until
+        alert.hold = hold  # the same hold with a new ``until`` is no change
         if hold != before:
             if hold is not None:
-                log.info("alert %s %s held: %s", alert.rule.name, alert.target or "", hold)
+                log.info(
+                    "alert %s %s held: %s", alert.rule.name, alert.target or "", hold.english()
+                )
             if announce and hold is None:
                 self._announce(alert)  # released: pages now if it still needs to
 
     # ------------------------------------------------------------------ maintenance
 
-    def _window(self, name: str) -> MaintenanceWindow | db.MaintenanceRow | None:
-        for window in self._settings.alerts.maintenance:
-            if window.name == name:
-                return window
-        return self._api_windows.get(name)
-
-    def _current_windows(self, now: float) -> frozenset[str]:
-        names = {
-            w.name
-            for w in self._settings.alerts.maintenance
-            if w.start.timestamp() <= now < w.end.timestamp()
-        }
-        names |= {w.name for w in self._api_windows.values() if w.start <= now < w.end}
-        return frozenset(names)
-
     def maintenance(self) -> list[dict[str, Any]]:
-        now = self._clock.time()
-        out: list[dict[str, Any]] = []
-        for w in self._settings.alerts.maintenance:
-            start, end = w.start.timestamp(), w.end.timestamp()
-            out.append(self._window_json(w.name, w.match, start, end, w.comment, "settings", now))
-        for row in self._api_windows.values():
-            out.append(
-                self._window_json(row.name, row.match, row.start, row.end, row.comment, "api", now)
-            )
-        return out
+        """Every window, as the API answers it (``MaintenanceWindow.to_json``)."""
+        return self._maintenance.listed(self._clock.time())
 
-    @staticmethod
-    def _window_json(
-        name: str,
-        match: dict[str, list[str]],
-        start: float,
-        end: float,
-        comment: str,
-        source: str,
-        now: float,
-    ) -> dict[str, Any]:
-        return {
-            "name": name,
-            "match": match,
-            "start": iso(start),
-            "end": iso(end),
-            "comment": comment,
-            "source": source,
-            "active": start <= now < end,
-        }
+    def windows(self) -> list[MaintenanceWindow]:
+        """Every window known (settings and API), for the availability report."""
+        return self._maintenance.windows()
 
-    async def add_maintenance(self, row: db.MaintenanceRow) -> dict[str, Any]:
-        if any(w.name == row.name for w in self._settings.alerts.maintenance):
-            raise MaintenanceError(f"maintenance {row.name!r} is defined in settings")
-        self._api_windows[row.name] = row
-        try:
-            await self.db.run(db.save_maintenance(row, self._clock.time()))
-        except Exception as exc:
-            log.error("maintenance %s kept in memory only: %s", row.name, exc)
+    async def add_maintenance(self, window: MaintenanceWindow) -> dict[str, Any]:
+        await self._maintenance.add(window, self._clock.time())
         self._tick_now(self._clock.time())
-        now = self._clock.time()
-        return self._window_json(row.name, row.match, row.start, row.end, row.comment, "api", now)
+        return window.to_json("api", self._clock.time())
 
     async def delete_maintenance(self, name: str) -> bool:
-        if any(w.name == name for w in self._settings.alerts.maintenance):
-            raise MaintenanceError(f"maintenance {name!r} is defined in settings: edit them")
-        if self._api_windows.pop(name, None) is None:
+        if not await self._maintenance.delete(name):
             return False
-        with contextlib.suppress(Exception):
-            await self.db.run(db.delete_maintenance(name))
         self._tick_now(self._clock.time())
         return True
 
     # ------------------------------------------------------------------ ledger
-
-    def _ledger(self, state: TargetState, obs: Observation) -> None:
-        target = state.target
-        open_ = self._down.get(target.name)
-        if not obs.result.success and open_ is None:
-            labels = target_labels(target)
-            window = next(
-                (
-                    n
-                    for n in sorted(self._active_windows)
-                    if (w := self._window(n)) is not None and matches(w.match, labels)
-                ),
-                None,
-            )
-            outage = Outage(
-                target=target.name,
-                group=target.group,
-                labels=dict(target.labels),
-                start=obs.started,
-                end=None,
-                reason=obs.result.reason,
-                detail=obs.result.detail,
-                phase=self._phase_name,
-                maintenance=window,
-            )
-            self._down[target.name] = outage
-            self.db.submit(db.outage_open(outage))
-        elif obs.result.success and open_ is not None:
-            del self._down[target.name]
-            self.db.submit(db.outage_close(target.name, open_.start, obs.started))
-            if target.name in self._children:
-                self._parent_recovered[target.name] = obs.started
-
-    def _close_removed_outages(self, now: float) -> None:
-        names = {t.name for t in self._settings.targets}
-        for name in [n for n in self._down if n not in names]:
-            outage = self._down.pop(name)
-            self.db.submit(db.outage_close(name, outage.start, now))
 
     async def outages(
         self,
@@ -871,7 +746,7 @@ class AlertEngine:
         until: float | None = None,
     ) -> list[Outage]:
         """Every recorded outage overlapping [since, until), oldest first (for reports)."""
-        return await self.db.run(db.query_outages(target, group, since, until), write=False)
+        return await self._ledger.query(target, group, since, until)
 
     # ------------------------------------------------------------------ the tick
 
@@ -889,12 +764,7 @@ class AlertEngine:
         if phase_changed:
             log.info("alerts: phase now %s", phase.name if phase else "none")
             self._phase = phase
-        windows = self._current_windows(now)
-        windows_changed = windows != self._active_windows
-        self._active_windows = windows
-        for name in [n for n, w in self._api_windows.items() if w.end <= now]:
-            del self._api_windows[name]
-            self.db.submit(db.delete_maintenance(name))
+        windows_changed = self._maintenance.tick(now)
         for rule in self._global_rules:
             self._eval_global(rule, now)
         for alert in list(self._alerts.values()):
@@ -906,7 +776,8 @@ class AlertEngine:
             timed = alert.rule.effective(self._phase_name).for_
             if alert.state == "pending" and timed and self._ready(alert, now):
                 self._fire(alert, now)
-            if windows_changed or (alert.hold_until is not None and alert.hold_until <= now):
+            until = alert.hold.until if alert.hold is not None else None
+            if windows_changed or (until is not None and until <= now):
                 self._rehold(alert, now)
         if now - self._last_repeat >= _REPEAT_CHECK:
             self._last_repeat = now
@@ -935,11 +806,8 @@ class AlertEngine:
         for alert in self._alerts.values():
             if alert.state == "firing":
                 self._persist(alert)
-        for outage in self._down.values():
-            self.db.submit(db.outage_open(outage))
-        now = self._clock.time()
-        for row in self._api_windows.values():
-            self.db.submit(db.save_maintenance(row, now))
+        self._ledger.resync()
+        self._maintenance.resync(self._clock.time())
         self.dispatcher.resync()
 
     # ------------------------------------------------------------------ reading
@@ -966,8 +834,9 @@ class AlertEngine:
                     "value": None if math.isnan(alert.value) else alert.value,
                     "since": iso(alert.active_since),
                     "fired_at": iso(alert.fired_at),
-                    "held": alert.hold,
-                    "suppressed": bool(alert.hold and alert.hold.startswith("suppressed")),
+                    "held": alert.hold.english() if alert.hold is not None else None,
+                    "hold": alert.hold.to_json() if alert.hold is not None else None,
+                    "suppressed": alert.hold is not None and alert.hold.suppressed,
                     "flapping": alert.flapping,
                     "notified": self.dispatcher.notified(alert.key),
                 }
@@ -999,9 +868,9 @@ class AlertEngine:
             if alert.hold is None:
                 if not alert.flapping:
                     counts[alert.labels.get("severity", "")] += 1
-            elif alert.hold.startswith("suppressed"):
+            elif alert.hold.kind == "parent_down":
                 suppressed += 1
-            elif alert.hold.startswith("maintenance"):
+            elif alert.hold.kind == "maintenance":
                 maintenance += 1
         for severity in ("critical", "warning", "info", "none"):
             firing.add_metric([severity], counts[severity])

@@ -1,19 +1,42 @@
-"""What flows from the engine to the receivers, and what the ledger records.
+"""What flows from the engine to the receivers, what the ledger records, why an alert is held,
+and the one maintenance-window model.
 
 Plain frozen dataclasses with JSON forms: the outbox stores a notification exactly as a
 receiver will get it, so a restart delivers what was decided before the crash.
+``MaintenanceWindow`` is a pydantic model because the settings (``[[alerts.maintenance]]``) and
+the API (``POST /api/v1/maintenance``) both validate into it; the SQLite table, the API's
+answers and the report read the same class.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-__all__ = ["AlertSnapshot", "Kind", "Notification", "Outage", "iso"]
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+
+from monitor.core.labels import matches
+from monitor.core.settings_model import SettingsModel
+
+__all__ = [
+    "HOLD_KINDS",
+    "AlertSnapshot",
+    "HoldKind",
+    "HoldReason",
+    "Kind",
+    "MaintenanceWindow",
+    "Matcher",
+    "Notification",
+    "Outage",
+    "iso",
+]
 
 Kind = Literal["firing", "resolved", "flapping"]
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def iso(ts: float | None) -> str | None:
@@ -140,4 +163,134 @@ class Outage:
             "detail": self.detail,
             "phase": self.phase,
             "maintenance": self.maintenance,
+        }
+
+
+# --------------------------------------------------------------------------- holds
+
+HoldKind = Literal["maintenance", "parent_down", "parent_pending", "parent_recovered", "recovering"]
+HOLD_KINDS: tuple[HoldKind, ...] = (
+    "maintenance",  # a maintenance window matches the alert's labels (``window``)
+    "parent_down",  # a depends_on ``parent`` is down: "suppressed"
+    "parent_pending",  # the parent has no result since the child failed: wait for one
+    "parent_recovered",  # the parent is back; wait for a result of the child's own
+    "recovering",  # good again since the parent came back, not yet for ``recoveries`` results
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReason:
+    """Why an alert is held: data, worded by ``monitor.core.i18n.held_text`` for people.
+
+    ``parent`` is None for a parent the reader may not see (``unnamed``); ``until`` is when
+    the hold is looked at again (a wait for a parent's result), not part of its identity."""
+
+    kind: HoldKind
+    parent: str | None = None
+    window: str | None = None
+    until: float | None = field(default=None, compare=False)
+
+    @property
+    def suppressed(self) -> bool:
+        return self.kind == "parent_down"
+
+    def unnamed(self) -> HoldReason:
+        return HoldReason(self.kind, None, self.window, self.until)
+
+    def english(self) -> str:
+        """The API's ``held`` text (a contract since before holds were data) and the logs'."""
+        parent = f"parent {self.parent}" if self.parent is not None else "a parent"
+        if self.kind == "maintenance":
+            return f"maintenance: {self.window}"
+        if self.kind == "parent_down":
+            return f"suppressed: {parent} down"
+        if self.kind == "parent_pending":
+            return f"waiting for {parent}"
+        if self.kind == "parent_recovered":
+            return f"waiting for a new result after {parent} recovered"
+        return f"recovering after {parent} recovered"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "parent": self.parent,
+            "window": self.window,
+            "until": iso(self.until),
+        }
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def _check_matcher(match: dict[str, list[str]]) -> dict[str, list[str]]:
+    for key, values in match.items():
+        if not _LABEL.match(key):
+            raise ValueError(f"{key!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        if not values:
+            raise ValueError(f"{key}: give at least one value")
+    return match
+
+
+# Label name -> accepted values; a label set matches when every key has one of its values.
+Matcher = Annotated[dict[str, list[str]], AfterValidator(_check_matcher)]
+
+
+class MaintenanceWindow(SettingsModel):
+    """A maintenance window, wherever it comes from: ``[[alerts.maintenance]]`` in the
+    settings, ``POST /api/v1/maintenance`` (kept in SQLite until it ends), the API's answers
+    (``to_json``) and the report (``span``, ``selects``)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    match: Matcher  # over the alert's labels (target, group, kind, carrier, alertname, ...)
+    start: AwareDatetime
+    end: AwareDatetime
+    comment: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindow:
+        if self.end <= self.start:
+            raise ValueError("end is not after start")
+        if not self.match:
+            raise ValueError(
+                "match: give at least one label (a window muting everything is "
+                "an accident waiting to happen)"
+            )
+        return self
+
+    @classmethod
+    def at(
+        cls, name: str, match: dict[str, list[str]], start: float, end: float, comment: str = ""
+    ) -> MaintenanceWindow:
+        """A window from unix seconds (the database's form)."""
+        return cls(
+            name=name,
+            match=match,
+            start=datetime.fromtimestamp(start, UTC),
+            end=datetime.fromtimestamp(end, UTC),
+            comment=comment,
+        )
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """[start, end) in unix seconds."""
+        return self.start.timestamp(), self.end.timestamp()
+
+    def active(self, now: float) -> bool:
+        start, end = self.span
+        return start <= now < end
+
+    def selects(self, labels: Mapping[str, str]) -> bool:
+        return matches(self.match, labels)
+
+    def to_json(self, source: Literal["settings", "api"], now: float) -> dict[str, Any]:
+        """The API's answer (openapi.py, ``Maintenance``)."""
+        start, end = self.span
+        return {
+            "name": self.name,
+            "match": self.match,
+            "start": iso(start),
+            "end": iso(end),
+            "comment": self.comment,
+            "source": source,
+            "active": start <= now < end,
         }

@@ -27,7 +27,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     Discriminator,
     Field,
     PrivateAttr,
@@ -37,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.model import MaintenanceWindow, Matcher
 from monitor.core import secrets
 from monitor.core.durations import Duration
 from monitor.core.settings_model import SettingsModel
@@ -61,22 +61,8 @@ __all__ = [
 
 Severity = Literal["critical", "warning", "info", "none"]
 SEVERITIES: tuple[str, ...] = ("critical", "warning", "info", "none")
-_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RULE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _RECEIVER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
-
-
-def _check_matcher(match: dict[str, list[str]]) -> dict[str, list[str]]:
-    for key, values in match.items():
-        if not _LABEL.match(key):
-            raise ValueError(f"{key!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
-        if not values:
-            raise ValueError(f"{key}: give at least one value")
-    return match
-
-
-# Label name -> accepted values; a label set matches when every key has one of its values.
-Matcher = Annotated[dict[str, list[str]], AfterValidator(_check_matcher)]
 
 
 def _check_url(url: str) -> str:
@@ -298,25 +284,6 @@ ReceiverSettings = Annotated[
 class RouteSettings(SettingsModel):
     match: Matcher = Field(default_factory=dict)  # over the alert's labels; empty: every alert
     receivers: list[str] = Field(min_length=1)
-
-
-class MaintenanceWindow(SettingsModel):
-    name: str = Field(min_length=1, max_length=100)
-    match: Matcher  # over the alert's labels (target, group, kind, carrier, alertname, ...)
-    start: AwareDatetime
-    end: AwareDatetime
-    comment: str = ""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MaintenanceWindow:
-        if self.end <= self.start:
-            raise ValueError("end is not after start")
-        if not self.match:
-            raise ValueError(
-                "match: give at least one label (a window muting everything is "
-                "an accident waiting to happen)"
-            )
-        return self
 
 
 class FlappingSettings(SettingsModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -291,51 +291,50 @@ def duration_text(seconds: float | None, lang: Lang) -> str:
     return " ".join(parts) if parts else ("0 giây" if lang == "vi" else "0s")
 
 
-_HELD: tuple[tuple[str, str, dict[Lang, str]], ...] = (
-    (
-        "suppressed: parent ",
-        " down",
-        {"vi": "bị che: cấp trên {x} hỏng", "en": "suppressed: parent {x} down"},
-    ),
-    ("maintenance: ", "", {"vi": "bảo trì: {x}", "en": "maintenance: {x}"}),
-    (
-        "waiting for parent ",
-        "",
-        {"vi": "chờ kết quả của cấp trên {x}", "en": "waiting for parent {x}"},
-    ),
-    (
-        "waiting for a new result after parent ",
-        " recovered",
-        {
-            "vi": "chờ kết quả mới sau khi cấp trên {x} phục hồi",
-            "en": "waiting for a new result after parent {x} recovered",
-        },
-    ),
-)
-
-
-# The same, once a parent out of the reader's scope has been unnamed (monitor/status.py).
-_HELD_UNNAMED: dict[str, dict[Lang, str]] = {
-    "suppressed: a parent down": {
-        "vi": "bị che: thiết bị cấp trên hỏng",
-        "en": "suppressed: a parent is down",
+# Why the alert engine holds an alert (alerts.model.HoldReason: kind, parent, window), named
+# and with the parent unnamed (a reader who may not see it, monitor/web/status.py).
+_HELD: dict[str, dict[Lang, str]] = {
+    "maintenance": {"vi": "bảo trì: {window}", "en": "maintenance: {window}"},
+    "parent_down": {
+        "vi": "bị che: cấp trên {parent} hỏng",
+        "en": "suppressed: parent {parent} down",
     },
-    "waiting for a parent": {"vi": "chờ kết quả của cấp trên", "en": "waiting for a parent"},
-    "waiting for a new result after a parent recovered": {
+    "parent_pending": {
+        "vi": "chờ kết quả của cấp trên {parent}",
+        "en": "waiting for parent {parent}",
+    },
+    "parent_recovered": {
+        "vi": "chờ kết quả mới sau khi cấp trên {parent} phục hồi",
+        "en": "waiting for a new result after parent {parent} recovered",
+    },
+    "recovering": {
+        "vi": "đang hồi phục sau khi cấp trên {parent} phục hồi",
+        "en": "recovering after parent {parent} recovered",
+    },
+}
+_HELD_UNNAMED: dict[str, dict[Lang, str]] = {
+    "parent_down": {"vi": "bị che: thiết bị cấp trên hỏng", "en": "suppressed: a parent is down"},
+    "parent_pending": {"vi": "chờ kết quả của cấp trên", "en": "waiting for a parent"},
+    "parent_recovered": {
         "vi": "chờ kết quả mới sau khi cấp trên phục hồi",
         "en": "waiting for a new result after a parent recovered",
+    },
+    "recovering": {
+        "vi": "đang hồi phục sau khi cấp trên phục hồi",
+        "en": "recovering after a parent recovered",
     },
 }
 
 
-def held_text(held: str | None, lang: Lang) -> str:
-    """Why the alert engine holds an alert, in words (its own text when not known here)."""
-    if not held:
+def held_text(hold: Mapping[str, Any] | None, lang: Lang) -> str:
+    """Why the alert engine holds an alert, in words, from its reason as data (the ``hold`` of
+    an alert in the API: kind, parent, window); an unknown kind is shown as it is."""
+    if not hold:
         return ""
-    if held in _HELD_UNNAMED:
-        return _HELD_UNNAMED[held][lang]
-    for prefix, suffix, texts in _HELD:
-        if held.startswith(prefix) and held.endswith(suffix):
-            middle = held[len(prefix) : len(held) - len(suffix) if suffix else None]
-            return texts[lang].format(x=middle)
-    return held
+    kind = str(hold.get("kind"))
+    parent, window = hold.get("parent"), hold.get("window")
+    if parent is None and kind in _HELD_UNNAMED:
+        return _HELD_UNNAMED[kind][lang]
+    if kind not in _HELD:
+        return kind
+    return _HELD[kind][lang].format(parent=parent or "", window=window or "")

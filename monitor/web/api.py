@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from alerts.db import MaintenanceRow
 from alerts.engine import MaintenanceError
 from alerts.model import Outage, iso
 from alerts.settings import MaintenanceWindow
@@ -396,17 +395,11 @@ async def maintenance_add_handler(request: web.Request) -> web.Response:
         ]
         fail(400, "; ".join(errors))
     try:
-        row = MaintenanceRow(
-            window.name,
-            window.match,
-            window.start.timestamp(),
-            window.end.timestamp(),
-            window.comment,
-        )
+        window.span  # noqa: B018 (unix seconds: the engine and its database need them)
     except (OverflowError, ValueError, OSError):
         fail(400, "start, end: out of range")
     try:
-        answer = await request.app[SERVICE].alerts.add_maintenance(row)
+        answer = await request.app[SERVICE].alerts.add_maintenance(window)
     except MaintenanceError as exc:
         raise ApiError(409, str(exc)) from None
     return json_answer(answer, status=201)

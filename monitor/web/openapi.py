@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alerts.model import HOLD_KINDS
 from monitor.config import Settings
 
 __all__ = ["document"]
@@ -128,6 +129,16 @@ def _schemas() -> dict[str, Any]:
                 "since": _null(TIME),
                 "fired_at": _null(TIME),
                 "held": _null(STR),
+                "hold": _null(
+                    _obj(
+                        {
+                            "kind": _s("string", enum=list(HOLD_KINDS)),
+                            "parent": _null(STR),
+                            "window": _null(STR),
+                            "until": _null(TIME),
+                        }
+                    )
+                ),
                 "suppressed": BOOL,
                 "flapping": BOOL,
                 "notified": _array(STR),

@@ -209,7 +209,7 @@ def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
                 "rule": a["rule"],
                 "target": a.get("target") or "",
                 "since": local_time(ts, tz),
-                "held": held_text(a.get("held"), lang),
+                "held": held_text(a.get("hold"), lang),
                 "flapping": bool(a.get("flapping")),
             }
         )

@@ -5,7 +5,7 @@ alerts, maintenance windows) and nothing else. One state per target, the first t
 
 - ``maintenance``: an active maintenance window matches the target's labels;
 - ``suppressed``: it is down and a ``depends_on`` parent is down too (the engine holds its
-  alerts: "suppressed: parent X down");
+  alerts: hold kind ``parent_down``);
 - ``down``: its last probe failed;
 - ``degraded``: its last probe succeeded, but with ICMP loss, a TLS certificate inside its
   ``tls_expiry_warn``, or an alert of its own firing (latency, an interface down, ...);
@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from alerts.model import iso
+from alerts.model import HoldReason, iso
 from monitor.config import Phase, Target
 from monitor.config.access import Principal
 from monitor.core.i18n import LANGUAGES, reason_text
@@ -295,7 +295,7 @@ def visible_alerts(
 ) -> list[dict[str, Any]]:
     """The engine's alerts a principal may see. An operator sees only those of its own
     targets (not even the Watchdog), without the receivers paged, and a hold naming a parent
-    out of its scope says only that a parent is down."""
+    out of its scope names none (``hold.parent`` None, ``held`` "a parent")."""
     out: list[dict[str, Any]] = []
     for alert in alerts:
         if principal.role != "operator":
@@ -308,11 +308,12 @@ def visible_alerts(
             continue
         shown = dict(alert)
         shown["notified"] = []
-        held = shown.get("held")
-        if isinstance(held, str) and "parent " in held:
-            parent = held.split("parent ", 1)[1].split(" ", 1)[0]
-            if parent not in visible_targets:
-                shown["held"] = held.replace(f"parent {parent}", "a parent")
+        hold = shown.get("hold")
+        parent = hold.get("parent") if isinstance(hold, Mapping) else None
+        if isinstance(hold, Mapping) and parent is not None and parent not in visible_targets:
+            unnamed = HoldReason(hold["kind"], None, hold.get("window"))
+            shown["hold"] = {**hold, "parent": None}
+            shown["held"] = unnamed.english()
         out.append(shown)
     return out
 

@@ -1,5 +1,6 @@
 """The engine end to end in one process: real probes of loopback HTTP targets flipped between
-healthy and failing, real webhook receivers, SQLite under a temporary state_dir.
+healthy and failing, real webhook receivers, SQLite under a temporary state_dir. Time is a
+``FakeClock`` the tests move a step at a time, so no test waits for the real one.
 
 Cases: fire and resolve, a phase switch mid-outage, a parent down with 20 children, a flapping
 target, maintenance windows, a receiver down for a while, the outage ledger.
@@ -9,26 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.notify.webhook import sign
-from monitor.core.waiting import wait_for
 from monitor.web.app import make_app
 from tests.support.alerts import (
+    FakeClock,
     alert_states,
     metric,
     running,
     sink_server,
     targets_server,
+    until,
     webhook_alerts,
     write_settings,
 )
 
 
 async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> None:
+    clock = FakeClock()
     async with targets_server() as web, sink_server() as sink:
         alerts = webhook_alerts(("noc", sink.url))
         alerts["receivers"]["noc"]["secret"] = "bí-mật-hmac"
@@ -37,13 +41,20 @@ async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> No
             [web.target("cong-thong-tin", labels={"site": "tinh"})],
             alerts,
         )
-        async with running(path) as service:
-            await wait_for(
+        async with running(path, clock) as service:
+            await until(
+                clock,
+                service,
                 "a first good probe",
                 lambda: (s := service.store.get("cong-thong-tin")) and s.latest,
             )
             web.modes["cong-thong-tin"] = "fail"
-            await wait_for("the firing page", lambda: sink.kinds("cong-thong-tin") == ["firing"])
+            await until(
+                clock,
+                service,
+                "the firing page",
+                lambda: sink.kinds("cong-thong-tin") == ["firing"],
+            )
             alert = sink.alerts("firing")[0]
             assert alert["labels"] == {
                 "alertname": "TargetDown",
@@ -72,7 +83,9 @@ async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> No
             assert metric(service, "netmon_alerts_firing", severity="warning") == 1
 
             web.modes["cong-thong-tin"] = "ok"
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "the resolved message",
                 lambda: sink.kinds("cong-thong-tin") == ["firing", "resolved"],
             )
@@ -84,7 +97,12 @@ async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> No
                 metric(service, "netmon_notifications_total", receiver="noc", outcome="delivered")
                 == 2
             )
-            await wait_for("an empty outbox", lambda: metric(service, "netmon_outbox_pending") == 0)
+            await until(
+                clock,
+                service,
+                "an empty outbox",
+                lambda: metric(service, "netmon_outbox_pending") == 0,
+            )
 
             outages = await service.alerts.outages(target="cong-thong-tin")
             assert len(outages) == 1
@@ -99,7 +117,8 @@ async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> No
 
 
 async def test_phase_switch_mid_outage_escalates(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
+    clock = FakeClock()
+    now = datetime.fromtimestamp(clock.time(), UTC)
     switch = now + timedelta(seconds=6)
     phases = [
         {
@@ -138,28 +157,33 @@ async def test_phase_switch_mid_outage_escalates(tmp_path: Path) -> None:
             alerts,
             phases=phases,
         )
-        async with running(path) as service:
-            await wait_for("the warning page", lambda: noc.kinds() == ["firing"])
+        async with running(path, clock) as service:
+            await until(clock, service, "the warning page", lambda: noc.kinds() == ["firing"])
             first = noc.alerts()[0]["labels"]
             assert first["severity"] == "warning" and first["phase"] == "truoc-dai-hoi"
             assert oncall.requests == []
             # The congress opens while the uplink is still down: critical, to on-call as well.
-            await wait_for("the escalation", lambda: noc.kinds() == ["firing", "firing"], 15)
-            await wait_for("on-call's page", lambda: oncall.kinds() == ["firing"])
+            await until(
+                clock, service, "the escalation", lambda: noc.kinds() == ["firing", "firing"], 15
+            )
+            await until(clock, service, "on-call's page", lambda: oncall.kinds() == ["firing"])
             for sink in (noc, oncall):
                 labels = sink.alerts()[-1]["labels"]
                 assert labels["severity"] == "critical" and labels["phase"] == "dai-hoi-tinh"
             api = alert_states(service)[("venue-uplink", "TargetDown")]
             assert api["phase"] == "dai-hoi-tinh" and api["severity"] == "critical"
             web.modes["venue-uplink"] = "ok"
-            await wait_for("noc's end", lambda: noc.kinds()[-1:] == ["resolved"])
-            await wait_for("on-call's end", lambda: oncall.kinds() == ["firing", "resolved"])
+            await until(clock, service, "noc's end", lambda: noc.kinds()[-1:] == ["resolved"])
+            await until(
+                clock, service, "on-call's end", lambda: oncall.kinds() == ["firing", "resolved"]
+            )
             outages = await service.alerts.outages(target="venue-uplink")
             assert [o.phase for o in outages] == ["truoc-dai-hoi"]
 
 
 async def test_pending_alert_fires_at_once_when_the_phase_says_so(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
+    clock = FakeClock()
+    now = datetime.fromtimestamp(clock.time(), UTC)
     switch = now + timedelta(seconds=4)
     phases = [{"name": "dai-hoi-tinh", "start": switch, "end": now + timedelta(hours=1)}]
     async with targets_server() as web, sink_server() as noc:
@@ -171,17 +195,27 @@ async def test_pending_alert_fires_at_once_when_the_phase_says_so(tmp_path: Path
         path = write_settings(
             tmp_path / "s.toml", [web.target("press-room")], alerts, phases=phases
         )
-        async with running(path) as service:
-            await wait_for(
-                "pending", lambda: alert_states(service).get(("press-room", "TargetDown"))
+        async with running(path, clock) as service:
+            await until(
+                clock,
+                service,
+                "pending",
+                lambda: alert_states(service).get(("press-room", "TargetDown")),
             )
             assert alert_states(service)[("press-room", "TargetDown")]["state"] == "pending"
             assert noc.requests == []
-            await wait_for("the page once the phase began", lambda: noc.kinds() == ["firing"], 15)
+            await until(
+                clock,
+                service,
+                "the page once the phase began",
+                lambda: noc.kinds() == ["firing"],
+                15,
+            )
             assert noc.alerts()[0]["labels"]["phase"] == "dai-hoi-tinh"
 
 
 async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> None:
+    clock = FakeClock()
     async with targets_server() as web, sink_server() as noc:
         children = [f"xa-{i:02d}" for i in range(20)]
         targets = [web.target("uplink", group="carrier")]
@@ -189,8 +223,10 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
         path = write_settings(tmp_path / "s.toml", targets, alerts, interval="500ms")
-        async with running(path) as service:
-            await wait_for(
+        async with running(path, clock) as service:
+            await until(
+                clock,
+                service,
                 "every target probed",
                 lambda: all(
                     (s := service.store.get(n)) and s.latest for n in ["uplink", *children]
@@ -199,18 +235,24 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
             # The uplink is cut: it and everything behind it fail together.
             for name in ["uplink", *children]:
                 web.modes[name] = "fail"
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "20 suppressed children",
                 lambda: metric(service, "netmon_alerts_suppressed") == 20,
             )
-            await wait_for("the uplink's page", lambda: noc.kinds("uplink") == ["firing"])
+            await until(
+                clock, service, "the uplink's page", lambda: noc.kinds("uplink") == ["firing"]
+            )
             states = alert_states(service)
             for child in children:
                 assert states[(child, "TargetDown")]["held"] == "suppressed: parent uplink down"
                 assert states[(child, "TargetDown")]["suppressed"] is True
             # A few more results of everyone: still one page.
             runs = metric(service, "netmon_probes_total", kind="http") or 0
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "more probes",
                 lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 63,
             )
@@ -219,12 +261,16 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
             web.modes["uplink"] = "ok"
             for child in children[4:]:
                 web.modes[child] = "ok"
-            await wait_for("the four pages", lambda: noc.kinds().count("firing") == 5)
-            await wait_for("the uplink's end", lambda: "resolved" in noc.kinds("uplink"))
+            await until(clock, service, "the four pages", lambda: noc.kinds().count("firing") == 5)
+            await until(
+                clock, service, "the uplink's end", lambda: "resolved" in noc.kinds("uplink")
+            )
             paged = {a["labels"]["target"] for a in noc.alerts("firing")}
             assert paged == {"uplink", *children[:4]}
             runs = metric(service, "netmon_probes_total", kind="http") or 0
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "more probes",
                 lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 42,
             )
@@ -233,21 +279,26 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
 
 
 async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
+    clock = FakeClock()
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
         path = write_settings(
             tmp_path / "s.toml", [web.target("radio-ea-kao")], alerts, interval="200ms"
         )
-        async with running(path) as service:
+        async with running(path, clock) as service:
             web.modes["radio-ea-kao"] = "flap"
-            await wait_for("the flapping notice", lambda: "flapping" in noc.kinds(), 20)
+            await until(
+                clock, service, "the flapping notice", lambda: "flapping" in noc.kinds(), 20
+            )
             api = alert_states(service)[("radio-ea-kao", "TargetDown")]
             assert api["flapping"] is True
             assert metric(service, "netmon_alerts_flapping") == 1
             before = noc.kinds()
             runs = metric(service, "netmon_probes_total", kind="http") or 0
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "20 more flapping results",
                 lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 20,
             )
@@ -257,13 +308,18 @@ async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
             # crossed; after it, nothing until the target settles.
             assert before[-1] == "flapping"
             web.modes["radio-ea-kao"] = "ok"
-            await wait_for("the end once it settled", lambda: noc.kinds()[-1] == "resolved", 20)
+            await until(
+                clock, service, "the end once it settled", lambda: noc.kinds()[-1] == "resolved", 20
+            )
             assert noc.kinds().count("flapping") == 1
             assert metric(service, "netmon_alerts_flapping") == 0
 
 
 async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
+    # A minute ahead of the real time: the API opens a window at the real "now" (no start
+    # given), which must have begun on this clock too.
+    clock = FakeClock(time.time() + 60)
+    now = datetime.fromtimestamp(clock.time(), UTC)
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
@@ -279,7 +335,7 @@ async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
         targets = [web.target("venue-switch", group="venue"), web.target("so-khcn")]
         path = write_settings(tmp_path / "s.toml", targets, alerts)
         async with (
-            running(path) as service,
+            running(path, clock) as service,
             TestClient(TestServer(make_app(service), host="127.0.0.1")) as client,
         ):
             resp = await client.post(
@@ -310,7 +366,9 @@ async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
             }
             web.modes["venue-switch"] = "fail"
             web.modes["so-khcn"] = "fail"
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "both held",
                 lambda: metric(service, "netmon_alerts_in_maintenance") == 2,
             )
@@ -326,7 +384,9 @@ async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
             assert resp.status == 200
             assert (await client.delete("/api/v1/maintenance/sua-website")).status == 404
             assert (await client.delete("/api/v1/maintenance/nang-cap-switch")).status == 409
-            await wait_for("the website's page", lambda: noc.kinds("so-khcn") == ["firing"])
+            await until(
+                clock, service, "the website's page", lambda: noc.kinds("so-khcn") == ["firing"]
+            )
             assert noc.kinds("venue-switch") == []
             outages = await service.alerts.outages(target="venue-switch")
             assert outages[0].maintenance == "nang-cap-switch"
@@ -337,21 +397,26 @@ async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
 
 
 async def test_receiver_down_then_back_gets_each_notification_once(tmp_path: Path) -> None:
+    clock = FakeClock()
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
         names = ["site-a", "site-b", "site-c"]
         path = write_settings(tmp_path / "s.toml", [web.target(n) for n in names], alerts)
-        async with running(path) as service:
+        async with running(path, clock) as service:
             noc.status = 503  # the receiver is down
             for name in names:
                 web.modes[name] = "fail"
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "three firing alerts",
                 lambda: metric(service, "netmon_alerts_firing", severity="warning") == 3,
             )
             web.modes["site-a"] = "ok"  # one recovers while the receiver is still down
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "retries",
                 lambda: (
                     (
@@ -363,9 +428,16 @@ async def test_receiver_down_then_back_gets_each_notification_once(tmp_path: Pat
                     >= 3
                 ),
             )
-            await wait_for("four queued", lambda: metric(service, "netmon_outbox_pending") == 4)
+            await until(
+                clock, service, "four queued", lambda: metric(service, "netmon_outbox_pending") == 4
+            )
             noc.status = 200  # back
-            await wait_for("an empty outbox", lambda: metric(service, "netmon_outbox_pending") == 0)
+            await until(
+                clock,
+                service,
+                "an empty outbox",
+                lambda: metric(service, "netmon_outbox_pending") == 0,
+            )
             ids = [r["netmon"]["notification_id"] for r in noc.requests]
             assert len(ids) == len(set(ids)) == 4
             assert noc.kinds("site-a") == ["firing", "resolved"]  # in order
@@ -381,6 +453,7 @@ async def test_receiver_down_then_back_gets_each_notification_once(tmp_path: Pat
 
 
 async def test_alert_api_roles(tmp_path: Path) -> None:
+    clock = FakeClock()
     digest = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("noc-t", "viettel-t")}
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
@@ -398,10 +471,10 @@ async def test_alert_api_roles(tmp_path: Path) -> None:
         path.write_text(text)
         web.modes["viettel-uplink"] = web.modes["vnpt-uplink"] = "fail"
         async with (
-            running(path) as service,
+            running(path, clock) as service,
             TestClient(TestServer(make_app(service), host="127.0.0.1")) as client,
         ):
-            await wait_for("two pages", lambda: len(noc.kinds()) == 2)
+            await until(clock, service, "two pages", lambda: len(noc.kinds()) == 2)
             as_noc = {"Authorization": "Bearer noc-t"}
             as_viettel = {"Authorization": "Bearer viettel-t"}
             assert (await client.get("/api/v1/alerts")).status == 401
@@ -445,6 +518,7 @@ async def test_lab_defacement_and_missing_banner(tmp_path: Path) -> None:
         snmp_devices=[],
         trap_address=None,
     )
+    clock = FakeClock()
     async with lab, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "enabled": False}]
@@ -456,17 +530,21 @@ async def test_lab_defacement_and_missing_banner(tmp_path: Path) -> None:
              "http": {"body_absent": forbidden}},
         ]  # fmt: skip
         path = write_settings(tmp_path / "s.toml", targets, alerts)
-        async with running(path):
+        async with running(path, clock) as service:
             await lab.fail("so-khcn", "deface")
-            await wait_for("PageDefaced", lambda: noc.kinds("so-khcn") == ["firing"])
+            await until(clock, service, "PageDefaced", lambda: noc.kinds("so-khcn") == ["firing"])
             assert noc.alerts()[0]["labels"]["alertname"] == "PageDefaced"
             assert noc.alerts()[0]["labels"]["severity"] == "critical"
             await lab.fail("cong-thong-tin", "banner-gone")
-            await wait_for(
+            await until(
+                clock,
+                service,
                 "BannerMissing",
                 lambda: noc.kinds("cong-thong-tin", "BannerMissing") == ["firing"],
             )
             summary = noc.alerts()[-1]["annotations"]["summary_vi"]
             assert "băng rôn" in summary or "Đại hội" in summary
             await lab.heal("so-khcn")
-            await wait_for("the end", lambda: noc.kinds("so-khcn") == ["firing", "resolved"])
+            await until(
+                clock, service, "the end", lambda: noc.kinds("so-khcn") == ["firing", "resolved"]
+            )

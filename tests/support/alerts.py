@@ -1,5 +1,6 @@
 """Shared parts of the alert tests (no tests here): loopback servers that play targets and
-receivers, and a netmon Service run in-process on settings written as TOML.
+receivers, a netmon Service run in-process on settings written as TOML, and a ``FakeClock``
+that the tests move one step at a time (``until``) instead of sleeping.
 
 Everything listens on 127.0.0.1 ports picked by the kernel.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import load_settings
+from monitor.core.clock import Clock
 from monitor.runtime.service import Service
 from tests.support.common import free_port
 
@@ -202,9 +205,10 @@ def webhook_alerts(
 
 
 @contextlib.asynccontextmanager
-async def running(path: Path) -> AsyncIterator[Service]:
-    """netmon in this process: the service started and its scheduler running."""
-    service = Service(load_settings(path), path)
+async def running(path: Path, clock: Clock | None = None) -> AsyncIterator[Service]:
+    """netmon in this process: the service started and its scheduler running (on ``clock``,
+    the system's when not given)."""
+    service = Service(load_settings(path), path, clock=clock)
     await service.start()
     task = asyncio.create_task(service.scheduler.run())
     try:
@@ -217,7 +221,12 @@ async def running(path: Path) -> AsyncIterator[Service]:
 
 
 def metric(service: Service, name: str, **labels: str) -> float | None:
-    text = service.render_metrics()
+    # Only the lines of this series are parsed: the tests ask after every step of the clock.
+    text = "".join(
+        line + "\n"
+        for line in service.render_metrics().splitlines()
+        if line.startswith((name + "{", name + " "))
+    )
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
@@ -227,3 +236,78 @@ def metric(service: Service, name: str, **labels: str) -> float | None:
 
 def alert_states(service: Service) -> dict[tuple[str | None, str], dict[str, Any]]:
     return {(a["target"], a["rule"]): a for a in service.alerts.alerts_json()}
+
+
+class FakeClock:
+    """Time that moves only when the test moves it. The scheduler, the engine and the
+    dispatcher sleep on it; probes and receivers still talk over loopback in real time, and
+    ``until`` waits for them before it moves the clock again.
+
+    ``wall``: unix seconds at the start (now, by default)."""
+
+    def __init__(self, wall: float | None = None) -> None:
+        self.now = 0.0
+        self.wall0 = time.time() if wall is None else wall
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def time(self) -> float:
+        return self.wall0 + self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (self.now + max(0.0, seconds), fut)
+        self._sleepers.append(entry)
+        try:
+            await fut
+        finally:
+            if entry in self._sleepers:
+                self._sleepers.remove(entry)
+
+    async def advance(self, seconds: float) -> None:
+        """Move ``seconds`` on, waking each sleeper at its own deadline, in order."""
+        end = self.now + seconds
+        for _ in range(10_000):
+            due = [d for d, f in self._sleepers if not f.done() and d <= end + 1e-9]
+            if not due:
+                break
+            self.now = max(self.now, min(due))
+            for deadline, fut in list(self._sleepers):
+                if deadline <= self.now + 1e-9 and not fut.done():
+                    fut.set_result(None)
+            for _ in range(10):  # let the woken run up to their next await
+                await asyncio.sleep(0)
+        self.now = max(self.now, end)
+
+
+async def settle(service: Service, limit: float = 10.0) -> None:
+    """Wait (real time) until no probe runs: what the clock started has come back."""
+    deadline = time.monotonic() + limit
+    for _ in range(5):
+        await asyncio.sleep(0)
+    while sum(service.scheduler.stats.in_flight.values()) > 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"probes still running after {limit} s of real time")
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.002)  # the receivers' answers, and the database thread
+
+
+async def until(
+    clock: FakeClock,
+    service: Service,
+    what: str,
+    predicate: Callable[[], object],
+    limit: float = 30.0,
+    step: float = 0.1,
+) -> None:
+    """Move ``clock`` on ``step`` seconds at a time, letting the probes it starts finish each
+    time, until ``predicate`` holds; fail after ``limit`` seconds of the clock."""
+    end = clock.now + limit
+    await settle(service)
+    while not predicate():
+        if clock.now >= end:
+            raise AssertionError(f"{what}: not within {limit:g} s of the test's clock")
+        await clock.advance(step)
+        await settle(service)

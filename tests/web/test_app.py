@@ -129,8 +129,13 @@ def test_every_reason_has_both_languages() -> None:
             )
             assert text and "{" not in text, (code, lang)
     assert i18n.reason_text("brand_new", "vi") == "lỗi: brand_new"
-    assert i18n.held_text("suppressed: parent core down", "vi") == "bị che: cấp trên core hỏng"
-    assert i18n.held_text("maintenance: nang-cap", "en") == "maintenance: nang-cap"
+    down = {"kind": "parent_down", "parent": "core", "window": None, "until": None}
+    assert i18n.held_text(down, "vi") == "bị che: cấp trên core hỏng"
+    window = {"kind": "maintenance", "parent": None, "window": "nang-cap", "until": None}
+    assert i18n.held_text(window, "en") == "maintenance: nang-cap"
+    back = {"kind": "recovering", "parent": "core", "window": None, "until": None}
+    assert i18n.held_text(back, "vi") == "đang hồi phục sau khi cấp trên core phục hồi"
+    assert i18n.held_text({**back, "parent": None}, "en") == "recovering after a parent recovered"
     assert i18n.duration_text(3725, "vi") == "1 giờ 2 phút 5 giây"
     assert i18n.duration_text(90061, "en") == "1d 1h 1m 1s"
 
@@ -162,6 +167,7 @@ def test_an_operator_sees_no_parent_and_no_receiver_of_others() -> None:
             "target": "viettel-link",
             "labels": {"carrier": "viettel", "target": "viettel-link"},
             "held": "suppressed: parent vnpt-core down",
+            "hold": {"kind": "parent_down", "parent": "vnpt-core", "window": None, "until": None},
             "notified": ["noc"],
         },
         {"target": "vnpt-core", "labels": {"carrier": "vnpt"}, "held": None, "notified": []},
@@ -173,6 +179,7 @@ def test_an_operator_sees_no_parent_and_no_receiver_of_others() -> None:
             "target": "viettel-link",
             "labels": {"carrier": "viettel", "target": "viettel-link"},
             "held": "suppressed: a parent down",
+            "hold": {"kind": "parent_down", "parent": None, "window": None, "until": None},
             "notified": [],
         }
     ]

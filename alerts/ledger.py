@@ -1,0 +1,79 @@
+"""The outage ledger: every up/down change of a target opens or closes an outage, whatever
+the rules say. The open outages are kept in memory and in SQLite; the closed ones only in
+SQLite, read back for the API and the availability report.
+
+An outage begins at the first failed result and ends at the first good one; it carries the
+phase and the maintenance window (if any) it began in, so the report can leave it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from alerts import db
+from alerts.maintenance import Maintenance
+from alerts.model import Outage
+from monitor.core.labels import target_labels
+from monitor.runtime.store import Observation, TargetState
+
+__all__ = ["Ledger"]
+
+
+class Ledger:
+    def __init__(self, database: db.AlertDB, maintenance: Maintenance) -> None:
+        self._db = database
+        self._maintenance = maintenance
+        self._down: dict[str, Outage] = {}
+
+    def load(self, outages: Iterable[Outage]) -> None:
+        """The outages the database had open (netmon restarted while they lasted)."""
+        self._down = {o.target: o for o in outages}
+
+    def open(self, name: str) -> Outage | None:
+        return self._down.get(name)
+
+    def record(self, state: TargetState, obs: Observation, phase: str | None) -> bool:
+        """One result of ``state``'s target; whether it closed an outage (the target is back)."""
+        target = state.target
+        open_ = self._down.get(target.name)
+        if not obs.result.success and open_ is None:
+            outage = Outage(
+                target=target.name,
+                group=target.group,
+                labels=dict(target.labels),
+                start=obs.started,
+                end=None,
+                reason=obs.result.reason,
+                detail=obs.result.detail,
+                phase=phase,
+                maintenance=self._maintenance.matching(target_labels(target)),
+            )
+            self._down[target.name] = outage
+            self._db.submit(db.outage_open(outage))
+        elif obs.result.success and open_ is not None:
+            del self._down[target.name]
+            self._db.submit(db.outage_close(target.name, open_.start, obs.started))
+            return True
+        return False
+
+    def close_removed(self, targets: Iterable[str], now: float) -> None:
+        """Targets gone from the settings: their open outages end now."""
+        names = set(targets)
+        for name in [n for n in self._down if n not in names]:
+            outage = self._down.pop(name)
+            self._db.submit(db.outage_close(name, outage.start, now))
+
+    def resync(self) -> None:
+        """The database took a write again after failing: write the open outages again."""
+        for outage in self._down.values():
+            self._db.submit(db.outage_open(outage))
+
+    async def query(
+        self,
+        target: str | None = None,
+        group: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[Outage]:
+        """Every recorded outage overlapping [since, until), oldest first."""
+        return await self._db.run(db.query_outages(target, group, since, until), write=False)

@@ -1,0 +1,76 @@
+"""The outage ledger: an outage per down period, with its phase and maintenance window; open
+ones survive a restart; a removed target's outage ends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alerts import db
+from alerts.ledger import Ledger
+from alerts.maintenance import Maintenance
+from alerts.model import MaintenanceWindow
+from monitor.config import Target
+from monitor.runtime.store import Observation, Store
+from probes.base import ProbeResult
+
+T0 = datetime(2025, 10, 14, tzinfo=UTC).timestamp()
+
+
+def make_store() -> Store:
+    store = Store()
+    store.set_targets(
+        [
+            Target.model_validate(
+                {"name": n, "kind": "icmp", "host": "127.0.2.1", "labels": {"carrier": c}}
+            )
+            for n, c in (("viettel-uplink", "viettel"), ("vnpt-uplink", "vnpt"))
+        ]
+    )
+    return store
+
+
+def feed(store: Store, ledger: Ledger, name: str, success: bool, at: float) -> bool:
+    obs = Observation(ProbeResult(success, None if success else "timeout", "no answer"), at, 0.1)
+    store.record(name, obs)
+    state = store.get(name)
+    assert state is not None
+    return ledger.record(state, obs, "dai-hoi-tinh")
+
+
+async def test_outages_open_close_and_outlive_a_restart(tmp_path: Path) -> None:
+    database = db.AlertDB(tmp_path / "alerts.sqlite")
+    database.start()
+    try:
+        maintenance = Maintenance(database)
+        maintenance.apply(
+            [MaintenanceWindow.at("viettel-work", {"carrier": ["viettel"]}, T0 - 60, T0 + 3600)]
+        )
+        maintenance.tick(T0)
+        store, ledger = make_store(), Ledger(database, maintenance)
+        assert feed(store, ledger, "viettel-uplink", True, T0) is False
+        assert feed(store, ledger, "viettel-uplink", False, T0 + 10) is False
+        assert feed(store, ledger, "viettel-uplink", False, T0 + 20) is False  # the same one
+        assert feed(store, ledger, "vnpt-uplink", False, T0 + 15) is False
+        assert feed(store, ledger, "viettel-uplink", True, T0 + 30) is True  # back: closed
+        outages = await ledger.query()
+        assert [(o.target, o.start, o.end) for o in outages] == [
+            ("viettel-uplink", T0 + 10, T0 + 30),
+            ("vnpt-uplink", T0 + 15, None),
+        ]
+        assert outages[0].maintenance == "viettel-work" and outages[1].maintenance is None
+        assert {o.phase for o in outages} == {"dai-hoi-tinh"}
+        assert outages[0].reason == "timeout" and outages[0].labels == {"carrier": "viettel"}
+        assert await ledger.query(target="vnpt-uplink", since=T0 + 40) != []
+        assert await ledger.query(until=T0 + 5) == []
+
+        again = Ledger(database, maintenance)  # a restart while VNPT is down
+        again.load(await database.run(db.open_outages, write=False))
+        assert again.open("vnpt-uplink") is not None
+        assert feed(store, again, "vnpt-uplink", False, T0 + 50) is False  # still the same one
+        again.close_removed(["viettel-uplink"], T0 + 60)  # VNPT left the settings
+        assert again.open("vnpt-uplink") is None
+        outages = await again.query(target="vnpt-uplink")
+        assert [(o.start, o.end) for o in outages] == [(T0 + 15, T0 + 60)]
+    finally:
+        await database.close()
