@@ -23,6 +23,8 @@ from monitor.core.i18n import (
     duration_text,
     group_title,
     local_time,
+    reason_text,
+    report_key,
     report_words,
 )
 from monitor.report.model import Figures, Piece, Report, Row, Section
@@ -148,11 +150,18 @@ def _section(s: Section, words: dict[str, str], zone: ZoneInfo) -> _SectionView:
 
 
 def _scope(report: Report, lang: Lang) -> str:
-    return report.scope or ""
+    if not report.scope_labels:
+        return report.scope or ""
+    return ", ".join(
+        f"{report_key(k, lang)} = {' | '.join(v)}" for k, v in report.scope_labels.items()
+    )
 
 
 def _filters(report: Report, lang: Lang) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in report.filters.items())
+    return ", ".join(
+        f"{report_key(k, lang)} = {group_title(v, lang) if k == 'group' else v}"
+        for k, v in report.filters.items()
+    )
 
 
 def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
@@ -171,7 +180,7 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         duration=lambda seconds: duration_text(seconds, lang),
         local=lambda ts: local_time(ts, zone),
         group_title=lambda group: group_title(group, lang),
-        reason=lambda code: code or "",
+        reason=lambda code: reason_text(code, lang),
     )
     # The hash of the style block as rendered, so the CSP allows exactly what is sent.
     style = _STYLE.search(page)

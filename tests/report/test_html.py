@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.config import Settings
+from monitor.config.access import Principal
 from monitor.report.html import chart, percent, to_html
 from tests.support.report import built, ts
 
@@ -38,6 +39,23 @@ async def test_the_style_hash_is_of_the_style_sent(ledger: tuple[Settings, Path]
     assert found is not None and page.count("<style") == 1
     digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
     assert style == f"sha256-{digest}"
+
+
+async def test_vietnamese_page_shows_no_english_word(ledger: tuple[Settings, Path]) -> None:
+    """Reasons, filters and the scope in words, not as codes or keys."""
+    settings, _ = ledger
+    viettel = Principal("viettel", "operator", {"carrier": ("viettel",)})
+    rep = built(settings, principal=viettel, group="carrier")
+    page, _ = to_html(rep, "vi")
+    assert "Phạm vi: Nhà mạng = viettel" in page
+    assert "Lọc: Nhóm = Nhà mạng và đường truyền" in page
+    assert "<td>không phản hồi (quá thời gian chờ)</td>" in page
+    cells = re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>", page)
+    assert cells and not {"timeout", "status", "carrier", "group"} & set(cells)
+    english, _ = to_html(rep, "en")
+    assert "<td>no answer (timed out)</td>" in english and "Filters: group = " in english
+    site = to_html(built(settings), "vi")[0]
+    assert "<td>mã trạng thái HTTP không đúng</td>" in site
 
 
 async def test_everything_shown_is_escaped(ledger: tuple[Settings, Path]) -> None:
