@@ -46,10 +46,17 @@ _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 _WIDTH, _LEFT, _RIGHT, _BAR, _GAP, _TOP = 720.0, 190.0, 70.0, 14.0, 6.0, 16.0
 _MIN_WIDTH = 0.6  # so that an outage of a few seconds in a long phase still shows
 _LOW = 99.0  # availability below this is shown in red
+# A number keeps its unit on its line ("13 giờ 46 phút" wraps between units, never as
+# "13 / giờ"), so the figures' columns may wrap and the name columns keep their room.
+_NUMBER_SPACE = re.compile(r"(?<=\d) (?=\S)")
+
+
+def _unbroken(text: str) -> str:
+    return _NUMBER_SPACE.sub("\u00a0", text)
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f} %"
+    return "—" if value is None else _unbroken(f"{value:.3f} %")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +184,7 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         sections=[_section(s, words, zone) for s in report.sections],
         pct=percent,
         low=_LOW,
-        duration=lambda seconds: duration_text(seconds, lang),
+        duration=lambda seconds: _unbroken(duration_text(seconds, lang)),
         local=lambda ts: local_time(ts, zone),
         group_title=lambda group: group_title(group, lang),
         reason=lambda code: reason_text(code, lang),
