@@ -33,7 +33,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "run": Command("monitor.cli.run", "probe the targets of a settings file and serve /metrics"),
     "check-config": Command("monitor.cli.check", "validate a settings file and summarise it"),
-    "report": Command("monitor.report.build", "availability report per phase (html, csv, json)"),
+    "report": Command("monitor.report.cli", "availability report per phase (html, csv, json)"),
     "grafana": Command("monitor.cli.grafana", "dashboards as code: build, push", with_name=True),
     "prometheus": Command(
         "monitor.cli.grafana", "Prometheus scrape config and rules", with_name=True

@@ -338,3 +338,175 @@ def held_text(hold: Mapping[str, Any] | None, lang: Lang) -> str:
     if kind not in _HELD:
         return kind
     return _HELD[kind][lang].format(parent=parent or "", window=window or "")
+
+
+# --------------------------------------------------------------------------- the report
+# Words of the availability report (monitor/report/): its HTML page, its CSV head and levels,
+# and the names of its filters. Report-only, so the status page's table above stays its own.
+
+_REPORT_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "title": "Báo cáo khả dụng hệ thống mạng và đường truyền",
+        "range": "Toàn kỳ báo cáo",
+        "period": "Kỳ báo cáo",
+        "generated": "Lập lúc",
+        "scope": "Phạm vi",
+        "filters": "Lọc",
+        "ongoing": "đang diễn ra, tính đến",
+        "not_started": "Giai đoạn chưa bắt đầu.",
+        "carriers": "Theo nhà mạng",
+        "groups": "Theo nhóm",
+        "targets": "Theo đối tượng",
+        "outage_list": "Danh sách các lần mất kết nối",
+        "name": "Tên",
+        "group": "Nhóm",
+        "carrier": "Nhà mạng",
+        "n": "Số đối tượng",
+        "availability": "Khả dụng",
+        "outages": "Số lần mất",
+        "downtime": "Tổng thời gian mất",
+        "longest": "Lần lâu nhất",
+        "mttr": "Khắc phục trung bình",
+        "maintenance": "Bảo trì (loại trừ)",
+        "m_down": "Mất trong bảo trì",
+        "start": "Bắt đầu",
+        "end": "Kết thúc",
+        "reason": "Nguyên nhân",
+        "counted": "Tính vào kỳ",
+        "total": "Tổng cộng",
+        "none": "Không có lần mất kết nối nào trong kỳ.",
+        "chart": "Biểu đồ",
+        "legend_down": "mất kết nối",
+        "legend_maint": "bảo trì",
+        "method": (
+            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi lần mất kết "
+            "nối từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Khả dụng = (thời gian kỳ − "
+            "bảo trì − mất kết nối) / (thời gian kỳ − bảo trì). Thời gian bảo trì được loại "
+            "trừ và ghi riêng. Một lần mất kết nối kéo dài qua hai giai đoạn được tính vào mỗi "
+            "giai đoạn phần nằm trong giai đoạn đó. Số liệu theo nhà mạng và theo nhóm cộng "
+            "thời gian của các đối tượng. Giờ hiển thị theo múi giờ"
+        ),
+        "unknown_windows": (
+            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian mất kết nối"
+        ),
+        "removed": "đã bỏ khỏi cấu hình",
+    },
+    "en": {
+        "title": "Network and link availability report",
+        "range": "Whole reporting period",
+        "period": "Period",
+        "generated": "Generated",
+        "scope": "Scope",
+        "filters": "Filters",
+        "ongoing": "in progress, up to",
+        "not_started": "This phase has not started.",
+        "carriers": "By carrier",
+        "groups": "By group",
+        "targets": "By target",
+        "outage_list": "Outages",
+        "name": "Name",
+        "group": "Group",
+        "carrier": "Carrier",
+        "n": "Targets",
+        "availability": "Availability",
+        "outages": "Outages",
+        "downtime": "Total downtime",
+        "longest": "Longest",
+        "mttr": "MTTR",
+        "maintenance": "Maintenance (excluded)",
+        "m_down": "Down in maintenance",
+        "start": "Start",
+        "end": "End",
+        "reason": "Reason",
+        "counted": "Counted",
+        "total": "Total",
+        "none": "No outage in this period.",
+        "chart": "Chart",
+        "legend_down": "down",
+        "legend_maint": "maintenance",
+        "method": (
+            "Computed exactly from netmon's outage ledger: each outage runs from the first "
+            "failed probe to the first good one. Availability = (period − maintenance − "
+            "downtime) / (period − maintenance). Maintenance time is excluded and shown apart. "
+            "An outage crossing a phase boundary counts in each phase with its own part. "
+            "Carriers and groups add up their targets' time. Times are shown in"
+        ),
+        "unknown_windows": (
+            "Maintenance windows whose times are no longer kept, counted as the outage's length"
+        ),
+        "removed": "removed from the settings",
+    },
+}
+
+# The names of the report's filters and of the scope's well-known label, as its page shows
+# them ("Lọc: Nhóm = ..."); any other label key is shown as the settings spell it.
+_REPORT_KEYS: dict[str, dict[Lang, str]] = {
+    "target": {"vi": "Đối tượng", "en": "target"},
+    "group": {"vi": "Nhóm", "en": "group"},
+    "carrier": {"vi": "Nhà mạng", "en": "carrier"},
+}
+
+# The CSV's head: Vietnamese for a spreadsheet read by staff, machine names in English.
+_REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
+    "vi": (
+        "Giai đoạn",
+        "Từ (UTC)",
+        "Đến (UTC)",
+        "Cấp",
+        "Tên",
+        "Nhóm",
+        "Nhà mạng",
+        "Số đối tượng",
+        "Khả dụng (%)",
+        "Số lần mất kết nối",
+        "Tổng thời gian mất kết nối (giây)",
+        "Lần mất lâu nhất (giây)",
+        "Thời gian khắc phục trung bình (giây)",
+        "Thời gian bảo trì (giây)",
+        "Thời gian mất kết nối trong bảo trì (giây)",
+        "Thời gian tính khả dụng (giây)",
+        "Độ dài kỳ (giây)",
+    ),
+    "en": (
+        "phase",
+        "from_utc",
+        "to_utc",
+        "level",
+        "name",
+        "group",
+        "carrier",
+        "targets",
+        "availability_percent",
+        "outages",
+        "downtime_seconds",
+        "longest_outage_seconds",
+        "mttr_seconds",
+        "maintenance_seconds",
+        "maintenance_downtime_seconds",
+        "scheduled_seconds",
+        "period_seconds",
+    ),
+}
+_REPORT_LEVELS: dict[Lang, dict[str, str]] = {
+    "vi": {"total": "tổng", "carrier": "nhà mạng", "group": "nhóm", "target": "đối tượng"},
+    "en": {"total": "total", "carrier": "carrier", "group": "group", "target": "target"},
+}
+
+
+def report_words(lang: Lang) -> dict[str, str]:
+    return _REPORT_WORDS[lang]
+
+
+def report_key(key: str, lang: Lang) -> str:
+    """A filter's or label's name as the report shows it; an unknown key as it is."""
+    known = _REPORT_KEYS.get(key)
+    return known[lang] if known is not None else key
+
+
+def report_csv_head(lang: Lang) -> tuple[str, ...]:
+    return _REPORT_CSV_HEAD[lang]
+
+
+def report_level(level: str, lang: Lang) -> str:
+    """``total``, ``carrier``, ``group`` or ``target`` in the CSV's ``level`` column."""
+    return _REPORT_LEVELS[lang][level]

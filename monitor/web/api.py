@@ -26,6 +26,10 @@ from monitor.config.access import Principal
 from monitor.core.durations import parse_duration
 from monitor.core.i18n import language
 from monitor.report import build as reports
+from monitor.report.html import to_html
+from monitor.report.model import FORMATS, ReportError
+from monitor.report.render_csv import to_csv
+from monitor.report.render_json import to_json
 from monitor.runtime.service import Service
 from monitor.web.guard import SERVICE, ApiError, fail, require
 from monitor.web.openapi import document
@@ -291,19 +295,19 @@ async def outages_handler(request: web.Request) -> web.Response:
 
 
 async def report_handler(request: web.Request) -> web.Response:
-    """The availability report (monitor/report.py): ?phase= or ?from=&to=, format json, csv or
+    """The availability report (monitor/report/): ?phase= or ?from=&to=, format json, csv or
     html, lang, and target, group, carrier; scoped to the caller."""
     principal = await require(request, "operator")
     service = request.app[SERVICE]
     settings = service.settings
     phase = _param(request, "phase")
     since, until = _time_param(request, "from"), _time_param(request, "to")
-    fmt = _param(request, "format", reports.FORMATS) or "json"
+    fmt = _param(request, "format", FORMATS) or "json"
     lang = language(_param(request, "lang", ("vi", "en")), settings.server.language)
     now = time.time()
     try:
         periods = reports.periods(settings, phase, since, until, now)
-    except reports.ReportError as exc:
+    except ReportError as exc:
         raise ApiError(400, str(exc)) from None
     first, last = min(p[2] for p in periods), max(p[3] for p in periods)
     outages = await _ledger(service, since=first, until=last)
@@ -323,18 +327,18 @@ async def report_handler(request: web.Request) -> web.Response:
             carrier=_param(request, "carrier"),
             now=now,
         )
-    except reports.ReportError as exc:
+    except ReportError as exc:
         raise ApiError(400, str(exc)) from None
     if fmt == "json":
-        return json_answer(reports.to_json(report))
+        return json_answer(to_json(report))
     if fmt == "csv":
         return web.Response(
-            body=reports.to_csv(report, lang),
+            body=to_csv(report, lang),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="netmon-report.csv"'},
         )
-    page, style = reports.to_html(report, lang)
+    page, style = to_html(report, lang)
     return web.Response(
         text=page,
         content_type="text/html",

@@ -1,0 +1,170 @@
+"""What the report is made of: its figures, the rows of a section, the sections of a report.
+
+Computed by monitor/report/build.py, rendered by render_json, render_csv and html. Times are
+unix seconds (UTC); a renderer chooses how to show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from alerts.model import Outage
+from monitor.core.i18n import group_key
+from monitor.report.intervals import Span
+
+__all__ = [
+    "CARRIER_LABEL",
+    "FORMATS",
+    "ZERO",
+    "Figures",
+    "Format",
+    "Piece",
+    "Report",
+    "ReportError",
+    "Row",
+    "Section",
+    "Window",
+    "total_of",
+]
+
+CARRIER_LABEL = "carrier"
+Format = Literal["json", "csv", "html"]
+FORMATS: tuple[Format, ...] = ("json", "csv", "html")
+
+
+class ReportError(ValueError):
+    """A report that cannot be made as asked (unknown phase, empty range, no ledger)."""
+
+
+# The report's own maintenance window, kept here alone until the product has one maintenance
+# model (issue 11): the report then reads that one instead.
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A maintenance window: from the settings, or the API's (while the engine keeps it)."""
+
+    name: str
+    match: Mapping[str, Sequence[str]]
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    period_seconds: float
+    maintenance_seconds: float
+    downtime_seconds: float
+    maintenance_downtime_seconds: float  # outage time left out because it was in maintenance
+    outages: int
+    longest_seconds: float
+
+    @property
+    def scheduled_seconds(self) -> float:
+        return self.period_seconds - self.maintenance_seconds
+
+    @property
+    def availability(self) -> float | None:
+        """Percent, to 0.001 %; None when the whole period was maintenance."""
+        scheduled = self.scheduled_seconds
+        if scheduled <= 0:
+            return None
+        return round((scheduled - self.downtime_seconds) / scheduled * 100.0, 3)
+
+    @property
+    def mttr_seconds(self) -> float | None:
+        return self.downtime_seconds / self.outages if self.outages else None
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(
+            self.period_seconds + other.period_seconds,
+            self.maintenance_seconds + other.maintenance_seconds,
+            self.downtime_seconds + other.downtime_seconds,
+            self.maintenance_downtime_seconds + other.maintenance_downtime_seconds,
+            self.outages + other.outages,
+            max(self.longest_seconds, other.longest_seconds),
+        )
+
+
+ZERO = Figures(0.0, 0.0, 0.0, 0.0, 0, 0.0)
+
+
+def total_of(figures: Iterable[Figures]) -> Figures:
+    """The figures added up as target-time."""
+    total = ZERO
+    for f in figures:
+        total = total + f
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One outage as a section counts it: its downtime parts inside the period."""
+
+    outage: Outage
+    downtime: tuple[Span, ...]  # inside the period, outside maintenance
+    maintenance: tuple[Span, ...]  # inside the period, inside maintenance
+
+    @property
+    def seconds(self) -> float:
+        return sum(b - a for a, b in self.downtime)
+
+    @property
+    def maintenance_seconds(self) -> float:
+        return sum(b - a for a, b in self.maintenance)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A target in a section."""
+
+    name: str
+    group: str
+    kind: str
+    labels: Mapping[str, str]
+    figures: Figures
+    pieces: tuple[Piece, ...]
+    maintenance: tuple[Span, ...]
+    in_settings: bool
+
+    @property
+    def carrier(self) -> str | None:
+        return self.labels.get(CARRIER_LABEL)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    key: str  # "range" or a phase name
+    title: str
+    start: float
+    end: float  # cut at "now" while the period lasts
+    planned_end: float
+    rows: tuple[Row, ...]
+
+    def by(self, key: str) -> list[tuple[str, Figures, list[Row]]]:
+        """Aggregates by ``carrier`` or ``group``: (name, figures, rows), in display order."""
+        groups: dict[str, list[Row]] = {}
+        for row in self.rows:
+            name = row.carrier if key == "carrier" else row.group
+            if name is not None:
+                groups.setdefault(name, []).append(row)
+        order = sorted(groups, key=group_key) if key == "group" else sorted(groups)
+        return [(n, total_of(r.figures for r in groups[n]), groups[n]) for n in order]
+
+    @property
+    def total(self) -> Figures:
+        return total_of(r.figures for r in self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    generated: float
+    start: float
+    end: float
+    zone: str
+    scope: str | None  # the operator's scope as text, None for noc/admin
+    filters: Mapping[str, str]
+    sections: tuple[Section, ...]
+    unknown_windows: tuple[str, ...] = field(default=())
+    # The operator's scope as data (label → values), so a page can name its keys in its words.
+    scope_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

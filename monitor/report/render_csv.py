@@ -1,0 +1,54 @@
+"""The report as CSV: UTF-8 with a BOM, so that a spreadsheet opens it with its diacritics; one
+line per section and level (total, carrier, group, target); times in UTC, seconds and percent
+as plain numbers; the head in Vietnamese or English (monitor/core/i18n.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from alerts.model import iso
+from monitor.core.i18n import Lang, report_csv_head, report_level
+from monitor.report.model import Figures, Report
+
+__all__ = ["number", "to_csv"]
+
+
+def number(value: float | None) -> str:
+    """To the millisecond, without trailing zeros (``98.87``, ``7200``); None is empty."""
+    return "" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def to_csv(report: Report, lang: Lang = "vi") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(report_csv_head(lang))
+    for s in report.sections:
+        head = [s.key if s.key != "range" else "", iso(s.start) or "", iso(s.end) or ""]
+        lines: list[tuple[str, str, str, str, int, Figures]] = [
+            ("total", "", "", "", len(s.rows), s.total)
+        ]
+        lines += [("carrier", n, "", n, len(rows), f) for n, f, rows in s.by("carrier")]
+        lines += [("group", n, n, "", len(rows), f) for n, f, rows in s.by("group")]
+        lines += [("target", r.name, r.group, r.carrier or "", 1, r.figures) for r in s.rows]
+        for level, name, grp, carrier, n, f in lines:
+            writer.writerow(
+                [
+                    *head,
+                    report_level(level, lang),
+                    name,
+                    grp,
+                    carrier,
+                    n,
+                    number(f.availability),
+                    f.outages,
+                    number(f.downtime_seconds),
+                    number(f.longest_seconds),
+                    number(f.mttr_seconds),
+                    number(f.maintenance_seconds),
+                    number(f.maintenance_downtime_seconds),
+                    number(f.scheduled_seconds),
+                    number(f.period_seconds),
+                ]
+            )
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")

@@ -1,0 +1,94 @@
+"""The report as one HTML page: self-contained, escaped as the status pages are, in Vietnamese
+(or English) throughout, times in the settings' time zone."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.config import Settings
+from monitor.config.access import Principal
+from monitor.report.html import chart, percent, to_html
+from tests.support.report import built, ts
+
+
+async def test_html(ledger: tuple[Settings, Path]) -> None:
+    settings, _ = ledger
+    rep = built(settings, phase="dai-hoi-tinh")
+    page, style = to_html(rep, "vi")
+    assert "Báo cáo khả dụng" in page and "Theo nhà mạng" in page
+    assert page.count("<svg") == 2  # one chart per carrier
+    assert "<script" not in page and not re.search(r"\son[a-z]+=", page)
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "@page { size: A4" in page and style.startswith("sha256-")
+    assert "14/10/2025 07:00:00" in page  # shown in Asia/Ho_Chi_Minh
+    # A number stays with its unit (no-break space): the figures' columns wrap between units.
+    assert '<td class="n low">98.870\u00a0%</td>' in page
+    assert '<td class="n">99.415\u00a0%</td>' in page
+    assert '<td class="n">1\u00a0phút 40\u00a0giây</td>' in page
+    assert "old-site (đã bỏ khỏi cấu hình)" in page
+
+
+async def test_the_style_hash_is_of_the_style_sent(ledger: tuple[Settings, Path]) -> None:
+    settings, _ = ledger
+    page, style = to_html(built(settings), "en")
+    found = re.search(r"<style>(.*?)</style>", page, re.DOTALL)
+    assert found is not None and page.count("<style") == 1
+    digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
+    assert style == f"sha256-{digest}"
+
+
+async def test_vietnamese_page_shows_no_english_word(ledger: tuple[Settings, Path]) -> None:
+    """Reasons, filters and the scope in words, not as codes or keys."""
+    settings, _ = ledger
+    viettel = Principal("viettel", "operator", {"carrier": ("viettel",)})
+    rep = built(settings, principal=viettel, group="carrier")
+    page, _ = to_html(rep, "vi")
+    assert "Phạm vi: Nhà mạng = viettel" in page
+    assert "Lọc: Nhóm = Nhà mạng và đường truyền" in page
+    assert "<td>không phản hồi (quá thời gian chờ)</td>" in page
+    cells = re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>", page)
+    assert cells and not {"timeout", "status", "carrier", "group"} & set(cells)
+    english, _ = to_html(rep, "en")
+    assert "<td>no answer (timed out)</td>" in english and "Filters: group = " in english
+    site = to_html(built(settings), "vi")[0]
+    assert "<td>mã trạng thái HTTP không đúng</td>" in site
+
+
+async def test_everything_shown_is_escaped(ledger: tuple[Settings, Path]) -> None:
+    settings, _ = ledger
+    rep = built(settings, phase="dai-hoi-tinh")
+    evil = '<img src=x onerror="alert(1)">'
+    section = rep.sections[0]
+    rows = tuple(
+        dataclasses.replace(r, name=evil) if r.name == "viettel-uplink" else r for r in section.rows
+    )
+    section = dataclasses.replace(section, title=evil, rows=rows)
+    rep = dataclasses.replace(rep, sections=(section,), filters={"target": evil})
+    page, _ = to_html(rep, "vi")
+    assert "<img" not in page and "&lt;img src=x onerror=" in page
+    assert not re.search(r"\son[a-z]+=", page.replace("onerror=&#34;", ""))
+
+
+async def test_chart_geometry(ledger: tuple[Settings, Path]) -> None:
+    """Red where a target was down, grey in maintenance, over the section's period."""
+    settings, _ = ledger
+    section = built(settings, phase="dai-hoi-tinh").sections[0]
+    rows = [r for r in section.rows if r.carrier == "vnpt"]
+    c = chart(section, "vnpt", rows, ZoneInfo("Asia/Ho_Chi_Minh"))
+    (bar,) = c.bars
+    span = section.end - section.start
+    # The window 2025-10-15 01:00-03:00 UTC, and 20 min down after it.
+    x0 = c.left + (ts("2025-10-15T01:00:00+00:00") - section.start) / span * c.inner
+    ((x, width),) = bar.maintenance
+    assert x == pytest.approx(x0) and width == pytest.approx(2 * 3600 / span * c.inner)
+    assert len(bar.down) == 1 and bar.down[0][0] > x0 and bar.availability == "99.415\u00a0%"
+    assert [t[2] for t in c.ticks] == ["14/10/2025 07:00", "15/10/2025 12:30", "16/10/2025 18:00"]
+    assert c.height == 16 + 20 + 18 and c.base == 36
+    assert percent(None) == "—"
