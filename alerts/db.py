@@ -379,20 +379,6 @@ def load_windows(conn: sqlite3.Connection) -> list[MaintenanceWindow]:
     return windows
 
 
-@dataclass(frozen=True, slots=True)
-class _WindowSpan:
-    name: str
-    match: dict[str, list[str]]
-    start: float
-    end: float
-
-
-def load_maintenance(conn: sqlite3.Connection) -> list[_WindowSpan]:
-    """The windows as unix-second spans: what ``monitor/report/build.py`` reads today. It goes
-    once the report reads ``load_windows`` (``MaintenanceWindow.span``) instead."""
-    return [_WindowSpan(w.name, w.match, *w.span) for w in load_windows(conn)]
-
-
 # ------------------------------------------------------------------ the thread
 
 _STOP = object()

@@ -27,18 +27,15 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from alerts import db
-from alerts.model import Outage
+from alerts.model import MaintenanceWindow, Outage
 from monitor.config import Settings
 from monitor.config.access import ANONYMOUS_ADMIN, Principal
 from monitor.core.i18n import group_key
-from monitor.core.labels import matches
 from monitor.report.intervals import clip, measure, subtract, union
 from monitor.report.model import (
     CARRIER_LABEL,
@@ -48,12 +45,10 @@ from monitor.report.model import (
     ReportError,
     Row,
     Section,
-    Window,
 )
 
 __all__ = [
     "build",
-    "engine_windows",
     "periods",
     "read_ledger",
     "settings_windows",
@@ -75,14 +70,10 @@ class _Target:
         return {**self.labels, "target": self.name, "group": self.group, "kind": self.kind}
 
 
-def _matches(window: Window, labels: dict[str, str]) -> bool:
-    return matches({k: list(v) for k, v in window.match.items()}, labels)
-
-
 def _target_figures(
     target: _Target,
     outages: Sequence[Outage],
-    windows: Sequence[Window],
+    windows: Sequence[MaintenanceWindow],
     known: set[str],
     start: float,
     end: float,
@@ -90,7 +81,7 @@ def _target_figures(
 ) -> Row:
     labels = target.match_labels
     maint = union(
-        [(w.start, w.end) for w in windows if _matches(w, labels)]
+        [w.span for w in windows if w.selects(labels)]
         + [
             (o.start, o.end if o.end is not None else now)
             for o in outages
@@ -168,7 +159,7 @@ def periods(
 def build(
     settings: Settings,
     outages: Sequence[Outage],
-    windows: Sequence[Window],
+    windows: Sequence[MaintenanceWindow],
     *,
     principal: Principal = ANONYMOUS_ADMIN,
     phase: str | None = None,
@@ -243,23 +234,13 @@ def build(
     )
 
 
-def settings_windows(settings: Settings) -> list[Window]:
-    return [
-        Window(w.name, w.match, w.start.timestamp(), w.end.timestamp())
-        for w in settings.alerts.maintenance
-    ]
+def settings_windows(settings: Settings) -> list[MaintenanceWindow]:
+    return list(settings.alerts.maintenance)
 
 
-def engine_windows(listed: Iterable[Mapping[str, Any]]) -> list[Window]:
-    """Windows from ``AlertEngine.maintenance()`` (settings and API, times as RFC 3339)."""
-
-    def ts(text: str) -> float:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-    return [Window(str(w["name"]), w["match"], ts(w["start"]), ts(w["end"])) for w in listed]
-
-
-def read_ledger(path: Path, since: float, until: float) -> tuple[list[Outage], list[Window]]:
+def read_ledger(
+    path: Path, since: float, until: float
+) -> tuple[list[Outage], list[MaintenanceWindow]]:
     """Outages overlapping [since, until) and the API's maintenance windows, read-only."""
     if not path.exists():
         raise ReportError(f"no outage ledger at {path}: is [server] state_dir right?")
@@ -267,9 +248,9 @@ def read_ledger(path: Path, since: float, until: float) -> tuple[list[Outage], l
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
         outages: list[Outage] = db.query_outages(None, None, since, until)(conn)
-        rows = db.load_maintenance(conn)
+        windows = db.load_windows(conn)
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read the outage ledger {path}: {exc}") from None
     finally:
         conn.close()
-    return outages, [Window(r.name, r.match, r.start, r.end) for r in rows]
+    return outages, windows

@@ -6,7 +6,7 @@ unix seconds (UTC); a renderer chooses how to show them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,7 +25,6 @@ __all__ = [
     "ReportError",
     "Row",
     "Section",
-    "Window",
     "total_of",
 ]
 
@@ -36,18 +35,6 @@ FORMATS: tuple[Format, ...] = ("json", "csv", "html")
 
 class ReportError(ValueError):
     """A report that cannot be made as asked (unknown phase, empty range, no ledger)."""
-
-
-# The report's own maintenance window, kept here alone until the product has one maintenance
-# model (issue 11): the report then reads that one instead.
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A maintenance window: from the settings, or the API's (while the engine keeps it)."""
-
-    name: str
-    match: Mapping[str, Sequence[str]]
-    start: float
-    end: float
 
 
 @dataclass(frozen=True, slots=True)

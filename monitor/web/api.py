@@ -311,7 +311,7 @@ async def report_handler(request: web.Request) -> web.Response:
         raise ApiError(400, str(exc)) from None
     first, last = min(p[2] for p in periods), max(p[3] for p in periods)
     outages = await _ledger(service, since=first, until=last)
-    windows = reports.engine_windows(service.alerts.maintenance())
+    windows = service.alerts.windows()
     try:
         report = await asyncio.to_thread(
             reports.build,

@@ -78,9 +78,9 @@ async def test_the_apis_windows_outlive_a_restart_and_end_on_time(tmp_path: Path
         again.load(await database.run(db.load_windows, write=False), start + 10)
         assert [w.name for w in again.windows()] == ["api-window"]
         assert again.window("api-window") == window("api-window", hours=1)
-        # What the report reads today: the same windows as unix-second spans.
-        spans = await database.run(db.load_maintenance, write=False)
-        assert [(s.name, s.start, s.end) for s in spans] == [("api-window", start, start + 3600)]
+        # What the report reads: the same windows, as unix-second spans.
+        windows = await database.run(db.load_windows, write=False)
+        assert [(w.name, *w.span) for w in windows] == [("api-window", start, start + 3600)]
 
         assert m.tick(start + 3600) is True  # the API's window ended: forgotten, row deleted
         assert m.active == {"settings-window"} and m.window("api-window") is None

@@ -9,8 +9,8 @@ import pytest
 
 from monitor.config import Settings
 from monitor.config.access import Principal
-from monitor.report.build import engine_windows, periods, read_ledger
-from monitor.report.model import ReportError, Window
+from monitor.report.build import periods, read_ledger
+from monitor.report.model import ReportError
 from tests.support.report import NOW, P1, P1_END, P1_START, P2_END, P2_SO_FAR, built, ts
 from tests.support.report import figures as row
 
@@ -120,25 +120,6 @@ def test_periods(ledger: tuple[Settings, Path]) -> None:
         periods(settings, None, None, ts(P2_END), now)
     with pytest.raises(ReportError, match="between 1970 and 3000"):
         periods(settings, None, -1.0, ts(P2_END), now)
-
-
-def test_engine_windows_read_the_engines_rfc3339() -> None:
-    listed = [
-        {
-            "name": "api-1",
-            "match": {"target": ["a"]},
-            "start": "2025-10-15T01:00:00Z",
-            "end": "2025-10-15T03:00:00+00:00",
-        }
-    ]
-    assert engine_windows(listed) == [
-        Window(
-            "api-1",
-            {"target": ["a"]},
-            ts("2025-10-15T01:00:00+00:00"),
-            ts("2025-10-15T03:00:00+00:00"),
-        )
-    ]
 
 
 async def test_read_ledger(ledger: tuple[Settings, Path], tmp_path: Path) -> None:
