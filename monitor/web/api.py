@@ -4,6 +4,10 @@ Every answer is scoped to the caller (monitor/guard.py): an operator sees only t
 scope matches, in lists, details, alerts, outages and the report, and a target outside its
 scope is answered exactly as one that does not exist (404 on a detail, nothing in a list).
 Field names are stable (the OpenAPI document is the contract); times are RFC 3339 UTC.
+Every answer is a model of monitor/web/schemas.py, the models the document's schemas are
+generated from: what the lower layers hand over as dicts (the store's views, the engine's
+alerts and windows, the ledger, the report) is validated into its model on the way out, so an
+answer that drifts from the document fails here, in the tests, not in a client.
 Reading needs any role; maintenance needs ``noc``.
 """
 
@@ -17,11 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from alerts.engine import MaintenanceError
-from alerts.model import Outage, iso
-from alerts.settings import MaintenanceWindow
+from alerts.model import MaintenanceWindow, Outage, iso
 from monitor.config.access import Principal
 from monitor.core.durations import parse_duration
 from monitor.core.i18n import language
@@ -31,6 +34,7 @@ from monitor.report.model import FORMATS, ReportError
 from monitor.report.render_csv import to_csv
 from monitor.report.render_json import to_json
 from monitor.runtime.service import Service
+from monitor.web import schemas
 from monitor.web.guard import SERVICE, ApiError, fail, require
 from monitor.web.openapi import document
 from monitor.web.status import STATES, board, observation_json, target_json
@@ -77,7 +81,12 @@ def dumps(data: Any) -> str:
         return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
 
 
-def json_answer(data: Any, status: int = 200) -> web.Response:
+def json_answer(data: BaseModel | Any, status: int = 200) -> web.Response:
+    """A model (an /api/v1 answer) or plain JSON data (/healthz, /-/reload)."""
+    if isinstance(data, BaseModel):
+        # Python objects through json.dumps, not model_dump_json: the same separators and
+        # float text as ever (3.6e-05, not 3.6e-5), and NaN to null as dumps does it.
+        data = data.model_dump()
     return web.Response(text=dumps(data), status=status, content_type="application/json")
 
 
@@ -151,16 +160,22 @@ async def _ledger(service: Service, **query: Any) -> list[Outage]:
     return outages
 
 
-def _phase_json(service: Service) -> dict[str, Any] | None:
+def _current_phase(service: Service) -> schemas.Phase | None:
     phase = service.scheduler.phase
     if phase is None:
         return None
-    return {
-        "name": phase.name,
-        "title": phase.title,
-        "start": iso(phase.start.timestamp()),
-        "end": iso(phase.end.timestamp()),
-    }
+    return schemas.Phase(
+        name=phase.name,
+        title=phase.title,
+        start=_iso(phase.start.timestamp()),
+        end=_iso(phase.end.timestamp()),
+    )
+
+
+def _iso(ts: float) -> str:
+    text = iso(ts)
+    assert text is not None  # iso() keeps only None as None
+    return text
 
 
 # --------------------------------------------------------------------------- handlers
@@ -175,19 +190,19 @@ async def phases_handler(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     current = service.scheduler.phase
     return json_answer(
-        {
-            "current": current.name if current else None,
-            "phases": [
-                {
-                    "name": p.name,
-                    "title": p.title,
-                    "start": iso(p.start.timestamp()),
-                    "end": iso(p.end.timestamp()),
-                    "current": current is not None and p.name == current.name,
-                }
+        schemas.PlannedPhases(
+            current=current.name if current else None,
+            phases=[
+                schemas.PlannedPhase(
+                    name=p.name,
+                    title=p.title,
+                    start=_iso(p.start.timestamp()),
+                    end=_iso(p.end.timestamp()),
+                    current=current is not None and p.name == current.name,
+                )
                 for p in sorted(service.settings.phases, key=lambda p: p.start)
             ],
-        }
+        )
     )
 
 
@@ -199,14 +214,14 @@ async def targets_handler(request: web.Request) -> web.Response:
     kind, state = _param(request, "kind"), _param(request, "state", STATES)
     views = board(service, principal, time.time()).views
     out = [
-        target_json(v)
+        schemas.Target.model_validate(target_json(v))
         for v in sorted(views, key=lambda v: (v.target.group, v.target.name))
         if (group is None or v.target.group == group)
         and (carrier is None or v.target.labels.get("carrier") == carrier)
         and (kind is None or v.target.kind == kind)
         and (state is None or v.state == state)
     ]
-    return json_answer({"phase": _phase_json(service), "targets": out})
+    return json_answer(schemas.TargetList(phase=_current_phase(service), targets=out))
 
 
 def _not_found(name: str) -> ApiError:
@@ -228,24 +243,27 @@ async def target_handler(request: web.Request) -> web.Response:
     outages = await _ledger(service, target=name)
     outages = [o for o in outages if _outage_visible(principal, service, o)]
     events = [
-        {
-            "source": e.source,
-            "name": e.name,
-            "at": iso(e.at),
-            "labels": dict(e.labels),
-            "detail": e.detail,
-        }
+        schemas.Event(
+            source=e.source, name=e.name, at=_iso(e.at), labels=dict(e.labels), detail=e.detail
+        )
         for e in list(state.events)[-50:]
     ]
-    alerts = [a for a in now_board.alerts if a["target"] == name]
+    history = list(state.history)[-_HISTORY:]
     return json_answer(
-        {
-            "target": target_json(view),
-            "history": [observation_json(state.target, o) for o in list(state.history)[-_HISTORY:]],
-            "events": events,
-            "alerts": alerts,
-            "outages": [o.to_json() for o in outages[-_TARGET_OUTAGES:]],
-        }
+        schemas.TargetDetail(
+            target=schemas.Target.model_validate(target_json(view)),
+            history=[
+                schemas.Observation.model_validate(observation_json(state.target, o))
+                for o in history
+            ],
+            events=events,
+            alerts=[
+                schemas.Alert.model_validate(a) for a in now_board.alerts if a["target"] == name
+            ],
+            outages=[
+                schemas.Outage.model_validate(o.to_json()) for o in outages[-_TARGET_OUTAGES:]
+            ],
+        )
     )
 
 
@@ -258,7 +276,7 @@ async def alerts_handler(request: web.Request) -> web.Response:
     target, group = _param(request, "target"), _param(request, "group")
     carrier, severity = _param(request, "carrier"), _param(request, "severity")
     alerts = [
-        a
+        schemas.Alert.model_validate(a)
         for a in board(service, principal, time.time()).alerts
         if (state is None or a["state"] == state)
         and (target is None or a["target"] == target)
@@ -267,7 +285,7 @@ async def alerts_handler(request: web.Request) -> web.Response:
         and (severity is None or a.get("severity") == severity)
     ]
     phase = service.scheduler.phase
-    return json_answer({"phase": phase.name if phase else None, "alerts": alerts})
+    return json_answer(schemas.AlertList(phase=phase.name if phase else None, alerts=alerts))
 
 
 async def outages_handler(request: web.Request) -> web.Response:
@@ -291,7 +309,9 @@ async def outages_handler(request: web.Request) -> web.Response:
         if _outage_visible(principal, service, o)
         and (carrier is None or o.labels.get("carrier") == carrier)
     ]
-    return json_answer({"outages": [o.to_json() for o in visible]})
+    return json_answer(
+        schemas.OutageList(outages=[schemas.Outage.model_validate(o.to_json()) for o in visible])
+    )
 
 
 async def report_handler(request: web.Request) -> web.Response:
@@ -330,7 +350,7 @@ async def report_handler(request: web.Request) -> web.Response:
     except ReportError as exc:
         raise ApiError(400, str(exc)) from None
     if fmt == "json":
-        return json_answer(to_json(report))
+        return json_answer(schemas.Report.model_validate(to_json(report)))
     if fmt == "csv":
         return web.Response(
             body=to_csv(report, lang),
@@ -353,7 +373,12 @@ async def report_handler(request: web.Request) -> web.Response:
 
 async def maintenance_list_handler(request: web.Request) -> web.Response:
     await require(request, "noc")
-    return json_answer({"maintenance": request.app[SERVICE].alerts.maintenance()})
+    windows = request.app[SERVICE].alerts.maintenance()
+    return json_answer(
+        schemas.MaintenanceList(
+            maintenance=[schemas.Maintenance.model_validate(w) for w in windows]
+        )
+    )
 
 
 async def maintenance_add_handler(request: web.Request) -> web.Response:
@@ -406,7 +431,7 @@ async def maintenance_add_handler(request: web.Request) -> web.Response:
         answer = await request.app[SERVICE].alerts.add_maintenance(window)
     except MaintenanceError as exc:
         raise ApiError(409, str(exc)) from None
-    return json_answer(answer, status=201)
+    return json_answer(schemas.Maintenance.model_validate(answer), status=201)
 
 
 async def maintenance_delete_handler(request: web.Request) -> web.Response:
@@ -418,4 +443,4 @@ async def maintenance_delete_handler(request: web.Request) -> web.Response:
         raise ApiError(409, str(exc)) from None
     if not deleted:
         fail(404, f"no maintenance window is named {name!r}")
-    return json_answer({"deleted": name})
+    return json_answer(schemas.MaintenanceDeleted(deleted=name))

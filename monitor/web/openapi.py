@@ -1,22 +1,120 @@
 """The OpenAPI 3.0 document of /api/v1, served at /api/v1/openapi.json: the API's contract.
 
-Built from the settings in force, so that its enums (the phases) are what the server accepts.
-Every answer object lists its fields as required and allows no others: a field that appears
-or goes without this document changing is a test failure (schemathesis checks every answer).
+The paths are written here; every answer's schema is generated from its model in
+monitor/web/schemas.py (the models the handlers serialise), so a field cannot be in the answer
+and not in the document, or the other way round. Built from the settings in force, so that
+its enums (the phases) are what the server accepts. Every answer object lists its fields as
+required and allows no others (schemathesis checks every answer against this document).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import functools
+from collections.abc import Iterable
+from typing import Any, get_args
 
-from alerts.model import HOLD_KINDS
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import core_schema
+
 from monitor.config import Settings
+from monitor.web import schemas
 
-__all__ = ["document"]
+__all__ = ["REF", "components", "document"]
 
-_STATES = ["up", "down", "degraded", "suppressed", "maintenance", "unknown"]
-ALERT_STATES = ["pending", "firing", "inactive"]
-FORMATS = ["json", "csv", "html"]
+REF = "#/components/schemas/{model}"
+_STATES = list(get_args(schemas.TargetStateName))
+_ALERT_STATES = list(get_args(schemas.AlertState))
+_FORMATS = ["json", "csv", "html"]
+# Error: every refusal (_errors below); Figures: no answer refers to it alone, v1 listed it.
+_ALSO = (schemas.Error, schemas.Figures)
+_ERROR = {"$ref": REF.format(model=schemas.Error.__name__)}
+
+
+class OpenAPI30(GenerateJsonSchema):
+    """pydantic's JSON Schema in OpenAPI 3.0's dialect: ``nullable`` instead of a union with
+    null, no titles (the component's name says it), no ``default: null``."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        inner = self.generate_inner(schema["schema"])
+        if "$ref" in inner:  # 3.0 ignores what stands beside a $ref
+            return {"allOf": [inner], "nullable": True}
+        out = {**inner, "nullable": True}
+        if "enum" in out:  # 3.0.3: a nullable enum lists null
+            out["enum"] = [*out["enum"], None]
+        return out
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        out = super().default_schema(schema)
+        if "default" in out and out["default"] is None:
+            del out["default"]
+        return out
+
+
+def _component(
+    model: type[BaseModel], mode: JsonSchemaMode
+) -> tuple[JsonSchemaValue, dict[str, Any]]:
+    """A model's schema, and those of the models it refers to (pydantic's ``$defs``, which
+    the document holds beside it in ``components.schemas``)."""
+    generated = model.model_json_schema(ref_template=REF, schema_generator=OpenAPI30, mode=mode)
+    defs = generated.pop("$defs", {})
+    for found in (generated, *defs.values()):
+        found.pop("title", None)
+        if "description" in found:  # a docstring, wrapped at the source's width
+            found["description"] = " ".join(found["description"].split())
+    return generated, defs
+
+
+def components(
+    answers: Iterable[type[BaseModel]], requests: Iterable[type[BaseModel]] = ()
+) -> dict[str, Any]:
+    """``components.schemas`` for these models and every model they refer to, by name."""
+    # A copy: the cached schemas are shared by every document made.
+    return copy.deepcopy(_components(tuple(answers), tuple(requests)))
+
+
+@functools.cache
+def _components(
+    answers: tuple[type[BaseModel], ...], requests: tuple[type[BaseModel], ...]
+) -> dict[str, Any]:
+    # Generating them takes pydantic some 50 ms, too long for every (anonymous) request.
+    out: dict[str, Any] = {}
+
+    def put(name: str, schema: JsonSchemaValue) -> None:
+        if out.setdefault(name, schema) != schema:
+            raise ValueError(f"two different schemas are named {name!r}")
+
+    modes: tuple[tuple[JsonSchemaMode, tuple[type[BaseModel], ...]], ...] = (
+        ("serialization", answers),
+        ("validation", requests),
+    )
+    for mode, models in modes:
+        for model in models:
+            schema, defs = _component(model, mode)
+            put(model.__name__, schema)
+            for name, found in defs.items():
+                put(name, found)
+    return dict(sorted(out.items()))
+
+
+class _Refs:
+    """The models the paths refer to: their components are what the document lists."""
+
+    def __init__(self) -> None:
+        self.answers: list[type[BaseModel]] = list(_ALSO)
+        self.requests: list[type[BaseModel]] = []
+
+    def answer(self, model: type[BaseModel]) -> dict[str, Any]:
+        self.answers.append(model)
+        return {"$ref": REF.format(model=model.__name__)}
+
+    def request(self, model: type[BaseModel]) -> dict[str, Any]:
+        self.requests.append(model)
+        return {"$ref": REF.format(model=model.__name__)}
 
 
 def _s(kind: str, **more: Any) -> dict[str, Any]:
@@ -27,215 +125,9 @@ def _null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "nullable": True}
 
 
-def _obj(props: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": props,
-        "required": [k for k in props if k not in optional],
-        "additionalProperties": False,
-    }
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _array(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "array", "items": item}
-
-
 STR = _s("string")
 TIME = _s("string", format="date-time")
-NUM = _s("number")
 INT = _s("integer")
-BOOL = _s("boolean")
-LABELS = {"type": "object", "additionalProperties": STR}
-PHASE = {
-    "type": "object",
-    "properties": {"name": STR, "title": STR, "start": TIME, "end": TIME},
-    "required": ["name", "title", "start", "end"],
-    "additionalProperties": False,
-}
-MATCH = {
-    "type": "object",
-    "minProperties": 1,
-    "additionalProperties": {"type": "array", "items": STR, "minItems": 1},
-}
-
-
-def _schemas() -> dict[str, Any]:
-    figures = {
-        "availability_percent": _null(NUM),
-        "outages": INT,
-        "downtime_seconds": NUM,
-        "longest_outage_seconds": NUM,
-        "mttr_seconds": _null(NUM),
-        "maintenance_seconds": NUM,
-        "maintenance_downtime_seconds": NUM,
-        "scheduled_seconds": NUM,
-        "period_seconds": NUM,
-    }
-    return {
-        "Error": _obj({"error": STR}),
-        "Target": _obj(
-            {
-                "name": STR,
-                "kind": STR,
-                "group": STR,
-                "labels": LABELS,
-                "address": STR,
-                "depends_on": _array(STR),
-                "state": _s("string", enum=_STATES),
-                "probe_state": _s("string", enum=["up", "down", "unknown"]),
-                "since": _null(TIME),
-                "reason": _null(STR),
-                "reason_text": _obj({"vi": STR, "en": STR}),
-                "detail": _null(STR),
-                "last_probe": _null(TIME),
-                "duration_seconds": _null(NUM),
-                "rtt_seconds": _null(NUM),
-                "loss_ratio": _null(NUM),
-                "http_status": _null(INT),
-                "cert_expiry": _null(TIME),
-                "maintenance": _null(STR),
-                "suppressed_by": _null(STR),
-                "alerts": _array(STR),
-            }
-        ),
-        "Observation": _obj(
-            {
-                "started": TIME,
-                "success": BOOL,
-                "reason": _null(STR),
-                "detail": STR,
-                "duration_seconds": _null(NUM),
-                "rtt_seconds": _null(NUM),
-                "loss_ratio": _null(NUM),
-                "http_status": _null(INT),
-            }
-        ),
-        "Event": _obj({"source": STR, "name": STR, "at": TIME, "labels": LABELS, "detail": STR}),
-        "Alert": _obj(
-            {
-                "key": STR,
-                "rule": STR,
-                "target": _null(STR),
-                "state": _s("string", enum=ALERT_STATES),
-                "severity": _null(STR),
-                "phase": _null(STR),
-                "labels": LABELS,
-                "annotations": LABELS,
-                "value": _null(NUM),
-                "since": _null(TIME),
-                "fired_at": _null(TIME),
-                "held": _null(STR),
-                "hold": _null(
-                    _obj(
-                        {
-                            "kind": _s("string", enum=list(HOLD_KINDS)),
-                            "parent": _null(STR),
-                            "window": _null(STR),
-                            "until": _null(TIME),
-                        }
-                    )
-                ),
-                "suppressed": BOOL,
-                "flapping": BOOL,
-                "notified": _array(STR),
-            }
-        ),
-        "Outage": _obj(
-            {
-                "target": STR,
-                "group": STR,
-                "labels": LABELS,
-                "start": TIME,
-                "end": _null(TIME),
-                "duration_seconds": _null(NUM),
-                "reason": _null(STR),
-                "detail": STR,
-                "phase": _null(STR),
-                "maintenance": _null(STR),
-            }
-        ),
-        "Maintenance": _obj(
-            {
-                "name": STR,
-                "match": {"type": "object", "additionalProperties": _array(STR)},
-                "start": TIME,
-                "end": TIME,
-                "comment": STR,
-                "source": _s("string", enum=["settings", "api"]),
-                "active": BOOL,
-            }
-        ),
-        "MaintenanceRequest": {
-            "type": "object",
-            "properties": {
-                "name": _s("string", minLength=1, maxLength=100),
-                "match": MATCH,
-                "start": TIME,
-                "end": TIME,
-                "duration": _s(
-                    "string",
-                    pattern=r"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)$",
-                    description='"30m", "2h": instead of end',
-                ),
-                "comment": STR,
-            },
-            "required": ["name", "match"],
-            "additionalProperties": False,
-        },
-        "Figures": _obj(figures),
-        "ReportAggregate": _obj({"name": STR, "targets": INT, **figures}),
-        "ReportOutage": _obj(
-            {
-                "start": TIME,
-                "end": _null(TIME),
-                "reason": _null(STR),
-                "maintenance": _null(STR),
-                "downtime_seconds": NUM,
-                "maintenance_seconds": NUM,
-            }
-        ),
-        "ReportTarget": _obj(
-            {
-                "name": STR,
-                "group": STR,
-                "kind": STR,
-                "carrier": _null(STR),
-                "labels": LABELS,
-                **figures,
-                "outage_list": _array(_ref("ReportOutage")),
-            }
-        ),
-        "ReportSection": _obj(
-            {
-                "key": STR,
-                "phase": _null(STR),
-                "title": STR,
-                "start": TIME,
-                "end": TIME,
-                "planned_end": TIME,
-                "total": _obj({"targets": INT, **figures}),
-                "carriers": _array(_ref("ReportAggregate")),
-                "groups": _array(_ref("ReportAggregate")),
-                "targets": _array(_ref("ReportTarget")),
-            }
-        ),
-        "Report": _obj(
-            {
-                "generated": TIME,
-                "start": TIME,
-                "end": TIME,
-                "timezone": STR,
-                "scope": _null(STR),
-                "filters": LABELS,
-                "unknown_maintenance_windows": _array(STR),
-                "sections": _array(_ref("ReportSection")),
-            }
-        ),
-    }
 
 
 def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -246,9 +138,9 @@ def _json(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
 
 
 _ERRORS = {
-    "400": _json(_ref("Error"), "a parameter is wrong (the message says which)"),
-    "401": _json(_ref("Error"), "no token, or a wrong one"),
-    "403": _json(_ref("Error"), "the token's role may not do this"),
+    "400": _json(_ERROR, "a parameter is wrong (the message says which)"),
+    "401": _json(_ERROR, "no token, or a wrong one"),
+    "403": _json(_ERROR, "the token's role may not do this"),
 }
 
 
@@ -258,11 +150,11 @@ def _errors(*codes: str) -> dict[str, Any]:
         if code in _ERRORS:
             out[code] = _ERRORS[code]
         elif code == "404":
-            out[code] = _json(_ref("Error"), "no such target (or not in the caller's scope)")
+            out[code] = _json(_ERROR, "no such target (or not in the caller's scope)")
         elif code == "409":
-            out[code] = _json(_ref("Error"), "the window is defined in the settings")
+            out[code] = _json(_ERROR, "the window is defined in the settings")
         elif code == "503":
-            out[code] = _json(_ref("Error"), "the outage ledger cannot be read")
+            out[code] = _json(_ERROR, "the outage ledger cannot be read")
     return out
 
 
@@ -284,6 +176,7 @@ def document(settings: Settings) -> dict[str, Any]:
         _q("carrier", "only targets whose label carrier has this value"),
     ]
     target_q = _q("target", "only this target")
+    refs = _Refs()
     ops: dict[str, Any] = {
         "/healthz": {
             "get": {
@@ -318,24 +211,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 "summary": "The plan's phases and the current one",
                 "operationId": "phases",
                 "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "current": _null(STR),
-                                "phases": _array(
-                                    _obj(
-                                        {
-                                            "name": STR,
-                                            "title": STR,
-                                            "start": TIME,
-                                            "end": TIME,
-                                            "current": BOOL,
-                                        }
-                                    )
-                                ),
-                            }
-                        )
-                    ),
+                    "200": _json(refs.answer(schemas.PlannedPhases)),
                     **_errors(),
                 },
             }
@@ -350,7 +226,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     _q("state", "only targets in this state", _s("string", enum=_STATES)),
                 ],
                 "responses": {
-                    "200": _json(_obj({"phase": _null(PHASE), "targets": _array(_ref("Target"))})),
+                    "200": _json(refs.answer(schemas.TargetList)),
                     **_errors("400"),
                 },
             }
@@ -363,17 +239,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     {"name": "name", "in": "path", "required": True, "schema": STR},
                 ],
                 "responses": {
-                    "200": _json(
-                        _obj(
-                            {
-                                "target": _ref("Target"),
-                                "history": _array(_ref("Observation")),
-                                "events": _array(_ref("Event")),
-                                "alerts": _array(_ref("Alert")),
-                                "outages": _array(_ref("Outage")),
-                            }
-                        )
-                    ),
+                    "200": _json(refs.answer(schemas.TargetDetail)),
                     **_errors("404", "503"),
                 },
             }
@@ -383,13 +249,13 @@ def document(settings: Settings) -> dict[str, Any]:
                 "summary": "Alerts pending and firing (an operator: those of its targets)",
                 "operationId": "alerts",
                 "parameters": [
-                    _q("state", "pending, firing", _s("string", enum=ALERT_STATES)),
+                    _q("state", "pending, firing", _s("string", enum=_ALERT_STATES)),
                     target_q,
                     *filters,
                     _q("severity", "critical, warning, info, ..."),
                 ],
                 "responses": {
-                    "200": _json(_obj({"phase": _null(STR), "alerts": _array(_ref("Alert"))})),
+                    "200": _json(refs.answer(schemas.AlertList)),
                     **_errors("400"),
                 },
             }
@@ -406,7 +272,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     _q("until", "outages starting before this time (RFC 3339)", TIME),
                 ],
                 "responses": {
-                    "200": _json(_obj({"outages": _array(_ref("Outage"))})),
+                    "200": _json(refs.answer(schemas.OutageList)),
                     **_errors("400", "503"),
                 },
             }
@@ -425,7 +291,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     _q("phase", "one phase", phase_schema),
                     _q("from", "range start (RFC 3339)", TIME),
                     _q("to", "range end (RFC 3339), default now", TIME),
-                    _q("format", "json (default), csv, html", _s("string", enum=FORMATS)),
+                    _q("format", "json (default), csv, html", _s("string", enum=_FORMATS)),
                     _q("lang", "headings of csv and html", _s("string", enum=["vi", "en"])),
                     target_q,
                     *filters,
@@ -434,7 +300,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     "200": {
                         "description": "the report",
                         "content": {
-                            "application/json": {"schema": _ref("Report")},
+                            "application/json": {"schema": refs.answer(schemas.Report)},
                             "text/csv": {"schema": STR},
                             "text/html": {"schema": STR},
                         },
@@ -448,7 +314,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 "summary": "Maintenance windows (settings and API); role noc",
                 "operationId": "maintenance",
                 "responses": {
-                    "200": _json(_obj({"maintenance": _array(_ref("Maintenance"))})),
+                    "200": _json(refs.answer(schemas.MaintenanceList)),
                     **_errors(),
                 },
             },
@@ -457,10 +323,12 @@ def document(settings: Settings) -> dict[str, Any]:
                 "operationId": "addMaintenance",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": _ref("MaintenanceRequest")}},
+                    "content": {
+                        "application/json": {"schema": refs.request(schemas.MaintenanceRequest)}
+                    },
                 },
                 "responses": {
-                    "201": _json(_ref("Maintenance"), "the window as stored"),
+                    "201": _json(refs.answer(schemas.Maintenance), "the window as stored"),
                     **_errors("400", "409"),
                 },
             },
@@ -473,7 +341,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     {"name": "name", "in": "path", "required": True, "schema": STR},
                 ],
                 "responses": {
-                    "200": _json(_obj({"deleted": STR})),
+                    "200": _json(refs.answer(schemas.MaintenanceDeleted)),
                     **_errors("404", "409"),
                 },
             }
@@ -495,6 +363,6 @@ def document(settings: Settings) -> dict[str, Any]:
         "paths": ops,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": _schemas(),
+            "schemas": components(refs.answers, refs.requests),
         },
     }

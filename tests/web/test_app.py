@@ -1,43 +1,25 @@
-"""The web layer in process: states and reasons, redaction, parameters, sessions, /metrics
-policy, and the OpenAPI document against the routes the app really has."""
+"""The web layer in process: states and reasons, redaction, sessions, /metrics policy. (The
+API's parameters and the OpenAPI document: test_api.py, test_openapi.py.)"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
-from collections.abc import AsyncIterator
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from monitor.config import Settings, Target, parse_settings
+from monitor.config import Target
 from monitor.config.access import Access, AccessSettings, Principal, token_digest
 from monitor.core import i18n
-from monitor.runtime.service import Service
 from monitor.runtime.store import Observation, Store, TargetState
-from monitor.web.api import dumps, parse_time
-from monitor.web.app import make_app
-from monitor.web.guard import ApiError
 from monitor.web.pages import _safe_next
 from monitor.web.status import public_address, view_target, visible_alerts
 from probes.base import ProbeResult, Sample
 from tests.support.common import REPO
-
-NOC, VIETTEL = "noc-token-1234", "viettel-token-5678"
-TOKENS = [
-    {"name": "noc", "role": "noc", "sha256": token_digest(NOC)},
-    {
-        "name": "viettel",
-        "role": "operator",
-        "scope": {"carrier": "viettel"},
-        "sha256": token_digest(VIETTEL),
-    },
-]
+from tests.support.web import NOC, TOKENS, VIETTEL
 
 
 def target(name: str, **more: Any) -> Target:
@@ -192,21 +174,6 @@ def test_addresses_hide_credentials() -> None:
     assert public_address(target("h")) == "127.0.2.1"
 
 
-def test_times_and_json() -> None:
-    assert parse_time("t", "2025-10-14T07:00:00+07:00") == 1760400000.0
-    assert parse_time("t", "2025-10-14t00:00:00z") == 1760400000.0
-    assert parse_time("t", "2016-12-31T23:59:60Z") == parse_time("t", "2017-01-01T00:00:00Z")
-    for bad in ("yesterday", "2025-10-14T07:00:00"):
-        with pytest.raises(ApiError) as info:
-            parse_time("since", bad)
-        assert info.value.status == 400 and info.value.message.startswith("since:")
-    assert json.loads(dumps({"v": float("nan"), "w": [float("inf")], "ok": 1.5})) == {
-        "v": None,
-        "w": [None],
-        "ok": 1.5,
-    }
-
-
 def test_sign_in_never_redirects_elsewhere() -> None:
     for bad in ("//evil.example/", "/\\evil.example", "https://evil.example/", "", None):
         assert _safe_next(bad) == "/"
@@ -230,98 +197,6 @@ async def test_metrics_policy() -> None:
     assert await access(metrics="open").metrics_allowed(None, "10.0.0.5") == "ok"
     with pytest.raises(ValueError, match="64 hex digits"):
         AccessSettings.model_validate({"metrics_token_sha256": "abc"})
-
-
-def settings(tmp_path: Path, **access: Any) -> Settings:
-    raw: dict[str, Any] = {
-        "server": {"state_dir": str(tmp_path / "state")},
-        "phases": [
-            {
-                "name": "dai-hoi-tinh",
-                "title": "Đại hội",
-                "start": "2025-10-14T07:00:00+07:00",
-                "end": "2025-10-16T18:00:00+07:00",
-            }
-        ],
-        "targets": [
-            {"name": "vt", "kind": "icmp", "host": "127.0.2.2", "labels": {"carrier": "viettel"}},
-            {"name": "vn", "kind": "icmp", "host": "127.0.2.1", "labels": {"carrier": "vnpt"}},
-        ],
-        "access": access,
-    }
-    for phase in raw["phases"]:
-        phase["start"] = datetime.fromisoformat(phase["start"])
-        phase["end"] = datetime.fromisoformat(phase["end"])
-    return parse_settings(raw, tmp_path)
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    service = Service(settings(tmp_path, tokens=TOKENS))
-    await service.start()
-    now = time.time()
-    service.store.record("vt", Observation(ok(), now, 0.01))
-    service.store.record("vn", Observation(failed(), now, 0.01))
-    try:
-        async with TestClient(TestServer(make_app(service), host="127.0.0.1")) as c:
-            yield c
-    finally:
-        await service.aclose()
-
-
-async def test_openapi_lists_every_api_route(client: TestClient[Any, Any]) -> None:
-    doc = await (await client.get("/api/v1/openapi.json")).json()
-    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
-    served = set()
-    for resource in client.app.router.resources():
-        info = resource.get_info()
-        path = info.get("path") or info.get("formatter")
-        if path and path.startswith("/api/v1"):
-            for route in resource:
-                if route.method != "HEAD":
-                    served.add((route.method, path))
-    assert served == {d for d in documented if d[1].startswith("/api/v1")}
-    phase = next(
-        p for p in doc["paths"]["/api/v1/outages"]["get"]["parameters"] if p["name"] == "phase"
-    )
-    assert phase["schema"]["enum"] == ["dai-hoi-tinh"]
-
-
-async def test_parameters_and_errors(client: TestClient[Any, Any]) -> None:
-    noc = {"Authorization": f"Bearer {NOC}"}
-    for path, status in (
-        ("/api/v1/targets?state=sideways", 400),
-        ("/api/v1/targets?group=a&group=b", 400),
-        ("/api/v1/outages?since=yesterday", 400),
-        ("/api/v1/outages?phase=khong-co", 400),
-        ("/api/v1/report?format=pdf", 400),
-        ("/api/v1/report?from=2025-10-16T00:00:00Z&to=2025-10-15T00:00:00Z", 400),
-        ("/api/v1/nothing-here", 404),
-        ("/api/v1/targets/vn", 200),
-        ("/api/v1/targets?state=down", 200),
-    ):
-        resp = await client.get(path, headers=noc)
-        assert resp.status == status, (path, await resp.text())
-        assert resp.headers["Content-Type"].startswith("application/json"), path
-        if status >= 400:
-            assert set(await resp.json()) == {"error"}
-    resp = await client.put("/api/v1/targets", headers=noc)
-    assert resp.status == 405 and "error" in await resp.json()
-    body = await (await client.get("/api/v1/targets?state=down", headers=noc)).json()
-    assert [t["name"] for t in body["targets"]] == ["vn"]
-    resp = await client.post("/api/v1/maintenance", data=b"\xff", headers=noc)
-    assert resp.status == 400
-    resp = await client.post(
-        "/api/v1/maintenance",
-        json={
-            "name": "x",
-            "match": {"target": ["vt"]},
-            "end": "2030-01-01T00:00:00Z",
-            "duration": "1h",
-        },
-        headers=noc,
-    )
-    assert resp.status == 400 and "not both" in (await resp.json())["error"]
 
 
 async def test_sessions(client: TestClient[Any, Any]) -> None:
