@@ -162,7 +162,10 @@ async def drive_exporter(base: str, module: str, target: str, n: int, conc: int)
         nonlocal ok
         while queue:
             queue.pop()
-            ok += await asyncio.to_thread(one)
+            # Awaited first: ``ok += await ...`` reads ``ok`` before the await and writes it
+            # after, so concurrent workers overwrite each other's counts.
+            found = await asyncio.to_thread(one)
+            ok += found
 
     await asyncio.gather(*(worker() for _ in range(conc)))
     return ok
@@ -175,7 +178,8 @@ async def drive_probe(targets: list[Target], ctx: ProbeContext, n: int) -> int:
     async def worker(target: Target) -> None:
         nonlocal ok
         for _ in range(per):
-            ok += (await snmp.probe(target, ctx)).success
+            result = await snmp.probe(target, ctx)  # awaited before ``ok`` is read, as above
+            ok += result.success
 
     await asyncio.gather(*(worker(t) for t in targets))
     return ok
