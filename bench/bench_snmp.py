@@ -1,7 +1,8 @@
 """SNMP: CPU per IF-MIB poll against snmp_exporter, 500 agents' worth of polling, traps.
 
 Run by hand: ``.venv/bin/python bench/bench_snmp.py [--polls 300] [--rounds 5] [--scale-seconds
-65]`` (about two minutes; needs Debian's snmpd and prometheus-snmp-exporter). Loopback only.
+65]`` (about two minutes; needs Debian's snmpd and prometheus-snmp-exporter, ``make debs-bench``,
+and the bench extra, ``pip install -e .[test,bench]``). Loopback only.
 
 1. **CPU per IF-MIB poll**, side by side on the same agents, each tool asking the same OIDs
    (sysUpTime.0 and sysName.0 by GET; ifDescr, ifSpeed, ifAdminStatus, ifOperStatus,
@@ -14,8 +15,8 @@ Run by hand: ``.venv/bin/python bench/bench_snmp.py [--polls 300] [--rounds 5] [
      ``/proc/<pid>/stat``, serving the HTTP request and rendering included (as deployed).
    - netmon: ``probes.snmp.probe.probe`` (the whole probe: client, samples, derived utilization),
      CPU from ``time.process_time()`` of this process.
-   - the client alone, two implementations of ``probes.snmp.client.SnmpClient``: netmon's
-     ``BerSession`` and ``GufoClient`` (gufo-snmp), GET + walk, no samples.
+   - the client alone, two implementations of ``probes.snmp.session.SnmpClient``: netmon's
+     ``BerSession`` and ``GufoClient`` (gufo-snmp, bench/snmp_gufo.py), GET + walk, no samples.
    - pysnmp 7 (hlapi, ``lookupMib=False``, one engine), a few polls, for the record.
 
    Agents: Debian's snmpd (this machine's interfaces), and the lab's 50-port access switch
@@ -56,6 +57,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.snmp_gufo import GufoClient  # noqa: E402
 from monitor.config import Settings, Target  # noqa: E402
 from monitor.config.traps import TrapSettings, TrapUser  # noqa: E402
 from monitor.runtime.store import Store, TargetEvent, TargetState  # noqa: E402
@@ -72,7 +74,7 @@ from probes.snmp.ber import (  # noqa: E402
     Value,
     encode_community_message,
 )
-from probes.snmp.client import BerSession, Credentials, GufoClient, SnmpClient  # noqa: E402
+from probes.snmp.session import BerSession, Credentials, SnmpClient  # noqa: E402
 from probes.snmp.usm import FLAG_AUTH, FLAG_PRIV, UsmUser, encode_v3  # noqa: E402
 from tests.fixtures.snmpd import COMMUNITY, Snmpd, free_udp_port  # noqa: E402
 
@@ -160,7 +162,10 @@ async def drive_exporter(base: str, module: str, target: str, n: int, conc: int)
         nonlocal ok
         while queue:
             queue.pop()
-            ok += await asyncio.to_thread(one)
+            # Awaited first: ``ok += await ...`` reads ``ok`` before the await and writes it
+            # after, so concurrent workers overwrite each other's counts.
+            found = await asyncio.to_thread(one)
+            ok += found
 
     await asyncio.gather(*(worker() for _ in range(conc)))
     return ok
@@ -173,7 +178,8 @@ async def drive_probe(targets: list[Target], ctx: ProbeContext, n: int) -> int:
     async def worker(target: Target) -> None:
         nonlocal ok
         for _ in range(per):
-            ok += (await snmp.probe(target, ctx)).success
+            result = await snmp.probe(target, ctx)  # awaited before ``ok`` is read, as above
+            ok += result.success
 
     await asyncio.gather(*(worker(t) for t in targets))
     return ok

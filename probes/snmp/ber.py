@@ -1,9 +1,11 @@
-"""A small BER codec for SNMP messages: what the lab's agents, the test agents and the client's
-v3 diagnosis need, nothing more (no MIBs, numeric OIDs only).
+"""A small BER codec for SNMP messages (no MIBs, numeric OIDs only): what netmon polls with and
+what its agents answer with, nothing more.
 
-Polling itself goes through gufo-snmp (Rust); this module is for the few places where netmon
-must speak SNMP itself: the lab's pure-Python agents, hostile test servers, and asking an agent
-which USM report it gives (gufo-snmp says only "authentication failed").
+netmon speaks SNMP itself: every poll is encoded and decoded here, v1/v2c messages by
+``encode_community_message``/``decode_community_message`` in ``probes.snmp.session`` and the
+scoped PDUs of v3 by ``probes.snmp.usm``; the lab's pure-Python agents (``monitor.lab.snmp``)
+and the tests' hostile agents answer with it too. gufo-snmp is only measured beside it, by the
+benchmark (bench/snmp_gufo.py); the trap receiver decodes with pysnmp.
 
 Values are ``Value(tag, data)``: ``data`` is an ``int`` for INTEGER, Counter32, Gauge32,
 TimeTicks and Counter64, ``bytes`` for OCTET STRING, IpAddress and Opaque, a dotted ``str`` for

@@ -59,9 +59,7 @@ from probes.snmp.ber import (
     TIMETICKS,
     Value,
 )
-from probes.snmp.client import (
-    BerSession,
-    Credentials,
+from probes.snmp.errors import (
     SnmpAgentError,
     SnmpAuthError,
     SnmpError,
@@ -69,9 +67,9 @@ from probes.snmp.client import (
     SnmpRefused,
     SnmpTimeout,
     SnmpUnreachable,
-    UdpTransport,
-    Varbinds,
 )
+from probes.snmp.session import BerSession, Credentials, Varbinds
+from probes.snmp.transport import UdpTransport
 from probes.snmp.usm import UsmUser
 
 __all__ = [
@@ -315,7 +313,7 @@ class _Poll:
 
 
 _NAME_COLUMNS: Final = ("ifDescr", "ifName", "ifAlias")
-_GET_BATCH: Final = 32  # varbinds per GET (snmp_client.BerSession.get)
+_GET_BATCH: Final = 32  # varbinds per GET (session.BerSession.get)
 
 
 async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:

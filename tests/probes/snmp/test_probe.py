@@ -17,8 +17,6 @@ import pytest
 from monitor.config import Target
 from probes import PROBES
 from probes.base import ProbeContext, ProbeResult, Sample
-from probes.snmp.client import BerSession, Credentials, GufoClient, UdpTransport
-from probes.snmp.usm import UsmUser
 from tests.fixtures.snmpd import (
     AUTH_KEY,
     COMMUNITY,
@@ -296,28 +294,3 @@ async def test_agent_restart_between_polls(tmp_path: Path, ctx: ProbeContext) ->
             assert kept == restart_at
     finally:
         agent.stop()
-
-
-async def test_gufo_client_reads_the_same_agent(agent: Snmpd) -> None:
-    """The alternative client (bench/bench_snmp.py measures both) agrees with netmon's."""
-    creds = Credentials(
-        "3",
-        user=UsmUser(b"sha256aes256", "SHA-256", AUTH_KEY.encode(), "AES-256", PRIV_KEY.encode()),
-    )
-    transport = UdpTransport()
-    ours = BerSession(transport, (agent.address, agent.port), creds, timeout=1.0)
-    theirs = GufoClient((agent.address, agent.port), creds, timeout=1.0)
-    try:
-        columns = [IF_DESCR, IF_NAME, IF_OPER]
-        walked = await ours.walk(columns, 25)
-        gufo = await theirs.walk(columns, 25)
-        for column in columns:
-            assert [(o, v.data) for o, v in walked[column]] == [
-                (o, v.data) for o, v in gufo[column]
-            ]
-        name = "1.3.6.1.2.1.1.5.0"
-        assert (await ours.get([name]))[0][1].data == (await theirs.get([name]))[0][1].data
-    finally:
-        await ours.close()
-        await theirs.close()
-        await transport.aclose()
