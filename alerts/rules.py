@@ -18,6 +18,7 @@ from alerts.expr import Condition, ExprError, parse
 from alerts.rules_default import shipped_rules
 from alerts.settings import AlertsSettings, LocalText, PhaseOverride, RuleSettings, TrapSettings
 from monitor.core.labels import Labelled, matches, target_labels
+from probes.catalogue import CATALOGUE
 from probes.options import OPTIONS
 
 __all__ = [
@@ -30,32 +31,6 @@ __all__ = [
     "series_label_name",
 ]
 
-_IF = frozenset({"ifIndex", "ifName", "ifDescr", "ifAlias"})
-# Labels each sample of the metrics table carries besides the target's (DESIGN.md): what a
-# template may use beyond the base fields.
-SERIES_LABELS: dict[str, frozenset[str]] = {
-    "probe_failure_info": frozenset({"reason"}),
-    "probe_icmp_rtt_seconds": frozenset({"stat"}),
-    "probe_http_duration_seconds": frozenset({"exported_phase"}),
-    "probe_tcp_duration_seconds": frozenset({"exported_phase"}),
-    "probe_tls_version_info": frozenset({"version"}),
-    "probe_snmp_if_utilization_ratio": _IF | {"direction"},
-    "bgpPeerState": frozenset({"peer"}),
-    **{
-        name: _IF
-        for name in (
-            "ifOperStatus",
-            "ifAdminStatus",
-            "ifHCInOctets",
-            "ifHCOutOctets",
-            "ifInErrors",
-            "ifOutErrors",
-            "ifInDiscards",
-            "ifOutDiscards",
-            "ifHighSpeed",
-        )
-    },
-}
 # Alert labels netmon sets itself; a series label of the same name is renamed exported_<name>
 # (as Prometheus does with honor_labels = false).
 RESERVED_ALERT_LABELS = frozenset({"alertname", "severity", "phase", "target", "kind", "group"})
@@ -63,6 +38,15 @@ RESERVED_ALERT_LABELS = frozenset({"alertname", "severity", "phase", "target", "
 
 def series_label_name(name: str) -> str:
     return f"exported_{name}" if name in RESERVED_ALERT_LABELS else name
+
+
+# Labels each series of a family carries besides the target's (the metric catalogue), as the
+# alert sees them: what a template may use beyond the base fields.
+SERIES_LABELS: dict[str, frozenset[str]] = {
+    family.name: frozenset(series_label_name(label) for label in family.labels)
+    for family in CATALOGUE
+    if family.labels
+}
 
 
 @dataclass(frozen=True, slots=True)

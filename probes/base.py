@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "Family",
     "KindOptions",
     "Probe",
     "ProbeContext",
@@ -34,6 +35,17 @@ class Sample:
     name: str
     value: float
     labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A metric family as /metrics exposes it: every ``Sample`` of that ``name`` carries exactly
+    ``labels``, in this order, besides the target's own (probes/catalogue.py holds them all)."""
+
+    name: str
+    type: Literal["gauge", "counter"]
+    help: str
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,14 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
+from probes import catalogue
 from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.options import DnsOptions
 
-__all__ = ["probe"]
+__all__ = ["FAMILIES", "probe"]
+
+# The metric families this probe emits (declared in probes/catalogue.py).
+FAMILIES = catalogue.DNS
 
 _TEXT_TYPES = frozenset({"TXT", "SPF"})
 _DETAIL_ANSWERS = 120  # characters of answer text in a detail sentence

@@ -44,11 +44,15 @@ import aiohttp
 from aiohttp import http_exceptions
 from yarl import URL
 
+from probes import catalogue
 from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.options import HttpOptions
 from probes.tls import client_context, is_ip_literal, leaf_expiry
 
-__all__ = ["USER_AGENT", "probe"]
+__all__ = ["FAMILIES", "USER_AGENT", "probe"]
+
+# The metric families this probe emits (declared in probes/catalogue.py).
+FAMILIES = catalogue.HTTP
 
 log = logging.getLogger(__name__)
 

@@ -43,10 +43,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from probes import catalogue
 from probes.base import Closer, ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.options import IcmpOptions
 
-__all__ = ["IcmpSocket", "jitter", "probe", "wait_after_last"]
+__all__ = ["FAMILIES", "IcmpSocket", "jitter", "probe", "wait_after_last"]
+
+# The metric families this probe emits (declared in probes/catalogue.py).
+FAMILIES = catalogue.ICMP
 
 # Linux constants the socket module does not export.
 SO_RCVBUFFORCE: Final = 33

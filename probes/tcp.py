@@ -19,11 +19,15 @@ import ssl
 import time
 from typing import cast
 
+from probes import catalogue
 from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.options import TcpOptions
 from probes.tls import client_context, is_ip_literal, leaf_expiry
 
-__all__ = ["probe"]
+__all__ = ["FAMILIES", "probe"]
+
+# The metric families this probe emits (declared in probes/catalogue.py).
+FAMILIES = catalogue.TCP
 
 BANNER_LIMIT = 4096  # bytes read at most while looking for the first line
 _SHOWN = 80  # characters of a wrong banner shown in the detail

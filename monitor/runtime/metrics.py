@@ -3,6 +3,7 @@
 Rendering 100k series at every scrape costs too much CPU for one event loop
 (prometheus_client's generate_latest ≈ 700 ms here), so each target's lines are rendered when
 its result arrives (a store listener), kept per metric family, and only joined at scrape time.
+The families' HELP, TYPE and order come from the metric catalogue (probes/catalogue.py).
 netmon's own health metrics are few and go through prometheus_client.
 """
 
@@ -17,74 +18,7 @@ from prometheus_client.registry import Collector
 
 from monitor.config import Target
 from monitor.runtime.store import Observation, Store, TargetState
-
-# HELP and TYPE of the families DESIGN.md names; a probe may add others (typed gauge).
-FAMILIES: dict[str, tuple[str, str]] = {
-    "probe_success": ("gauge", "Whether the last probe succeeded (1) or not (0)."),
-    "probe_duration_seconds": ("gauge", "How long the last probe took, in seconds."),
-    "probe_failure_info": ("gauge", "Why the last probe failed (absent when it succeeded)."),
-    "probe_icmp_packets_sent": ("gauge", "ICMP echo requests sent by the last probe."),
-    "probe_icmp_packets_received": ("gauge", "ICMP echo replies received by the last probe."),
-    "probe_icmp_packet_loss_ratio": ("gauge", "Share of echoes lost in the last probe (0..1)."),
-    "probe_icmp_rtt_seconds": ("gauge", "Round-trip time of the last probe's echoes."),
-    "probe_icmp_jitter_seconds": (
-        "gauge",
-        "Mean absolute difference of consecutive round-trip times.",
-    ),
-    "probe_http_status_code": ("gauge", "HTTP status code of the last probe's final response."),
-    "probe_http_duration_seconds": ("gauge", "Duration of each phase of the last HTTP probe."),
-    "probe_ssl_earliest_cert_expiry": ("gauge", "Expiry of the peer certificate, unix seconds."),
-    "probe_http_content_match": (
-        "gauge",
-        "Required content present and forbidden content absent (1) or not (0).",
-    ),
-    "probe_http_content_required_match": (
-        "gauge",
-        "Every required text (body_contains, the congress banner) is present (1) or not (0).",
-    ),
-    "probe_http_content_forbidden_match": (
-        "gauge",
-        "No forbidden text (body_absent, defacement words) is present (1) or one is (0).",
-    ),
-    "probe_dns_lookup_time_seconds": ("gauge", "How long the DNS query took."),
-    "probe_dns_answer_match": ("gauge", "The DNS answer equals the expected set (1) or not (0)."),
-    # SNMP, named as snmp_exporter's if_mib module names them (labels ifIndex, ifName, ifDescr,
-    # ifAlias); the octet, error and discard counters are counters, as there.
-    "ifOperStatus": ("gauge", "The current operational state of the interface (IF-MIB)."),
-    "ifAdminStatus": ("gauge", "The desired state of the interface (IF-MIB)."),
-    "ifHCInOctets": ("counter", "Octets received on the interface, 64-bit (IF-MIB)."),
-    "ifHCOutOctets": ("counter", "Octets transmitted out of the interface, 64-bit (IF-MIB)."),
-    "ifInOctets": ("counter", "Octets received on the interface, 32-bit (IF-MIB)."),
-    "ifOutOctets": ("counter", "Octets transmitted out of the interface, 32-bit (IF-MIB)."),
-    "ifInErrors": ("counter", "Inbound packets with errors (IF-MIB)."),
-    "ifOutErrors": ("counter", "Outbound packets that could not be sent for errors (IF-MIB)."),
-    "ifInDiscards": ("counter", "Inbound packets discarded without an error (IF-MIB)."),
-    "ifOutDiscards": ("counter", "Outbound packets discarded without an error (IF-MIB)."),
-    "ifHighSpeed": ("gauge", "The interface's current bandwidth in Mbit/s (IF-MIB)."),
-    "sysUpTime": ("gauge", "Seconds since the SNMP agent was (re)initialized (SNMPv2-MIB)."),
-    "sysName": ("gauge", "The agent's sysName, as a label; always 1 (SNMPv2-MIB)."),
-    "bgpPeerState": (
-        "gauge",
-        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
-        "6 established.",
-    ),
-    "probe_snmp_if_utilization_ratio": (
-        "gauge",
-        "Interface utilization between the last two polls, by direction (0..1 of its speed).",
-    ),
-    "probe_snmp_agent_restarted": (
-        "gauge",
-        "1 when the agent restarted since the previous poll (sysUpTime went back, or a "
-        "coldStart/warmStart trap), else 0.",
-    ),
-    "probe_snmp_last_restart_timestamp_seconds": (
-        "gauge",
-        "When netmon last saw the agent restart, unix seconds.",
-    ),
-    "probe_snmp_oid_value": ("gauge", "The value of an extra numeric OID of the target."),
-}
-
-OWN_FAMILIES = ("probe_success", "probe_duration_seconds", "probe_failure_info")
+from probes.catalogue import BY_NAME, CATALOGUE
 
 
 def escape_label_value(value: str) -> str:
@@ -137,7 +71,9 @@ class MetricsRenderer:
 
     def __init__(self, store: Store) -> None:
         self._fragments: dict[str, dict[str, str]] = {}  # family -> target -> lines
-        self._order: list[str] = list(FAMILIES)
+        # The catalogue's order, then any family a probe emits undeclared (a defect
+        # tests/probes/test_catalogue.py catches; its series are still exposed).
+        self._order: list[str] = [family.name for family in CATALOGUE]
         store.subscribe(self._on_record, self._on_remove)
         for state in store:
             if state.latest is not None:
@@ -150,7 +86,7 @@ class MetricsRenderer:
             per_target = self._fragments.get(family)
             if per_target is None:
                 per_target = self._fragments[family] = {}
-                if family not in FAMILIES:
+                if family not in BY_NAME:
                     self._order.append(family)
             per_target[name] = lines
         for family, per_target in self._fragments.items():
@@ -167,7 +103,11 @@ class MetricsRenderer:
             per_target = self._fragments.get(family)
             if not per_target:
                 continue
-            kind, text = FAMILIES.get(family, ("gauge", f"{family} as measured by the probe."))
+            declared = BY_NAME.get(family)
+            if declared is None:
+                kind, text = "gauge", f"{family} as measured by the probe."
+            else:
+                kind, text = declared.type, declared.help
             parts.append(f"# HELP {family} {text}\n# TYPE {family} {kind}\n")
             parts.append("".join(per_target.values()))
         return "".join(parts)

@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
+from probes import catalogue
 from probes.base import Closer, ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.options import SnmpOptions
 from probes.snmp.ber import (
@@ -73,12 +74,16 @@ from probes.snmp.transport import UdpTransport
 from probes.snmp.usm import UsmUser
 
 __all__ = [
+    "FAMILIES",
     "IF_COLUMNS",
     "SnmpShared",
     "credentials",
     "probe",
     "utilization",
 ]
+
+# The metric families this probe emits (declared in probes/catalogue.py).
+FAMILIES = catalogue.SNMP
 
 SYS_UPTIME: Final = "1.3.6.1.2.1.1.3.0"
 SYS_NAME: Final = "1.3.6.1.2.1.1.5.0"

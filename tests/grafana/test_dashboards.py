@@ -42,7 +42,7 @@ from grafana.settings import SecretMissing
 from monitor.cli.grafana import main
 from monitor.config import Settings, SettingsError, load_settings, parse_settings
 from monitor.config.access import token_digest
-from monitor.runtime.metrics import FAMILIES
+from probes.catalogue import BY_NAME
 from tests.support.common import REPO, free_port
 
 COMMITTED = REPO / "grafana" / "build"
@@ -50,9 +50,9 @@ GRAFANA_SCHEMA_VERSION = 41  # Grafana 11.6's dashboard schema, as grafana-found
 VIETNAMESE = re.compile(
     r"[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.I
 )
-# Metric names the dashboards may read besides monitor.runtime.metrics.FAMILIES and the
-# recording rules: netmon's own (DESIGN.md's table, and the service's), SNMP's (as
-# snmp_exporter names them), Prometheus' own.
+# Metric names the dashboards may read besides the metric catalogue (probes/catalogue.py) and the
+# recording rules: netmon's own (the service's), Prometheus' own. SNMP_METRICS: the SNMP part of
+# the catalogue (as snmp_exporter names it) some dashboard must show.
 OWN_METRICS = {
     "netmon_alerts_firing",
     "netmon_notifications_total",
@@ -195,7 +195,8 @@ def _substitute(expr: str) -> str:
 
 
 def test_every_query_parses_and_reads_known_metrics() -> None:
-    known = set(FAMILIES) | OWN_METRICS | SNMP_METRICS | PROMETHEUS_METRICS
+    assert set(BY_NAME) >= SNMP_METRICS
+    known = set(BY_NAME) | OWN_METRICS | PROMETHEUS_METRICS
     known |= {f"target:probe_success:avg{w}" for w in promgen.AVAILABILITY_WINDOWS}
     used: set[str] = set()
     for doc in _committed().values():

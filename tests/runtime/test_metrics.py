@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -14,6 +16,7 @@ from monitor.runtime.service import Service
 from monitor.runtime.store import Observation, Store
 from monitor.web.app import make_app
 from probes.base import ProbeResult, Sample
+from probes.catalogue import BY_NAME, CATALOGUE
 
 
 def settings(*targets: dict[str, Any]) -> Settings:
@@ -57,6 +60,10 @@ def parse(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
         for sample in family.samples:
             out.setdefault(sample.name, []).append((sample.labels, sample.value))
     return out
+
+
+def steady(text: str) -> str:
+    return "".join(line for line in text.splitlines(True) if not line.startswith("process_"))
 
 
 def test_series_carry_target_kind_group_and_labels() -> None:
@@ -113,6 +120,93 @@ def test_label_change_on_reload_drops_old_series() -> None:
     assert 'carrier="viettel"' not in renderer.render_probes()
 
 
+SWITCH = {
+    "name": "venue-access-switch",
+    "kind": "snmp",
+    "host": "127.0.3.11",
+    "group": "venue",
+    "snmp": {"community": "netmon-lab"},
+}
+PORT = (("ifIndex", "49"), ("ifName", "Te1/1/1"), ("ifDescr", "TenGigabitEthernet1/1/1"),
+        ("ifAlias", "Uplink"))  # fmt: skip
+SWITCH_OK = ProbeResult(
+    True,
+    None,
+    "up",
+    (
+        Sample("sysUpTime", 86400.5),
+        Sample("ifOperStatus", 1, PORT),
+        Sample("ifHCInOctets", 123456789012, PORT),
+        Sample("probe_made_up_seconds", 0.5),  # emitted but not in the catalogue
+    ),
+)
+
+
+def test_help_type_and_order_come_from_the_catalogue() -> None:
+    store = Store()
+    renderer = MetricsRenderer(store)
+    store.set_targets(settings(UPLINK, PORTAL, SWITCH).targets)
+    # The switch first: the order is the catalogue's, not the order results came in.
+    store.record("venue-access-switch", Observation(SWITCH_OK, 1.0, 0.25))
+    store.record("venue-viettel-uplink", Observation(ICMP_OK, 1.0, 1.25))
+    store.record("cong-thong-tin", Observation(HTTP_DOWN, 1.0, 0.5))
+    text = renderer.render_probes()
+    helps = re.findall(r"^# HELP (\S+) (.*)$", text, re.M)
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    names = [name for name, _ in helps]
+    order = [f.name for f in CATALOGUE]
+    assert names[:-1] == sorted(names[:-1], key=order.index)
+    for name, help_text in helps[:-1]:
+        assert help_text == BY_NAME[name].help
+        assert types[name] == BY_NAME[name].type
+    assert types["ifHCInOctets"] == "counter"
+    # A family no probe declared still comes out, last, as a gauge.
+    assert helps[-1] == ("probe_made_up_seconds", "probe_made_up_seconds as measured by the probe.")
+    assert types["probe_made_up_seconds"] == "gauge"
+
+
+def test_exposition_is_byte_for_byte_what_it_was() -> None:
+    """The text before the catalogue existed, for the same store (the scrape contract)."""
+    store = Store()
+    renderer = MetricsRenderer(store)
+    store.set_targets(settings(SWITCH, PORTAL).targets)
+    declared = dataclasses.replace(SWITCH_OK, samples=SWITCH_OK.samples[:-1])
+    store.record("venue-access-switch", Observation(declared, 1.0, 0.25))
+    redirects = (Sample("probe_http_status_code", 503), Sample("probe_http_redirects", 1))
+    store.record("cong-thong-tin", Observation(ProbeResult(False, "status", "", redirects), 1, 1))
+    switch = 'target="venue-access-switch",kind="snmp",group="venue"'
+    port = 'ifIndex="49",ifName="Te1/1/1",ifDescr="TenGigabitEthernet1/1/1",ifAlias="Uplink"'
+    portal = 'target="cong-thong-tin",kind="http",group="website"'
+    assert renderer.render_probes() == (
+        "# HELP probe_success Whether the last probe succeeded (1) or not (0).\n"
+        "# TYPE probe_success gauge\n"
+        f"probe_success{{{switch}}} 1\n"
+        f"probe_success{{{portal}}} 0\n"
+        "# HELP probe_duration_seconds How long the last probe took, in seconds.\n"
+        "# TYPE probe_duration_seconds gauge\n"
+        f"probe_duration_seconds{{{switch}}} 0.25\n"
+        f"probe_duration_seconds{{{portal}}} 1\n"
+        "# HELP probe_failure_info Why the last probe failed (absent when it succeeded).\n"
+        "# TYPE probe_failure_info gauge\n"
+        f'probe_failure_info{{{portal},reason="status"}} 1\n'
+        "# HELP probe_http_status_code HTTP status code of the last probe's final response.\n"
+        "# TYPE probe_http_status_code gauge\n"
+        f"probe_http_status_code{{{portal}}} 503\n"
+        "# HELP ifOperStatus The current operational state of the interface (IF-MIB).\n"
+        "# TYPE ifOperStatus gauge\n"
+        f"ifOperStatus{{{switch},{port}}} 1\n"
+        "# HELP ifHCInOctets Octets received on the interface, 64-bit (IF-MIB).\n"
+        "# TYPE ifHCInOctets counter\n"
+        f"ifHCInOctets{{{switch},{port}}} 123456789012\n"
+        "# HELP sysUpTime Seconds since the SNMP agent was (re)initialized (SNMPv2-MIB).\n"
+        "# TYPE sysUpTime gauge\n"
+        f"sysUpTime{{{switch}}} 86400.5\n"
+        "# HELP probe_http_redirects probe_http_redirects as measured by the probe.\n"
+        "# TYPE probe_http_redirects gauge\n"
+        f"probe_http_redirects{{{portal}}} 1\n"
+    )
+
+
 def test_value_and_label_formatting() -> None:
     assert format_value(1.0) == "1"
     assert format_value(0.25) == "0.25"
@@ -134,7 +228,8 @@ async def test_metrics_endpoint_gzip_and_service_metrics() -> None:
             "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
         )
         assert zipped.headers["Content-Encoding"] == "gzip"
-        assert gzip.decompress(await zipped.read()).decode() == text
+        # The same text but for the process_* figures, read anew at each scrape (memory moves).
+        assert steady(gzip.decompress(await zipped.read()).decode()) == steady(text)
         series = parse(text)
         assert series["netmon_config_last_reload_successful"][0][1] == 1
         kinds = {lab["kind"] for lab, _ in series["netmon_probes_in_flight"]}

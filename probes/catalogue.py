@@ -1,0 +1,233 @@
+"""The metric catalogue: every family the probes and the scheduler expose, with its type, help
+and labels.
+
+/metrics (``monitor.runtime.metrics``), the series labels alert templates may use
+(``alerts.rules``) and the dashboards' tests read this one list; each probe module names its own
+kind's families as ``FAMILIES`` (``probes.icmp.FAMILIES`` is ``ICMP``), and
+tests/probes/test_catalogue.py checks that every sample a probe emits is declared here with
+exactly its labels. The families live here rather than in the probe modules because the rules
+and the settings sit below the runtime and must not import a probe implementation (aiohttp,
+dnspython, the SNMP client) to read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from probes.base import Family
+
+__all__ = [
+    "BY_NAME",
+    "CATALOGUE",
+    "DNS",
+    "HTTP",
+    "ICMP",
+    "SCHEDULER",
+    "SNMP",
+    "TCP",
+]
+
+# IF-MIB's per-interface labels, as snmp_exporter's if_mib module sets them.
+_IF = ("ifIndex", "ifName", "ifDescr", "ifAlias")
+
+
+def _as_measured(name: str, labels: tuple[str, ...] = ()) -> Family:
+    """A family /metrics rendered before it was declared: that help text is what Prometheus
+    has stored for it, kept so /metrics stays byte-identical (better words may replace it)."""
+    return Family(name, "gauge", f"{name} as measured by the probe.", labels)
+
+
+# Every family, in /metrics' exposition order. First DESIGN.md's table, in the order /metrics
+# has always had (the scheduler's, ICMP, HTTP, DNS, SNMP); then the families the probes emitted
+# undeclared, which /metrics put after those.
+CATALOGUE: tuple[Family, ...] = (
+    # The scheduler's, for every kind: it times the probe and turns its result into these.
+    Family("probe_success", "gauge", "Whether the last probe succeeded (1) or not (0)."),
+    Family("probe_duration_seconds", "gauge", "How long the last probe took, in seconds."),
+    Family(
+        "probe_failure_info",
+        "gauge",
+        "Why the last probe failed (absent when it succeeded).",
+        ("reason",),
+    ),
+    Family("probe_icmp_packets_sent", "gauge", "ICMP echo requests sent by the last probe."),
+    Family("probe_icmp_packets_received", "gauge", "ICMP echo replies received by the last probe."),
+    Family(
+        "probe_icmp_packet_loss_ratio", "gauge", "Share of echoes lost in the last probe (0..1)."
+    ),
+    Family(
+        "probe_icmp_rtt_seconds", "gauge", "Round-trip time of the last probe's echoes.", ("stat",)
+    ),
+    Family(
+        "probe_icmp_jitter_seconds",
+        "gauge",
+        "Mean absolute difference of consecutive round-trip times.",
+    ),
+    Family(
+        "probe_http_status_code", "gauge", "HTTP status code of the last probe's final response."
+    ),
+    Family(
+        "probe_http_duration_seconds",
+        "gauge",
+        "Duration of each phase of the last HTTP probe.",
+        ("phase",),
+    ),
+    Family(
+        "probe_ssl_earliest_cert_expiry", "gauge", "Expiry of the peer certificate, unix seconds."
+    ),
+    Family(
+        "probe_http_content_match",
+        "gauge",
+        "Required content present and forbidden content absent (1) or not (0).",
+    ),
+    Family(
+        "probe_http_content_required_match",
+        "gauge",
+        "Every required text (body_contains, the congress banner) is present (1) or not (0).",
+    ),
+    Family(
+        "probe_http_content_forbidden_match",
+        "gauge",
+        "No forbidden text (body_absent, defacement words) is present (1) or one is (0).",
+    ),
+    Family("probe_dns_lookup_time_seconds", "gauge", "How long the DNS query took."),
+    Family(
+        "probe_dns_answer_match", "gauge", "The DNS answer equals the expected set (1) or not (0)."
+    ),
+    # SNMP, named as snmp_exporter's if_mib module names them; the octet, error and discard
+    # counters are counters, as there.
+    Family(
+        "ifOperStatus", "gauge", "The current operational state of the interface (IF-MIB).", _IF
+    ),
+    Family("ifAdminStatus", "gauge", "The desired state of the interface (IF-MIB).", _IF),
+    Family("ifHCInOctets", "counter", "Octets received on the interface, 64-bit (IF-MIB).", _IF),
+    Family(
+        "ifHCOutOctets",
+        "counter",
+        "Octets transmitted out of the interface, 64-bit (IF-MIB).",
+        _IF,
+    ),
+    Family("ifInOctets", "counter", "Octets received on the interface, 32-bit (IF-MIB).", _IF),
+    Family(
+        "ifOutOctets", "counter", "Octets transmitted out of the interface, 32-bit (IF-MIB).", _IF
+    ),
+    Family("ifInErrors", "counter", "Inbound packets with errors (IF-MIB).", _IF),
+    Family(
+        "ifOutErrors",
+        "counter",
+        "Outbound packets that could not be sent for errors (IF-MIB).",
+        _IF,
+    ),
+    Family("ifInDiscards", "counter", "Inbound packets discarded without an error (IF-MIB).", _IF),
+    Family(
+        "ifOutDiscards", "counter", "Outbound packets discarded without an error (IF-MIB).", _IF
+    ),
+    Family("ifHighSpeed", "gauge", "The interface's current bandwidth in Mbit/s (IF-MIB).", _IF),
+    Family("sysUpTime", "gauge", "Seconds since the SNMP agent was (re)initialized (SNMPv2-MIB)."),
+    Family(
+        "sysName", "gauge", "The agent's sysName, as a label; always 1 (SNMPv2-MIB).", ("sysName",)
+    ),
+    Family(
+        "bgpPeerState",
+        "gauge",
+        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
+        "6 established.",
+        ("peer",),
+    ),
+    Family(
+        "probe_snmp_if_utilization_ratio",
+        "gauge",
+        "Interface utilization between the last two polls, by direction (0..1 of its speed).",
+        (*_IF, "direction"),
+    ),
+    Family(
+        "probe_snmp_agent_restarted",
+        "gauge",
+        "1 when the agent restarted since the previous poll (sysUpTime went back, or a "
+        "coldStart/warmStart trap), else 0.",
+    ),
+    Family(
+        "probe_snmp_last_restart_timestamp_seconds",
+        "gauge",
+        "When netmon last saw the agent restart, unix seconds.",
+    ),
+    Family(
+        "probe_snmp_oid_value",
+        "gauge",
+        "The value of an extra numeric OID of the target.",
+        ("oid",),
+    ),
+    # Emitted before they were declared (blackbox_exporter's names).
+    _as_measured("probe_http_redirects"),
+    _as_measured("probe_http_content_length"),
+    _as_measured("probe_http_uncompressed_body_length"),
+    _as_measured("probe_http_version"),
+    _as_measured("probe_http_ssl"),
+    _as_measured("probe_dns_rcode"),
+    _as_measured("probe_dns_answer_rrs"),
+    _as_measured("probe_dns_authority_rrs"),
+    _as_measured("probe_dns_additional_rrs"),
+    _as_measured("probe_tcp_duration_seconds", ("phase",)),
+    _as_measured("probe_tls_version_info", ("version",)),
+)
+
+BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
+
+
+def _families(*names: str) -> tuple[Family, ...]:
+    return tuple(BY_NAME[name] for name in names)
+
+
+# Each kind's families, in the order its probe emits them; the scheduler's come on top of each.
+SCHEDULER = _families("probe_success", "probe_duration_seconds", "probe_failure_info")
+ICMP = _families(
+    "probe_icmp_packets_sent",
+    "probe_icmp_packets_received",
+    "probe_icmp_packet_loss_ratio",
+    "probe_icmp_rtt_seconds",
+    "probe_icmp_jitter_seconds",
+)
+HTTP = _families(
+    "probe_http_duration_seconds",
+    "probe_http_status_code",
+    "probe_http_redirects",
+    "probe_http_content_length",
+    "probe_http_uncompressed_body_length",
+    "probe_http_version",
+    "probe_http_ssl",
+    "probe_ssl_earliest_cert_expiry",
+    "probe_http_content_match",
+    "probe_http_content_required_match",
+    "probe_http_content_forbidden_match",
+)
+DNS = _families(
+    "probe_dns_lookup_time_seconds",
+    "probe_dns_rcode",
+    "probe_dns_answer_rrs",
+    "probe_dns_authority_rrs",
+    "probe_dns_additional_rrs",
+    "probe_dns_answer_match",
+)
+TCP = _families(
+    "probe_tcp_duration_seconds", "probe_tls_version_info", "probe_ssl_earliest_cert_expiry"
+)
+SNMP = _families(
+    "sysUpTime",
+    "sysName",
+    "probe_snmp_agent_restarted",
+    "probe_snmp_last_restart_timestamp_seconds",
+    "ifOperStatus",
+    "ifAdminStatus",
+    "ifInErrors",
+    "ifOutErrors",
+    "ifInDiscards",
+    "ifOutDiscards",
+    "ifHighSpeed",
+    "ifHCInOctets",
+    "ifHCOutOctets",
+    "ifInOctets",
+    "ifOutOctets",
+    "probe_snmp_if_utilization_ratio",
+    "bgpPeerState",
+    "probe_snmp_oid_value",
+)
