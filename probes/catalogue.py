@@ -31,15 +31,9 @@ __all__ = [
 _IF = ("ifIndex", "ifName", "ifDescr", "ifAlias")
 
 
-def _as_measured(name: str, labels: tuple[str, ...] = ()) -> Family:
-    """A family /metrics rendered before it was declared: that help text is what Prometheus
-    has stored for it, kept so /metrics stays byte-identical (better words may replace it)."""
-    return Family(name, "gauge", f"{name} as measured by the probe.", labels)
-
-
 # Every family, in /metrics' exposition order. First DESIGN.md's table, in the order /metrics
-# has always had (the scheduler's, ICMP, HTTP, DNS, SNMP); then the families the probes emitted
-# undeclared, which /metrics put after those.
+# has always had (the scheduler's, ICMP, HTTP, DNS, SNMP); then blackbox_exporter's further
+# figures, which /metrics has always put after those.
 CATALOGUE: tuple[Family, ...] = (
     # The scheduler's, for every kind: it times the probe and turns its result into these.
     Family("probe_success", "gauge", "Whether the last probe succeeded (1) or not (0)."),
@@ -157,18 +151,27 @@ CATALOGUE: tuple[Family, ...] = (
         "The value of an extra numeric OID of the target.",
         ("oid",),
     ),
-    # Emitted before they were declared (blackbox_exporter's names).
-    _as_measured("probe_http_redirects"),
-    _as_measured("probe_http_content_length"),
-    _as_measured("probe_http_uncompressed_body_length"),
-    _as_measured("probe_http_version"),
-    _as_measured("probe_http_ssl"),
-    _as_measured("probe_dns_rcode"),
-    _as_measured("probe_dns_answer_rrs"),
-    _as_measured("probe_dns_authority_rrs"),
-    _as_measured("probe_dns_additional_rrs"),
-    _as_measured("probe_tcp_duration_seconds", ("phase",)),
-    _as_measured("probe_tls_version_info", ("version",)),
+    # Blackbox_exporter's further HTTP, DNS and TCP figures (its names and meanings).
+    Family("probe_http_redirects", "gauge", "The number of redirects the probe followed."),
+    Family("probe_http_content_length", "gauge", "The response's Content-Length (-1: none)."),
+    Family(
+        "probe_http_uncompressed_body_length",
+        "gauge",
+        "Bytes of the response body read, after decompression.",
+    ),
+    Family("probe_http_version", "gauge", "The HTTP version of the response (1.1, 2)."),
+    Family("probe_http_ssl", "gauge", "Whether the final request used TLS (1) or not (0)."),
+    Family("probe_dns_rcode", "gauge", "The response code of the DNS answer (0: NOERROR)."),
+    Family("probe_dns_answer_rrs", "gauge", "Records in the answer section."),
+    Family("probe_dns_authority_rrs", "gauge", "Records in the authority section."),
+    Family("probe_dns_additional_rrs", "gauge", "Records in the additional section."),
+    Family(
+        "probe_tcp_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner).",
+        ("phase",),
+    ),
+    Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}

@@ -166,7 +166,8 @@ def test_help_type_and_order_come_from_the_catalogue() -> None:
 
 
 def test_exposition_is_byte_for_byte_what_it_was() -> None:
-    """The text before the catalogue existed, for the same store (the scrape contract)."""
+    """The text before the catalogue existed, for the same store (the scrape contract); only
+    the help of blackbox's further figures changed, from a placeholder to words."""
     store = Store()
     renderer = MetricsRenderer(store)
     store.set_targets(settings(SWITCH, PORTAL).targets)
@@ -201,7 +202,7 @@ def test_exposition_is_byte_for_byte_what_it_was() -> None:
         "# HELP sysUpTime Seconds since the SNMP agent was (re)initialized (SNMPv2-MIB).\n"
         "# TYPE sysUpTime gauge\n"
         f"sysUpTime{{{switch}}} 86400.5\n"
-        "# HELP probe_http_redirects probe_http_redirects as measured by the probe.\n"
+        "# HELP probe_http_redirects The number of redirects the probe followed.\n"
         "# TYPE probe_http_redirects gauge\n"
         f"probe_http_redirects{{{portal}}} 1\n"
     )
