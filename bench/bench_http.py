@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from monitor.config import Target  # noqa: E402
 from probes import http  # noqa: E402
-from probes.base import ProbeContext  # noqa: E402
+from probes.context import ProbeContext  # noqa: E402
 
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 HOST = "127.0.0.1"

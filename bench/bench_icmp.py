@@ -45,7 +45,8 @@ import aiohttp
 
 from monitor.config import Target
 from probes import icmp
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import ProbeContext
 
 HERE = Path(__file__).resolve().parent
 

@@ -62,7 +62,7 @@ from monitor.config import Settings, Target  # noqa: E402
 from monitor.config.traps import TrapSettings, TrapUser  # noqa: E402
 from monitor.runtime.store import Store, TargetEvent, TargetState  # noqa: E402
 from monitor.runtime.traps import TrapReceiver  # noqa: E402
-from probes.base import ProbeContext  # noqa: E402
+from probes.context import ProbeContext  # noqa: E402
 from probes.snmp import probe as snmp  # noqa: E402
 from probes.snmp.ber import (  # noqa: E402
     INTEGER,

@@ -5,8 +5,11 @@ Each kind's module is imported on first use: reading the kinds (the settings che
 no import of aiohttp, dnspython or cryptography. ``OPTIONS`` (``probes.options``) maps the same
 kinds to their options models.
 
-    probes/base.py      the signature, ProbeResult, Sample, ProbeContext, ProbeTarget
+    probes/base.py      the signature (Probe, ProbeTarget), ProbeResult, Sample, Family
+    probes/context.py   ProbeContext: the resources all probes share (sockets, sessions)
     probes/options.py   each kind's options model (pydantic, strict, with bounds)
+    probes/catalogue.py every metric family each kind emits (the one list /metrics, the
+                        rules and the dashboards' tests read)
     probes/icmp.py      one shared raw or ping socket per family; loss, RTT, jitter
     probes/http.py      phases, TLS, content checks (probes/tls.py: the shared TLS context)
     probes/dns.py       one query against the target's resolver; answer match
@@ -18,12 +21,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from probes.base import (
     KindOptions,
-    Probe,
-    ProbeContext,
     ProbeResult,
     ProbeTarget,
     Sample,
@@ -31,12 +32,13 @@ from probes.base import (
 )
 from probes.options import OPTIONS
 
+if TYPE_CHECKING:  # asyncio stays out of the settings' import: probes.context is loaded
+    from probes.context import Probe  # by the probe modules, when the scheduler needs them
+
 __all__ = [
     "OPTIONS",
     "PROBES",
     "KindOptions",
-    "Probe",
-    "ProbeContext",
     "ProbeResult",
     "ProbeTarget",
     "Sample",
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 
-class _Registry(Mapping[str, Probe]):
+class _Registry(Mapping[str, "Probe"]):
     """Kind → probe coroutine, importing each kind's module (which exposes ``probe``) the first
     time the kind is looked up."""
 
@@ -56,7 +58,7 @@ class _Registry(Mapping[str, Probe]):
         probe = self._loaded.get(kind)
         if probe is None:
             module = importlib.import_module(self._modules[kind])
-            probe = self._loaded[kind] = cast(Probe, module.probe)
+            probe = self._loaded[kind] = cast("Probe", module.probe)
         return probe
 
     def __iter__(self) -> Iterator[str]:

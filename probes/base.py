@@ -8,18 +8,14 @@ and records ``probe_success`` and ``probe_duration_seconds`` itself.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, TypeVar, cast
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "Family",
     "KindOptions",
-    "Probe",
-    "ProbeContext",
     "ProbeResult",
     "ProbeTarget",
     "Sample",
@@ -102,42 +98,3 @@ def options_of(target: ProbeTarget, model: type[_O]) -> _O:
     if not isinstance(opts, model):
         raise TypeError(f"{target.name}: {type(opts).__name__} options, not {model.__name__}")
     return opts
-
-
-class Probe(Protocol):
-    async def __call__(self, target: ProbeTarget, ctx: ProbeContext) -> ProbeResult: ...
-
-
-_R = TypeVar("_R")
-Closer = Callable[[], Awaitable[None]]
-
-
-@dataclass(eq=False)
-class ProbeContext:
-    """Resources shared by all probes, made once per process and closed at shutdown.
-
-    Each resource is created lazily by the probe module that owns it, through ``shared``:
-    ``await ctx.shared("icmp", factory)`` returns the one instance for the process. A factory
-    returns the resource and an async closer.
-    """
-
-    _resources: dict[str, Any] = field(default_factory=dict)
-    _closers: list[Closer] = field(default_factory=list)
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-
-    async def shared(self, key: str, factory: Callable[[], Awaitable[tuple[_R, Closer]]]) -> _R:
-        if key in self._resources:
-            return cast(_R, self._resources[key])
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._resources:
-                resource, closer = await factory()
-                self._resources[key] = resource
-                self._closers.append(closer)
-        return cast(_R, self._resources[key])
-
-    async def aclose(self) -> None:
-        closers, self._closers = self._closers, []
-        self._resources.clear()
-        for closer in reversed(closers):
-            await closer()

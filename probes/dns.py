@@ -33,7 +33,8 @@ import dns.rdataclass
 import dns.rdatatype
 
 from probes import catalogue
-from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.context import ProbeContext
 from probes.options import DnsOptions
 
 __all__ = ["FAMILIES", "probe"]

@@ -45,7 +45,8 @@ from aiohttp import http_exceptions
 from yarl import URL
 
 from probes import catalogue
-from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.context import ProbeContext
 from probes.options import HttpOptions
 from probes.tls import client_context, is_ip_literal, leaf_expiry
 

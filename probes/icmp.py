@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from probes import catalogue
-from probes.base import Closer, ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.context import Closer, ProbeContext
 from probes.options import IcmpOptions
 
 __all__ = ["FAMILIES", "IcmpSocket", "jitter", "probe", "wait_after_last"]

@@ -20,7 +20,8 @@ import time
 from typing import cast
 
 from probes import catalogue
-from probes.base import ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.context import ProbeContext
 from probes.options import TcpOptions
 from probes.tls import client_context, is_ip_literal, leaf_expiry
 

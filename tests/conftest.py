@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 from tests.support.common import REPO, free_port, root_only
 
 __all__ = ["REPO", "free_port", "root_only"]

@@ -8,7 +8,7 @@ import asyncio
 import sys
 
 from monitor.config import Target
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 from probes.icmp import probe
 
 

@@ -30,7 +30,8 @@ from monitor.config import Phase, Settings, Target
 from monitor.core.clock import Clock, SystemClock
 from monitor.runtime.store import Observation, Store
 from probes import PROBES
-from probes.base import Probe, ProbeContext, ProbeResult, failure
+from probes.base import ProbeResult, failure
+from probes.context import Probe, ProbeContext
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from monitor.runtime.scheduler import Scheduler
 from monitor.runtime.store import Store
 from monitor.runtime.traps import TrapReceiver
 from probes import PROBES
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from monitor.config.access import Access
 from monitor.runtime.service import Service
 from monitor.web import api, promproxy
+from monitor.web.access import Access
 from monitor.web.guard import GUARD, SERVICE, ApiError, Guard, require
 from monitor.web.pages import add_routes as add_page_routes
 

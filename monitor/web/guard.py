@@ -17,8 +17,9 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from monitor.config.access import Access, AccessSettings, Principal, Role, token_digest
+from monitor.config.access import AccessSettings, Principal, Role, token_digest
 from monitor.runtime.service import Service
+from monitor.web.access import Access
 
 __all__ = [
     "COOKIE",

@@ -45,7 +45,8 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from monitor.config import Settings
-from monitor.config.access import Access, Principal
+from monitor.config.access import Principal
+from monitor.web.access import Access
 
 __all__ = [
     "PROXY",

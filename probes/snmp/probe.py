@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from probes import catalogue
-from probes.base import Closer, ProbeContext, ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
+from probes.context import Closer, ProbeContext
 from probes.options import SnmpOptions
 from probes.snmp.ber import (
     COUNTER32,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import SettingsError, Target, load_settings
-from monitor.config.access import Access, AccessSettings, token_digest
+from monitor.config.access import AccessSettings, token_digest
+from monitor.web.access import Access
 
 VIETTEL = "viettel-token-0123456789"
 NOC = "noc-token-abcdef"

@@ -182,7 +182,7 @@ def test_icmp_wait_fits_the_default_timeout() -> None:
     from monitor.config import Settings
     from monitor.runtime.scheduler import Scheduler
     from monitor.runtime.store import Store
-    from probes.base import ProbeContext
+    from probes.context import ProbeContext
     from probes.icmp import wait_after_last
 
     settings = Settings.model_validate(

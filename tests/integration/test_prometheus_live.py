@@ -50,7 +50,8 @@ from aiohttp import web
 
 from grafana import prometheus as promgen
 from monitor.config import Settings, parse_settings
-from monitor.config.access import Access, Principal, token_digest
+from monitor.config.access import Principal, token_digest
+from monitor.web.access import Access
 from monitor.web.promproxy import add_routes
 from tests.support.common import REPO, free_port
 

@@ -20,7 +20,8 @@ from monitor.lab.web import load_or_create_ca
 from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
 from monitor.runtime.traps import TrapReceiver
 from probes import PROBES
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import ProbeContext
 from tests.fixtures.snmpd import free_udp_port
 from tests.support.common import REPO
 

@@ -27,8 +27,9 @@ from monitor.lab.dns import start_dns_server
 from monitor.lab.inventory import SNMP_COMMUNITY, SNMP_DEVICES
 from monitor.lab.snmp import LabAgent
 from probes import PROBES
-from probes.base import Family, ProbeContext, ProbeResult, Sample
+from probes.base import Family, ProbeResult, Sample
 from probes.catalogue import BY_NAME, CATALOGUE, SCHEDULER
+from probes.context import ProbeContext
 
 HOST = "127.0.0.1"
 BANNER = "Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk"

@@ -20,7 +20,8 @@ import pytest
 from monitor.config import Target
 from monitor.lab.dns import DnsServer, start_dns_server
 from probes import dns as dns_probe
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import ProbeContext
 
 HOST = "127.0.0.61"
 CONGRESS = "Đại hội Đảng bộ tỉnh lần thứ XVIII"

@@ -28,7 +28,8 @@ from cryptography import x509
 
 from monitor.config import Target
 from probes import http
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import ProbeContext
 
 CONGRESS = "Đại hội Đảng bộ tỉnh"
 PAGE = f"<html><body><h1>{CONGRESS} lần thứ XVIII</h1><p>Chào mừng</p></body></html>"

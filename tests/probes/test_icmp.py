@@ -24,7 +24,8 @@ import pytest
 
 from monitor.config import Target
 from probes import icmp
-from probes.base import Closer, ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import Closer, ProbeContext
 from probes.options import IcmpOptions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,7 +257,7 @@ def test_wait_after_last_echo() -> None:
 _SCRIPT = """
 import asyncio, json, sys
 from monitor.config import Target
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 from probes.icmp import probe
 
 async def main():

@@ -19,7 +19,8 @@ from cryptography import x509
 
 from monitor.config import Target
 from probes import tcp as tcp_probe
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import ProbeContext
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 BANNER = b"220 mail.daklak.lab ESMTP netmon-lab\r\n"

@@ -20,7 +20,8 @@ import pytest
 from monitor.config import Settings, Target
 from monitor.runtime.scheduler import Scheduler, next_slot, spread_offset
 from monitor.runtime.store import Store
-from probes.base import Probe, ProbeContext, ProbeResult
+from probes.base import ProbeResult
+from probes.context import Probe, ProbeContext
 
 WALL0 = datetime(2025, 10, 14, 0, 0, tzinfo=UTC).timestamp()
 

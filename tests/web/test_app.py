@@ -12,9 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from monitor.config import Target
-from monitor.config.access import Access, AccessSettings, Principal, token_digest
+from monitor.config.access import AccessSettings, Principal, token_digest
 from monitor.core import i18n
 from monitor.runtime.store import Observation, Store, TargetState
+from monitor.web.access import Access
 from monitor.web.pages import _safe_next
 from monitor.web.status import public_address, view_target, visible_alerts
 from probes.base import ProbeResult, Sample

@@ -17,7 +17,8 @@ from aiohttp import web
 from multidict import MultiDict
 
 from monitor.config import Settings
-from monitor.config.access import Access, Principal, token_digest
+from monitor.config.access import Principal, token_digest
+from monitor.web.access import Access
 from monitor.web.promproxy import (
     MAX_QUERY,
     Refused,

@@ -12,7 +12,8 @@ from monitor.config import Target
 from monitor.lab.inventory import SNMP_COMMUNITY, SNMP_DEVICES, SnmpDevice
 from monitor.lab.snmp import LabAgent
 from probes import PROBES
-from probes.base import ProbeContext, ProbeResult, Sample
+from probes.base import ProbeResult, Sample
+from probes.context import ProbeContext
 from probes.snmp.session import BerSession, Credentials
 from probes.snmp.transport import UdpTransport
 

@@ -16,7 +16,8 @@ import pytest
 
 from monitor.config import Target
 from probes import PROBES
-from probes.base import ProbeContext, ProbeResult, Sample
+from probes.base import ProbeResult, Sample
+from probes.context import ProbeContext
 from tests.fixtures.snmpd import (
     AUTH_KEY,
     COMMUNITY,

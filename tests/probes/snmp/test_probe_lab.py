@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.lab.snmp import LabAgent
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 from probes.options import SnmpOptions
 from probes.snmp.ber import COUNTER32
 from probes.snmp.probe import _Counters, _restarted, _TargetState, utilization

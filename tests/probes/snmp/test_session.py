@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 from probes.snmp.ber import NO_SUCH_INSTANCE, NO_SUCH_OBJECT
 from probes.snmp.errors import SnmpAgentError
 from probes.snmp.session import BerSession, Credentials

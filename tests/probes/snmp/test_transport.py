@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from probes.base import ProbeContext
+from probes.context import ProbeContext
 from probes.snmp.ber import (
     GET,
     GETBULK,

@@ -1,0 +1,119 @@
+"""Resolving a request to a ``Principal``: bearer tokens compared in constant time (the
+SHA-256 of the presented token against every stored digest, all of them, every time), the
+anonymous policy, and repeated failures from one address slowed down. The settings and the
+``Principal`` are ``monitor.config.access``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import time
+from typing import Literal
+
+from monitor.config.access import ANONYMOUS_ADMIN, AccessSettings, Principal
+
+__all__ = ["Access", "is_loopback"]
+
+
+def is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Access:
+    """Resolves a request's bearer token to a Principal and slows down guessing."""
+
+    def __init__(self, settings: AccessSettings, *, max_delay: float = 5.0) -> None:
+        self.settings = settings
+        self._principals = [
+            (
+                bytes.fromhex(t.sha256),
+                Principal(
+                    t.name,
+                    t.role,
+                    {k: (v,) if isinstance(v, str) else tuple(v) for k, v in t.scope.items()},
+                ),
+            )
+            for t in settings.tokens
+        ]
+        self._metrics_digest = (
+            bytes.fromhex(settings.metrics_token_sha256)
+            if settings.metrics_token_sha256 is not None
+            else None
+        )
+        self._failures: dict[str, tuple[int, float]] = {}
+        self._max_delay = max_delay
+
+    def anonymous(self, remote: str | None) -> Principal | None:
+        mode = self.settings.anonymous
+        if mode == "auto":
+            return ANONYMOUS_ADMIN if not self._principals and is_loopback(remote) else None
+        if mode in ("noc", "admin"):
+            return Principal("anonymous", mode)
+        return None
+
+    def lookup(self, token: str) -> Principal | None:
+        return self._by_digest(hashlib.sha256(token.encode()).digest())
+
+    def lookup_digest(self, digest: str) -> Principal | None:
+        """The principal whose token has this SHA-256 (hex): a browser session's."""
+        try:
+            return self._by_digest(bytes.fromhex(digest))
+        except ValueError:
+            return None
+
+    def _by_digest(self, presented: bytes) -> Principal | None:
+        found: Principal | None = None
+        for digest, principal in self._principals:  # no early exit: constant time
+            if hmac.compare_digest(presented, digest):
+                found = principal
+        return found
+
+    async def authenticate(self, authorization: str | None, remote: str | None) -> Principal | None:
+        """The principal for an Authorization header; None for a missing or wrong token.
+
+        A wrong token costs its sender a growing delay (per address, forgotten after a minute
+        without failures), so guessing is slow while the right token is never delayed.
+        """
+        if not authorization:
+            return self.anonymous(remote)
+        scheme, _, token = authorization.partition(" ")
+        principal = self.lookup(token.strip()) if scheme.lower() == "bearer" else None
+        if principal is not None:
+            return principal
+        key = remote or "?"
+        now = time.monotonic()
+        count, last = self._failures.get(key, (0, now))
+        count = 1 if now - last > 60 else count + 1
+        self._failures[key] = (count, now)
+        if len(self._failures) > 10000:  # bounded memory under a spray of addresses
+            self._failures = {k: v for k, v in self._failures.items() if now - v[1] <= 60}
+        if count > 3:
+            await asyncio.sleep(min(self._max_delay, 0.1 * 2 ** (count - 4)))
+        return None
+
+    async def metrics_allowed(
+        self, authorization: str | None, remote: str | None
+    ) -> Literal["ok", "unauthorized", "forbidden"]:
+        """Whether a request may read /metrics under the ``metrics`` policy."""
+        mode = self.settings.metrics
+        if mode == "open" or (mode == "loopback" and is_loopback(remote)):
+            return "ok"
+        if not authorization:
+            return "unauthorized"
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and self._metrics_digest is not None:
+            presented = hashlib.sha256(token.strip().encode()).digest()
+            if hmac.compare_digest(presented, self._metrics_digest):
+                return "ok"
+        principal = await self.authenticate(authorization, remote)
+        if principal is None:
+            return "unauthorized"
+        return "ok" if principal.at_least("noc") else "forbidden"
