@@ -16,7 +16,8 @@ import pytest
 from monitor.drill import cli as drill_cli
 from monitor.drill import netns as lab_netns
 from monitor.drill.netns import PREFIX, NetnsLab, Unavailable, clean_stale, lab_namespaces
-from monitor.drill.scenarios import TIME_TO_ALERT_GOAL, drill
+from monitor.drill.scenarios import drill
+from monitor.drill.settings import TIME_TO_ALERT_GOAL
 from tests.support.netns import drill_for, lab_for, needs_netns_lab
 
 CHILDREN_A = {"hall-a-wifi", "hall-a-camera"}
