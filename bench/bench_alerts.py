@@ -47,7 +47,7 @@ import tomli_w
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from monitor.drill.process import run_argv  # noqa: E402
+from monitor.drill.processes import run_argv  # noqa: E402
 from monitor.lab.inventory import Site  # noqa: E402
 from monitor.lab.server import Lab  # noqa: E402
 

@@ -24,7 +24,7 @@ import aiohttp
 import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.drill.process import netmon_run, stop
+from monitor.drill.processes import netmon_run, stop
 
 HERE = Path(__file__).resolve().parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")

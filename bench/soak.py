@@ -36,7 +36,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from monitor.drill import nsenter  # noqa: E402
 from monitor.drill.netns import NetnsLab, clean_stale, is_root  # noqa: E402
-from monitor.drill.scenarios import Sink, alertmanager, drill_settings, netmon  # noqa: E402
+from monitor.drill.processes import alertmanager, netmon  # noqa: E402
+from monitor.drill.settings import drill_settings  # noqa: E402
+from monitor.drill.sink import Sink  # noqa: E402
 
 
 def proc_status(pid: int) -> dict[str, float]:

@@ -13,7 +13,8 @@ from typing import Any
 
 from . import report
 from .netns import ADDRESSES, WEB, NetnsLab, clean_stale, is_root
-from .scenarios import SCENARIOS, drill, which_missing
+from .processes import which_missing
+from .scenarios import SCENARIOS, drill
 
 NOT_ROOT = (
     "netmon {what} needs root: it creates network namespaces, veth links and nftables rules "

@@ -13,7 +13,14 @@ Faults: a link cut (the far side of the carrier uplink set down, so the router s
 lose carrier while it stays administratively up), packet loss (nftables ``numgen random``), delay
 (tc netem, when the kernel has sch_netem), an SNMP agent stopped, a web server hung (SIGSTOP).
 ``teardown()`` kills every process the lab started and deletes its namespaces; ``clean_stale()``
-removes what a killed earlier run left behind (namespaces named ``nmd-*``).
+removes what a killed earlier run left behind, and only that.
+
+Ownership: each lab's namespaces are ``nmd-TAG-ROLE`` (TAG random per lab), and before the first
+of them is made, ``/run/netmon-drill/TAG`` records the pid of the process that owns them with
+that process's start time (so a pid reused by another process does not pass for the owner).
+``clean_stale()`` removes a lab's namespaces only when that owner is gone, or when no record
+exists (a run of an older netmon, or one killed between its teardown's two steps); a live
+drill or test run of anyone else on the host is never touched.
 """
 
 from __future__ import annotations
@@ -29,7 +36,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .nsenter import request_sync
+
 PREFIX = "nmd-"
+# One file per lab, named by its tag: "PID START_TIME" of the process that owns the lab.
+OWNERS = Path("/run/netmon-drill")
 COMMUNITY = "netmon-drill"
 SNMPD_CONF = """\
 agentaddress udp:{address}:161
@@ -47,6 +58,7 @@ LINKS: dict[str, tuple[str, str]] = {
     "viettel-transit": ("dc", "vt"),
     "vnpt-transit": ("dc", "vn"),
 }
+ROLES = ("mon", "dc", "vt", "vn", "core")
 # carrier → its router's namespace role
 CARRIERS = {"viettel": "vt", "vnpt": "vn"}
 WEB = {"dc-web-1": "10.77.5.10", "dc-web-2": "10.77.5.11"}
@@ -112,12 +124,41 @@ def _kill_ns_pids(ns: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks after boot, /proc/PID/stat field 22); None when
+    no such process exists."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its last ")".
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _tag_of(ns: str) -> str:
+    return ns.removeprefix(PREFIX).rsplit("-", 1)[0]
+
+
+def owner_alive(tag: str) -> bool:
+    """Whether the process recorded as the owner of lab ``tag`` still runs."""
+    try:
+        pid, started = (OWNERS / tag).read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return False
+    return _start_time(int(pid)) == started
+
+
 def clean_stale() -> list[str]:
-    """Delete every ``nmd-*`` namespace (and kill what runs in it); returns their names."""
-    gone = lab_namespaces()
+    """Delete the ``nmd-*`` namespaces whose owner is gone (and kill what runs in them), and
+    the owners' records; returns the namespaces' names. A live lab's are left alone."""
+    gone = [ns for ns in lab_namespaces() if not owner_alive(_tag_of(ns))]
     for ns in gone:
         _kill_ns_pids(ns)
         run("ip", "netns", "del", ns, check=False)
+    if OWNERS.is_dir():
+        for record in OWNERS.iterdir():
+            if not record.name.startswith(".") and not owner_alive(record.name):
+                record.unlink(missing_ok=True)
     return gone
 
 
@@ -125,6 +166,7 @@ def clean_stale() -> list[str]:
 class NetnsLab:
     workdir: Path
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    owner: int = field(default_factory=os.getpid)  # the process whose death frees the lab
     events: list[Event] = field(default_factory=list)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     built: list[str] = field(default_factory=list)
@@ -156,9 +198,22 @@ class NetnsLab:
             self.teardown()
             raise
 
-    def _build(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        for role in ("mon", "dc", "vt", "vn", "core"):
+    def claim(self) -> None:
+        """Record the owner, before any namespace exists, so that no other run's clean takes
+        this lab's namespaces for a dead run's."""
+        started = _start_time(self.owner)
+        if started is None:
+            raise RuntimeError(f"the lab's owner (pid {self.owner}) does not run")
+        OWNERS.mkdir(parents=True, exist_ok=True)
+        # Written whole, then renamed: a clean never reads a half-written record as no owner.
+        partial = OWNERS / f".{self.tag}.partial"
+        partial.write_text(f"{self.owner} {started}\n", encoding="utf-8")
+        partial.replace(OWNERS / self.tag)
+
+    def add_namespaces(self) -> None:
+        """The five namespaces, claimed first, loopback up, forwarding on."""
+        self.claim()
+        for role in ROLES:
             run("ip", "netns", "add", self.ns(role))
             self.built.append(self.ns(role))
             self._ip(role, "link", "set", "lo", "up")
@@ -166,6 +221,10 @@ class NetnsLab:
                         "net.ipv4.conf.default.rp_filter=0",
                         "net.ipv4.ping_group_range=0 2147483647"):  # fmt: skip
                 run("ip", "netns", "exec", self.ns(role), "sysctl", "-qw", key)
+
+    def _build(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.add_namespaces()
         self._veth("mon", "eth0", "10.77.0.2/24", "dc", "mon", "10.77.0.1/24")
         self._veth("dc", "vt", "10.77.10.1/30", "vt", "dc", "10.77.10.2/30")
         self._veth("dc", "vn", "10.77.20.1/30", "vn", "dc", "10.77.20.2/30")
@@ -269,8 +328,6 @@ class NetnsLab:
         pending = [*(f"http://{a}:{WEB_PORT}/" for a in WEB.values())]
         while pending:
             url = pending[0]
-            from .nsenter import request_sync
-
             try:
                 status, _ = request_sync(self.mon, "GET", url, timeout=1)
                 if status == 200:
@@ -392,6 +449,8 @@ class NetnsLab:
             _kill_ns_pids(ns)
             run("ip", "netns", "del", ns, check=False)
         self.built.clear()
+        # The record goes last: a namespace never outlives its owner's record while it runs.
+        (OWNERS / self.tag).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

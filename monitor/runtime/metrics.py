@@ -1,8 +1,9 @@
 """/metrics: the store rendered in Prometheus text format.
 
 Rendering 100k series at every scrape costs too much CPU for one event loop
-(prometheus_client's generate_latest ≈ 700 ms here), so each target's lines are rendered when
-its result arrives (a store listener), kept per metric family, and only joined at scrape time.
+(prometheus_client's generate_latest: 891.5 ms CPU, median, for 100,008 series in
+bench/results/metrics.json), so each target's lines are rendered when its result arrives (a
+store listener), kept per metric family, and only joined at scrape time (7.1 ms there).
 The families' HELP, TYPE and order come from the metric catalogue (probes/catalogue.py).
 netmon's own health metrics are few and go through prometheus_client.
 """

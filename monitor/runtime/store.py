@@ -1,7 +1,10 @@
 """The latest result per target and a short history: what metrics, alerts and the web read.
 
-The scheduler is the only writer. Readers subscribe with ``subscribe()``; the store calls them
-synchronously on the event loop, so a listener must be quick (render a few lines, queue work).
+Two writers, both on the event loop: the scheduler records each probe's result (and sets the
+targets on a reload), and the trap receiver (``monitor.runtime.traps``) patches samples of a
+target's latest result and publishes its events. Readers subscribe with ``subscribe()`` and
+``subscribe_events()``; the store calls them synchronously on the event loop, so a listener must
+be quick (render a few lines, queue work).
 """
 
 from __future__ import annotations

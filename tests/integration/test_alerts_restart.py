@@ -21,7 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.core.waiting import wait_for
-from monitor.drill.process import NetmonProcess, netmon_run
+from monitor.drill.processes import NetmonProcess, netmon_run
 from monitor.web.app import make_app
 from tests.support.alerts import (
     metric,

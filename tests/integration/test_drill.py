@@ -8,15 +8,27 @@ namespace; the carriers are namespaces with their own snmpd. Alertmanager groups
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.drill import cli as drill_cli
 from monitor.drill import netns as lab_netns
-from monitor.drill.netns import PREFIX, NetnsLab, Unavailable, clean_stale, lab_namespaces
-from monitor.drill.scenarios import TIME_TO_ALERT_GOAL, drill
+from monitor.drill.netns import (
+    OWNERS,
+    PREFIX,
+    ROLES,
+    NetnsLab,
+    Unavailable,
+    clean_stale,
+    lab_namespaces,
+)
+from monitor.drill.scenarios import drill
+from monitor.drill.settings import TIME_TO_ALERT_GOAL
+from tests.support.common import REPO
 from tests.support.netns import drill_for, lab_for, needs_netns_lab
 
 CHILDREN_A = {"hall-a-wifi", "hall-a-camera"}
@@ -66,6 +78,60 @@ async def test_lab_faults_and_teardown(tmp_path: Path) -> None:
         ]  # fmt: skip
         tag = lab.tag
     assert not [ns for ns in lab_namespaces() if tag in ns]
+
+
+# A lab's namespaces made by a process of their own, which prints the lab's tag and then keeps
+# running until its stdin closes (a dead run when stdin is empty: it exits without teardown).
+_OWNED_LAB = (
+    "import sys; from pathlib import Path; from monitor.drill.netns import NetnsLab; "
+    "lab = NetnsLab(Path(sys.argv[1])); lab.add_namespaces(); print(lab.tag, flush=True); "
+    "sys.stdin.read()"
+)
+
+
+def _namespaces_of(tag: str) -> set[str]:
+    return {ns for ns in lab_namespaces() if ns.startswith(f"{PREFIX}{tag}-")}
+
+
+@needs_netns_lab
+def test_the_clean_removes_a_dead_runs_namespaces_only(tmp_path: Path) -> None:
+    """Another run's live lab is never touched; a dead run's is removed, and so is one whose
+    recorded owner pid now belongs to another process (its start time differs)."""
+    argv = [sys.executable, "-c", _OWNED_LAB]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    live = subprocess.Popen([*argv, str(tmp_path / "live")], cwd=REPO, text=True, **pipes)
+    try:
+        assert live.stdout is not None
+        live_tag = live.stdout.readline().strip()
+        assert live_tag, "the live lab's owner did not start"
+        dead_tags = []
+        for name in ("dead", "reused"):
+            done = subprocess.run(
+                [*argv, str(tmp_path / name)],
+                cwd=REPO,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=True,
+            )
+            dead_tags.append(done.stdout.strip())
+        # "reused": its owner's pid is now this test's, which started at another time
+        (OWNERS / dead_tags[1]).write_text(f"{os.getpid()} 1\n", encoding="utf-8")
+        expected = {f"{PREFIX}{tag}-{role}" for tag in dead_tags for role in ROLES}
+        assert all(_namespaces_of(tag) for tag in (live_tag, *dead_tags))
+
+        gone = clean_stale()
+        assert expected <= set(gone)
+        assert not [ns for ns in gone if live_tag in ns], gone
+        assert _namespaces_of(live_tag) == {f"{PREFIX}{live_tag}-{role}" for role in ROLES}
+        assert not any(_namespaces_of(tag) for tag in dead_tags)
+        assert (OWNERS / live_tag).exists()
+        assert not any((OWNERS / tag).exists() for tag in dead_tags)
+    finally:
+        live.communicate(timeout=10)  # its stdin closed: it exits, without a teardown
+    # its owner gone, the live lab is stale too now
+    assert _namespaces_of(live_tag) <= set(clean_stale())
+    assert not _namespaces_of(live_tag) and not (OWNERS / live_tag).exists()
 
 
 @needs_netns_lab

@@ -22,40 +22,32 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from monitor.config import load_settings
 from monitor.core.waiting import wait_for
-from monitor.drill.process import netmon_run
+from monitor.drill import nsenter
+from monitor.drill.processes import netmon, netmon_alerts, netmon_run
+from monitor.drill.scenarios import Drill
+from monitor.drill.sink import Page
 from monitor.runtime.service import Service
 from tests.support.alerts import metric, sink_server, targets_server, webhook_alerts, write_settings
 from tests.support.common import free_port, root_only
-from tests.support.netns import drill_for, lab_for, needs_netns_lab
+from tests.support.netns import drill_for, lab_for, needs_netns_lab, new_pages
 
 EXPECTED = [("TargetDown", "viettel-uplink"), ("InterfaceDown", "viettel-edge")]
 
 
-def _pages(d: Any, since: int) -> list[Any]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for p in d.sink.pages[since:]:
-        if p.status == "firing" and p.names() - seen:
-            out.append(p)
-        seen |= p.names()
-    return out
-
-
-async def _kill9_mid_outage(d: Any) -> tuple[int, list[Any]]:
+async def _kill9_mid_outage(d: Drill) -> tuple[int, list[Page]]:
     since = len(d.sink.pages)
     d.lab.cut("viettel-uplink")
     await wait_for("the page", lambda: all(d.sink.seen(*e) for e in EXPECTED), 60)
     d.node.kill9()
     async with d.restarted():
         await asyncio.sleep(12)
-        pages = _pages(d, since)
+        pages = new_pages(d.sink.pages[since:])
         d.lab.heal("viettel-uplink")
         await wait_for(
             "resolved after the restart",
@@ -97,8 +89,6 @@ async def test_kill9_during_delivery(tmp_path: Path) -> None:
             d.lab.cut("viettel-uplink")
 
             async def undelivered() -> bool:
-                from monitor.drill.scenarios import netmon_alerts
-
                 alerts = await netmon_alerts(d.lab, d.node)
                 return any(a["rule"] == "TargetDown" and a["state"] == "firing" for a in alerts)
 
@@ -111,7 +101,7 @@ async def test_kill9_during_delivery(tmp_path: Path) -> None:
             await wait_for("the page after the restart",
                            lambda: all(d.sink.seen(*e) for e in EXPECTED), 60)  # fmt: skip
             await asyncio.sleep(10)
-            assert len(_pages(d, since)) == 1
+            assert len(new_pages(d.sink.pages[since:])) == 1
         d.lab.heal("viettel-uplink")
 
 
@@ -133,7 +123,7 @@ async def test_broken_config_reload_mid_outage(tmp_path: Path) -> None:
         assert d.node.alive()
         await asyncio.sleep(4)
         assert not any(d.sink.seen(*e, status="resolved") for e in EXPECTED)  # still firing
-        assert len(_pages(d, since)) == 1
+        assert len(new_pages(d.sink.pages[since:])) == 1
         # the old settings keep working: the heal is seen and resolved
         d.lab.heal("viettel-uplink")
         resolved = lambda: all(d.sink.seen(*e, status="resolved") for e in EXPECTED)  # noqa: E731
@@ -302,9 +292,6 @@ async def test_wall_clock_jump_in_a_real_process(
 async def test_5000_targets_half_time_out_at_once(tmp_path: Path) -> None:
     """2,500 healthy ICMP targets and 2,500 behind a blackhole that opens at once (nftables drop
     in the data-centre namespace): the healthy ones keep their 5 s interval."""
-    from monitor.drill import nsenter
-    from monitor.drill.scenarios import netmon
-
     async with lab_for(tmp_path) as lab:
         for net in ("10.78.0.0/16", "10.79.0.0/16"):
             lab.exec("dc", ["ip", "route", "add", "local", net, "dev", "lo"])

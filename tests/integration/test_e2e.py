@@ -23,7 +23,7 @@ import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.waiting import wait_for
-from monitor.drill.process import NetmonProcess, netmon_run
+from monitor.drill.processes import NetmonProcess, netmon_run
 from probes import PROBES
 from tests.support.common import REPO, free_port
 

@@ -37,7 +37,7 @@ import pytest
 import pytest_asyncio
 import tomli_w
 
-from monitor.drill.process import NetmonProcess, netmon_run
+from monitor.drill.processes import NetmonProcess, netmon_run
 from tests.support.common import REPO, free_port
 
 TOKENS = {
