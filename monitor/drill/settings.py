@@ -1,20 +1,17 @@
 """The drills' settings: netmon's settings file for the namespace lab, the trap address, and the
 timings the scenarios are held to.
 
-The file is written here without a TOML library (the product only reads TOML, with the
-standard tomllib, and ``netmon drill`` must work on a plain install): a few lines of tables,
-``[[targets]]`` and inline values, read back with tomllib before it is used, so a value this
-writer cannot express is an error here, never a wrong setting in the drill.
+The file is written with tomli-w (a runtime dependency: ``netmon drill`` works on a plain
+install).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from .netns import ADDRESSES, COMMUNITY, WEB, WEB_PORT
 
@@ -25,43 +22,6 @@ TRAP_PORT = 1162
 # only when its interface cache (a few seconds) expires.
 TIME_TO_ALERT_GOAL = 20.0
 GROUP_WAIT = 8.0
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _value(key)
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        # JSON's string escapes are TOML's basic-string escapes, but for DEL, which TOML
-        # wants escaped.
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"no TOML for {type(value).__name__}: {value!r}")
-
-
-def to_toml(doc: dict[str, dict[str, Any] | list[dict[str, Any]]]) -> str:
-    """``doc``'s top-level tables as ``[name]`` (a list of tables as ``[[name]]``), their
-    entries as ``key = inline value``; checked by reading it back."""
-    lines: list[str] = []
-    for name, table in doc.items():
-        tables = table if isinstance(table, list) else [table]
-        header = f"[[{_key(name)}]]" if isinstance(table, list) else f"[{_key(name)}]"
-        for entries in tables:
-            lines += ["", header, *(f"{_key(k)} = {_value(v)}" for k, v in entries.items())]
-    text = "\n".join(lines).lstrip("\n") + "\n"
-    if tomllib.loads(text) != doc:
-        raise ValueError("the drill's settings do not read back as written")
-    return text
 
 
 def drill_settings(
@@ -165,5 +125,5 @@ def drill_settings(
         },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_toml(doc), encoding="utf-8")
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
     return path, listen

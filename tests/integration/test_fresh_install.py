@@ -2,7 +2,7 @@
 package installed without any extra, then ``netmon --help`` and ``netmon COMMAND --help`` for
 each command of the table.
 
-``netmon drill --help`` once failed this way: the drill imported tomli_w, a test extra. Slow
+``netmon drill --help`` once failed this way: the drill imported tomli_w, then a test extra. Slow
 (one venv, the runtime dependencies from the machine's package index), and it shares nothing
 with other tests: the sources are copied into its own folder, so the build writes nothing in
 the repository, and the commands run there with no PYTHONPATH, so only the install answers.
@@ -22,7 +22,7 @@ from monitor.cli.main import COMMANDS
 from tests.support.common import REPO
 
 SOURCES = ("pyproject.toml", "README.md", "monitor", "probes", "alerts", "grafana")
-TEST_EXTRAS = ("tomli_w", "pytest", "playwright", "schemathesis", "mypy")
+TEST_EXTRAS = ("pytest", "playwright", "schemathesis", "mypy", "aiosmtpd")
 
 
 def _run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
