@@ -46,7 +46,7 @@ test: $(STAMP) debs-test lint
 	$(BIN)/pytest
 
 bench: $(STAMP) debs-bench
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[test,bench]"
+	$(PIP) -e ".[test,bench]"
 	$(BIN)/python bench/run_all.py
 
 # Issue 7: 2,000 targets in the namespace lab for 30 minutes with faults flipping (root; not
