@@ -315,6 +315,7 @@ def test_certificate_warning_follows_the_targets_own_threshold() -> None:
 def settings(tmp_path: Path) -> Any:
     raw: dict[str, Any] = {
         "server": {"state_dir": str(tmp_path / "state")},
+        "traps": {"enabled": False},  # not the shared 127.0.0.1:1162; nothing here needs it
         "targets": [
             {"name": "vnpt-core", "kind": "icmp", "host": "127.0.2.1",
              "labels": {"carrier": "vnpt"}},
