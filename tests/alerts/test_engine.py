@@ -93,6 +93,19 @@ async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> No
             assert resolved["status"] == "resolved"
             assert resolved["endsAt"] > resolved["startsAt"]
             assert ("cong-thong-tin", "TargetDown") not in alert_states(service)
+            # The sink records a message before its answer reaches the dispatcher, which counts
+            # the delivery only then.
+            await until(
+                clock,
+                service,
+                "the second delivery counted",
+                lambda: (
+                    metric(
+                        service, "netmon_notifications_total", receiver="noc", outcome="delivered"
+                    )
+                    == 2
+                ),
+            )
             assert (
                 metric(service, "netmon_notifications_total", receiver="noc", outcome="delivered")
                 == 2
@@ -222,6 +235,8 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
         targets += [web.target(c, group="grassroots", depends_on=["uplink"]) for c in children]
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        # The clock moves one interval (0.5 s) a step: each target is due once per step, so
+        # nothing due is skipped between two looks, and 21 probes run per step, not 4.
         path = write_settings(tmp_path / "s.toml", targets, alerts, interval="500ms")
         async with running(path, clock) as service:
             await until(
@@ -231,6 +246,7 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
                 lambda: all(
                     (s := service.store.get(n)) and s.latest for n in ["uplink", *children]
                 ),
+                step=0.5,
             )
             # The uplink is cut: it and everything behind it fail together.
             for name in ["uplink", *children]:
@@ -240,9 +256,14 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
                 service,
                 "20 suppressed children",
                 lambda: metric(service, "netmon_alerts_suppressed") == 20,
+                step=0.5,
             )
             await until(
-                clock, service, "the uplink's page", lambda: noc.kinds("uplink") == ["firing"]
+                clock,
+                service,
+                "the uplink's page",
+                lambda: noc.kinds("uplink") == ["firing"],
+                step=0.5,
             )
             states = alert_states(service)
             for child in children:
@@ -255,15 +276,22 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
                 service,
                 "more probes",
                 lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 63,
+                step=0.5,
             )
             assert noc.kinds() == ["firing"], noc.kinds()
             # The uplink is back; four children are still down and page, one each.
             web.modes["uplink"] = "ok"
             for child in children[4:]:
                 web.modes[child] = "ok"
-            await until(clock, service, "the four pages", lambda: noc.kinds().count("firing") == 5)
             await until(
-                clock, service, "the uplink's end", lambda: "resolved" in noc.kinds("uplink")
+                clock, service, "the four pages", lambda: noc.kinds().count("firing") == 5, step=0.5
+            )
+            await until(
+                clock,
+                service,
+                "the uplink's end",
+                lambda: "resolved" in noc.kinds("uplink"),
+                step=0.5,
             )
             paged = {a["labels"]["target"] for a in noc.alerts("firing")}
             assert paged == {"uplink", *children[:4]}
@@ -273,6 +301,7 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
                 service,
                 "more probes",
                 lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 42,
+                step=0.5,
             )
             assert noc.kinds().count("firing") == 5
             assert metric(service, "netmon_alerts_suppressed") == 0
@@ -283,13 +312,19 @@ async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        # The clock moves one interval (0.2 s) a step: one flapping result per step.
         path = write_settings(
             tmp_path / "s.toml", [web.target("radio-ea-kao")], alerts, interval="200ms"
         )
         async with running(path, clock) as service:
             web.modes["radio-ea-kao"] = "flap"
             await until(
-                clock, service, "the flapping notice", lambda: "flapping" in noc.kinds(), 20
+                clock,
+                service,
+                "the flapping notice",
+                lambda: "flapping" in noc.kinds(),
+                20,
+                step=0.2,
             )
             api = alert_states(service)[("radio-ea-kao", "TargetDown")]
             assert api["flapping"] is True
@@ -301,6 +336,7 @@ async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
                 service,
                 "20 more flapping results",
                 lambda: (metric(service, "netmon_probes_total", kind="http") or 0) > runs + 20,
+                step=0.2,
             )
             assert noc.kinds() == before, "pages went out while flapping"
             assert noc.kinds().count("flapping") == 1
@@ -309,7 +345,12 @@ async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
             assert before[-1] == "flapping"
             web.modes["radio-ea-kao"] = "ok"
             await until(
-                clock, service, "the end once it settled", lambda: noc.kinds()[-1] == "resolved", 20
+                clock,
+                service,
+                "the end once it settled",
+                lambda: noc.kinds()[-1] == "resolved",
+                20,
+                step=0.2,
             )
             assert noc.kinds().count("flapping") == 1
             assert metric(service, "netmon_alerts_flapping") == 0

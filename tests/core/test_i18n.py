@@ -1,0 +1,248 @@
+"""The word tables (monitor/core/i18n.py): every text in Vietnamese and English, the
+Vietnamese written as Vietnamese (diacritics, no English left in), the same blanks filled in
+both, every reason a probe returns and every hold kind worded, times in Ha Noi's zone.
+
+The tables are found by their shape, not by name, so a table added later is checked too."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from alerts.model import HOLD_KINDS, HoldReason
+from monitor.core import i18n
+from tests.support.common import REPO
+
+LANGS = set(i18n.LANGUAGES)
+HA_NOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+Table = dict[str, dict[str, str]]  # lang -> key -> text
+
+
+def _shape(value: object) -> Table | None:
+    """A module-level dict as lang -> key -> text, or None if it is no word table."""
+    if not isinstance(value, Mapping) or not value:
+        return None
+    if set(value) <= LANGS:
+        if all(isinstance(v, str) for v in value.values()):  # one text: {"vi": ..., "en": ...}
+            return {lang: {"": text} for lang, text in value.items()}
+        if all(isinstance(v, Mapping) for v in value.values()):  # lang -> key -> text
+            return {
+                lang: {k: t for k, t in texts.items() if isinstance(t, str)}
+                for lang, texts in value.items()
+            }
+        return None
+    if all(isinstance(v, Mapping) and v and set(v) <= LANGS for v in value.values()):
+        out: Table = {}
+        for key, texts in value.items():  # key -> lang -> text
+            for lang, text in texts.items():
+                if isinstance(text, str):
+                    out.setdefault(lang, {})[key] = text
+        return out
+    return None
+
+
+def tables() -> dict[str, Table]:
+    found = {}
+    for name, value in vars(i18n).items():
+        shaped = _shape(value)
+        if shaped is not None:
+            found[name] = shaped
+    return found
+
+
+def vietnamese() -> Iterator[tuple[str, str, str]]:
+    for name, table in tables().items():
+        for key, text in table.get("vi", {}).items():
+            yield name, key, text
+
+
+def test_the_tables_are_found() -> None:
+    """What the checks below walk over: a table missed here would go unchecked."""
+    known = {"_GROUPS", "_REASONS", "_UNKNOWN_REASON", "_WORDS", "STATE_WORDS", "_HELD"}
+    assert known | {"_HELD_UNNAMED"} <= set(tables())
+
+
+@pytest.mark.parametrize("name", sorted(tables()))
+def test_every_key_in_both_languages(name: str) -> None:
+    table = tables()[name]
+    assert set(table) == LANGS, name
+    vi, en = table["vi"], table["en"]
+    assert set(vi) == set(en), (sorted(set(vi) - set(en)), sorted(set(en) - set(vi)))
+    for key in vi:
+        assert vi[key].strip() and en[key].strip(), (name, key)
+
+
+def _blanks(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+
+
+@pytest.mark.parametrize("name", sorted(tables()))
+def test_the_same_blanks_in_both_languages(name: str) -> None:
+    """A blank ({parent}, {loss}, ...) left out of one language drops a name or a figure."""
+    table = tables()[name]
+    for key, vi in table["vi"].items():
+        assert _blanks(vi) == _blanks(table["en"][key]), (name, key)
+
+
+# Vietnamese words as they are written without their marks. None of these spellings is a
+# Vietnamese word of its own (unlike "ngay", "gian", "theo", "cao", "do"), so meeting one means
+# a text lost its diacritics: "mat ket noi" for "mất kết nối".
+UNMARKED = {
+    "khong", "ket", "noi", "loi", "tri", "thiet", "chua", "phut", "giay", "duoc", "tren",
+    "mat", "hoat", "nhom", "tiep", "dia", "nhap", "xuat", "muc", "lich", "hien", "gio",
+}  # fmt: skip
+# Vietnamese texts allowed to be plain ASCII: the link to the English page is its own name;
+# "do" ("because of", before the parent's name) has no marks in Vietnamese either.
+ASCII_VI = {("_WORDS", "lang_other"), ("_WORDS", "suppressed_by")}
+# Names and codes that stay as they are in Vietnamese text (protocols, the product, "token"
+# and "SNMP trap" given in brackets after the Vietnamese words for staff who know them).
+TECHNICAL = {"dns", "tls", "http", "https", "icmp", "snmp", "trap", "token", "netmon", "ok"}
+
+
+def _words(text: str) -> list[str]:
+    without_blanks = re.sub(r"\{[a-z_]*\}", " ", text)
+    return re.findall(r"[^\W\d_]+", without_blanks.lower())
+
+
+def test_vietnamese_carries_its_diacritics() -> None:
+    unmarked = []
+    plain = []
+    for name, key, text in vietnamese():
+        words = [w for w in _words(text) if w not in TECHNICAL]
+        unmarked += [(name, key, w) for w in words if w in UNMARKED]
+        if words and text.isascii() and (name, key) not in ASCII_VI:
+            plain.append((name, key, text))
+    assert unmarked == [] and plain == []
+
+
+# English that has no business in a Vietnamese text: the states and words the page and the
+# alerts use ("down", "target", "parent", ...), and the glue of an English sentence. Short
+# words that are also Vietnamese ("do", "to", "an", "in", "con", "the") are not listed: "do"
+# is the Vietnamese "because of" (suppressed_by), and "to" means "big".
+ENGLISH = {
+    "down", "up", "target", "targets", "parent", "recovering", "recovered", "maintenance",
+    "warning", "critical", "suppressed", "held", "waiting", "failed", "error", "timeout",
+    "timed", "alert", "alerts", "degraded", "since", "after", "and", "is", "of", "not", "loss",
+    "packet", "expires", "days", "status", "result", "phase", "report", "outage", "outages",
+    "ongoing", "until", "missing", "unreachable", "refused", "connection", "page", "for",
+    "with", "from", "by", "at", "no", "yes", "none", "unknown", "time", "availability",
+}  # fmt: skip
+
+
+def test_no_english_left_in_vietnamese() -> None:
+    leaks = [
+        (name, key, word)
+        for name, key, text in vietnamese()
+        for word in _words(text)
+        if word in ENGLISH
+    ]
+    assert leaks == []
+
+
+def test_the_checks_above_can_fail() -> None:
+    """The two checks on Vietnamese catch what they are for."""
+    assert "mat" in _words("thiết bị cấp trên {parent} mat ket noi")
+    assert "parent" in _words("thiết bị parent {parent} hỏng") and "parent" in ENGLISH
+    assert "parent" not in _words("cấp trên {parent} hỏng")  # a blank is not a word
+
+
+def test_local_time_is_ha_nois() -> None:
+    at = datetime(2025, 10, 14, 1, 2, 3, tzinfo=UTC).timestamp()
+    assert i18n.local_time(at, HA_NOI) == "14/10/2025 08:02:03"
+    assert i18n.local_time(at, HA_NOI, seconds=False) == "14/10/2025 08:02"
+    # 17:30 UTC is already the next day in Ha Noi (UTC+7, no summer time).
+    evening = datetime(2025, 10, 13, 17, 30, tzinfo=UTC).timestamp()
+    assert i18n.local_time(evening, HA_NOI) == "14/10/2025 00:30:00"
+    july = datetime(2025, 7, 1, 0, 0, tzinfo=UTC).timestamp()
+    assert i18n.local_time(july, HA_NOI) == "01/07/2025 07:00:00"
+    assert i18n.local_time(None, HA_NOI) == ""
+
+
+# Reason codes netmon derives itself (monitor/web/status.py), not returned by a probe.
+DERIVED = {"packet_loss", "tls_expiring", "alert", "parent_down", "maintenance", "not_probed"}
+# How a probe names its reason: failure("code", ...), an ("code", detail) pair returned or
+# kept for later, and an address that cannot be probed at all (ICMP).
+REASON_PATTERNS = (
+    r'failure\(\s*"([a-z_]+)"',
+    r'return "([a-z_]+)", ',
+    r'problem = \("([a-z_]+)"',
+    r'_Unavailable\("([a-z_]+)"',
+)
+
+
+def probe_reasons() -> set[str]:
+    sources = [*(REPO / "probes").rglob("*.py"), REPO / "monitor/runtime/scheduler.py"]
+    found: set[str] = set()
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        for pattern in REASON_PATTERNS:
+            found |= set(re.findall(pattern, text))
+    return found
+
+
+def test_every_reason_a_probe_returns_is_worded() -> None:
+    found = probe_reasons()
+    # The search itself works: these come from http, tcp, dns, snmp, icmp and the scheduler.
+    assert {
+        "status", "content", "redirects", "connection", "banner", "rcode", "answer",
+        "snmp_auth", "no_such_object", "icmp_not_permitted", "probe_error", "timeout",
+    } <= found  # fmt: skip
+    codes = set(i18n.reason_codes())
+    assert found - codes == set()
+    assert not found & DERIVED
+    # And no word is kept for a reason nothing returns any more.
+    assert codes - found - DERIVED == set()
+    for code in codes:
+        fields = {"loss": "3 %", "days": "5", "parent": "core", "window": "w", "summary": "s"}
+        texts = [i18n.reason_text(code, lang, fields) for lang in i18n.LANGUAGES]
+        assert all(t and "{" not in t for t in texts), code
+        assert texts[0] != texts[1] or code == "alert", code  # the alert's own summary
+    assert i18n.reason_text("brand_new", "en") == "failed: brand_new"
+    assert i18n.reason_text("packet_loss", "vi") == "lỗi: packet_loss"  # a blank left empty
+    assert i18n.reason_text(None, "vi") == ""
+
+
+@pytest.mark.parametrize("kind", HOLD_KINDS)
+def test_every_hold_kind_is_worded(kind: str) -> None:
+    named = HoldReason(kind, "uplink-vnpt", "nang-cap")  # type: ignore[arg-type]
+    for reason in (named, named.unnamed()):
+        hold = reason.to_json()
+        vi, en = (i18n.held_text(hold, lang) for lang in ("vi", "en"))
+        assert vi and en and vi != en and not vi.isascii(), (vi, en)
+        assert "{" not in vi + en and kind not in vi
+        # No gap where an unnamed parent would have stood.
+        assert [vi, en] == [" ".join(vi.split()), " ".join(en.split())]
+        if kind == "maintenance":
+            assert "nang-cap" in vi and "nang-cap" in en
+        else:
+            # The parent named when it may be, and no trace of it when it may not.
+            assert ("uplink-vnpt" in vi) == ("uplink-vnpt" in en) == (reason.parent is not None)
+        assert not [w for w in _words(vi) if w in ENGLISH or w in UNMARKED]
+
+
+def test_held_text_edges() -> None:
+    assert i18n.held_text(None, "vi") == i18n.held_text({}, "en") == ""
+    assert i18n.held_text({"kind": "brand_new"}, "vi") == "brand_new"
+    down = HoldReason("parent_down", "core").to_json()
+    assert i18n.held_text(down, "vi") == "bị che: cấp trên core hỏng"
+    assert i18n.held_text(down, "en") == "suppressed: parent core down"
+
+
+def test_the_small_helpers() -> None:
+    assert i18n.language("en", "vi") == "en"
+    assert i18n.language("fr", "vi") == i18n.language(None, "vi") == "vi"
+    assert i18n.language(None, "en") == "en"
+    assert i18n.group_title("carrier", "vi") == "Nhà mạng và đường truyền"
+    assert i18n.group_title("so-y-te", "en") == "so-y-te"
+    groups = ["other", "zeta", "website", "alpha", "carrier"]
+    assert sorted(groups, key=i18n.group_key) == ["carrier", "website", "alpha", "zeta", "other"]
+    assert i18n.duration_text(3725, "vi") == "1 giờ 2 phút 5 giây"
+    assert i18n.duration_text(90061, "en") == "1d 1h 1m 1s"
+    assert i18n.duration_text(0.4, "vi") == "0 giây" and i18n.duration_text(None, "en") == ""
+    assert set(i18n.STATE_WORDS["vi"]) >= {"up", "down", "degraded", "suppressed", "maintenance"}
