@@ -18,7 +18,7 @@ from alerts.dispatch import Announcement, Dispatcher
 from alerts.model import AlertSnapshot
 from alerts.notify import NotifyContext
 from alerts.settings import AlertsSettings
-from tests.support.alerts import FakeClock
+from tests.support.clock import FakeClock
 
 SETTINGS: dict[str, Any] = {
     "receivers": {

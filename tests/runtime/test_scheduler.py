@@ -22,41 +22,9 @@ from monitor.runtime.scheduler import Scheduler, next_slot, spread_offset
 from monitor.runtime.store import Store
 from probes.base import ProbeResult
 from probes.context import Probe, ProbeContext
+from tests.support.clock import FakeClock
 
 WALL0 = datetime(2025, 10, 14, 0, 0, tzinfo=UTC).timestamp()
-
-
-class FakeClock:
-    def __init__(self, wall: float = WALL0) -> None:
-        self.now = 0.0
-        self.wall0 = wall
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def time(self) -> float:
-        return self.wall0 + self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (self.now + seconds, fut)
-        self._sleepers.append(entry)
-        try:
-            await fut
-        finally:
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
-
-    async def advance(self, seconds: float, step: float = 0.01) -> None:
-        end = self.now + seconds
-        while self.now < end - 1e-9:
-            self.now = min(end, self.now + step)
-            for deadline, fut in list(self._sleepers):
-                if deadline <= self.now + 1e-9 and not fut.done():
-                    fut.set_result(None)
-            for _ in range(20):
-                await asyncio.sleep(0)
 
 
 def make_settings(targets: list[dict[str, Any]], **top: Any) -> Settings:
@@ -126,10 +94,10 @@ def test_next_slot_is_on_the_grid() -> None:
 
 
 async def test_no_drift_with_slow_probes(running: Callable[..., Scheduler]) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     probe = Recorder(clock, takes=0.37)  # each run takes a good part of the interval
     running(make_settings([icmp("a", interval="1s", timeout="1s")]), probe, clock)
-    await clock.advance(30.5)
+    await clock.advance(30.5, step=0.01)
     starts = probe.starts["a"]
     assert len(starts) >= 29
     offset = spread_offset("a", 1.0)
@@ -143,10 +111,10 @@ async def test_no_drift_with_slow_probes(running: Callable[..., Scheduler]) -> N
 async def test_overrunning_probe_is_skipped_and_counted(
     running: Callable[..., Scheduler],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     probe = Recorder(clock, takes=2.5)  # 2.5 intervals long
     scheduler = running(make_settings([icmp("slow", interval="1s", timeout="1s")]), probe, clock)
-    await clock.advance(12.2)
+    await clock.advance(12.2, step=0.01)
     starts = probe.starts["slow"]
     # Never two runs at once: each start is at least 2.5 s after the previous.
     assert all(b - a >= 2.5 - 1e-6 for a, b in itertools.pairwise(starts))
@@ -158,7 +126,7 @@ async def test_overrunning_probe_is_skipped_and_counted(
 async def test_phase_shortens_interval_without_restart(
     running: Callable[..., Scheduler],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     phases = [
         {
             "name": "dai-hoi-tinh",
@@ -175,16 +143,16 @@ async def test_phase_shortens_interval_without_restart(
     )
     probe = Recorder(clock)
     scheduler = running(settings, probe, clock)
-    await clock.advance(19.9)
+    await clock.advance(19.9, step=0.01)
     before = len(probe.starts["venue-switch"])
     assert before == 2 and scheduler.phase is None
-    await clock.advance(20.0)  # inside the phase
+    await clock.advance(20.0, step=0.01)  # inside the phase
     assert scheduler.phase is not None and scheduler.phase.name == "dai-hoi-tinh"
     during = len(probe.starts["venue-switch"]) - before
     assert 18 <= during <= 21  # every second, not every ten
     board_during = [t for t in probe.starts["board"] if 20 <= t < 40]
     assert len(board_during) == 2  # the phase shortens only the groups it names
-    await clock.advance(30.0)  # after the phase: back to 10 s
+    await clock.advance(30.0, step=0.01)  # after the phase: back to 10 s
     after = [t for t in probe.starts["venue-switch"] if t >= 41]
     assert len(after) in (2, 3)
     assert scheduler.phase is None
@@ -193,7 +161,7 @@ async def test_phase_shortens_interval_without_restart(
 async def test_in_flight_bounded_per_kind_and_per_host(
     running: Callable[..., Scheduler],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     probe = Recorder(clock)
     probe.block = True
     targets = [icmp(f"t{i}", host=f"127.0.2.{i}", interval="1s") for i in range(1, 11)]
@@ -202,11 +170,11 @@ async def test_in_flight_bounded_per_kind_and_per_host(
         targets, scheduler={"max_in_flight": {"icmp": 7}, "max_in_flight_per_host": 2}
     )
     scheduler = running(settings, probe, clock)
-    await clock.advance(1.5)
+    await clock.advance(1.5, step=0.01)
     assert scheduler.stats.in_flight["icmp"] == 7
     assert sum(1 for name in probe.starts if name.startswith("same")) <= 2
     probe.release.set()
-    await clock.advance(3.0)
+    await clock.advance(3.0, step=0.01)
     assert len(probe.starts) == 16  # everyone ran once the slots freed up
     assert scheduler.stats.in_flight["icmp"] == 0
 
@@ -236,7 +204,7 @@ async def test_timeout_is_enforced_outside_the_probe() -> None:
 
 
 async def test_a_probe_bug_costs_only_its_target(running: Callable[..., Scheduler]) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     good = Recorder(clock)
 
     async def buggy(target: Target, ctx: ProbeContext) -> ProbeResult:
@@ -251,7 +219,7 @@ async def test_a_probe_bug_costs_only_its_target(running: Callable[..., Schedule
         clock,
         store,
     )
-    await clock.advance(3.2)
+    await clock.advance(3.2, step=0.01)
     bad, ok = store.get("bad"), store.get("good")
     assert bad is not None and bad.latest is not None and ok is not None
     assert bad.latest.result.reason == "probe_error" and "KeyError" in bad.latest.result.detail
@@ -260,25 +228,25 @@ async def test_a_probe_bug_costs_only_its_target(running: Callable[..., Schedule
 
 
 async def test_reload_adds_and_removes_targets(running: Callable[..., Scheduler]) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     probe = Recorder(clock)
     store = Store()
     scheduler = running(
         make_settings([icmp("a", interval="1s"), icmp("b", interval="1s")]), probe, clock, store
     )
-    await clock.advance(2.0)
+    await clock.advance(2.0, step=0.01)
     assert store.get("b") is not None
     scheduler.update(make_settings([icmp("a", interval="1s"), icmp("c", interval="1s")]))
     assert store.get("b") is None
     runs_b = len(probe.starts["b"])
-    await clock.advance(2.0)
+    await clock.advance(2.0, step=0.01)
     assert len(probe.starts["b"]) == runs_b
     assert len(probe.starts["c"]) >= 1
     assert {s.target.name for s in store} == {"a", "c"}
 
 
 async def test_lag_is_measured(running: Callable[..., Scheduler]) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     probe = Recorder(clock)
     scheduler = running(
         make_settings([icmp(f"t{i}", interval="1s") for i in range(20)]), probe, clock
@@ -293,7 +261,7 @@ async def test_lag_is_measured(running: Callable[..., Scheduler]) -> None:
 async def test_first_runs_come_early_then_keep_the_grid(
     running: Callable[..., Scheduler],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(WALL0)
     probe = Recorder(clock)
     running(make_settings([icmp(f"t{i}", interval="30s") for i in range(100)]), probe, clock)
     await clock.advance(5.05, step=0.05)

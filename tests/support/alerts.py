@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor.config import load_settings
 from monitor.core.clock import Clock
 from monitor.runtime.service import Service
+from tests.support.clock import FakeClock
 from tests.support.common import free_port
 
 
@@ -240,50 +241,6 @@ def metric(service: Service, name: str, **labels: str) -> float | None:
 
 def alert_states(service: Service) -> dict[tuple[str | None, str], dict[str, Any]]:
     return {(a["target"], a["rule"]): a for a in service.alerts.alerts_json()}
-
-
-class FakeClock:
-    """Time that moves only when the test moves it. The scheduler, the engine and the
-    dispatcher sleep on it; probes and receivers still talk over loopback in real time, and
-    ``until`` waits for them before it moves the clock again.
-
-    ``wall``: unix seconds at the start (now, by default)."""
-
-    def __init__(self, wall: float | None = None) -> None:
-        self.now = 0.0
-        self.wall0 = time.time() if wall is None else wall
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def time(self) -> float:
-        return self.wall0 + self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (self.now + max(0.0, seconds), fut)
-        self._sleepers.append(entry)
-        try:
-            await fut
-        finally:
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
-
-    async def advance(self, seconds: float) -> None:
-        """Move ``seconds`` on, waking each sleeper at its own deadline, in order."""
-        end = self.now + seconds
-        for _ in range(10_000):
-            due = [d for d, f in self._sleepers if not f.done() and d <= end + 1e-9]
-            if not due:
-                break
-            self.now = max(self.now, min(due))
-            for deadline, fut in list(self._sleepers):
-                if deadline <= self.now + 1e-9 and not fut.done():
-                    fut.set_result(None)
-            for _ in range(10):  # let the woken run up to their next await
-                await asyncio.sleep(0)
-        self.now = max(self.now, end)
 
 
 async def settle(service: Service, limit: float = 10.0) -> None:

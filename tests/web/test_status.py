@@ -32,7 +32,7 @@ from monitor.web.status import (
     visible_alerts,
 )
 from probes.base import ProbeResult, Sample
-from tests.support.alerts import FakeClock
+from tests.support.clock import FakeClock
 from tests.support.common import free_port
 
 T0 = datetime(2025, 10, 14, 1, 0, tzinfo=UTC).timestamp()  # 08:00 in Ha Noi
