@@ -488,7 +488,10 @@ async def traps(args: argparse.Namespace) -> dict[str, Any]:
     receiver = TrapReceiver(
         settings,
         store,
-        TrapSettings.model_validate({"listen": f"127.0.0.1:{port}", "users": [user]}),
+        # v2c traps carry "public" (trap_v2c): there is no default community any more.
+        TrapSettings.model_validate(
+            {"listen": f"127.0.0.1:{port}", "users": [user], "community": "public"}
+        ),
     )
     await receiver.start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

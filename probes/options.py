@@ -6,6 +6,7 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import ClassVar, Literal, Self
 
@@ -161,11 +162,32 @@ class SnmpOptions(_Strict, UsmCredentials):
     interfaces: str | None = None
     bgp: bool = False
     oids: list[str] = Field(default_factory=list)
+    # Traps (monitor.runtime.traps). A trap is credited to this target only when its datagram
+    # comes from `host` or from one of `trap_sources` (the agent's address after NAT; IP
+    # addresses only): never by an address the trap claims inside itself.
+    trap_sources: list[str] = Field(default_factory=list, max_length=32)
+    # The community this agent's v1/v2c traps must carry; by default ``[traps] community``.
+    # With neither, its v1/v2c traps are refused (v3 traps: the ``[[traps.users]]``).
+    trap_community: SecretStr | None = None
+    trap_community_env: str | None = None
+    trap_community_file: str | None = None
 
     _community: SecretStr | None = PrivateAttr(default=None)
+    _trap_community: SecretStr | None = PrivateAttr(default=None)
 
-    _check_env = field_validator("community_env")(secrets.check_env)
-    _check_file = field_validator("community_file")(secrets.check_file)
+    _check_env = field_validator("community_env", "trap_community_env")(secrets.check_env)
+    _check_file = field_validator("community_file", "trap_community_file")(secrets.check_file)
+
+    @field_validator("trap_sources")
+    @classmethod
+    def _ip_addresses(cls, sources: list[str]) -> list[str]:
+        normal = []
+        for source in sources:
+            try:
+                normal.append(str(ipaddress.ip_address(source)))
+            except ValueError:
+                raise ValueError(f"{source!r} is not an IP address (trap_sources)") from None
+        return normal
 
     @field_validator("interfaces")
     @classmethod
@@ -189,6 +211,9 @@ class SnmpOptions(_Strict, UsmCredentials):
     @model_validator(mode="after")
     def _resolve_secrets(self) -> SnmpOptions:  # after UsmCredentials._resolve_keys
         self._community = secrets.resolve(self.community, self.community_env, self.community_file)
+        self._trap_community = secrets.resolve(
+            self.trap_community, self.trap_community_env, self.trap_community_file
+        )
         if self.version == "3":
             if not self.user:
                 raise ValueError("version 3 needs `user`")
@@ -207,6 +232,10 @@ class SnmpOptions(_Strict, UsmCredentials):
     @property
     def community_secret(self) -> SecretStr | None:
         return self._community
+
+    @property
+    def trap_community_secret(self) -> SecretStr | None:
+        return self._trap_community
 
 
 # Every kind the settings accept, and its options model. The probe registry (``PROBES`` in

@@ -2,7 +2,7 @@
 
     [traps]
     listen = "127.0.0.1:1162"       # 162 needs root (or CAP_NET_BIND_SERVICE)
-    community = "public"            # or community_env / community_file
+    community_env = "NETMON_TRAP_COMMUNITY"  # or community / community_file; no default
     [[traps.users]]
     name = "noc"
     auth_protocol = "SHA"
@@ -10,6 +10,11 @@
     priv_protocol = "AES"
     priv_key_env = "NETMON_TRAP_PRIV"
     engine_ids = ["0x80001f8804..."]
+
+A trap is credited to a target by its datagram's source address only (the target's ``host``, or
+one of its ``snmp.trap_sources`` behind NAT), never by an address it claims inside itself. A
+v1/v2c trap must carry that target's ``snmp.trap_community``, else this ``community``; with
+neither there is no default ("public" was one), and its v1/v2c traps are refused.
 
 v3 *traps* are authenticated with keys localized to the sending agent's engine ID, so each USM
 user lists the engine IDs of the agents that send it traps; v3 *informs* use the receiver's
@@ -76,13 +81,14 @@ class TrapSettings(SettingsModel):
 
     enabled: bool = True
     listen: str = "127.0.0.1:1162"  # port 0: any free port (tests); ``bound`` tells which
-    # v1/v2c community accepted; "public" when none of the three is given.
+    # The v1/v2c community of targets that set no snmp.trap_community; none by default (their
+    # v1/v2c traps are then refused).
     community: SecretStr | None = None
     community_env: str | None = None
     community_file: str | None = None
     users: list[TrapUser] = Field(default_factory=list)
 
-    _community: SecretStr = PrivateAttr(default=SecretStr("public"))
+    _community: SecretStr | None = PrivateAttr(default=None)
 
     _check_env = field_validator("community_env")(secrets.check_env)
     _check_file = field_validator("community_file")(secrets.check_file)
@@ -96,7 +102,7 @@ class TrapSettings(SettingsModel):
     @model_validator(mode="after")
     def _resolve(self) -> TrapSettings:
         community = secrets.resolve(self.community, self.community_env, self.community_file)
-        self._community = community if community is not None else SecretStr("public")
+        self._community = community
         names = [u.name for u in self.users]
         duplicate = {n for n in names if names.count(n) > 1}
         if duplicate:
@@ -104,7 +110,7 @@ class TrapSettings(SettingsModel):
         return self
 
     @property
-    def community_secret(self) -> SecretStr:
+    def community_secret(self) -> SecretStr | None:
         return self._community
 
     @property

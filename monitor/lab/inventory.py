@@ -320,7 +320,7 @@ SNMP_USERS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 # Where the agents send their traps: netmon's trap receiver by default (traps.listen).
 SNMP_TRAP_ADDRESS = ("127.0.0.1", 1162)
-SNMP_TRAP_COMMUNITY = "public"
+SNMP_TRAP_COMMUNITY = "netmon-lab-traps"  # settings.toml: each snmp target's trap_community
 
 
 @dataclass(frozen=True, slots=True)

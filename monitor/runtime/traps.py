@@ -1,7 +1,11 @@
 """The SNMP trap receiver: v1, v2c and v3 traps and informs, turned into store events at once.
 
-A trap is matched to its snmp target(s) by the source address of the datagram (a v1 trap's
-agent-addr is tried when the source matches none), then:
+A trap is matched to its snmp target(s) by the source address of the datagram only: the
+target's ``host`` or one of its ``snmp.trap_sources`` (an agent behind NAT). An address the trap
+claims inside itself (a v1 agent-addr, a ``snmpTrapAddress.0`` varbind) is anyone's to forge
+and is never believed. A v1/v2c trap must carry the community of the target it is credited to
+(``snmp.trap_community``, else ``[traps] community``; with neither, it is refused); a v3 trap
+one of the ``[[traps.users]]``. Then:
 
 - linkDown / linkUp: that interface's ``ifOperStatus`` sample changes in the store now
   (``Store.patch_samples``; the next poll confirms it) and a ``TargetEvent`` is published with
@@ -13,9 +17,12 @@ agent-addr is tried when the source matches none), then:
 
 Events (``source = "snmp_trap"``) are what the alert engine consumes as immediate signals.
 Counted: ``netmon_snmp_traps_total{target,trap}``, ``netmon_snmp_traps_unknown_total`` (no
-target has that address) and ``netmon_snmp_traps_dropped_total{reason}`` (what pysnmp threw
-away: undecodable datagrams, unknown communities, USM failures). Nothing a sender does can stop
-the receiver: every failure is counted and logged, never raised into the loop.
+target has that address, dropped) and ``netmon_snmp_traps_dropped_total{reason}`` (what pysnmp
+threw away: malformed datagrams, unknown communities, USM failures; and what this receiver did:
+``undecodable`` when pysnmp itself fails on a datagram, ``wrong_community`` when a community is
+not the one of the target the source address names). Nothing a sender does can stop the
+receiver or flood the log: every failure is counted, never raised into the loop, and its log
+lines are rate-limited per reason (``LogLimiter``).
 
 pysnmp (v7) does the protocol work: one engine per receiver, made at ``start()`` and again only
 when the ``[traps]`` settings change; numeric OIDs only, no MIB lookups. It acknowledges
@@ -30,11 +37,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -42,14 +50,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from monitor.config import Settings, Target
 from monitor.config.traps import TrapSettings, TrapUser
 from monitor.runtime.store import Store, TargetEvent
+from probes.options import SnmpOptions
 
-__all__ = ["TRAP_NAMES", "TrapReceiver"]
+__all__ = ["TRAP_NAMES", "LogLimiter", "TrapReceiver"]
 
 log = logging.getLogger(__name__)
 
 SYS_UPTIME: Final = "1.3.6.1.2.1.1.3.0"
 SNMP_TRAP_OID: Final = "1.3.6.1.6.3.1.1.4.1.0"
-SNMP_TRAP_ADDRESS: Final = "1.3.6.1.6.3.18.1.3.0"  # a v1 trap's agent-addr, as pysnmp maps it
 TRAP_NAMES: Final = {
     "1.3.6.1.6.3.1.1.5.1": "coldStart",
     "1.3.6.1.6.3.1.1.5.2": "warmStart",
@@ -67,6 +75,11 @@ _IF_OPER: Final = _IF_ENTRY + "8."
 _BGP_PEER_STATE: Final = "1.3.6.1.2.1.15.3.1.2."
 # Distinct trap labels kept per target; more (a sender making up OIDs) count as "other".
 _MAX_TRAPS_PER_TARGET: Final = 64
+# Log lines per reason let through per interval; the rest are counted and told in the next one.
+_LOG_BURST: Final = 5
+_LOG_INTERVAL: Final = 60.0
+_REQUEST_CONTEXT: Final = "rfc3412.receiveMessage:request"
+_COMMUNITY_MODELS: Final = (1, 2)  # pysnmp's security models for v1 and v2c
 _DROP_COUNTERS: Final = {
     "malformed": ("__SNMPv2-MIB", "snmpInASNParseErrs"),
     "bad_version": ("__SNMPv2-MIB", "snmpInBadVersions"),
@@ -90,6 +103,43 @@ def _normal(address: str) -> str:
     return str(ip)
 
 
+class LogLimiter:
+    """At most ``burst`` lines per ``interval`` seconds for each reason; the lines held back are
+    counted, and the next line let through for that reason says how many there were."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        burst: int = _LOG_BURST,
+        interval: float = _LOG_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._burst = burst
+        self._interval = interval
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}  # reason: (window start, lines)
+        self.suppressed: Counter[str] = Counter()  # held back since the last line let through
+
+    def log(self, level: int, reason: str, message: str, *args: object) -> bool:
+        """Log ``message % args`` unless ``reason`` had its lines this interval."""
+        now = self._clock()
+        start, lines = self._windows.get(reason, (now, 0))
+        if now - start >= self._interval:
+            start, lines = now, 0
+        if lines >= self._burst:
+            self._windows[reason] = (start, lines)
+            self.suppressed[reason] += 1
+            return False
+        self._windows[reason] = (start, lines + 1)
+        held = self.suppressed.pop(reason, 0)
+        if held:
+            message += " (%d more like it not logged)"
+            args = (*args, held)
+        self._logger.log(level, message, *args)
+        return True
+
+
 # --------------------------------------------------------------------------- receiver
 
 
@@ -106,6 +156,10 @@ class TrapReceiver:
         self._store = store
         self._traps = traps if traps is not None else _traps_of(settings)
         self._by_address: dict[str, list[str]] = {}
+        # The v1/v2c community each target's traps must carry, when it sets its own.
+        self._target_communities: dict[str, str] = {}
+        self._communities: dict[str, str] = {}  # pysnmp security name: community in the engine
+        self._serial = itertools.count(1)
         self._names: list[tuple[str, str]] = []  # (host name, target) still to resolve
         self._engine: Any = None
         self._receiver: Any = None
@@ -114,6 +168,8 @@ class TrapReceiver:
         self.unknown = 0
         self.errors = 0
         self._dropped_before: Counter[str] = Counter()  # from engines already closed
+        self._dropped_here: Counter[str] = Counter()  # what this receiver itself refused
+        self._log = LogLimiter(log)
         self.error: str | None = None
         self.restarting: asyncio.Future[None] | None = None
         self.bound: tuple[str, int] | None = None
@@ -162,10 +218,14 @@ class TrapReceiver:
         module = udp6 if family == socket.AF_INET6 else udp
         transport = module.UdpTransport().open_server_mode(sock=sock)
         config.add_transport(snmp_engine, module.DOMAIN_NAME, transport)
+        # pysnmp raises out of its datagram callback on some input (``a0 00``): that would
+        # go uncounted to asyncio's handler, a traceback per datagram. Decode under a guard.
+        dispatcher = snmp_engine.transport_dispatcher
+        dispatcher.unregister_recv_callback()
+        dispatcher.register_recv_callback(self._guarded_receive(snmp_engine))
         await transport._lport  # the endpoint exists before start() returns
-        config.add_v1_system(
-            snmp_engine, "netmon-traps", self._traps.community_secret.get_secret_value()
-        )
+        self._communities = {}
+        self._sync_communities(snmp_engine)
         for user in self._traps.users:
             auth_proto, auth_key, priv_proto, priv_key = _usm(config, user)
             for engine_id in [None, *user.engine_id_bytes()]:
@@ -180,6 +240,48 @@ class TrapReceiver:
                 )
         self._receiver = ntfrcv.NotificationReceiver(snmp_engine, self._on_notification)
         self._engine = snmp_engine
+
+    def _guarded_receive(self, snmp_engine: Any) -> Callable[[Any, Any, Any, bytes], None]:
+        message_dispatcher = snmp_engine.message_dispatcher
+
+        def receive(_dispatcher: Any, domain: Any, address: Any, datagram: bytes) -> None:
+            try:
+                message_dispatcher.receive_message(snmp_engine, domain, address, datagram)
+            except Exception as exc:  # a datagram must never reach asyncio's handler
+                self._dropped_here["undecodable"] += 1
+                self._log.log(
+                    logging.WARNING,
+                    "undecodable",
+                    "traps: dropped an undecodable datagram of %d bytes from %s (%s)",
+                    len(datagram),
+                    _normal(str(address[0])) if address else "?",
+                    type(exc).__name__,
+                )
+
+        return receive
+
+    def _wanted_communities(self) -> set[str]:
+        wanted = set(self._target_communities.values())
+        default = self._traps.community_secret
+        if default is not None:
+            wanted.add(default.get_secret_value())
+        return wanted
+
+    def _sync_communities(self, snmp_engine: Any) -> None:
+        """Make the engine accept exactly the communities some target's traps may carry."""
+        from pysnmp.entity import config
+
+        wanted = self._wanted_communities()
+        for security_name, community in list(self._communities.items()):
+            if community not in wanted:
+                config.delete_v1_system(snmp_engine, security_name)
+                del self._communities[security_name]
+        known = set(self._communities.values())
+        for community in sorted(wanted - known):
+            # The index names the community in the engine; no secret in it.
+            security_name = f"netmon-community-{next(self._serial)}"
+            config.add_v1_system(snmp_engine, security_name, community)
+            self._communities[security_name] = community
 
     async def aclose(self) -> None:
         self._started = False
@@ -210,6 +312,8 @@ class TrapReceiver:
         re-binds in the background (``restarting`` is that task)."""
         new = traps if traps is not None else _traps_of(settings)
         self._targets(settings.targets)
+        if new == self._traps and self._engine is not None:
+            self._sync_communities(self._engine)
         if new != self._traps:
             self._traps = new
             if self._started:
@@ -224,17 +328,30 @@ class TrapReceiver:
     def _targets(self, targets: Sequence[Target]) -> None:
         by_address: dict[str, list[str]] = {}
         names: list[tuple[str, str]] = []
+        communities: dict[str, str] = {}
         for target in targets:
             if target.kind != "snmp" or not target.host:
                 continue
+            options = target.options
+            if isinstance(options, SnmpOptions):
+                own = options.trap_community_secret
+                if own is not None:
+                    communities[target.name] = own.get_secret_value()
+                for source in options.trap_sources:
+                    listed = by_address.setdefault(_normal(source), [])
+                    if target.name not in listed:
+                        listed.append(target.name)
             try:
                 address = str(ipaddress.ip_address(target.host))
             except ValueError:
                 names.append((target.host, target.name))
                 continue
-            by_address.setdefault(_normal(address), []).append(target.name)
+            listed = by_address.setdefault(_normal(address), [])
+            if target.name not in listed:
+                listed.append(target.name)
         self._by_address = by_address
         self._names = names
+        self._target_communities = communities
 
     def _schedule_resolve(self) -> None:
         if not self._names:
@@ -270,22 +387,59 @@ class TrapReceiver:
     ) -> None:
         try:
             _domain, source = snmp_engine.message_dispatcher.get_transport_info(state_reference)
+            request = snmp_engine.observer.get_execution_context(_REQUEST_CONTEXT)
+            community = None
+            if int(request["securityModel"]) in _COMMUNITY_MODELS:
+                community = self._communities.get(str(request["securityName"]))
+                if community is None:  # no longer wanted (a reload); not in the engine for long
+                    self._dropped_here["wrong_community"] += 1
+                    return
             values = {str(oid): value for oid, value in varbinds}
-            self.handle(str(source[0]), values)
-        except Exception:  # a trap we cannot make sense of must not stop the next one
+            self.handle(str(source[0]), values, community=community)
+        except Exception as exc:  # a trap we cannot make sense of must not stop the next one
             self.errors += 1
-            log.exception("traps: could not handle a notification")
+            self._log.log(logging.ERROR, "error", "traps: could not handle a notification: %r", exc)
 
-    def handle(self, source: str, values: dict[str, Any], now: float | None = None) -> list[str]:
-        """Report one notification (varbinds by OID) from ``source``; the targets it matched."""
+    def handle(
+        self,
+        source: str,
+        values: dict[str, Any],
+        now: float | None = None,
+        *,
+        community: str | None = None,
+    ) -> list[str]:
+        """Report one notification (varbinds by OID) from ``source``, the datagram's source
+        address; the targets it is credited to. ``community``: the v1/v2c community it carried,
+        None for a v3 notification (which pysnmp authenticated with a [traps] user)."""
         at = time.time() if now is None else now
-        targets = self._by_address.get(_normal(source))
-        if not targets and SNMP_TRAP_ADDRESS in values:  # a v1 trap's agent-addr
-            targets = self._by_address.get(_normal(_address_text(values[SNMP_TRAP_ADDRESS])))
+        source = _normal(source)
+        targets = self._by_address.get(source)
         if not targets:
             self.unknown += 1
-            log.debug("traps: a notification from %s, which is no snmp target's address", source)
+            self._log.log(
+                logging.DEBUG,
+                "unknown",
+                "traps: dropped a notification from %s, which is no snmp target's address",
+                source,
+            )
             return []
+        if community is not None:
+            default = self._traps.community_secret
+            fallback = default.get_secret_value() if default is not None else None
+            targets = [
+                name
+                for name in targets
+                if self._target_communities.get(name, fallback) == community
+            ]
+            if not targets:
+                self._dropped_here["wrong_community"] += 1
+                self._log.log(
+                    logging.INFO,
+                    "wrong_community",
+                    "traps: dropped a trap from %s: not the community of its target",
+                    source,
+                )
+                return []
         trap_oid = str(values.get(SNMP_TRAP_OID, "")).strip(".")
         trap = TRAP_NAMES.get(trap_oid, trap_oid or "unknown")
         for name in targets:
@@ -340,6 +494,9 @@ class TrapReceiver:
 
     def dropped(self) -> Counter[str]:
         counts = Counter(self._dropped_before)
+        counts.update(self._dropped_here)
+        for reason in ("undecodable", "wrong_community"):
+            counts[reason] += 0
         if self._engine is not None:
             counts.update(self._dropped_now(self._engine))
         return counts
@@ -361,7 +518,8 @@ class TrapReceiver:
         yield unknown
         dropped = CounterMetricFamily(
             "netmon_snmp_traps_dropped",
-            "Datagrams the trap receiver dropped: malformed, unknown community, USM failures.",
+            "Datagrams the trap receiver dropped, by reason: malformed or undecodable, unknown"
+            " or wrong community, USM failures.",
             labels=["reason"],
         )
         for reason, count in sorted(self.dropped().items()):
@@ -414,16 +572,6 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _address_text(value: Any) -> str:
-    try:
-        raw = value.asOctets()
-    except AttributeError:
-        return str(value)
-    if len(raw) == 4:
-        return socket.inet_ntoa(raw)
-    return str(value)
 
 
 def _if_index(values: dict[str, Any]) -> str | None:
