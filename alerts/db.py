@@ -15,6 +15,8 @@ Tables::
 
     alerts(key, rule, target, series, state, value, active_since, fired_at, labels, ...)
     outbox(id, receiver, alert_key, kind, payload, created, attempts, status, ...)
+    dead_letters(id, receiver, alert_key, kind, payload, created, died, attempts, error)
+                                                           -- failed for good; never retried
     notified(receiver, alert_key, kind, page_key, at)      -- the notification log
     outages(target, grp, labels, start, end, reason, detail, phase, maintenance)
     maintenance(name, match, start, end, comment, created)
@@ -74,6 +76,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    receiver TEXT NOT NULL,
+    alert_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created REAL NOT NULL,
+    died REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS notified (
     receiver TEXT NOT NULL,
     alert_key TEXT NOT NULL,
@@ -222,6 +235,39 @@ def outbox_attempt(ids: list[str], error: str) -> Job:
         )
 
     return job
+
+
+def outbox_dead(notifications: list[tuple[Notification, int]], at: float, error: str) -> Job:
+    """Move notifications that failed for a reason that will not change out of the outbox:
+    a restart must not send (and fail) them again ahead of the others."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO dead_letters VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    n.id,
+                    n.receiver,
+                    n.alert.key,
+                    n.kind,
+                    n.to_json(),
+                    n.created,
+                    at,
+                    attempts,
+                    error,
+                )
+                for n, attempts in notifications
+            ],
+        )
+        conn.executemany("DELETE FROM outbox WHERE id = ?", [(n.id,) for n, _ in notifications])
+
+    return job
+
+
+def dead_letters(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(id, receiver, error) of every dead letter, oldest first."""
+    rows = conn.execute("SELECT id, receiver, error FROM dead_letters ORDER BY died, rowid")
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows.fetchall()]
 
 
 def outbox_pending(conn: sqlite3.Connection) -> list[Notification]:

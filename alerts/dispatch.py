@@ -12,7 +12,18 @@ As in Alertmanager's notify/, each announced alert goes through::
     deliver  -> one worker per receiver, in order, batches of the receiver's size; retry with
                 exponential backoff and jitter while the error is retryable and younger than
                 delivery.max_age, else dropped, counted and logged
+    dead     -> a failure that will not change (NotifyError(retryable=False), or building the
+                message raised ValueError, UnicodeError, email.errors.*) moves the
+                notification to the dead letters (SQLite): never retried, never ahead of the
+                others, also after a restart; netmon_notifications_dead_total{receiver}, and a
+                NotificationDead alert to the other receivers
     record   -> netmon_notifications_total{receiver,outcome}, the outbox row finished
+
+No queue has a head that can block it. A batch that fails for good is retried one by one, so
+only the bad notification dies. A head that keeps failing with a retryable error steps aside
+after ROTATE_AFTER attempts (with the later notifications of its alert, which keep their
+order) so the ones behind it are tried; the backoff follows the receiver's run of failures,
+not one notification's, so a receiver that is down is not hammered by the rotation.
 
 The dispatcher knows receivers only through the ``Notifier`` protocol and the registry.
 """
@@ -22,6 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import email.errors
+import hashlib
 import json
 import logging
 import random
@@ -36,13 +49,25 @@ from alerts.model import AlertSnapshot, Kind, Notification
 from alerts.notify import Notifier, NotifyContext, NotifyError, make_notifier
 from alerts.settings import AlertsSettings
 from monitor.core.clock import Clock
+from monitor.core.i18n import dead_letter_text
 from monitor.core.labels import matches
 
-__all__ = ["Announcement", "Dispatcher"]
+__all__ = ["DEAD_RULE", "ROTATE_AFTER", "Announcement", "Dispatcher", "permanent"]
 
 log = logging.getLogger("netmon.alerts.dispatch")
 
 OUTCOMES = ("delivered", "retry", "dropped")
+DEAD_RULE = "NotificationDead"
+ROTATE_AFTER = 3  # retryable failures of one head before it lets the others go first
+# Raised while a message is built from the alert: the same alert fails the same way again.
+_BUILD_ERRORS = (ValueError, UnicodeError, email.errors.MessageError)
+
+
+def permanent(exc: BaseException) -> bool:
+    """A failure that will not change on a retry."""
+    if isinstance(exc, NotifyError):
+        return not exc.retryable
+    return isinstance(exc, _BUILD_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +110,7 @@ class Dispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._keepalives: dict[str, asyncio.Task[None]] = {}
         self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.dead: Counter[str] = Counter()  # netmon_notifications_dead_total{receiver}
         self._started = False
         self._build(settings)
 
@@ -265,6 +291,8 @@ class Dispatcher:
     async def _worker(self, name: str) -> None:
         queue = self._queues[name]
         wake = self._wake[name]
+        streak = 0  # failed rounds in a row: the receiver's backoff; a success resets it
+        solo = 0  # after a batch failed for good: rounds of one, to find the bad one
         while True:
             while not queue:
                 wake.clear()
@@ -272,7 +300,11 @@ class Dispatcher:
             # Read each round: a reload may have rebuilt the receiver or changed max_age.
             notifier = self.notifiers[name]
             max_age = self._settings.delivery.max_age
-            batch = list(queue)[: notifier.max_batch]
+            size = notifier.max_batch
+            if solo:
+                solo -= 1
+                size = 1
+            batch = list(queue)[:size]
             for item in batch:
                 if item.persisted is not None:
                     # Outbox first. If the database cannot take it, send from memory anyway:
@@ -293,20 +325,98 @@ class Dispatcher:
             notifications = [i.notification for i in batch]
             try:
                 await notifier.send(notifications)
-            except NotifyError as exc:
-                if not exc.retryable:
-                    self._pop(queue, batch)
-                    self._finish(notifications, "failed", str(exc))
-                    continue
-                await self._retry(name, batch, str(exc), exc.retry_after)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a notifier bug: keep the notifications, try again
-                log.exception("receiver %s raised", name)
-                await self._retry(name, batch, type(exc).__name__, None)
+            except Exception as exc:
+                why = str(exc) if isinstance(exc, NotifyError) else f"{type(exc).__name__}: {exc}"
+                if permanent(exc):
+                    if len(batch) > 1:
+                        solo = len(batch)
+                        continue
+                    self._pop(queue, batch)
+                    self._dead(name, batch, why)
+                    continue
+                retry_after = None
+                if isinstance(exc, NotifyError):
+                    retry_after = exc.retry_after
+                else:  # a notifier bug: keep the notifications, try again
+                    log.exception("receiver %s raised", name)
+                    why = type(exc).__name__
+                streak += 1
+                await self._retry(name, batch, why, retry_after, streak)
+                if batch[0].attempts >= ROTATE_AFTER:
+                    self._step_aside(queue, batch)
             else:
+                streak = 0
                 self._pop(queue, batch)
                 self._finish(notifications, "delivered")
+
+    @staticmethod
+    def _step_aside(queue: deque[_Item], batch: Sequence[_Item]) -> None:
+        """The failing head goes last, with the later notifications of its alerts (an end
+        never overtakes its page)."""
+        keys = {i.notification.alert.key for i in batch}
+        stays = [i for i in queue if i.notification.alert.key not in keys]
+        if not stays:
+            return
+        moves = [i for i in queue if i.notification.alert.key in keys]
+        queue.clear()
+        queue.extend(stays + moves)
+
+    def _dead(self, name: str, batch: Sequence[_Item], why: str) -> None:
+        """Failed for a reason that will not change: out of the outbox, into the dead letters,
+        counted, logged, and told to the other receivers."""
+        now = self._clock.time()
+        notifications = [i.notification for i in batch]
+        self.outcomes[(name, "dropped")] += len(batch)
+        self.dead[name] += len(batch)
+        for n in notifications:
+            log.error(
+                "notification %s to %s is dead (%s %s %s): %s",
+                n.id,
+                n.receiver,
+                n.kind,
+                n.alert.rule,
+                n.alert.target or "",
+                why,
+            )
+        self._db.submit(db.outbox_dead([(i.notification, i.attempts) for i in batch], now, why))
+        reported = [n for n in notifications if n.alert.rule != DEAD_RULE]
+        if reported:  # a dead NotificationDead is not announced again: no echo between two
+            self._announce_dead(name, reported[-1], why, now)
+
+    def _announce_dead(self, name: str, last: Notification, why: str, now: float) -> None:
+        labels = {"alertname": DEAD_RULE, "severity": "warning", "receiver": name}
+        fields = {
+            "receiver": name,
+            "count": str(self.dead[name]),
+            "rule": last.alert.rule,
+            "target": last.alert.target or "-",
+            "error": why[:300],
+        }
+        annotations: dict[str, str] = {}
+        for lang in ("vi", "en"):
+            summary, description = dead_letter_text(lang, fields)
+            annotations[f"summary_{lang}"] = summary
+            annotations[f"description_{lang}"] = description
+        annotations["summary"] = annotations["summary_vi"]
+        key = hashlib.blake2b(f"{DEAD_RULE}\0{name}".encode(), digest_size=8).hexdigest()
+        alert = AlertSnapshot(
+            key=key,
+            rule=DEAD_RULE,
+            target=None,
+            status="firing",
+            labels=labels,
+            annotations=annotations,
+            starts_at=now,
+            ends_at=None,
+            value=float(self.dead[name]),
+        )
+        others = [r for r in self.routes(labels, None) if r != name]
+        if not others:  # routed nowhere else: every other receiver hears it
+            others = [r for r in self.notifiers if r != name]
+        if others:
+            self.announce(Announcement(alert, flapping=False, held=False, receivers=tuple(others)))
 
     @staticmethod
     def _pop(queue: deque[_Item], items: Sequence[_Item]) -> None:
@@ -316,13 +426,18 @@ class Dispatcher:
         queue.extend(kept)
 
     async def _retry(
-        self, name: str, batch: Sequence[_Item], error: str, retry_after: float | None
+        self,
+        name: str,
+        batch: Sequence[_Item],
+        error: str,
+        retry_after: float | None,
+        streak: int,
     ) -> None:
         attempts = max(i.attempts for i in batch) + 1
         for item in batch:
             item.attempts = attempts
         self.outcomes[(name, "retry")] += 1
-        delay = self._backoff(attempts)
+        delay = self._backoff(streak)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self._settings.delivery.backoff_max))
         level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG

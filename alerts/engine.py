@@ -915,6 +915,15 @@ class AlertEngine:
             for outcome in OUTCOMES:
                 sent.add_metric([receiver, outcome], self.dispatcher.outcomes[(receiver, outcome)])
         yield sent
+        dead = metrics.counter(
+            "netmon_notifications_dead",
+            "Notifications that failed for a reason a retry cannot fix, moved to the dead "
+            "letters (a NotificationDead alert tells the other receivers).",
+            ["receiver"],
+        )
+        for receiver in sorted(self.dispatcher.notifiers):
+            dead.add_metric([receiver], self.dispatcher.dead[receiver])
+        yield dead
         errors = metrics.counter(
             "netmon_alerts_db_errors", "Alert state database jobs that failed."
         )

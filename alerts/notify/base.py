@@ -5,8 +5,8 @@ Errors::
     NotifyError                 a delivery failed; the message never holds a secret or a URL
         .retryable = True       worth another try later (connection refused, timeout, 5xx, 429)
         .retryable = False      will fail the same way again (400, 401, a refused address):
-                                dropped at once, counted and logged, so it does not hold the
-                                receiver's queue for a day
+                                a dead letter at once (counted, logged, told to the other
+                                receivers), so it does not hold the receiver's queue for a day
 """
 
 from __future__ import annotations

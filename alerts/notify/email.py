@@ -18,7 +18,7 @@ from typing import Any
 
 from alerts.model import Notification
 from alerts.notify.base import NotifyContext, NotifyError
-from alerts.notify.text import body, subject
+from alerts.notify.text import body, one_line, subject
 from alerts.settings import EmailReceiver
 
 __all__ = ["EmailNotifier", "build_message"]
@@ -28,9 +28,10 @@ def build_message(
     notification: Notification, settings: EmailReceiver, ctx: NotifyContext
 ) -> EmailMessage:
     msg = EmailMessage()  # default policy: RFC 2047 encoded-words for a UTF-8 subject
-    msg["Subject"] = subject(notification, ctx.language)
-    msg["From"] = settings.from_
-    msg["To"] = ", ".join(settings.to)
+    # Header fields carry labels (an SNMP ifName): a CR or LF there would raise for ever.
+    msg["Subject"] = one_line(subject(notification, ctx.language))
+    msg["From"] = one_line(settings.from_)
+    msg["To"] = ", ".join(one_line(address) for address in settings.to)
     msg["Date"] = formatdate(notification.created, localtime=False)
     msg["Message-ID"] = make_msgid(idstring=notification.id, domain="netmon")
     msg["X-Netmon-Notification-Id"] = notification.id

@@ -8,7 +8,7 @@ from typing import Any
 
 from alerts.model import Notification
 from alerts.notify.base import NotifyContext
-from alerts.notify.text import subject
+from alerts.notify.text import one_line, subject
 from alerts.settings import LogReceiver
 
 __all__ = ["LogNotifier"]
@@ -28,12 +28,13 @@ class LogNotifier:
 
     async def send(self, batch: Sequence[Notification]) -> None:
         for n in batch:
-            labels = ", ".join(f"{k}={v}" for k, v in sorted(n.alert.labels.items()))
+            # One notification, one log line: a label's line break must not forge another.
+            labels = one_line(", ".join(f"{k}={v}" for k, v in sorted(n.alert.labels.items())))
             log.log(
                 self.level,
                 "alert %s: %s {%s} id=%s",
                 self.name,
-                subject(n, self.ctx.language),
+                one_line(subject(n, self.ctx.language)),
                 labels,
                 n.id,
             )

@@ -20,13 +20,62 @@ __all__ = ["TelegramNotifier", "message"]
 
 _ICON = {"firing": "🔴", "resolved": "✅", "flapping": "🟠"}
 _LIMIT = 4096  # Telegram's message length limit
+_HEAD_MAX = 512  # the subject's share when the text is too long (escaped, in UTF-16 units)
+_LINKS_MAX = 1024  # the links' share
+_MORE = "…"
+
+
+def _units(text: str) -> int:
+    # Telegram counts UTF-16 code units: an emoji is two. Never fewer than len(text).
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)  # only <, > and & must be entities
+
+
+def _shorten(text: str, budget: int) -> str:
+    """The start of ``text`` whose escaped form, with "…", fits ``budget``: ended at a line
+    or word end when one is in its second half. Cut before escaping, so never inside an
+    entity or a tag."""
+    if _units(_escape(text)) <= budget:
+        return text
+    room = budget - _units(_MORE)
+    used = end = 0
+    for i, char in enumerate(text):
+        used += _units(_escape(char))
+        if used > room:
+            break
+        end = i + 1
+    cut = text[:end]
+    for boundary in ("\n", " "):
+        at = cut.rfind(boundary)
+        if at >= end // 2:
+            cut = cut[:at]
+            break
+    return cut.rstrip() + _MORE
+
+
+def _render(icon: str, head: str, rest: str, links: str) -> str:
+    text = f"{icon} <b>{_escape(head)}</b>\n{_escape(rest)}"
+    return text + "\n" + _escape(links) if links else text
 
 
 def message(notification: Notification, ctx: NotifyContext) -> str:
-    head = f"{_ICON[notification.kind]} <b>{html.escape(subject(notification, 'vi'))}</b>"
+    icon = _ICON[notification.kind]
+    head = subject(notification, "vi")
     rest = body(notification, ctx.zone).split("\n", 2)[-1]  # the subject is the head already
-    text = head + "\n" + html.escape(rest)
-    return text if len(text) <= _LIMIT else text[: _LIMIT - 1] + "…"
+    text = _render(icon, head, rest, "")
+    if _units(text) <= _LIMIT:
+        return text
+    # Too long: the subject and the body are shortened, the links (the runbook, the alert on
+    # the status page) are kept whole at the end.
+    alert = notification.alert
+    links = [alert.annotations.get("runbook_url", ""), alert.generator_url]
+    tail = _shorten("\n".join(link for link in links if link), _LINKS_MAX)
+    head = _shorten(head, _HEAD_MAX)
+    budget = _LIMIT - _units(_render(icon, head, "", tail))
+    return _render(icon, head, _shorten(rest, budget), tail)
 
 
 class TelegramNotifier:

@@ -5,12 +5,17 @@ Times are shown in the server's zone (Asia/Ho_Chi_Minh) with its offset; stored 
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 from alerts.model import Notification
 from alerts.templates import format_since
 
-__all__ = ["body", "status_word", "subject"]
+__all__ = ["body", "one_line", "status_word", "subject"]
+
+# C0 and C1 controls, DEL, and what str.splitlines() also breaks on (U+2028, U+2029): none may
+# reach a header (a CR/LF there raises, or forges a header) or a log line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 _WORDS = {
     "vi": {
@@ -44,6 +49,11 @@ _WORDS = {
         "none": "none",
     },
 }
+
+
+def one_line(text: str) -> str:
+    """``text`` for a header field or a log line: controls become one space."""
+    return _CONTROL.sub(" ", text).strip()
 
 
 def status_word(notification: Notification, language: str) -> str:

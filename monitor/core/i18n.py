@@ -18,6 +18,7 @@ __all__ = [
     "GROUP_ORDER",
     "LANGUAGES",
     "Lang",
+    "dead_letter_text",
     "group_title",
     "language",
     "local_time",
@@ -324,6 +325,28 @@ _HELD_UNNAMED: dict[str, dict[Lang, str]] = {
         "en": "recovering after a parent recovered",
     },
 }
+
+
+# The NotificationDead alert (alerts/dispatch.py): a notification failed for good.
+_DEAD_LETTER: dict[Lang, tuple[str, str]] = {
+    "vi": (
+        "Không gửi được thông báo tới {receiver}: {count} thông báo đã vào hàng thư chết",
+        "Thông báo {rule} ({target}) tới {receiver} bị lỗi không thể khắc phục bằng gửi lại "
+        "({error}); đã chuyển vào hàng thư chết, các thông báo sau vẫn được gửi.",
+    ),
+    "en": (
+        "Notifications to {receiver} failed for good: {count} in the dead letters",
+        "The {rule} ({target}) notification to {receiver} failed in a way a retry cannot fix "
+        "({error}); it was moved to the dead letters, later notifications still go out.",
+    ),
+}
+
+
+def dead_letter_text(lang: Lang, fields: Mapping[str, str]) -> tuple[str, str]:
+    """Summary and description of a NotificationDead alert; ``fields``: receiver, count,
+    rule, target, error."""
+    summary, description = _DEAD_LETTER[lang]
+    return summary.format_map(fields), description.format_map(fields)
 
 
 def held_text(hold: Mapping[str, Any] | None, lang: Lang) -> str:
