@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,9 +42,15 @@ host = "127.0.2.1"
 """
 
 
+def _memory_cap() -> None:
+    # 2 GiB of address space: code that reads /dev/zero dies of MemoryError, not the machine.
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
 def check_config(path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "monitor.cli", "check-config", str(path)],
+        preexec_fn=_memory_cap,
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -142,9 +149,10 @@ def test_phase_dates_at_the_bounds_load(write_toml: Callable[..., Path]) -> None
 
 
 def test_include_of_a_device_is_refused(write_toml: Callable[..., Path]) -> None:
-    assert errors_of(write_toml('include = ["/dev/zero"]\n' + GOOD)) == [
-        "include[0]: /dev/zero is not a regular file"
-    ]
+    # In a subprocess with a memory cap: the code before the fix read /dev/zero until it ran out.
+    proc = check_config(write_toml('include = ["/dev/zero"]\n' + GOOD))
+    assert proc.returncode == 2, proc.stderr
+    assert "include[0]: /dev/zero is not a regular file" in proc.stderr
 
 
 def test_include_over_the_size_cap_is_refused(
