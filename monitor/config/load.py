@@ -2,12 +2,22 @@
 
 ``load_settings(path)`` returns ``Settings`` or raises ``SettingsError`` carrying every error
 found, each as ``key.path[3].sub: message``. Nothing here touches the network.
+
+No file, however hostile, gets more than a ``SettingsError``: the settings file and its includes
+must be regular files of at most ``SETTINGS_FILE_LIMIT`` bytes (a FIFO or a device is refused,
+not waited on or read forever: monitor/core/files.py); arrays and tables nested deeper than
+``MAX_DEPTH`` are refused before the TOML parser or pydantic recurse into them; whatever the
+parser or the models still raise on a pathological input (RecursionError, MemoryError,
+OverflowError, ValueError) becomes an issue; and ``load_settings`` gives up after
+``LOAD_BUDGET_SECONDS``, so a reload cannot hang while it holds its lock.
 """
 
 from __future__ import annotations
 
 import glob
 import itertools
+import re
+import threading
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -19,8 +29,25 @@ from pydantic import ValidationError
 
 from alerts.rules import check_rules
 from monitor.config.models import Settings, Target
+from monitor.core.files import FileRefused, read_regular_file
 
-__all__ = ["SettingsError", "SettingsIssue", "load_settings", "parse_settings"]
+__all__ = [
+    "LOAD_BUDGET_SECONDS",
+    "MAX_DEPTH",
+    "SETTINGS_FILE_LIMIT",
+    "SettingsError",
+    "SettingsIssue",
+    "load_settings",
+    "parse_settings",
+]
+
+SETTINGS_FILE_LIMIT = 4 * 1024 * 1024  # the settings file and each include
+# Real settings nest 5 levels at most ([alerts] routes' matchers); TOML's parser and pydantic
+# recurse, and Python's stack ends near 1,000 frames.
+MAX_DEPTH = 24
+LOAD_BUDGET_SECONDS = 20.0
+# What the parser and the models raise on pathological input rather than a clean error.
+_PATHOLOGICAL = (RecursionError, MemoryError, OverflowError, ValueError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +109,103 @@ def _origin_path(index: int, path: str, origin: dict[int, str]) -> str:
     return f"{file}: targets[{local}]" + path[len(f"targets[{index}]") :]
 
 
+# Tokens that matter to nesting: strings and comments (whose brackets do not count), brackets,
+# line ends. Approximate on broken TOML, which the parser then refuses with its own message.
+_NESTING_TOKENS = re.compile(
+    "|".join(
+        (
+            r"'{3}[\s\S]*?'{3}",  # multi-line literal string
+            r'"{3}(?:\\[\s\S]|[^\\])*?"{3}',  # multi-line basic string
+            r"'[^'\n]*'",  # literal string
+            r'"(?:\\.|[^"\\\n])*"',  # basic string
+            r"#[^\n]*",  # comment
+            r"[\[\]{}\n]",
+        )
+    )
+)
+_KEY_AT_LINE_START = re.compile(r"\s*([^=\[\]{}#\n]+?)\s*=")
+_TABLE_HEADER = re.compile(r"\s*\[\[?\s*([^\]\n]+?)\s*\]")
+
+
+def _nesting_issue(text: str, key: str) -> SettingsIssue | None:
+    """Arrays and inline tables nested deeper than MAX_DEPTH, found before the parser recurses."""
+    depth = 0
+    line = 1
+    line_start = 0
+    table = ""
+    for token in _NESTING_TOKENS.finditer(text):
+        kind = token.group()
+        if kind == "\n" or kind.startswith(('"""', "'''")):
+            newlines = kind.count("\n")
+            if newlines:
+                line += newlines
+                line_start = token.start() + kind.rindex("\n") + 1
+            continue
+        if kind in "[{":
+            if depth == 0:
+                head = text[line_start : token.start()]
+                header = _TABLE_HEADER.match(text, line_start)
+                if not head.strip() and header is not None:
+                    table = header.group(1).replace(" ", "")
+            depth += 1
+            if depth > MAX_DEPTH:
+                found = _KEY_AT_LINE_START.match(text, line_start)
+                name = found.group(1).replace(" ", "") if found else ""
+                where = ".".join(p for p in (table, name) if p) or key
+                if key and where != key:
+                    where = f"{key}: {where}"
+                return SettingsIssue(
+                    where, f"nested deeper than {MAX_DEPTH} levels (line {line}); refused"
+                )
+        elif kind in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
+def _deep_issues(raw: dict[str, Any], key: str) -> list[SettingsIssue]:
+    """Tables nested deeper than MAX_DEPTH (dotted keys nest without brackets), walked without
+    recursion; each named by its key path."""
+    issues: list[SettingsIssue] = []
+    stack: list[tuple[object, str, int]] = [(raw, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            where = f"{key}: {path}" if key else path
+            issues.append(SettingsIssue(where, f"nested deeper than {MAX_DEPTH} levels; refused"))
+            continue
+        if isinstance(value, dict):
+            stack.extend(
+                (v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+    return issues
+
+
 def _read_toml(path: Path, key: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SettingsError([SettingsIssue(key, f"file {path} not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError([SettingsIssue(key, f"cannot read {path}: {exc}")]) from None
+        data = read_regular_file(path, SETTINGS_FILE_LIMIT)
+    except FileRefused as exc:
+        raise SettingsError([SettingsIssue(key, str(exc))]) from None
     try:
-        return tomllib.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError([SettingsIssue(key, f"cannot read {path}: {exc}")]) from None
+    deep = _nesting_issue(text, key)
+    if deep is not None:
+        raise SettingsError([deep])
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError([SettingsIssue(key, f"{path} is not valid TOML: {exc}")]) from None
+    except _PATHOLOGICAL as exc:
+        raise SettingsError(
+            [SettingsIssue(key, f"{path} cannot be parsed: {type(exc).__name__}")]
+        ) from None
+    issues = _deep_issues(raw, key)
+    if issues:
+        raise SettingsError(issues)
+    return raw
 
 
 def _expand_includes(
@@ -212,6 +325,20 @@ def _semantic_issues(settings: Settings, origin: dict[int, str]) -> list[Setting
 
 def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     """Validate an already-parsed TOML document; includes are resolved against ``base``."""
+    try:
+        return _parse_settings(raw, base)
+    except _PATHOLOGICAL as exc:
+        # Bounds and depth checks come first; this is the last line, so that no input can end
+        # in a traceback.
+        raise SettingsError(
+            [SettingsIssue("", f"the settings cannot be checked: {type(exc).__name__}")]
+        ) from None
+
+
+def _parse_settings(raw: dict[str, Any], base: Path) -> Settings:
+    issues = _deep_issues(raw, "")
+    if issues:
+        raise SettingsError(issues)
     merged, origin, issues = _expand_includes(raw, base)
     try:
         settings = Settings.model_validate(merged)
@@ -229,7 +356,33 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     return settings
 
 
-def load_settings(path: str | Path) -> Settings:
-    path = Path(path)
+def _load(path: Path) -> Settings:
     raw = _read_toml(path, "")
     return parse_settings(raw, path.parent)
+
+
+def load_settings(path: str | Path, *, budget: float | None = None) -> Settings:
+    """Load and check ``path`` within ``budget`` seconds (``LOAD_BUDGET_SECONDS`` unless given);
+    past it, a SettingsError. The work runs in a daemon thread, so one that never ends cannot
+    keep netmon from exiting either."""
+    path = Path(path)
+    seconds = LOAD_BUDGET_SECONDS if budget is None else budget
+    outcome: list[Settings | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_load(path))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name=f"load-settings {path.name}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise SettingsError(
+            [SettingsIssue("", f"loading {path} took longer than {seconds:g} s; refused")]
+        )
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,11 +128,30 @@ class SchedulerSettings(SettingsModel):
         return self.max_in_flight.get(kind, 1000)
 
 
+# Phase times, once in UTC, lie in these years: TOML allows 0001 to 9999 with offsets up to
+# ±23:59, and a date at either end overflows when netmon shows it in local time.
+PHASE_YEARS = (2000, 2100)
+
+
+def _within_years(value: datetime) -> datetime:
+    first, last = PHASE_YEARS
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = value.year  # only at the very ends of the calendar: out of bounds either way
+    if not first <= year <= last:
+        raise ValueError(f"{value.isoformat()} is not between the years {first} and {last} (UTC)")
+    return value
+
+
+PhaseTime = Annotated[AwareDatetime, AfterValidator(_within_years)]
+
+
 class Phase(SettingsModel):
     name: Name
     title: str = ""
-    start: AwareDatetime
-    end: AwareDatetime
+    start: PhaseTime
+    end: PhaseTime
     interval: Duration | None = Field(default=None, ge=0.1, le=86400)
     # Groups whose probe interval the phase shortens; empty: every target.
     groups: list[str] = Field(default_factory=list)

@@ -1,7 +1,9 @@
 """Secrets given inline, as ``<key>_env = "VAR"`` or as ``<key>_file = "path"``.
 
 Resolved once at load. A missing variable or file is an error naming the key; the secret's
-value never appears in an error, a log line, a metric or an API answer.
+value never appears in an error, a log line, a metric or an API answer. A secret file must be a
+regular file of at most ``SECRET_FILE_LIMIT`` bytes (monitor/core/files.py): a FIFO or a device
+named there is refused, not waited on or read forever.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ import os
 from pathlib import Path
 
 from pydantic import SecretStr
+
+from monitor.core.files import FileRefused, read_regular_file
+
+SECRET_FILE_LIMIT = 64 * 1024
 
 
 def check_env(var: str | None) -> str | None:
@@ -31,5 +37,11 @@ def resolve(inline: SecretStr | None, env: str | None, file: str | None) -> Secr
     if env is not None:
         return SecretStr(os.environ[env])
     if file is not None:
-        return SecretStr(Path(file).read_text(encoding="utf-8").strip())
+        try:
+            data = read_regular_file(file, SECRET_FILE_LIMIT)
+            return SecretStr(data.decode("utf-8").strip())
+        except FileRefused as exc:
+            raise ValueError(f"secret file: {exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"secret file {file} is not UTF-8 text") from None
     return inline

@@ -1,6 +1,10 @@
 """The report as CSV: UTF-8 with a BOM, so that a spreadsheet opens it with its diacritics; one
 line per section and level (total, carrier, group, target); times in UTC, seconds and percent
-as plain numbers; the head in Vietnamese or English (monitor/core/i18n.py)."""
+as plain numbers; the head in Vietnamese or English (monitor/core/i18n.py).
+
+Text cells (section, level, names, group, carrier) that a spreadsheet would read as a formula
+are neutralised as OWASP advises, with a leading single quote; the figures netmon computes are
+written by ``number()`` and stay numbers, even when negative."""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from alerts.model import iso
 from monitor.core.i18n import Lang, report_csv_head, report_level
 from monitor.report.model import Figures, Report
 
-__all__ = ["number", "to_csv"]
+__all__ = ["number", "text", "to_csv"]
+
+# What makes a spreadsheet evaluate a cell (OWASP "CSV injection"): a formula sign, or a tab or
+# carriage return that some importers strip before looking for one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def number(value: float | None) -> str:
@@ -19,12 +27,17 @@ def number(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
 
 
+def text(value: str) -> str:
+    """A text cell: one that would start a formula gets a leading single quote."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def to_csv(report: Report, lang: Lang = "vi") -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(report_csv_head(lang))
     for s in report.sections:
-        head = [s.key if s.key != "range" else "", iso(s.start) or "", iso(s.end) or ""]
+        head = [text(s.key if s.key != "range" else ""), iso(s.start) or "", iso(s.end) or ""]
         lines: list[tuple[str, str, str, str, int, Figures]] = [
             ("total", "", "", "", len(s.rows), s.total)
         ]
@@ -35,10 +48,10 @@ def to_csv(report: Report, lang: Lang = "vi") -> bytes:
             writer.writerow(
                 [
                     *head,
-                    report_level(level, lang),
-                    name,
-                    grp,
-                    carrier,
+                    text(report_level(level, lang)),
+                    text(name),
+                    text(grp),
+                    text(carrier),
                     n,
                     number(f.availability),
                     f.outages,

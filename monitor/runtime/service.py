@@ -81,6 +81,8 @@ class Service:
                 self.last_reload_errors = ["netmon was started without a config file"]
                 return self.last_reload_errors
             try:
+                # Off the loop, and bounded: load_settings gives up after its time budget
+                # (LOAD_BUDGET_SECONDS), so a file that hangs cannot hold this lock forever.
                 settings = await asyncio.to_thread(load_settings, self.config_path)
                 settings = settings.for_shard(*self.shard)
             except SettingsError as exc:
@@ -88,6 +90,12 @@ class Service:
                 self.last_reload_errors = [str(i) for i in exc.issues]
                 for issue in exc.issues:
                     log.error("reload refused: %s", issue)
+                return self.last_reload_errors
+            except Exception:
+                # A bug, not a bad file; still a failed reload, and the running settings stay.
+                log.exception("reload of %s failed", self.config_path)
+                self.last_reload_ok = False
+                self.last_reload_errors = ["the settings could not be loaded (see the log)"]
                 return self.last_reload_errors
             self.scheduler.update(settings)
             await self.alerts.update(settings)
