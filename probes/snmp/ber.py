@@ -32,6 +32,9 @@ __all__ = [
     "INFORM",
     "INTEGER",
     "IPADDRESS",
+    "MAX_OID_BYTES",
+    "MAX_OID_CHARS",
+    "MAX_OID_SUBIDS",
     "NO_SUCH_INSTANCE",
     "NO_SUCH_OBJECT",
     "NULL",
@@ -94,6 +97,15 @@ _INTS: Final = _UNSIGNED | {INTEGER}
 _BYTES: Final = frozenset({OCTET_STRING, IPADDRESS, OPAQUE})
 _EMPTY: Final = frozenset({NULL, NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW})
 
+# RFC 2578 §3.5: at most 128 sub-identifiers of 32 bits (five base-128 bytes each).
+MAX_OID_SUBIDS: Final = 128
+MAX_OID_BYTES: Final = 5 * MAX_OID_SUBIDS
+MAX_OID_CHARS: Final = 11 * MAX_OID_SUBIDS
+_MAX_SUBID: Final = 2**32 - 1
+_MAX_FIRST_SUBID: Final = _MAX_SUBID + 80  # the first holds two: 2.(2**32-1) at most
+_CACHED_OID_BYTES: Final = 48  # an ifTable or BGP OID is 10 to 20
+_CACHED_OID_CHARS: Final = 96
+
 
 class BerError(ValueError):
     """The bytes are not the BER this codec expects."""
@@ -149,12 +161,23 @@ def encode_int(value: int, tag: int = INTEGER) -> bytes:
     return encode_tlv(tag, raw)
 
 
-@functools.lru_cache(maxsize=65536)
 def oid_tuple(oid: str) -> tuple[int, ...]:
+    # Only short OIDs are cached: an agent's distinct long OIDs must not fill the cache.
+    if len(oid) > _CACHED_OID_CHARS:
+        return _oid_tuple(oid)
+    return _oid_tuple_cached(oid)
+
+
+def _oid_tuple(oid: str) -> tuple[int, ...]:
+    if len(oid) > MAX_OID_CHARS:  # int() of thousands of digits is slow and may raise
+        raise BerError(f"an OID of {len(oid)} characters is longer than SNMP allows")
     try:
         return tuple(int(p) for p in oid.strip(".").split("."))
     except ValueError:
         raise BerError(f"{oid!r} is not a numeric OID") from None
+
+
+_oid_tuple_cached = functools.lru_cache(maxsize=65536)(_oid_tuple)
 
 
 def encode_oid(oid: str | tuple[int, ...]) -> bytes:
@@ -256,22 +279,41 @@ def decode_int(content: bytes, tag: int = INTEGER) -> int:
     return int.from_bytes(content, "big", signed=tag not in _UNSIGNED)
 
 
-@functools.lru_cache(maxsize=65536)  # a poll sees the same OIDs as the last one
 def decode_oid(content: bytes) -> str:
+    # A poll sees the same OIDs as the last one: cached, but only short ones, so that an
+    # agent's distinct long OIDs cannot fill the cache with kilobytes apiece.
+    if len(content) > _CACHED_OID_BYTES:
+        return _decode_oid(content)
+    return _decode_oid_cached(content)
+
+
+def _decode_oid(content: bytes) -> str:
     if not content:
         raise BerError("empty OID")
+    # The bounds of RFC 2578 §3.5 (32-bit sub-identifiers, at most 128 of them) keep the work
+    # linear in the bytes: an unbounded sub-identifier costs quadratic time and a str() that
+    # raises ValueError past 4,300 digits.
+    if len(content) > MAX_OID_BYTES:
+        raise BerError(f"an OID of {len(content)} bytes is longer than SNMP allows")
     parts: list[int] = []
     n = 0
     for i, byte in enumerate(content):
         n = (n << 7) | (byte & 0x7F)
+        if n > (_MAX_SUBID if parts else _MAX_FIRST_SUBID):
+            raise BerError("an OID sub-identifier does not fit in 32 bits")
         if not byte & 0x80:
             parts.append(n)
             n = 0
         elif i == len(content) - 1:
             raise BerError("truncated OID")
+    if len(parts) > MAX_OID_SUBIDS - 1:  # the first encodes two
+        raise BerError(f"an OID of more than {MAX_OID_SUBIDS} sub-identifiers")
     first = parts[0]
     head = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
     return ".".join(str(p) for p in (*head, *parts[1:]))
+
+
+_decode_oid_cached = functools.lru_cache(maxsize=65536)(_decode_oid)
 
 
 def decode_value(tag: int, content: bytes) -> Value:

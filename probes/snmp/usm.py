@@ -51,6 +51,8 @@ __all__ = [
     "FLAG_AUTH",
     "FLAG_PRIV",
     "FLAG_REPORTABLE",
+    "MAX_ENGINE_ID",
+    "MAX_USER_NAME",
     "PRIV_PROTOCOLS",
     "REPORT_NAMES",
     "USM_STATS",
@@ -89,6 +91,10 @@ PRIV_PROTOCOLS: Final[dict[str, tuple[int, str]]] = {
     "AES-192-C": (24, "reeder"),
     "AES-256-C": (32, "reeder"),
 }
+
+MAX_ENGINE_ID: Final = 32  # snmpEngineID, RFC 3411: 5..32 bytes (0 in a discovery request)
+MAX_USER_NAME: Final = 32  # SnmpAdminString (SIZE(0..32)), RFC 3414
+_MAX_INT32: Final = 2**31 - 1
 
 FLAG_AUTH: Final = 0x01
 FLAG_PRIV: Final = 0x02
@@ -223,6 +229,8 @@ def encrypt(keys: UsmKeys, boots: int, time: int, plain: bytes, salt: int) -> tu
 def decrypt_scoped(keys: UsmKeys, boots: int, time: int, params: bytes, data: bytes) -> bytes:
     if len(params) != 8:
         raise BerError("msgPrivacyParameters is not 8 bytes")
+    if not (0 <= boots <= _MAX_INT32 and 0 <= time <= _MAX_INT32):
+        raise BerError("engine boots or time outside 0..2147483647")
     if keys.priv_protocol == "DES":
         if len(data) % 8:
             raise BerError("DES ciphertext is not a multiple of 8 bytes")
@@ -364,6 +372,14 @@ def encode_v3(
     return message[:offset] + mac + message[offset + mac_length :]
 
 
+def _bounded(content: bytes, what: str) -> int:
+    """An INTEGER (0..2147483647) of the v3 header (RFC 3412, 3414)."""
+    value = decode_int(content)
+    if not 0 <= value <= _MAX_INT32:
+        raise BerError(f"{what} {value} is outside 0..2147483647")
+    return value
+
+
 def decode_v3(data: bytes) -> V3Message:
     """Parse a v3 message; the scoped PDU is decoded when in clear, else kept encrypted."""
     tag, content, end = decode_tlv(data)
@@ -387,10 +403,14 @@ def decode_v3(data: bytes) -> V3Message:
     if t != OCTET_STRING:
         raise BerError("msgSecurityParameters is not an OCTET STRING")
     params_start = pos - len(params)
-    t, sec, _ = decode_tlv(params)
+    t, sec, sec_end = decode_tlv(params)
+    if sec_end != len(params):  # else the auth parameters' offset below would be wrong
+        raise BerError("bytes after the USM security parameters")
     s = sequence_items(sec) if t == SEQUENCE else []
     if len(s) != 6 or [x[0] for x in s] != [OCTET_STRING, INTEGER, INTEGER] + [OCTET_STRING] * 3:
         raise BerError("bad USM security parameters")
+    if len(s[0][1]) > MAX_ENGINE_ID or len(s[3][1]) > MAX_USER_NAME:
+        raise BerError("an engine ID or user name longer than 32 bytes (RFC 3411, 3414)")
     # Locate the auth parameters' content: the 5th item of the inner SEQUENCE.
     inner = params_start + (len(params) - len(sec))
     cursor = inner
@@ -399,12 +419,14 @@ def decode_v3(data: bytes) -> V3Message:
     _t, auth_params, after = decode_tlv(data, cursor)
     auth_offset = after - len(auth_params)
     message = V3Message(
-        msg_id=decode_int(g[0][1]),
-        max_size=decode_int(g[1][1]),
+        msg_id=_bounded(g[0][1], "msgID"),
+        max_size=_bounded(g[1][1], "msgMaxSize"),
         flags=g[2][1][0],
         engine_id=s[0][1],
-        boots=decode_int(s[1][1]),
-        time=decode_int(s[2][1]),
+        # Out of range, they would raise OverflowError where the IV or the next request
+        # packs them into 4 bytes.
+        boots=_bounded(s[1][1], "msgAuthoritativeEngineBoots"),
+        time=_bounded(s[2][1], "msgAuthoritativeEngineTime"),
         user=s[3][1],
         auth_params=auth_params,
         priv_params=s[5][1],
