@@ -93,6 +93,7 @@ MAX_NESTING = 32  # brackets inside brackets; the dashboards' queries nest 3 dee
 MAX_STRUCTURE = 128  # operators, ( and [ in all; the dashboards' queries have at most 8
 MAX_CHECK_SECONDS = 2.0  # to parse and scope one request in a worker; a real one takes ~1 ms
 CHECK_MEMORY = 512 * 1024 * 1024  # bytes of address space a worker may add to what it starts with
+MAX_CHECK_WAIT = 10.0  # for a free worker (a worker's start, a queue bounded by MAX_IN_FLIGHT)
 CHECK_WORKERS = 2  # worker processes (this runs on small machines; checking is ~1 ms a query)
 MAX_PER_PRINCIPAL = 16  # requests of one principal served at once (a dashboard's panels)
 MAX_IN_FLIGHT = 64  # requests served at once, all principals
@@ -411,7 +412,7 @@ class CheckPool:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers)
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.seconds)
+            await asyncio.wait_for(self._slots.acquire(), MAX_CHECK_WAIT)
         except TimeoutError:
             raise Refused(
                 "too many queries are being checked; try again", 503, "unavailable"
