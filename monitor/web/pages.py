@@ -61,6 +61,46 @@ REFRESH_SECONDS = 10
 _HISTORY_ROWS = 120
 _OUTAGE_ROWS = 50
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
+# Rendering the overview costs milliseconds per hundred targets, on the loop: the same view is
+# rendered at most once per RENDER_CACHE_SECONDS (half the refresh period), and each client
+# address gets RENDER_BURST renders at once, then RENDER_RATE a second (issue 13).
+RENDER_CACHE_SECONDS = REFRESH_SECONDS / 2
+RENDER_BURST = 30
+RENDER_RATE = 2.0
+
+
+class RenderBudget:
+    """The status page's rendered views (by template, principal, language, settings) for a
+    short while, and each client address's budget of fresh renders (a token bucket)."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[object, ...], tuple[float, str]] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def cached(self, key: tuple[object, ...], now: float) -> str | None:
+        found = self._views.get(key)
+        return found[1] if found is not None and found[0] > now else None
+
+    def keep(self, key: tuple[object, ...], now: float, text: str) -> None:
+        if len(self._views) >= 256:
+            self._views = {k: v for k, v in self._views.items() if v[0] > now}
+        self._views[key] = (now + RENDER_CACHE_SECONDS, text)
+
+    def spend(self, client: str, now: float) -> bool:
+        """Whether ``client`` may have one more fresh render now."""
+        tokens, at = self._buckets.get(client, (RENDER_BURST, now))
+        tokens = min(RENDER_BURST, tokens + (now - at) * RENDER_RATE)
+        if len(self._buckets) >= 4096:  # full buckets carry nothing: forget them
+            full = now - RENDER_BURST / RENDER_RATE
+            self._buckets = {c: b for c, b in self._buckets.items() if b[1] > full}
+        if tokens < 1:
+            self._buckets[client] = (tokens, now)
+            return False
+        self._buckets[client] = (tokens - 1, now)
+        return True
+
+
+RENDERS: web.AppKey[RenderBudget] = web.AppKey("renders", RenderBudget)
 
 
 def add_routes(app: web.Application) -> None:
@@ -71,6 +111,7 @@ def add_routes(app: web.Application) -> None:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    app[RENDERS] = RenderBudget()
     r = app.router
     r.add_get("/", status_page)
     r.add_get("/fragment/status", status_fragment)
@@ -384,6 +425,32 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+def _spend_render(request: web.Request) -> None:
+    if not request.app[RENDERS].spend(request.remote or "", time.monotonic()):
+        raise web.HTTPTooManyRequests(
+            text="too many page renders: try again in a moment",
+            headers={"Retry-After": str(int(1 / RENDER_RATE) + 1)},
+        )
+
+
+def _status_render(request: web.Request, who: Principal, lang: Lang, template: str) -> web.Response:
+    """The overview or its fragment, from the cache while it is fresh."""
+    service = request.app[SERVICE]
+    scope = tuple(sorted((k, tuple(v)) for k, v in who.scope.items()))
+    signed_in = bool(request.cookies.get(COOKIE))
+    # id(settings): a reload shows at once.
+    key = (template, who.name, who.role, scope, lang, signed_in, id(service.settings))
+    budget = request.app[RENDERS]
+    now = time.monotonic()
+    text = budget.cached(key, now)
+    if text is None:
+        _spend_render(request)
+        context = _status_context(request, who, lang)
+        text = request.app[TEMPLATES].get_template(template).render(**context)
+        budget.keep(key, now, text)
+    return web.Response(text=text, content_type="text/html", charset="utf-8")
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -392,7 +459,7 @@ async def status_page(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return _to_login(request, lang)
-    return _render(request, "status.html", _status_context(request, who, lang))
+    return _status_render(request, who, lang, "status.html")
 
 
 async def status_fragment(request: web.Request) -> web.Response:
@@ -400,7 +467,7 @@ async def status_fragment(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return web.Response(status=401, text="sign in", content_type="text/plain")
-    return _render(request, "_status.html", _status_context(request, who, lang))
+    return _status_render(request, who, lang, "_status.html")
 
 
 async def target_page(request: web.Request) -> web.Response:
@@ -408,6 +475,7 @@ async def target_page(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return _to_login(request, lang)
+    _spend_render(request)
     context = await _target_context(request, who, lang, request.match_info["name"])
     if context is None:
         base = _base(request, who, lang, "", "/")
@@ -421,6 +489,7 @@ async def target_fragment(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return web.Response(status=401, text="sign in", content_type="text/plain")
+    _spend_render(request)
     context = await _target_context(request, who, lang, request.match_info["name"])
     if context is None:
         return web.Response(status=404, text="not found", content_type="text/plain")
