@@ -232,7 +232,8 @@ async def test_status_page_renders_do_not_stall_the_scheduler(tmp_path: Path) ->
         await asyncio.sleep(2.5)  # a scheduled round after the renders reports their lag
         after = await lag()
     print(
-        f"{RENDERS} renders of {MANY_TARGETS} targets: lag {before:.3f} s before, {after:.3f} s after"
+        f"{RENDERS} renders of {MANY_TARGETS} targets: "
+        f"lag {before:.3f} s before, {after:.3f} s after"
     )
     assert statuses.count(200) == RENDERS
     assert after < before + LAG_ADDED
