@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from monitor.cli.common import EXIT_CONFIG, load_or_exit
 from monitor.config import parse_shard, split_listen
 from monitor.runtime import heap
 from monitor.runtime.service import Service
-from monitor.web.app import make_app
+from monitor.web.app import CONNECTIONS, GuardedSite, make_app
 
 __all__ = ["main"]
 
@@ -61,6 +62,21 @@ async def _start_lab(state_dir: Path) -> asyncio.subprocess.Process:
     return proc
 
 
+def raise_fd_limit() -> int:
+    """The soft RLIMIT_NOFILE raised to the hard one (often 1,024 of 524,288): slow web
+    clients must not take the probes' descriptors. Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit cannot be the soft one for descriptors (fs.nr_open caps it).
+    want = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open files limit from %d to %d: %s", soft, want, exc)
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
+
+
 async def _run(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.config)
     try:
@@ -75,10 +91,13 @@ async def _run(args: argparse.Namespace) -> int:
         lab = await _start_lab(Path(settings.server.state_dir) / "lab")
     service = Service(settings, Path(args.config), shard=shard)
     await service.start()
-    runner = web.AppRunner(make_app(service), access_log=None)
+    app = make_app(service, fd_limit=raise_fd_limit())
+    # aiohttp arms its keep-alive timer when a connection opens and does not push it back
+    # on partial data: it also bounds a request's headers after the first.
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=settings.server.idle_timeout)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = GuardedSite(runner, host, port, app[CONNECTIONS])
         await site.start()
     except OSError as exc:
         print(f"server.listen: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)

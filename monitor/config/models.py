@@ -92,6 +92,15 @@ class ServerSettings(SettingsModel):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
+    # Slow clients (issue 13): a connection gets header_timeout to send its first request's
+    # headers and idle_timeout between requests; web connections are capped in total and per
+    # client address so the probes keep file descriptors (None: from the fd limit, see
+    # monitor/web/app.py ConnectionLimits).
+    header_timeout: Duration = Field(default=10.0, ge=0.1, le=300)
+    idle_timeout: Duration = Field(default=60.0, ge=0.1, le=3600)
+    max_connections: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_connections_per_client: int = Field(default=64, ge=1, le=1_000_000)
+
 
 def split_listen(value: str) -> tuple[str, int]:
     """``"127.0.0.1:9108"`` or ``"[::1]:9108"`` → (host, port); ValueError otherwise."""

@@ -13,6 +13,12 @@ answer carries nosniff, frame-deny and a same-origin referrer policy; pages carr
 inline script or style. No answer, log line or error carries a token or a secret: tokens are
 read from the Authorization header (or a sign-in form) only, and errors name the parameter,
 never the credential.
+
+Slow clients (issue 13): ``GuardedSite`` listens in place of aiohttp's TCPSite and admits a
+connection only under ``ConnectionLimits`` (a total and a per-client-address cap, sized so the
+probes keep a reserve of file descriptors); a connection that has not sent its first request's
+headers within ``[server] header_timeout`` is closed, and aiohttp's keep-alive timeout
+(``[server] idle_timeout``, armed from the connection's start) closes idle ones.
 """
 
 from __future__ import annotations
@@ -20,17 +26,29 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import resource
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from monitor.config import ServerSettings
 from monitor.runtime.service import Service
 from monitor.web import api, promproxy
 from monitor.web.access import Access
 from monitor.web.guard import GUARD, SERVICE, ApiError, Guard, require
 from monitor.web.pages import add_routes as add_page_routes
 
-__all__ = ["PAGE_CSP", "SERVICE", "make_app"]
+__all__ = [
+    "CONNECTIONS",
+    "PAGE_CSP",
+    "SERVICE",
+    "ConnectionLimits",
+    "GuardedSite",
+    "fd_reserve",
+    "make_app",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +62,173 @@ PAGE_CSP = (
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CONNECTIONS: web.AppKey[ConnectionLimits] = web.AppKey("connections")
 
 
-def make_app(service: Service) -> web.Application:
-    app = web.Application(middlewares=[_api_errors], client_max_size=256 * 1024)
+def fd_reserve(fd_limit: int) -> int:
+    """The file descriptors kept for the probes, the databases and the logs: half the limit,
+    at least 64; web connections get the rest."""
+    return max(64, fd_limit // 2)
+
+
+class ConnectionLimits:
+    """Which web connections are admitted (a total and a per-client-address cap) and which
+    have not sent their first request's headers in time.
+
+    The caps are fixed at start, like ``[server] listen``. Refused and timed-out connections
+    are counted and logged at most once a minute, so a flood does not flood the log too.
+    """
+
+    def __init__(self, server: ServerSettings, fd_limit: int) -> None:
+        ceiling = max(1, fd_limit - fd_reserve(fd_limit))
+        if server.max_connections is not None and server.max_connections > ceiling:
+            log.warning(
+                "server.max_connections = %d leaves the probes too few of the %d file "
+                "descriptors: %d web connections at most",
+                server.max_connections,
+                fd_limit,
+                ceiling,
+            )
+        self.total = min(server.max_connections or ceiling, ceiling)
+        self.per_client = min(server.max_connections_per_client, self.total)
+        self.header_timeout = server.header_timeout
+        self.by_client: Counter[str] = Counter()
+        self.open = 0
+        self.refused = 0
+        self.timed_out = 0
+        self._awaiting: dict[asyncio.BaseTransport, asyncio.TimerHandle] = {}
+        self._logged_at = -60.0
+
+    def admit(self, client: str) -> bool:
+        if self.open >= self.total or self.by_client[client] >= self.per_client:
+            self.refused += 1
+            self._log_now_and_then()
+            return False
+        self.open += 1
+        self.by_client[client] += 1
+        return True
+
+    def release(self, client: str, transport: asyncio.BaseTransport) -> None:
+        self.open -= 1
+        self.by_client[client] -= 1
+        if not self.by_client[client]:
+            del self.by_client[client]
+        self.request_started(transport)
+
+    def await_headers(self, transport: asyncio.BaseTransport) -> None:
+        loop = asyncio.get_running_loop()
+        self._awaiting[transport] = loop.call_later(
+            self.header_timeout, self._headers_late, transport
+        )
+
+    def request_started(self, transport: asyncio.BaseTransport | None) -> None:
+        if transport is not None and (timer := self._awaiting.pop(transport, None)):
+            timer.cancel()
+
+    def _headers_late(self, transport: asyncio.BaseTransport) -> None:
+        del self._awaiting[transport]
+        self.timed_out += 1
+        self._log_now_and_then()
+        transport.close()
+
+    def _log_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now - self._logged_at >= 60:
+            self._logged_at = now
+            log.warning(
+                "web connections: %d open (cap %d, %d per client); %d refused and %d closed "
+                "without a request in time since the start",
+                self.open,
+                self.total,
+                self.per_client,
+                self.refused,
+                self.timed_out,
+            )
+
+
+class _Admitted(asyncio.Protocol):
+    """aiohttp's protocol for one connection, behind the caps: a connection over a cap is
+    closed at once (its descriptor back before anything is read)."""
+
+    def __init__(self, limits: ConnectionLimits, inner: asyncio.Protocol) -> None:
+        self._limits = limits
+        self._inner = inner
+        self._client: str | None = None
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        client = str(peer[0]) if peer else ""
+        if not self._limits.admit(client):
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()  # no lingering close: the descriptor is back at once
+            else:
+                transport.close()
+            return
+        self._client = client
+        self._transport = transport
+        self._limits.await_headers(transport)
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._client is None or self._transport is None:
+            return
+        self._limits.release(self._client, self._transport)
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+class GuardedSite(web.BaseSite):
+    """aiohttp's TCPSite with ``ConnectionLimits`` in front of its protocol."""
+
+    __slots__ = ("_host", "_limits", "_port")
+
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, limits: ConnectionLimits
+    ) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._limits = limits
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        limits = self._limits
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Admitted(limits, server()),
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=True,
+        )
+
+
+def make_app(service: Service, fd_limit: int | None = None) -> web.Application:
+    """The application; ``fd_limit`` (default: the soft RLIMIT_NOFILE now) sizes the caps of
+    ``app[CONNECTIONS]``, which ``GuardedSite`` applies."""
+    app = web.Application(middlewares=[_request_started, _api_errors], client_max_size=256 * 1024)
     app[SERVICE] = service
+    if fd_limit is None:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        fd_limit = 1 << 20 if soft == resource.RLIM_INFINITY else soft
+    app[CONNECTIONS] = ConnectionLimits(service.settings.server, fd_limit)
     app[GUARD] = Guard()
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/metrics", metrics_handler)
@@ -60,6 +240,13 @@ def make_app(service: Service) -> web.Application:
         app, service.settings, Access(service.settings.access), current=lambda: service.settings
     )
     return app
+
+
+@web.middleware
+async def _request_started(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The headers of a request are in: its connection is no longer under the header timer."""
+    request.app[CONNECTIONS].request_started(request.transport)
+    return await handler(request)
 
 
 @web.middleware

@@ -15,6 +15,8 @@ and the sparklines are inline SVG styled by classes. Times are shown in ``[serve
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -54,13 +56,63 @@ from monitor.web.status import (
     public_address,
 )
 
-__all__ = ["add_routes", "sparkline"]
+__all__ = ["RENDER_BURST", "RENDER_RATE", "RenderBudget", "add_routes", "sparkline"]
 
 HERE = Path(__file__).resolve().parent
 REFRESH_SECONDS = 10
 _HISTORY_ROWS = 120
 _OUTAGE_ROWS = 50
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
+# Rendering the overview costs about a millisecond a target. The same view (template,
+# principal, language) is rendered at most once per RENDER_CACHE_SECONDS (half the refresh
+# period), its template in slices of the loop's time, one at a time, gzipped once; and each
+# client address gets RENDER_BURST fresh renders at once, then RENDER_RATE a second (issue 13).
+RENDER_CACHE_SECONDS = REFRESH_SECONDS / 2
+RENDER_BURST = 30
+RENDER_RATE = 2.0
+RENDER_SLICE_SECONDS = 0.01
+_VIEWS_KEPT = 256
+_CLIENTS_KEPT = 4096
+
+Rendered = tuple[bytes, bytes]  # the page, and gzipped
+
+
+class RenderBudget:
+    """The status page's views rendered lately (each a task that every request for the same
+    view awaits), and each client address's budget of fresh renders (a token bucket)."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[object, ...], tuple[float, asyncio.Task[Rendered]]] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.one_at_a_time = asyncio.Lock()
+
+    def cached(self, key: tuple[object, ...], now: float) -> asyncio.Task[Rendered] | None:
+        found = self._views.get(key)
+        return found[1] if found is not None and found[0] > now else None
+
+    def keep(self, key: tuple[object, ...], now: float, task: asyncio.Task[Rendered]) -> None:
+        if len(self._views) >= _VIEWS_KEPT:
+            self._views = {k: v for k, v in self._views.items() if v[0] > now}
+        self._views[key] = (now + RENDER_CACHE_SECONDS, task)
+
+    def forget(self, key: tuple[object, ...]) -> None:
+        self._views.pop(key, None)
+
+    def spend(self, client: str, now: float) -> bool:
+        """Whether ``client`` may have one more fresh render now."""
+        tokens, at = self._buckets.get(client, (RENDER_BURST, now))
+        tokens = min(RENDER_BURST, tokens + (now - at) * RENDER_RATE)
+        if len(self._buckets) >= _CLIENTS_KEPT:  # full buckets carry nothing: forget them
+            full = now - RENDER_BURST / RENDER_RATE
+            self._buckets = {c: b for c, b in self._buckets.items() if b[1] > full}
+        if tokens < 1:
+            self._buckets[client] = (tokens, now)
+            return False
+        self._buckets[client] = (tokens - 1, now)
+        return True
+
+
+RENDERS: web.AppKey[RenderBudget] = web.AppKey("renders", RenderBudget)
 
 
 def add_routes(app: web.Application) -> None:
@@ -71,6 +123,7 @@ def add_routes(app: web.Application) -> None:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    app[RENDERS] = RenderBudget()
     r = app.router
     r.add_get("/", status_page)
     r.add_get("/fragment/status", status_fragment)
@@ -384,6 +437,62 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+def _spend_render(request: web.Request) -> None:
+    if not request.app[RENDERS].spend(request.remote or "", time.monotonic()):
+        raise web.HTTPTooManyRequests(
+            text="too many page renders: try again in a moment",
+            headers={"Retry-After": str(int(1 / RENDER_RATE) + 1)},
+        )
+
+
+async def _render_in_slices(
+    budget: RenderBudget, template: jinja2.Template, context: Mapping[str, Any]
+) -> Rendered:
+    """The template rendered on the loop in slices of RENDER_SLICE_SECONDS at most, the
+    loop free between them. (A thread would not do: it holds the GIL against the loop's
+    every socket call.) gzip runs in a thread, as zlib lets go of the GIL."""
+    async with budget.one_at_a_time:
+        pieces: list[str] = []
+        until = time.perf_counter() + RENDER_SLICE_SECONDS
+        for piece in template.generate(**context):
+            pieces.append(piece)
+            if time.perf_counter() > until:
+                await asyncio.sleep(0)
+                until = time.perf_counter() + RENDER_SLICE_SECONDS
+        body = "".join(pieces).encode()
+        return body, await asyncio.to_thread(gzip.compress, body, 1)
+
+
+async def _status_render(
+    request: web.Request, who: Principal, lang: Lang, template: str
+) -> web.Response:
+    """The overview or its fragment: from a recent render of the same view, or a fresh one
+    (its context read at once, its template rendered in slices)."""
+    service = request.app[SERVICE]
+    scope = tuple(sorted((k, tuple(v)) for k, v in who.scope.items()))
+    signed_in = bool(request.cookies.get(COOKIE))
+    # id(settings): a reload shows at once.
+    key = (template, who.name, who.role, scope, lang, signed_in, id(service.settings))
+    budget = request.app[RENDERS]
+    now = time.monotonic()
+    task = budget.cached(key, now)
+    if task is None:
+        _spend_render(request)
+        context = _status_context(request, who, lang)
+        compiled = request.app[TEMPLATES].get_template(template)
+        task = asyncio.create_task(_render_in_slices(budget, compiled, context))
+        budget.keep(key, now, task)
+    try:
+        body, zipped = await asyncio.shield(task)
+    except Exception:
+        budget.forget(key)
+        raise
+    headers = {"Content-Type": "text/html; charset=utf-8", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        return web.Response(body=zipped, headers={**headers, "Content-Encoding": "gzip"})
+    return web.Response(body=body, headers=headers)
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -392,7 +501,7 @@ async def status_page(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return _to_login(request, lang)
-    return _render(request, "status.html", _status_context(request, who, lang))
+    return await _status_render(request, who, lang, "status.html")
 
 
 async def status_fragment(request: web.Request) -> web.Response:
@@ -400,7 +509,7 @@ async def status_fragment(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return web.Response(status=401, text="sign in", content_type="text/plain")
-    return _render(request, "_status.html", _status_context(request, who, lang))
+    return await _status_render(request, who, lang, "_status.html")
 
 
 async def target_page(request: web.Request) -> web.Response:
@@ -408,6 +517,7 @@ async def target_page(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return _to_login(request, lang)
+    _spend_render(request)
     context = await _target_context(request, who, lang, request.match_info["name"])
     if context is None:
         base = _base(request, who, lang, "", "/")
@@ -421,6 +531,7 @@ async def target_fragment(request: web.Request) -> web.Response:
     who = await principal(request)
     if who is None:
         return web.Response(status=401, text="sign in", content_type="text/plain")
+    _spend_render(request)
     context = await _target_context(request, who, lang, request.match_info["name"])
     if context is None:
         return web.Response(status=404, text="not found", content_type="text/plain")

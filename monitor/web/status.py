@@ -337,8 +337,19 @@ def board(service: Service, principal: Principal, now: float) -> Board:
     names = {s.target.name for s in visible}
     alerts = visible_alerts(service.alerts.alerts_json(), principal, names)
     windows = service.alerts.maintenance()
+    # Each target is handed only its own alerts: scanning all of them per target was
+    # quadratic (800 targets down: 0.7 s on the loop per render).
+    by_target: dict[object, list[Mapping[str, Any]]] = {}
+    for alert in alerts:
+        by_target.setdefault(alert.get("target"), []).append(alert)
     views = tuple(
-        view_target(s, parents=states, windows=windows, alerts=alerts, principal=principal)
+        view_target(
+            s,
+            parents=states,
+            windows=windows,
+            alerts=by_target.get(s.target.name, ()),
+            principal=principal,
+        )
         for s in visible
     )
     return Board(views, tuple(alerts), service.scheduler.phase, now)
