@@ -21,6 +21,7 @@ import asyncio
 import gzip
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -49,7 +50,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def make_app(service: Service) -> web.Application:
     app = web.Application(middlewares=[_api_errors], client_max_size=256 * 1024)
     app[SERVICE] = service
-    app[GUARD] = Guard()
+    app[GUARD] = Guard(Path(service.settings.server.state_dir))
+    app.on_cleanup.append(_close_guard)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
@@ -60,6 +62,10 @@ def make_app(service: Service) -> web.Application:
         app, service.settings, Access(service.settings.access), current=lambda: service.settings
     )
     return app
+
+
+async def _close_guard(app: web.Application) -> None:
+    await app[GUARD].aclose()
 
 
 @web.middleware

@@ -2,17 +2,17 @@
 
 A request names itself with ``Authorization: Bearer <token>``. A browser, which cannot send
 that header on its own, signs in once with its token at ``/login`` and gets a session cookie:
-a random id (never the token) mapped, in memory, to the token's SHA-256, so a token removed
-by a reload ends its sessions at once. The cookie is ``HttpOnly`` and ``SameSite=Strict``,
-and is honoured for reading only (GET and HEAD): what changes state needs the header.
-Without either, ``[access] anonymous`` decides (the lab on loopback: admin).
+a random id (never the token) mapped to the token's SHA-256 (monitor/web/sessions.py: capped
+per token, kept across restarts), so a token removed by a reload ends its sessions at once.
+The cookie is ``HttpOnly`` and ``SameSite=Strict``, and is honoured for reading only (GET and
+HEAD): what changes state needs the header. Without either, ``[access] anonymous`` decides
+(nobody unless set; the lab sets "auto").
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-import time
+from pathlib import Path
 from typing import NoReturn
 
 from aiohttp import web
@@ -20,11 +20,13 @@ from aiohttp import web
 from monitor.config.access import AccessSettings, Principal, Role, token_digest
 from monitor.runtime.service import Service
 from monitor.web.access import Access
+from monitor.web.sessions import SESSION_SECONDS, SessionStore
 
 __all__ = [
     "COOKIE",
     "GUARD",
     "SERVICE",
+    "SESSION_SECONDS",
     "ApiError",
     "Guard",
     "fail",
@@ -34,8 +36,6 @@ __all__ = [
 
 SERVICE: web.AppKey[Service] = web.AppKey("service", Service)
 COOKIE = "netmon_session"
-SESSION_SECONDS = 12 * 3600
-_MAX_SESSIONS = 10000
 
 
 class ApiError(Exception):
@@ -63,10 +63,10 @@ def fail(status: int, message: str) -> NoReturn:
 class Guard:
     """The Access of the settings in force (rebuilt after a reload) and the sessions."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_dir: Path | None = None) -> None:
         self._settings: AccessSettings | None = None
         self._access: Access | None = None
-        self._sessions: dict[str, tuple[str, float]] = {}  # id -> (token sha256, expiry)
+        self.sessions = SessionStore(state_dir / "sessions.sqlite" if state_dir else None)
 
     def access(self, request: web.Request) -> Access:
         settings = request.app[SERVICE].settings.access
@@ -80,20 +80,12 @@ class Guard:
         if not authorization and request.method in ("GET", "HEAD"):
             sid = request.cookies.get(COOKIE)
             if sid:
-                found = self._session(access, sid)
+                await self.sessions.load()
+                digest = self.sessions.lookup(sid)
+                found = access.lookup_digest(digest) if digest is not None else None
                 if found is not None:
                     return found
         return await access.authenticate(authorization, request.remote)
-
-    def _session(self, access: Access, sid: str) -> Principal | None:
-        entry = self._sessions.get(sid)
-        if entry is None:
-            return None
-        digest, expiry = entry
-        if expiry < time.monotonic():
-            del self._sessions[sid]
-            return None
-        return access.lookup_digest(digest)
 
     async def login(self, request: web.Request, token: str) -> tuple[str, Principal] | None:
         """A new session for a right token; a wrong one is slowed down as by the header."""
@@ -101,18 +93,14 @@ class Guard:
         principal = await access.authenticate(f"Bearer {token}", request.remote)
         if principal is None:
             return None
-        now = time.monotonic()
-        if len(self._sessions) >= _MAX_SESSIONS:
-            self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
-            while len(self._sessions) >= _MAX_SESSIONS:  # still full: the oldest go
-                del self._sessions[next(iter(self._sessions))]
-        sid = secrets.token_urlsafe(32)
-        self._sessions[sid] = (token_digest(token), now + SESSION_SECONDS)
-        return sid, principal
+        return await self.sessions.create(token_digest(token)), principal
 
-    def logout(self, sid: str | None) -> None:
+    async def logout(self, sid: str | None) -> None:
         if sid:
-            self._sessions.pop(sid, None)
+            await self.sessions.delete(sid)
+
+    async def aclose(self) -> None:
+        await self.sessions.aclose()
 
 
 GUARD: web.AppKey[Guard] = web.AppKey("guard", Guard)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -376,9 +376,19 @@ def _to_login(request: web.Request, lang: Lang) -> NoReturn:
 
 
 def _safe_next(value: str | None) -> str:
-    """A local path to go back to after signing in; anything else is the overview."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+    """A path on this site to go back to after signing in; anything else is the overview.
+
+    Browsers drop tabs and line breaks from a Location and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: the value, and the
+    value once decoded, must start with exactly one "/" and hold no control character.
+    """
+    if not value:
         return "/"
+    for form in (value, unquote(value)):
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form):
+            return "/"
+        if not form.startswith("/") or form.startswith(("//", "/\\")) or "\\" in form:
+            return "/"
     if value.startswith(("/login", "/logout", "/fragment/")):
         return "/"
     return value
@@ -472,7 +482,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         return web.Response(status=403, text="cross-site sign-out refused")
-    request.app[GUARD].logout(request.cookies.get(COOKIE))
+    await request.app[GUARD].logout(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther("/")
     response.del_cookie(COOKIE, path="/")
     raise response
