@@ -15,7 +15,7 @@ from typing import Literal
 
 from monitor.config.access import ANONYMOUS_ADMIN, AccessSettings, Principal
 
-__all__ = ["Access", "is_loopback"]
+__all__ = ["Access", "forwarded_client", "is_loopback"]
 
 # A failure count past this changes nothing (2**60 seconds is already past any max_delay),
 # and keeps the arithmetic far from float overflow.
@@ -31,6 +31,45 @@ def is_loopback(remote: str | None) -> bool:
         return ipaddress.ip_address(remote.split("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip().strip("[]").split("%")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def forwarded_client(
+    peer: str | None,
+    forwarded_for: list[str],
+    forwarded_proto: list[str],
+    trusted: list[Network],
+) -> tuple[str | None, str | None]:
+    """The client's address and scheme (None: the connection's own) for a request.
+
+    X-Forwarded-For and -Proto count only when the peer is a trusted proxy; the client is then
+    the rightmost hop that is not one (hops left of it are whatever the client wrote). A hop
+    that is not an address ends the walk: it names nobody, so it is nobody trusted either.
+    """
+    address = _address(peer or "")
+    if address is None or not any(address in net for net in trusted):
+        return peer, None
+    hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        client = hop
+        hop_address = _address(hop)
+        if hop_address is None or not any(hop_address in net for net in trusted):
+            break
+        client = str(hop_address)
+    protos = [p.strip().lower() for value in forwarded_proto for p in value.split(",")]
+    scheme = protos[-1] if protos and protos[-1] in ("http", "https") else None
+    return client, scheme
 
 
 class Access:

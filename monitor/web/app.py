@@ -48,7 +48,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def make_app(service: Service) -> web.Application:
-    app = web.Application(middlewares=[_api_errors], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[_api_errors, _front_door], client_max_size=256 * 1024)
     app[SERVICE] = service
     app[GUARD] = Guard(Path(service.settings.server.state_dir))
     app.on_cleanup.append(_close_guard)
@@ -80,6 +80,12 @@ async def _api_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return ApiError(exc.status, exc.reason, headers).response()
+
+
+@web.middleware
+async def _front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Host allow-list, cross-site refusal, the client behind a trusted proxy (guard.py)."""
+    return await handler(request.app[GUARD].front_door(request))
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

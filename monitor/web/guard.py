@@ -11,6 +11,7 @@ HEAD): what changes state needs the header. Without either, ``[access] anonymous
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import NoReturn
@@ -18,8 +19,9 @@ from typing import NoReturn
 from aiohttp import web
 
 from monitor.config.access import AccessSettings, Principal, Role, token_digest
+from monitor.config.models import ServerSettings
 from monitor.runtime.service import Service
-from monitor.web.access import Access
+from monitor.web.access import Access, Network, forwarded_client
 from monitor.web.sessions import SESSION_SECONDS, SessionStore
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "fail",
     "principal",
     "require",
+    "same_origin",
 ]
 
 SERVICE: web.AppKey[Service] = web.AppKey("service", Service)
@@ -60,12 +63,38 @@ def fail(status: int, message: str) -> NoReturn:
     raise ApiError(status, message)
 
 
+_STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+# Forms of their own: sign-in and sign-out check their origin themselves; the query proxy's
+# POST is a read (Grafana posts its queries as a form).
+_FORM_PATHS = ("/login", "/logout", "/prometheus/")
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header without its port, lower case, without a final dot."""
+    if host.startswith("["):
+        return host[1 : host.find("]")].lower() if "]" in host else host.lower()
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        host = name
+    return host.lower().rstrip(".")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
 class Guard:
     """The Access of the settings in force (rebuilt after a reload) and the sessions."""
 
     def __init__(self, state_dir: Path | None = None) -> None:
         self._settings: AccessSettings | None = None
         self._access: Access | None = None
+        self._server: ServerSettings | None = None
+        self._trusted: list[Network] = []
         self.sessions = SessionStore(state_dir / "sessions.sqlite" if state_dir else None)
 
     def access(self, request: web.Request) -> Access:
@@ -73,6 +102,38 @@ class Guard:
         if self._access is None or settings is not self._settings:
             self._settings, self._access = settings, Access(settings)
         return self._access
+
+    def front_door(self, request: web.Request) -> web.Request:
+        """The request as its client sent it (address and scheme through a trusted proxy),
+        or ApiError: 421 for a Host this netmon does not answer to (DNS rebinding), 415 for a
+        state-changing body that is not JSON, 403 for a state change from another site.
+
+        A browser sends a cross-site request with Origin or Sec-Fetch-Site, and cannot add an
+        Authorization header without a preflight, which nothing here answers: a request with
+        the header, or with neither of the others (curl, Prometheus, a script), is not one.
+        """
+        server = request.app[SERVICE].settings.server
+        if server is not self._server:
+            self._server = server
+            self._trusted = [ipaddress.ip_network(p, strict=False) for p in server.trusted_proxies]
+        if self._trusted:
+            remote, scheme = forwarded_client(
+                request.remote,
+                request.headers.getall("X-Forwarded-For", []),
+                request.headers.getall("X-Forwarded-Proto", []),
+                self._trusted,
+            )
+            if remote is not None and (remote != request.remote or scheme is not None):
+                request = request.clone(remote=remote, scheme=scheme or request.scheme)
+        host = _host_name(request.headers.get("Host", ""))
+        if not (host == "localhost" or _is_address(host) or host in server.hostnames):
+            raise ApiError(421, "this netmon does not answer to that host name")
+        if request.method in _STATE_CHANGING and not request.path.startswith(_FORM_PATHS):
+            if request.body_exists and request.content_type != "application/json":
+                raise ApiError(415, "the body must be application/json")
+            if "Authorization" not in request.headers and not same_origin(request):
+                raise ApiError(403, "a change from another site is refused")
+        return request
 
     async def principal(self, request: web.Request) -> Principal | None:
         access = self.access(request)
@@ -104,6 +165,18 @@ class Guard:
 
 
 GUARD: web.AppKey[Guard] = web.AppKey("guard", Guard)
+
+
+def same_origin(request: web.Request) -> bool:
+    """A request from this site, not from another one. Non-browser clients send neither
+    Sec-Fetch-Site nor Origin."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin != "null" and origin.split("://", 1)[-1].lower() == request.host.lower()
 
 
 async def principal(request: web.Request) -> Principal | None:

@@ -43,7 +43,7 @@ from monitor.core.i18n import (
 )
 from monitor.runtime.service import Service
 from monitor.runtime.store import Observation
-from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal
+from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal, same_origin
 from monitor.web.status import (
     SPARK_POINTS,
     STATES,
@@ -441,21 +441,9 @@ async def login_form(request: web.Request) -> web.Response:
     return _login_page(request, _lang(request))
 
 
-def _same_origin(request: web.Request) -> bool:
-    """A form posted from this site, not from another one (a sign-in or sign-out forced
-    on the user). Non-browser clients send neither header."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site in ("same-origin", "none")
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    return origin != "null" and origin.split("://", 1)[-1] == request.host
-
-
 async def login_submit(request: web.Request) -> web.StreamResponse:
     lang = _lang(request)
-    if not _same_origin(request):
+    if not same_origin(request):
         return web.Response(status=403, text="cross-site sign-in refused")
     form = await request.post()
     token = form.get("token")
@@ -480,7 +468,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    if not _same_origin(request):
+    if not same_origin(request):
         return web.Response(status=403, text="cross-site sign-out refused")
     await request.app[GUARD].logout(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther("/")

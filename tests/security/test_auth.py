@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 import monitor.web.access
+from monitor.cli import check
 from monitor.runtime.service import Service
 from monitor.web.app import make_app
 from monitor.web.guard import COOKIE, GUARD
@@ -30,7 +31,7 @@ async def make_client(tmp_path: Path) -> AsyncIterator[ClientFactory]:
     opened: list[tuple[Service, Client]] = []
 
     async def factory(server: dict[str, Any] | None = None, **access: Any) -> Client:
-        settings = web_settings(tmp_path, tokens=TOKENS, **access)
+        settings = web_settings(tmp_path, **{"tokens": TOKENS, **access})
         if server:
             settings = settings.model_copy(
                 update={"server": settings.server.model_copy(update=server)}
@@ -188,3 +189,142 @@ async def test_session_survives_a_restart(tmp_path: Path) -> None:
     sid = await run(None)
     assert sid not in (tmp_path / "state" / "sessions.sqlite").read_bytes().decode("latin-1")
     await run(sid)
+
+
+# ------------------------------------------------------------------ 4: behind a reverse proxy
+
+
+async def test_defaults_are_closed(make_client: ClientFactory) -> None:
+    """Finding 4: no [access] keys made loopback callers admin and /metrics open: through a
+    same-host proxy that was everyone."""
+    client = await make_client()
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/api/v1/targets")).status == 401
+    assert (await client.post("/-/reload")).status == 401
+    resp = await client.post(
+        "/api/v1/maintenance", json={"name": "m", "match": {"carrier": ["vnpt"]}, "duration": "12h"}
+    )
+    assert resp.status == 401
+
+
+async def test_forged_forwarded_for_is_ignored_from_an_untrusted_peer(
+    make_client: ClientFactory,
+) -> None:
+    """Only a trusted proxy names the client: a forged header from elsewhere counts nothing."""
+    # The peer (127.0.0.1) is not a trusted proxy: its X-Forwarded-For changes nothing, the
+    # peer's own address counts (here loopback, which the lab's "auto" lets in).
+    untrusted = await make_client(
+        server={"trusted_proxies": ["127.0.0.9"]}, tokens=[], anonymous="auto", metrics="loopback"
+    )
+    for forged in ("203.0.113.7", "127.0.0.1, 203.0.113.7"):
+        headers = {"X-Forwarded-For": forged, "X-Forwarded-Proto": "https"}
+        assert (await untrusted.get("/api/v1/targets", headers=headers)).status == 200
+    # Through a trusted proxy the client is the rightmost hop the proxy did not add: a forged
+    # loopback entry left of it does not make a remote client local.
+    trusted = await make_client(
+        server={"trusted_proxies": ["127.0.0.1"]}, tokens=[], anonymous="auto", metrics="loopback"
+    )
+    for path in ("/metrics", "/api/v1/targets"):
+        headers = {"X-Forwarded-For": "127.0.0.1, 203.0.113.7"}
+        assert (await trusted.get(path, headers=headers)).status == 401, path
+        headers = {"X-Forwarded-For": "203.0.113.7, 127.0.0.5"}
+        assert (await trusted.get(path, headers=headers)).status == 200, path
+    resp = await trusted.post("/-/reload", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert resp.status == 401
+
+
+async def test_session_cookie_is_secure_behind_tls(make_client: ClientFactory) -> None:
+    client = await make_client(server={"trusted_proxies": ["127.0.0.1/32"]})
+    resp = await client.post(
+        "/login",
+        data={"token": NOC},
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303 and "Secure" in resp.headers["Set-Cookie"]
+    resp = await client.post("/login", data={"token": NOC}, allow_redirects=False)
+    assert "Secure" not in resp.headers["Set-Cookie"]  # plain http on loopback (the lab)
+    other = await make_client()
+    resp = await other.post(
+        "/login", data={"token": NOC}, headers={"X-Forwarded-Proto": "https"}, allow_redirects=False
+    )
+    assert "Secure" not in resp.headers["Set-Cookie"]  # no trusted proxy: the header is a lie
+
+
+def test_check_config_warns_about_a_listener_without_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[server]\nlisten = "127.0.0.1:9108"\nstate_dir = "var"\n'
+        '[[targets]]\nname = "a"\nkind = "icmp"\nhost = "127.0.2.1"\n',
+        encoding="utf-8",
+    )
+    assert check.main([str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "no tokens" in captured.err and "OK" in captured.out
+
+
+# ------------------------------------------------------------------ 5: CSRF, DNS rebinding
+
+
+@pytest.mark.parametrize("path", ["/api/v1/maintenance", "/-/reload"])
+async def test_cross_site_text_plain_post_is_refused(make_client: ClientFactory, path: str) -> None:
+    """Finding 5: a cross-site text/plain form created a window and reloaded (anonymous lab)."""
+    client = await make_client(tokens=[], anonymous="admin")
+    body = '{"name": "m", "match": {"carrier": ["vnpt"]}, "duration": "12h"}'
+    resp = await client.post(
+        path,
+        data=body,
+        headers={
+            "Content-Type": "text/plain",
+            "Origin": "http://evil.example",
+            "Sec-Fetch-Site": "cross-site",
+        },
+    )
+    assert resp.status in (403, 415)
+    assert (await client.get("/api/v1/maintenance")).status == 200
+    assert (await (await client.get("/api/v1/maintenance")).json())["maintenance"] == []
+    # Without a body, from another origin: refused by Origin alone.
+    resp = await client.post(path, headers={"Origin": "http://evil.example"})
+    assert resp.status in (403, 415)
+    # The same change from this site, as JSON, goes through.
+    resp = await client.post(
+        "/api/v1/maintenance",
+        data=body,
+        headers={"Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert resp.status == 201
+
+
+async def test_a_body_that_is_not_json_is_refused_even_with_a_token(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    resp = await client.post(
+        "/api/v1/maintenance",
+        data='{"name": "m", "match": {"carrier": ["vnpt"]}, "duration": "1h"}',
+        headers={"Authorization": f"Bearer {NOC}", "Content-Type": "text/plain"},
+    )
+    assert resp.status == 415
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:9108", "rebind.attacker.test."])
+async def test_a_foreign_host_is_refused(make_client: ClientFactory, host: str) -> None:
+    """Finding 5: DNS rebinding: a page on evil.example resolved to 127.0.0.1."""
+    client = await make_client(tokens=[], anonymous="admin")
+    resp = await client.get("/api/v1/targets", headers={"Host": host})
+    assert resp.status == 421
+
+
+async def test_known_hosts_are_answered(make_client: ClientFactory) -> None:
+    client = await make_client(server={"hostnames": ["netmon.daklak.example.vn"]})
+    for host in (
+        "netmon.daklak.example.vn",
+        "NETMON.daklak.example.vn:443",
+        "localhost:9108",
+        "127.0.0.1:9108",
+        "[::1]:9108",
+    ):
+        resp = await client.get("/healthz", headers={"Host": host})
+        assert resp.status == 200, host
