@@ -4,6 +4,7 @@ every error with its key path (exit 2)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from monitor.cli.common import EXIT_OK, load_or_exit
 from monitor.config import Settings
 from probes import PROBES
 
-__all__ = ["main", "summary"]
+__all__ = ["main", "summary", "warnings"]
 
 
 def summary(settings: Settings, now: datetime) -> str:
@@ -44,6 +45,22 @@ def summary(settings: Settings, now: datetime) -> str:
     return "\n".join(lines)
 
 
+def warnings(settings: Settings) -> list[str]:
+    """What is valid but leaves the listener open (issue 13): said, not refused."""
+    access, server = settings.access, settings.server
+    found = []
+    if not access.tokens:
+        found.append(
+            f"[access] has no tokens: {server.listen} answers nobody, or (anonymous = "
+            f'"{access.anonymous}") anyone it lets in; give the NOC and operators tokens'
+        )
+    if access.anonymous in ("noc", "admin"):
+        found.append(f'[access] anonymous = "{access.anonymous}": anyone who reaches the port')
+    if access.metrics == "open":
+        found.append('[access] metrics = "open": every carrier\'s series, to anyone')
+    return found
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="netmon check-config", description="Validate a settings file and summarise it."
@@ -51,6 +68,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("file", nargs="?", default="settings.toml")
     args = p.parse_args(argv)
     settings = load_or_exit(args.file)
+    for warning in warnings(settings):
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
     print(f"{args.file}: OK")
     print(summary(settings, datetime.now(UTC)))
     return EXIT_OK

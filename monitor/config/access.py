@@ -6,9 +6,10 @@ Roles (a contract, DESIGN.md): ``admin`` (everything), ``noc`` (read all, set ma
 ``operator`` (read-only, and only the targets its ``scope`` matches). An operator never sees
 another operator's targets in any answer; a target outside its scope is "not found".
 
-``/metrics`` has its own policy (``metrics``): open to loopback (a token otherwise), open, or a
-token always; the token is the scrape token (``metrics_token_sha256``, what Prometheus sends)
-or one of role noc or admin. An operator's token never reads /metrics: every carrier is there.
+``/metrics`` has its own policy (``metrics``): a token (the default), open, or open to
+loopback (a token otherwise); the token is the scrape token (``metrics_token_sha256``, what
+Prometheus sends) or one of role noc or admin. An operator's token never reads /metrics:
+every carrier is there.
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ class TokenSettings(SettingsModel):
 
 class AccessSettings(SettingsModel):
     tokens: list[TokenSettings] = Field(default_factory=list)
-    # Role of a request without a token: "admin" from loopback when no token is configured
-    # (the lab, a laptop), nobody otherwise.
-    anonymous: Literal["auto", "none", "noc", "admin"] = "auto"
-    # /metrics: "loopback" (open to 127.0.0.0/8 and ::1, a token otherwise), "open", "token".
-    metrics: Literal["loopback", "open", "token"] = "loopback"
+    # Role of a request without a token: nobody ("none", the default); "auto": admin from
+    # loopback while no token is configured (the lab, a laptop; behind a proxy, loopback is
+    # the client's address as [server] trusted_proxies resolve it); "noc" or "admin": anyone.
+    anonymous: Literal["auto", "none", "noc", "admin"] = "none"
+    # /metrics: "token" (the scrape token, or one of role noc or admin; the default), "open",
+    # or "loopback" (open to a client on 127.0.0.0/8 and ::1, a token otherwise).
+    metrics: Literal["loopback", "open", "token"] = "token"
     # The SHA-256 of the token Prometheus sends to /metrics (its credentials_file holds the
     # token itself). Tokens of role noc and admin are taken too; an operator's never.
     metrics_token_sha256: str | None = None

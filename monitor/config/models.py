@@ -68,8 +68,18 @@ RESERVED_LABELS = frozenset(
 )
 
 
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*")
+
+
 class ServerSettings(SettingsModel):
     listen: str = "127.0.0.1:9108"
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the client is the rightmost address not in this list.
+    # From anyone else those headers are ignored.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+    # Host names this netmon answers to (421 for any other Host header, against DNS
+    # rebinding); IP addresses and "localhost" are always accepted.
+    hostnames: list[str] = Field(default_factory=list, max_length=64)
     state_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     language: Literal["vi", "en"] = "vi"
@@ -82,6 +92,25 @@ class ServerSettings(SettingsModel):
     def _listen(cls, value: str) -> str:
         split_listen(value)
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an address or a network") from None
+        return values
+
+    @field_validator("hostnames")
+    @classmethod
+    def _hostnames(cls, values: list[str]) -> list[str]:
+        names = [v.lower().rstrip(".") for v in values]
+        for name in names:
+            if not _HOSTNAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a host name, e.g. netmon.example.vn")
+        return names
 
     @field_validator("timezone")
     @classmethod

@@ -106,6 +106,8 @@ def drill_settings(
         # The carriers' routers send their traps to netmon's address in the lab.
         "traps": {"listen": f"{NETMON_ADDRESS}:{TRAP_PORT}", "community": COMMUNITY},
         "targets": targets,
+        # The lab's open policy, explicit (the defaults are closed): loopback reads and admins.
+        "access": {"anonymous": "auto", "metrics": "loopback"},
         "alerts": {
             "receivers": {
                 "am": {

@@ -15,7 +15,13 @@ from typing import Literal
 
 from monitor.config.access import ANONYMOUS_ADMIN, AccessSettings, Principal
 
-__all__ = ["Access", "is_loopback"]
+__all__ = ["Access", "forwarded_client", "is_loopback"]
+
+# A failure count past this changes nothing (2**60 seconds is already past any max_delay),
+# and keeps the arithmetic far from float overflow.
+_COUNT_CAP = 64
+# Failures a minute from all addresses together before each costs the full delay.
+_GLOBAL_FREE = 300
 
 
 def is_loopback(remote: str | None) -> bool:
@@ -25,6 +31,45 @@ def is_loopback(remote: str | None) -> bool:
         return ipaddress.ip_address(remote.split("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip().strip("[]").split("%")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def forwarded_client(
+    peer: str | None,
+    forwarded_for: list[str],
+    forwarded_proto: list[str],
+    trusted: list[Network],
+) -> tuple[str | None, str | None]:
+    """The client's address and scheme (None: the connection's own) for a request.
+
+    X-Forwarded-For and -Proto count only when the peer is a trusted proxy; the client is then
+    the rightmost hop that is not one (hops left of it are whatever the client wrote). A hop
+    that is not an address ends the walk: it names nobody, so it is nobody trusted either.
+    """
+    address = _address(peer or "")
+    if address is None or not any(address in net for net in trusted):
+        return peer, None
+    hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        client = hop
+        hop_address = _address(hop)
+        if hop_address is None or not any(hop_address in net for net in trusted):
+            break
+        client = str(hop_address)
+    protos = [p.strip().lower() for value in forwarded_proto for p in value.split(",")]
+    scheme = protos[-1] if protos and protos[-1] in ("http", "https") else None
+    return client, scheme
 
 
 class Access:
@@ -49,6 +94,8 @@ class Access:
             else None
         )
         self._failures: dict[str, tuple[int, float]] = {}
+        self._global_start = time.monotonic()
+        self._global_count = 0
         self._max_delay = max_delay
 
     def anonymous(self, remote: str | None) -> Principal | None:
@@ -80,7 +127,11 @@ class Access:
         """The principal for an Authorization header; None for a missing or wrong token.
 
         A wrong token costs its sender a growing delay (per address, forgotten after a minute
-        without failures), so guessing is slow while the right token is never delayed.
+        without failures), so guessing is slow while the right token is never delayed. The
+        delay is bounded (``max_delay``) and so is every figure behind it: the count per
+        address stops growing at ``_COUNT_CAP`` (no float overflow however long the guessing
+        goes on), and failures from all addresses together, when more than ``_GLOBAL_FREE`` a
+        minute (a spray from many addresses), cost each one ``max_delay``.
         """
         if not authorization:
             return self.anonymous(remote)
@@ -88,16 +139,25 @@ class Access:
         principal = self.lookup(token.strip()) if scheme.lower() == "bearer" else None
         if principal is not None:
             return principal
-        key = remote or "?"
-        now = time.monotonic()
+        await asyncio.sleep(self._failure_delay(remote or "?", time.monotonic()))
+        return None
+
+    def _failure_delay(self, key: str, now: float) -> float:
+        """Record one failure from ``key``; the delay it costs, in [0, max_delay]."""
         count, last = self._failures.get(key, (0, now))
-        count = 1 if now - last > 60 else count + 1
+        count = 1 if now - last > 60 else min(count + 1, _COUNT_CAP)
         self._failures[key] = (count, now)
         if len(self._failures) > 10000:  # bounded memory under a spray of addresses
             self._failures = {k: v for k, v in self._failures.items() if now - v[1] <= 60}
-        if count > 3:
-            await asyncio.sleep(min(self._max_delay, 0.1 * 2 ** (count - 4)))
-        return None
+            while len(self._failures) > 9000:  # all recent: the oldest go, with room to spare
+                del self._failures[next(iter(self._failures))]
+        if now - self._global_start > 60:
+            self._global_start, self._global_count = now, 0
+        self._global_count = min(self._global_count + 1, _COUNT_CAP * 1000)
+        delay = 0.1 * 2.0 ** (count - 4) if count > 3 else 0.0
+        if self._global_count > _GLOBAL_FREE:
+            delay = self._max_delay
+        return min(self._max_delay, delay)
 
     async def metrics_allowed(
         self, authorization: str | None, remote: str | None

@@ -30,6 +30,7 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -223,13 +224,16 @@ class GuardedSite(web.BaseSite):
 def make_app(service: Service, fd_limit: int | None = None) -> web.Application:
     """The application; ``fd_limit`` (default: the soft RLIMIT_NOFILE now) sizes the caps of
     ``app[CONNECTIONS]``, which ``GuardedSite`` applies."""
-    app = web.Application(middlewares=[_request_started, _api_errors], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[_request_started, _api_errors, _front_door], client_max_size=256 * 1024
+    )
     app[SERVICE] = service
     if fd_limit is None:
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         fd_limit = 1 << 20 if soft == resource.RLIM_INFINITY else soft
     app[CONNECTIONS] = ConnectionLimits(service.settings.server, fd_limit)
-    app[GUARD] = Guard()
+    app[GUARD] = Guard(Path(service.settings.server.state_dir))
+    app.on_cleanup.append(_close_guard)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
@@ -240,6 +244,10 @@ def make_app(service: Service, fd_limit: int | None = None) -> web.Application:
         app, service.settings, Access(service.settings.access), current=lambda: service.settings
     )
     return app
+
+
+async def _close_guard(app: web.Application) -> None:
+    await app[GUARD].aclose()
 
 
 @web.middleware
@@ -261,6 +269,12 @@ async def _api_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return ApiError(exc.status, exc.reason, headers).response()
+
+
+@web.middleware
+async def _front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Host allow-list, cross-site refusal, the client behind a trusted proxy (guard.py)."""
+    return await handler(request.app[GUARD].front_door(request))
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

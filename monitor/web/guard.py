@@ -2,40 +2,43 @@
 
 A request names itself with ``Authorization: Bearer <token>``. A browser, which cannot send
 that header on its own, signs in once with its token at ``/login`` and gets a session cookie:
-a random id (never the token) mapped, in memory, to the token's SHA-256, so a token removed
-by a reload ends its sessions at once. The cookie is ``HttpOnly`` and ``SameSite=Strict``,
-and is honoured for reading only (GET and HEAD): what changes state needs the header.
-Without either, ``[access] anonymous`` decides (the lab on loopback: admin).
+a random id (never the token) mapped to the token's SHA-256 (monitor/web/sessions.py: capped
+per token, kept across restarts), so a token removed by a reload ends its sessions at once.
+The cookie is ``HttpOnly`` and ``SameSite=Strict``, and is honoured for reading only (GET and
+HEAD): what changes state needs the header. Without either, ``[access] anonymous`` decides
+(nobody unless set; the lab sets "auto").
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import secrets
-import time
+from pathlib import Path
 from typing import NoReturn
 
 from aiohttp import web
 
 from monitor.config.access import AccessSettings, Principal, Role, token_digest
+from monitor.config.models import ServerSettings
 from monitor.runtime.service import Service
-from monitor.web.access import Access
+from monitor.web.access import Access, Network, forwarded_client
+from monitor.web.sessions import SESSION_SECONDS, SessionStore
 
 __all__ = [
     "COOKIE",
     "GUARD",
     "SERVICE",
+    "SESSION_SECONDS",
     "ApiError",
     "Guard",
     "fail",
     "principal",
     "require",
+    "same_origin",
 ]
 
 SERVICE: web.AppKey[Service] = web.AppKey("service", Service)
 COOKIE = "netmon_session"
-SESSION_SECONDS = 12 * 3600
-_MAX_SESSIONS = 10000
 
 
 class ApiError(Exception):
@@ -60,13 +63,39 @@ def fail(status: int, message: str) -> NoReturn:
     raise ApiError(status, message)
 
 
+_STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+# Forms of their own: sign-in and sign-out check their origin themselves; the query proxy's
+# POST is a read (Grafana posts its queries as a form).
+_FORM_PATHS = ("/login", "/logout", "/prometheus/")
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header without its port, lower case, without a final dot."""
+    if host.startswith("["):
+        return host[1 : host.find("]")].lower() if "]" in host else host.lower()
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        host = name
+    return host.lower().rstrip(".")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
 class Guard:
     """The Access of the settings in force (rebuilt after a reload) and the sessions."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_dir: Path | None = None) -> None:
         self._settings: AccessSettings | None = None
         self._access: Access | None = None
-        self._sessions: dict[str, tuple[str, float]] = {}  # id -> (token sha256, expiry)
+        self._server: ServerSettings | None = None
+        self._trusted: list[Network] = []
+        self.sessions = SessionStore(state_dir / "sessions.sqlite" if state_dir else None)
 
     def access(self, request: web.Request) -> Access:
         settings = request.app[SERVICE].settings.access
@@ -74,26 +103,50 @@ class Guard:
             self._settings, self._access = settings, Access(settings)
         return self._access
 
+    def front_door(self, request: web.Request) -> web.Request:
+        """The request as its client sent it (address and scheme through a trusted proxy),
+        or ApiError: 421 for a Host this netmon does not answer to (DNS rebinding), 415 for a
+        state-changing body that is not JSON, 403 for a state change from another site.
+
+        A browser sends a cross-site request with Origin or Sec-Fetch-Site, and cannot add an
+        Authorization header without a preflight, which nothing here answers: a request with
+        the header, or with neither of the others (curl, Prometheus, a script), is not one.
+        """
+        server = request.app[SERVICE].settings.server
+        if server is not self._server:
+            self._server = server
+            self._trusted = [ipaddress.ip_network(p, strict=False) for p in server.trusted_proxies]
+        if self._trusted:
+            remote, scheme = forwarded_client(
+                request.remote,
+                request.headers.getall("X-Forwarded-For", []),
+                request.headers.getall("X-Forwarded-Proto", []),
+                self._trusted,
+            )
+            if remote is not None and (remote != request.remote or scheme is not None):
+                request = request.clone(remote=remote, scheme=scheme or request.scheme)
+        host = _host_name(request.headers.get("Host", ""))
+        if not (host == "localhost" or _is_address(host) or host in server.hostnames):
+            raise ApiError(421, "this netmon does not answer to that host name")
+        if request.method in _STATE_CHANGING and not request.path.startswith(_FORM_PATHS):
+            if request.body_exists and request.content_type != "application/json":
+                raise ApiError(415, "the body must be application/json")
+            if "Authorization" not in request.headers and not same_origin(request):
+                raise ApiError(403, "a change from another site is refused")
+        return request
+
     async def principal(self, request: web.Request) -> Principal | None:
         access = self.access(request)
         authorization = request.headers.get("Authorization")
         if not authorization and request.method in ("GET", "HEAD"):
             sid = request.cookies.get(COOKIE)
             if sid:
-                found = self._session(access, sid)
+                await self.sessions.load()
+                digest = self.sessions.lookup(sid)
+                found = access.lookup_digest(digest) if digest is not None else None
                 if found is not None:
                     return found
         return await access.authenticate(authorization, request.remote)
-
-    def _session(self, access: Access, sid: str) -> Principal | None:
-        entry = self._sessions.get(sid)
-        if entry is None:
-            return None
-        digest, expiry = entry
-        if expiry < time.monotonic():
-            del self._sessions[sid]
-            return None
-        return access.lookup_digest(digest)
 
     async def login(self, request: web.Request, token: str) -> tuple[str, Principal] | None:
         """A new session for a right token; a wrong one is slowed down as by the header."""
@@ -101,21 +154,29 @@ class Guard:
         principal = await access.authenticate(f"Bearer {token}", request.remote)
         if principal is None:
             return None
-        now = time.monotonic()
-        if len(self._sessions) >= _MAX_SESSIONS:
-            self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
-            while len(self._sessions) >= _MAX_SESSIONS:  # still full: the oldest go
-                del self._sessions[next(iter(self._sessions))]
-        sid = secrets.token_urlsafe(32)
-        self._sessions[sid] = (token_digest(token), now + SESSION_SECONDS)
-        return sid, principal
+        return await self.sessions.create(token_digest(token)), principal
 
-    def logout(self, sid: str | None) -> None:
+    async def logout(self, sid: str | None) -> None:
         if sid:
-            self._sessions.pop(sid, None)
+            await self.sessions.delete(sid)
+
+    async def aclose(self) -> None:
+        await self.sessions.aclose()
 
 
 GUARD: web.AppKey[Guard] = web.AppKey("guard", Guard)
+
+
+def same_origin(request: web.Request) -> bool:
+    """A request from this site, not from another one. Non-browser clients send neither
+    Sec-Fetch-Site nor Origin."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin != "null" and origin.split("://", 1)[-1].lower() == request.host.lower()
 
 
 async def principal(request: web.Request) -> Principal | None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -45,7 +45,7 @@ from monitor.core.i18n import (
 )
 from monitor.runtime.service import Service
 from monitor.runtime.store import Observation
-from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal
+from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal, same_origin
 from monitor.web.status import (
     SPARK_POINTS,
     STATES,
@@ -429,9 +429,19 @@ def _to_login(request: web.Request, lang: Lang) -> NoReturn:
 
 
 def _safe_next(value: str | None) -> str:
-    """A local path to go back to after signing in; anything else is the overview."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+    """A path on this site to go back to after signing in; anything else is the overview.
+
+    Browsers drop tabs and line breaks from a Location and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: the value, and the
+    value once decoded, must start with exactly one "/" and hold no control character.
+    """
+    if not value:
         return "/"
+    for form in (value, unquote(value)):
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form):
+            return "/"
+        if not form.startswith("/") or form.startswith(("//", "/\\")) or "\\" in form:
+            return "/"
     if value.startswith(("/login", "/logout", "/fragment/")):
         return "/"
     return value
@@ -542,21 +552,9 @@ async def login_form(request: web.Request) -> web.Response:
     return _login_page(request, _lang(request))
 
 
-def _same_origin(request: web.Request) -> bool:
-    """A form posted from this site, not from another one (a sign-in or sign-out forced
-    on the user). Non-browser clients send neither header."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site in ("same-origin", "none")
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    return origin != "null" and origin.split("://", 1)[-1] == request.host
-
-
 async def login_submit(request: web.Request) -> web.StreamResponse:
     lang = _lang(request)
-    if not _same_origin(request):
+    if not same_origin(request):
         return web.Response(status=403, text="cross-site sign-in refused")
     form = await request.post()
     token = form.get("token")
@@ -581,9 +579,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    if not _same_origin(request):
+    if not same_origin(request):
         return web.Response(status=403, text="cross-site sign-out refused")
-    request.app[GUARD].logout(request.cookies.get(COOKIE))
+    await request.app[GUARD].logout(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther("/")
     response.del_cookie(COOKIE, path="/")
     raise response

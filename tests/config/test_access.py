@@ -79,7 +79,9 @@ async def test_repeated_failures_are_slowed_but_the_right_token_is_not() -> None
 
 
 async def test_anonymous_defaults() -> None:
-    open_lab = Access(AccessSettings())
+    # Closed unless set (issue 13, finding 4): the lab's "auto" is written in its settings.
+    assert await Access(AccessSettings()).authenticate(None, "127.0.0.1") is None
+    open_lab = Access(AccessSettings(anonymous="auto"))
     principal = await open_lab.authenticate(None, "127.0.0.1")
     assert principal is not None and principal.role == "admin"
     assert await open_lab.authenticate(None, "10.1.2.3") is None  # not loopback: nobody

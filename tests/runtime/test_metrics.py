@@ -218,7 +218,9 @@ def test_value_and_label_formatting() -> None:
 
 
 async def test_metrics_endpoint_gzip_and_service_metrics() -> None:
-    service = Service(settings(UPLINK, PORTAL))
+    # Closed by default (issue 13): this loopback test opens /metrics and the API as the lab does.
+    access = {"anonymous": "auto", "metrics": "loopback"}
+    service = Service(Settings.model_validate({"targets": [UPLINK, PORTAL], "access": access}))
     service.store.record("venue-viettel-uplink", Observation(ICMP_OK, 1.0, 1.0))
     async with TestClient(TestServer(make_app(service))) as client:
         plain = await client.get("/metrics")

@@ -183,6 +183,8 @@ def write_settings(
         "traps": traps or {"enabled": False},
         "targets": targets,
         "alerts": alerts,
+        # A loopback netmon without tokens, as in the lab: the explicit open policy.
+        "access": {"anonymous": "auto", "metrics": "loopback"},
     }
     if phases:
         doc["phases"] = phases

@@ -54,7 +54,8 @@ async def test_parameters_and_errors(client: TestClient[Any, Any]) -> None:
     assert resp.status == 405 and "error" in await resp.json()
     body = await (await client.get("/api/v1/targets?state=down", headers=AUTH)).json()
     assert [t["name"] for t in body["targets"]] == ["vn"]
-    resp = await client.post("/api/v1/maintenance", data=b"\xff", headers=AUTH)
+    json_type = {**AUTH, "Content-Type": "application/json"}
+    resp = await client.post("/api/v1/maintenance", data=b"\xff", headers=json_type)
     assert resp.status == 400
     resp = await client.post(
         "/api/v1/maintenance",

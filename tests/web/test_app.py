@@ -186,7 +186,8 @@ async def test_metrics_policy() -> None:
     def access(**keys: Any) -> Access:
         return Access(AccessSettings.model_validate({"tokens": TOKENS, **keys}), max_delay=0.01)
 
-    loopback = access()
+    assert await access().metrics_allowed(None, "127.0.0.1") == "unauthorized"  # the default
+    loopback = access(metrics="loopback")
     assert await loopback.metrics_allowed(None, "127.0.0.1") == "ok"
     assert await loopback.metrics_allowed(None, "10.0.0.5") == "unauthorized"
     assert await loopback.metrics_allowed(f"Bearer {NOC}", "10.0.0.5") == "ok"
