@@ -68,8 +68,8 @@ TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Envir
 # period), its template in slices of the loop's time, one at a time, gzipped once; and each
 # client address gets RENDER_BURST fresh renders at once, then RENDER_RATE a second (issue 13).
 RENDER_CACHE_SECONDS = REFRESH_SECONDS / 2
-RENDER_BURST = 30
-RENDER_RATE = 2.0
+RENDER_BURST = 120
+RENDER_RATE = 5.0
 RENDER_SLICE_SECONDS = 0.01
 _VIEWS_KEPT = 256
 _CLIENTS_KEPT = 4096

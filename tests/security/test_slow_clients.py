@@ -254,7 +254,7 @@ def test_the_caps_leave_the_probes_a_reserve_and_hold_per_client() -> None:
 
 def test_page_renders_are_rate_limited_per_client() -> None:
     budget = RenderBudget()
-    granted = sum(budget.spend("127.0.0.2", now=100.0) for _ in range(100))
+    granted = sum(budget.spend("127.0.0.2", now=100.0) for _ in range(RENDER_BURST + 100))
     assert granted == RENDER_BURST
     assert budget.spend("127.0.0.3", now=100.0)  # each client its own budget
     assert budget.spend("127.0.0.2", now=100.0 + 1 / RENDER_RATE)  # and it comes back
