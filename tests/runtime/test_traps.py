@@ -12,7 +12,7 @@ import socket
 import statistics
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -37,6 +37,7 @@ from probes.snmp.ber import (
     encode_community_message,
 )
 from tests.fixtures.snmpd import free_udp_port, tool
+from tests.support.traps import RigChecks
 
 SNMPTRAP = tool("snmptrap")
 needs_snmptrap = pytest.mark.skipif(
@@ -85,27 +86,12 @@ def trap_settings(port: int, **more: Any) -> TrapSettings:
 
 
 @dataclasses.dataclass
-class Rig:
+class Rig(RigChecks):
     receiver: TrapReceiver
     store: Store
     settings: Settings
     port: int
     events: list[tuple[float, TargetEvent]]
-
-    def sample(self, target: str, name: str, **labels: str) -> float | None:
-        state = self.store.get(target)
-        assert state is not None and state.latest is not None
-        for sample in state.latest.result.samples:
-            if sample.name == name and set(labels.items()) <= set(sample.labels):
-                return sample.value
-        return None
-
-    async def until(self, what: str, check: Callable[[], bool], within: float = 5.0) -> None:
-        deadline = time.monotonic() + within
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not within {within} s; events {self.events}")
-            await asyncio.sleep(0.01)
 
 
 def healthy(target: str) -> Observation:
