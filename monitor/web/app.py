@@ -14,9 +14,10 @@ inline script or style. No answer, log line or error carries a token or a secret
 read from the Authorization header (or a sign-in form) only, and errors name the parameter,
 never the credential.
 
-Slow clients (issue 13): ``GuardedSite`` listens in place of aiohttp's TCPSite and admits a
-connection only under ``ConnectionLimits`` (a total and a per-client-address cap, sized so the
-probes keep a reserve of file descriptors); a connection that has not sent its first request's
+Slow clients (issue 13): ``GuardedSite`` listens in place of aiohttp's TCPSite, with an accept
+loop of its own that admits a connection, as it is accepted, only under ``ConnectionLimits`` (a
+total and a per-client-address cap, sized so the probes keep a reserve of file descriptors); a
+connection that has not sent its first request's
 headers within ``[server] header_timeout`` is closed, and aiohttp's keep-alive timeout
 (``[server] idle_timeout``, armed from the connection's start) closes idle ones.
 """
@@ -24,9 +25,13 @@ headers within ``[server] header_timeout`` is closed, and aiohttp's keep-alive t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import gzip
 import logging
 import resource
+import socket
+import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -97,6 +102,7 @@ class ConnectionLimits:
         self.open = 0
         self.refused = 0
         self.timed_out = 0
+        self.exhausted_accepts = 0
         self._awaiting: dict[asyncio.BaseTransport, asyncio.TimerHandle] = {}
         self._logged_at = -60.0
 
@@ -109,12 +115,18 @@ class ConnectionLimits:
         self.by_client[client] += 1
         return True
 
-    def release(self, client: str, transport: asyncio.BaseTransport) -> None:
+    def release(self, client: str, transport: asyncio.BaseTransport | None) -> None:
         self.open -= 1
         self.by_client[client] -= 1
         if not self.by_client[client]:
             del self.by_client[client]
         self.request_started(transport)
+
+    def exhausted(self) -> None:
+        """accept() found the process out of descriptors (the caps were set above a limit
+        lowered since): counted and logged now and then, accepting pauses."""
+        self.exhausted_accepts += 1
+        self._log_now_and_then()
 
     def await_headers(self, transport: asyncio.BaseTransport) -> None:
         loop = asyncio.get_running_loop()
@@ -137,42 +149,35 @@ class ConnectionLimits:
         if now - self._logged_at >= 60:
             self._logged_at = now
             log.warning(
-                "web connections: %d open (cap %d, %d per client); %d refused and %d closed "
-                "without a request in time since the start",
+                "web connections: %d open (cap %d, %d per client); %d refused, %d closed "
+                "without a request in time and %d accepts paused for want of descriptors "
+                "since the start",
                 self.open,
                 self.total,
                 self.per_client,
                 self.refused,
                 self.timed_out,
+                self.exhausted_accepts,
             )
 
 
 class _Admitted(asyncio.Protocol):
-    """aiohttp's protocol for one connection, behind the caps: a connection over a cap is
-    closed at once (its descriptor back before anything is read)."""
+    """aiohttp's protocol for one connection that ``_Listener`` admitted: it gives the seat
+    back when the connection ends and arms the first request's header timer."""
 
-    def __init__(self, limits: ConnectionLimits, inner: asyncio.Protocol) -> None:
+    def __init__(self, limits: ConnectionLimits, client: str, inner: asyncio.Protocol) -> None:
         self._limits = limits
         self._inner = inner
-        self._client: str | None = None
+        self._client = client
         self._transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        client = str(peer[0]) if peer else ""
-        if not self._limits.admit(client):
-            if isinstance(transport, asyncio.Transport):
-                transport.abort()  # no lingering close: the descriptor is back at once
-            else:
-                transport.close()
-            return
-        self._client = client
         self._transport = transport
         self._limits.await_headers(transport)
         self._inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._client is None or self._transport is None:
+        if self._transport is None:
             return
         self._limits.release(self._client, self._transport)
         self._inner.connection_lost(exc)
@@ -190,8 +195,104 @@ class _Admitted(asyncio.Protocol):
         self._inner.resume_writing()
 
 
+# Out of descriptors (process or system) or kernel memory: accept again after a pause.
+_ACCEPT_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_ACCEPT_PAUSE = 0.25
+_ACCEPTS_PER_WAKE = 32
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class _Listener(asyncio.AbstractServer):
+    """The listening socket with an accept loop of our own.
+
+    asyncio's server accepts up to ``backlog`` sockets per wake-up and only later lets the
+    protocol see them, so a flood holds a hundred descriptors more than the caps admit and
+    the process runs out (EMFILE in accept, then in the probes). Here each socket is admitted
+    or reset the moment it is accepted: descriptors held never exceed the caps plus one.
+    """
+
+    def __init__(
+        self, sock: socket.socket, limits: ConnectionLimits, factory: Callable[[], asyncio.Protocol]
+    ) -> None:
+        self._sock = sock
+        self._limits = limits
+        self._factory = factory
+        self._loop = asyncio.get_running_loop()
+        self._serving = True
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._closed = asyncio.Event()
+        self._loop.add_reader(sock.fileno(), self._accept)
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return (self._sock,) if self._serving else ()
+
+    def _accept(self) -> None:
+        for _ in range(_ACCEPTS_PER_WAKE):
+            try:
+                conn, addr = self._sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in _ACCEPT_EXHAUSTED:
+                    raise
+                self._limits.exhausted()
+                self._loop.remove_reader(self._sock.fileno())
+                self._loop.call_later(_ACCEPT_PAUSE, self._resume)
+                return
+            client = str(addr[0]) if addr else ""
+            if not self._limits.admit(client):
+                # A reset, not a lingering close: the descriptor is back at once.
+                with contextlib.suppress(OSError):
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                conn.close()
+                continue
+            conn.setblocking(False)
+            task = self._loop.create_task(self._connect(conn, client))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, conn: socket.socket, client: str) -> None:
+        inner = self._factory()
+        try:
+            await self._loop.connect_accepted_socket(
+                lambda: _Admitted(self._limits, client, inner), conn
+            )
+        except OSError:
+            # The transport never came to be: no connection_lost will give the seat back.
+            self._limits.release(client, None)
+            conn.close()
+
+    def _resume(self) -> None:
+        if self._serving:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+
+    def close(self) -> None:
+        if not self._serving:
+            return
+        self._serving = False
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        self._closed.set()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def is_serving(self) -> bool:
+        return self._serving
+
+    async def start_serving(self) -> None:
+        return None
+
+    async def serve_forever(self) -> None:
+        await self._closed.wait()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+
 class GuardedSite(web.BaseSite):
-    """aiohttp's TCPSite with ``ConnectionLimits`` in front of its protocol."""
+    """aiohttp's TCPSite with ``ConnectionLimits`` applied as each connection is accepted."""
 
     __slots__ = ("_host", "_limits", "_port")
 
@@ -211,14 +312,10 @@ class GuardedSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None
-        limits = self._limits
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Admitted(limits, server()),
-            self._host,
-            self._port,
-            backlog=self._backlog,
-            reuse_address=True,
-        )
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.create_server((self._host, self._port), family=family, backlog=self._backlog)
+        sock.setblocking(False)
+        self._server = _Listener(sock, self._limits, server)
 
 
 def make_app(service: Service, fd_limit: int | None = None) -> web.Application:
