@@ -16,7 +16,7 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +119,15 @@ async def website() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_slow_clients_leave_the_probes_their_descriptors(tmp_path: Path) -> None:
-    port = free_port()
+@contextlib.asynccontextmanager
+async def probing(
+    tmp_path: Path, port: int, fd_limit: int
+) -> AsyncIterator[tuple[NetmonProcess, Callable[[], Awaitable[bool]]]]:
+    """A limited ``netmon run`` probing a website and the loopback every 250 ms, up, and a
+    check that every target's last probe succeeded, read through one connection opened before
+    any flood (the reader's seat: a flood may take every other)."""
     async with website() as url:
-        targets = [
+        targets: list[dict[str, Any]] = [
             {"name": "web", "kind": "http", "url": url, "interval": "250ms"},
             {
                 "name": "loopback",
@@ -133,40 +138,41 @@ async def test_slow_clients_leave_the_probes_their_descriptors(tmp_path: Path) -
             },
         ]
         async with (
-            netmon_limited(settings(tmp_path, port, targets), FD_LIMIT) as node,
-            # One connection, opened before the flood and kept alive: the reader's seat.
+            netmon_limited(settings(tmp_path, port, targets), fd_limit) as node,
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http,
         ):
 
-            async def all_up() -> float | None:
-                """1 if every target's last probe succeeded, else 0; None before the first."""
+            async def all_up() -> bool:
                 async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
                     assert resp.status == 200
                     found = samples(await resp.text(), "probe_success")
-                return min(v for _, v in found) if len(found) == len(targets) else None
+                return len(found) == len(targets) and min(v for _, v in found) == 1.0
 
-            async def up_now() -> bool:
-                return await all_up() == 1.0
+            await wait_for("every target up", all_up, 15, 0.1)
+            yield node, all_up
 
-            await wait_for("every target up", up_now, 15, 0.1)
-            opened = await asyncio.gather(
-                *(asyncio.wait_for(half_sent(port, i), 5) for i in range(SLOW_CLIENTS)),
+
+async def test_slow_clients_leave_the_probes_their_descriptors(tmp_path: Path) -> None:
+    port = free_port()
+    async with probing(tmp_path, port, FD_LIMIT) as (node, all_up):
+        opened = await asyncio.gather(
+            *(asyncio.wait_for(half_sent(port, i), 5) for i in range(SLOW_CLIENTS)),
+            return_exceptions=True,
+        )
+        conns = [c for c in opened if not isinstance(c, BaseException)]
+        try:
+            # Probes run every 250 ms: twelve reads over 3 s see a dozen fresh results.
+            failing = 0
+            for _ in range(12):
+                await asyncio.sleep(0.25)
+                failing += not await all_up()
+            closed = await asyncio.gather(
+                *(asyncio.wait_for(closed_by_server(r), HEADER_TIMEOUT + 8) for r, _ in conns),
                 return_exceptions=True,
             )
-            conns = [c for c in opened if not isinstance(c, BaseException)]
-            try:
-                # Probes run every 250 ms: twelve reads over 3 s see a dozen fresh results.
-                failing = 0
-                for _ in range(12):
-                    await asyncio.sleep(0.25)
-                    failing += not await up_now()
-                closed = await asyncio.gather(
-                    *(asyncio.wait_for(closed_by_server(r), HEADER_TIMEOUT + 8) for r, _ in conns),
-                    return_exceptions=True,
-                )
-            finally:
-                for _, writer in conns:
-                    writer.close()
+        finally:
+            for _, writer in conns:
+                writer.close()
     still_open = sum(1 for c in closed if c is not True)
     print(
         f"{len(conns)} slow clients connected; reads with a probe failing: {failing}/12; "
@@ -190,44 +196,25 @@ async def test_a_backlog_filled_while_netmon_was_stopped_cannot_exhaust_descript
     backlog in one go before any cap was applied and ran out of descriptors. netmon's accept
     loop admits or resets each socket as it accepts it."""
     port = free_port()
-    async with website() as url:
-        targets = [
-            {"name": "web", "kind": "http", "url": url, "interval": "250ms"},
-            {
-                "name": "loopback",
-                "kind": "icmp",
-                "host": "127.0.0.1",
-                "interval": "250ms",
-                "icmp": {"count": 1},
-            },
-        ]
-        async with (
-            netmon_limited(settings(tmp_path, port, targets), BURST_FD_LIMIT) as node,
-            # The reader's seat, taken before the burst fills the rest.
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http,
-        ):
-
-            async def all_up() -> bool:
-                async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                    found = samples(await resp.text(), "probe_success")
-                return len(found) == len(targets) and min(v for _, v in found) == 1.0
-
-            await wait_for("every target up", all_up, 15, 0.1)
-            os.kill(node.pid, signal.SIGSTOP)
-            try:
-                opened = await asyncio.gather(
-                    *(asyncio.wait_for(half_sent(port, i), 2) for i in range(BURST)),
-                    return_exceptions=True,
-                )
-            finally:
-                os.kill(node.pid, signal.SIGCONT)
-            conns = [c for c in opened if not isinstance(c, BaseException)]
-            try:
-                await asyncio.sleep(1.0)  # netmon drains the backlog
-                up_after = [await all_up() for _ in range(4) if not await asyncio.sleep(0.25)]
-            finally:
-                for _, writer in conns:
-                    writer.close()
+    async with probing(tmp_path, port, BURST_FD_LIMIT) as (node, all_up):
+        os.kill(node.pid, signal.SIGSTOP)
+        try:
+            opened = await asyncio.gather(
+                *(asyncio.wait_for(half_sent(port, i), 2) for i in range(BURST)),
+                return_exceptions=True,
+            )
+        finally:
+            os.kill(node.pid, signal.SIGCONT)
+        conns = [c for c in opened if not isinstance(c, BaseException)]
+        try:
+            await asyncio.sleep(1.0)  # netmon drains the backlog
+            up_after = []
+            for _ in range(4):
+                await asyncio.sleep(0.25)
+                up_after.append(await all_up())
+        finally:
+            for _, writer in conns:
+                writer.close()
     print(f"{len(conns)} connections queued while stopped; probes up after: {up_after}")
     # The kernel completes the handshake for the backlog's worth: the burst must exceed the
     # seats, or the test shows nothing.
