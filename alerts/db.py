@@ -19,6 +19,7 @@ Tables::
                                                            -- failed for good; never retried
     notified(receiver, alert_key, kind, page_key, at)      -- the notification log
     outages(target, grp, labels, start, end, reason, detail, phase, maintenance)
+    coverage(target, start, end)                           -- when netmon watched (coverage.py)
     maintenance(name, match, start, end, comment, created)
 """
 
@@ -109,6 +110,12 @@ CREATE TABLE IF NOT EXISTS outages (
     UNIQUE (target, start)
 );
 CREATE INDEX IF NOT EXISTS outages_time ON outages (start, end);
+CREATE TABLE IF NOT EXISTS coverage (
+    target TEXT NOT NULL,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    PRIMARY KEY (target, start)
+);
 CREATE TABLE IF NOT EXISTS maintenance (
     name TEXT PRIMARY KEY,
     match TEXT NOT NULL,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prometheus_client.core import Metric
 
+from alerts.coverage import Coverage
 from alerts.engine import AlertEngine
 from monitor.config import Settings, SettingsError, load_settings
 from monitor.core.clock import Clock
@@ -44,6 +45,13 @@ class Service:
         self.renderer = MetricsRenderer(self.store)
         # Fed by the store like the renderer; it listens only once start() has read its state.
         self.alerts = AlertEngine(settings, self.store, clock=clock)
+        # When each target was watched, in the alert engine's database beside the ledger.
+        self.coverage = Coverage(
+            self.alerts.db,
+            self.store,
+            lambda target: self.settings.interval_for(target, self.scheduler.phase),
+            clock=clock,
+        )
         self.traps = TrapReceiver(settings, self.store)
         self.registry = metrics.service_registry(self._service_metrics)
         self.last_reload_ok = True
@@ -56,6 +64,7 @@ class Service:
     async def start(self) -> None:
         """What needs the loop before probing starts: the alert engine takes back its state."""
         await self.alerts.start()
+        self.coverage.start()
         await self.traps.start()  # a taken port is logged and shown in metrics, not raised
 
     @property
@@ -175,5 +184,6 @@ class Service:
     async def aclose(self) -> None:
         await self.scheduler.aclose()
         await self.traps.aclose()
+        await self.coverage.aclose()
         await self.alerts.aclose()
         await self.ctx.aclose()
