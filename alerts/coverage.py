@@ -125,6 +125,15 @@ class Coverage:
             for name, s in self._open.items()
         }
 
+    async def query(self, since: float, until: float) -> dict[str, list[Span]]:
+        """The written spans overlapping ``[since, until)`` and the open ones, per target."""
+        written: dict[str, list[Span]] = await self._db.run(
+            lambda conn: read_coverage(conn, since, until), write=False
+        )
+        for name, spans in self.spans().items():
+            written.setdefault(name, []).extend(s for s in spans if s[0] < until and s[1] > since)
+        return written
+
     def flush(self) -> asyncio.Future[None] | None:
         now = self._clock.time()
         rows = self._closed + [(name, s[0][0], s[0][1]) for name, s in self.spans(now).items()]

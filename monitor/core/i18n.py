@@ -392,6 +392,13 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
         "m_down": "Mất trong bảo trì",
+        "coverage": "Độ phủ giám sát",
+        "unwatched": "Không giám sát",
+        "legend_unwatched": "không giám sát",
+        "low_coverage": (
+            "* Độ phủ giám sát dưới 90 % thời gian kỳ: tỷ lệ khả dụng chỉ phản ánh phần thời "
+            "gian được giám sát."
+        ),
         "start": "Bắt đầu",
         "end": "Kết thúc",
         "reason": "Nguyên nhân",
@@ -403,11 +410,14 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "legend_maint": "bảo trì",
         "method": (
             "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi lần mất kết "
-            "nối từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Khả dụng = (thời gian kỳ − "
-            "bảo trì − mất kết nối) / (thời gian kỳ − bảo trì). Thời gian bảo trì được loại "
-            "trừ và ghi riêng. Một lần mất kết nối kéo dài qua hai giai đoạn được tính vào mỗi "
-            "giai đoạn phần nằm trong giai đoạn đó. Số liệu theo nhà mạng và theo nhóm cộng "
-            "thời gian của các đối tượng. Giờ hiển thị theo múi giờ"
+            "nối từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
+            "sự giám sát (có kết quả đo); thời gian không giám sát không được coi là hoạt động "
+            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − mất kết "
+            "nối) / (thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / "
+            "thời gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một lần mất kết nối "
+            "kéo dài qua hai giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
+            "đó. Số liệu theo nhà mạng và theo nhóm cộng thời gian của các đối tượng. Giờ hiển "
+            "thị theo múi giờ"
         ),
         "unknown_windows": (
             "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian mất kết nối"
@@ -438,6 +448,13 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "mttr": "MTTR",
         "maintenance": "Maintenance (excluded)",
         "m_down": "Down in maintenance",
+        "coverage": "Coverage",
+        "unwatched": "Not watched",
+        "legend_unwatched": "not watched",
+        "low_coverage": (
+            "* Watched for less than 90 % of the period: the availability speaks only for the "
+            "time watched."
+        ),
         "start": "Start",
         "end": "End",
         "reason": "Reason",
@@ -449,8 +466,10 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "legend_maint": "maintenance",
         "method": (
             "Computed exactly from netmon's outage ledger: each outage runs from the first "
-            "failed probe to the first good one. Availability = (period − maintenance − "
-            "downtime) / (period − maintenance). Maintenance time is excluded and shown apart. "
+            "failed probe to the first good one. Only time netmon watched (probe results came) "
+            "counts; time not watched is never counted as up and is shown apart. Availability "
+            "= (watched − maintenance − downtime) / (watched − maintenance); coverage = watched "
+            "/ period. Maintenance time is excluded and shown apart. "
             "An outage crossing a phase boundary counts in each phase with its own part. "
             "Carriers and groups add up their targets' time. Times are shown in"
         ),
@@ -489,6 +508,9 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
         "Thời gian mất kết nối trong bảo trì (giây)",
         "Thời gian tính khả dụng (giây)",
         "Độ dài kỳ (giây)",
+        "Thời gian được giám sát (giây)",
+        "Thời gian không giám sát (giây)",
+        "Độ phủ giám sát (%)",
     ),
     "en": (
         "phase",
@@ -508,6 +530,9 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
         "maintenance_downtime_seconds",
         "scheduled_seconds",
         "period_seconds",
+        "watched_seconds",
+        "unwatched_seconds",
+        "coverage_percent",
     ),
 }
 _REPORT_LEVELS: dict[Lang, dict[str, str]] = {

@@ -4,17 +4,21 @@ Computed exactly from the outage ledger (alerts/db.py, table ``outages``), never
 
 - the **period** of a section is a phase ``[start, end)`` or the range asked for, cut at "now"
   while it lasts;
+- **watched** time is the union of the target's coverage spans (alerts/coverage.py: when some
+  result vouched for it) inside the period; the rest is **not watched** (netmon stopped, the
+  target not yet in the settings) and counts neither as up nor as down;
 - **maintenance** of a target is the union of the maintenance windows whose match selects its
   labels (``target``, ``group``, ``kind`` and its own), from the settings and from the API; an
   outage the ledger marks as begun in a window that is no longer known (an API window, gone
-  once it ended) counts as maintenance for its own length. Maintenance time is taken out of
-  the period and shown apart;
+  once it ended) counts as maintenance for its own length. Watched maintenance time is taken
+  out and shown apart;
 - **downtime** is the union of the target's outages (an open one lasts until the period's
-  end) inside the period, less maintenance. An outage that crosses a phase boundary counts in
-  each phase with its own part;
-- **availability** = (period - maintenance - downtime) / (period - maintenance), to 0.001 %;
-  **outages** counts those with downtime left in the period; **longest** is the longest such
-  part; **MTTR** (mean time to recover) = downtime / outages;
+  end) inside the watched time, less maintenance. An outage that crosses a phase boundary
+  counts in each phase with its own part;
+- **availability** = (watched - maintenance - downtime) / (watched - maintenance), to
+  0.001 %, none when nothing was watched; **coverage** = watched / period, marked when under
+  ``LOW_COVERAGE``; **outages** counts those with downtime left in the period; **longest** is
+  the longest such part; **MTTR** (mean time to recover) = downtime / outages;
 - a carrier (label ``carrier``), a group and the total add their targets' seconds up
   (target-time), so a carrier with two links down half the time each is 50 % available.
 
@@ -32,11 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alerts import db
+from alerts.coverage import read_coverage
 from alerts.model import MaintenanceWindow, Outage
 from monitor.config import Settings
 from monitor.config.access import ANONYMOUS_ADMIN, Principal
 from monitor.core.i18n import group_key
-from monitor.report.intervals import clip, measure, subtract, union
+from monitor.report.intervals import Span, clip, intersect, measure, subtract, union
 from monitor.report.model import (
     CARRIER_LABEL,
     Figures,
@@ -78,8 +83,10 @@ def _target_figures(
     start: float,
     end: float,
     now: float,
+    coverage: Sequence[Span],
 ) -> Row:
     labels = target.match_labels
+    watched = union(clip(coverage, start, end))
     maint = union(
         [w.span for w in windows if w.selects(labels)]
         + [
@@ -88,15 +95,15 @@ def _target_figures(
             if o.maintenance is not None and o.maintenance not in known
         ]
     )
-    maint_in = clip(maint, start, end)
+    maint_in = intersect(union(clip(maint, start, end)), watched)
     pieces: list[Piece] = []
     for outage in outages:
         stop = outage.end if outage.end is not None else now
-        inside = clip([(outage.start, stop)], start, end)
-        if not inside:
+        seen = intersect(clip([(outage.start, stop)], start, end), watched)
+        if not seen:
             continue
-        down = subtract(inside, maint_in)
-        muted = clip(maint_in, inside[0][0], inside[0][1])
+        down = subtract(seen, maint_in)
+        muted = intersect(seen, maint_in)
         pieces.append(Piece(outage, tuple(down), tuple(muted)))
     down_all = union(s for p in pieces for s in p.downtime)
     muted_all = union(s for p in pieces for s in p.maintenance)
@@ -108,6 +115,7 @@ def _target_figures(
         maintenance_downtime_seconds=measure(muted_all),
         outages=len(counted),
         longest_seconds=max((p.seconds for p in counted), default=0.0),
+        watched_seconds=measure(watched),
     )
     return Row(
         name=target.name,
@@ -118,6 +126,7 @@ def _target_figures(
         pieces=tuple(pieces),
         maintenance=tuple(maint_in),
         in_settings=target.in_settings,
+        watched=tuple(watched),
     )
 
 
@@ -161,6 +170,7 @@ def build(
     outages: Sequence[Outage],
     windows: Sequence[MaintenanceWindow],
     *,
+    coverage: Mapping[str, Sequence[Span]],
     principal: Principal = ANONYMOUS_ADMIN,
     phase: str | None = None,
     since: float | None = None,
@@ -170,8 +180,9 @@ def build(
     carrier: str | None = None,
     now: float | None = None,
 ) -> Report:
-    """The report over ``outages`` (those of the ledger overlapping the periods, any order)
-    and ``windows`` (every maintenance window known), scoped to ``principal``."""
+    """The report over ``outages`` (those of the ledger overlapping the periods, any order),
+    ``windows`` (every maintenance window known) and ``coverage`` (each target's watched
+    spans: a target without any was not watched), scoped to ``principal``."""
     now = time.time() if now is None else now
     spans = periods(settings, phase, since, until, now)
     known_targets: dict[str, _Target] = {
@@ -199,7 +210,16 @@ def build(
             sections.append(Section(key, title, start, start, planned, ()))
             continue
         rows = tuple(
-            _target_figures(t, by_target.get(t.name, []), windows, known_windows, start, end, now)
+            _target_figures(
+                t,
+                by_target.get(t.name, []),
+                windows,
+                known_windows,
+                start,
+                end,
+                now,
+                coverage.get(t.name, ()),
+            )
             for t in chosen
         )
         sections.append(Section(key, title, start, end, planned, rows))
@@ -240,8 +260,9 @@ def settings_windows(settings: Settings) -> list[MaintenanceWindow]:
 
 def read_ledger(
     path: Path, since: float, until: float
-) -> tuple[list[Outage], list[MaintenanceWindow]]:
-    """Outages overlapping [since, until) and the API's maintenance windows, read-only."""
+) -> tuple[list[Outage], list[MaintenanceWindow], dict[str, list[Span]]]:
+    """Outages and coverage spans overlapping [since, until) and the API's maintenance
+    windows, read-only."""
     if not path.exists():
         raise ReportError(f"no outage ledger at {path}: is [server] state_dir right?")
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -249,8 +270,9 @@ def read_ledger(
         conn.execute("PRAGMA busy_timeout = 5000")
         outages: list[Outage] = db.query_outages(None, None, since, until)(conn)
         windows = db.load_windows(conn)
+        watched = read_coverage(conn, since, until)
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read the outage ledger {path}: {exc}") from None
     finally:
         conn.close()
-    return outages, windows
+    return outages, windows, watched

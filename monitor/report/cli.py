@@ -89,11 +89,12 @@ def main(argv: Sequence[str]) -> int:
         since = min(p[2] for p in spans)
         until = max(p[3] for p in spans)
         path = Path(settings.server.state_dir) / "alerts.sqlite"
-        outages, api_windows = read_ledger(path, since, until)
+        outages, api_windows, watched = read_ledger(path, since, until)
         report = build(
             settings,
             outages,
             settings_windows(settings) + api_windows,
+            coverage=watched,
             phase=args.phase,
             since=args.since,
             until=args.until,

@@ -27,6 +27,7 @@ from monitor.core.i18n import (
     report_key,
     report_words,
 )
+from monitor.report.intervals import subtract
 from monitor.report.model import Figures, Piece, Report, Row, Section
 
 __all__ = ["Chart", "ChartBar", "chart", "percent", "to_html"]
@@ -64,7 +65,8 @@ class ChartBar:
     name: str
     y: float
     text_y: float
-    maintenance: tuple[tuple[float, float], ...]  # (x, width)
+    unwatched: tuple[tuple[float, float], ...]  # (x, width)
+    maintenance: tuple[tuple[float, float], ...]
     down: tuple[tuple[float, float], ...]
     availability: str
 
@@ -111,6 +113,7 @@ def chart(section: Section, carrier: str, rows: Sequence[Row], zone: ZoneInfo) -
                 name=row.name[:30],
                 y=y,
                 text_y=y + _BAR - 3,
+                unwatched=boxes(subtract([(section.start, section.end)], row.watched)),
                 maintenance=boxes(row.maintenance),
                 down=boxes([s for piece in row.pieces for s in piece.downtime]),
                 availability=percent(row.figures.availability),
@@ -184,6 +187,9 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         sections=[_section(s, words, zone) for s in report.sections],
         pct=percent,
         low=_LOW,
+        low_coverage=any(
+            f.low_coverage for s in report.sections for f in [s.total, *(r.figures for r in s.rows)]
+        ),
         duration=lambda seconds: _unbroken(duration_text(seconds, lang)),
         local=lambda ts: local_time(ts, zone),
         group_title=lambda group: group_title(group, lang),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["Span", "clip", "measure", "subtract", "union"]
+__all__ = ["Span", "clip", "intersect", "measure", "subtract", "union"]
 
 Span = tuple[float, float]
 
@@ -27,6 +27,16 @@ def union(spans: Iterable[Span]) -> list[Span]:
 def clip(spans: Iterable[Span], start: float, end: float) -> list[Span]:
     """The parts of ``spans`` inside ``[start, end)``."""
     return [(max(a, start), min(b, end)) for a, b in spans if min(b, end) > max(a, start)]
+
+
+def intersect(spans: Iterable[Span], within: Sequence[Span]) -> list[Span]:
+    """The parts of ``spans`` inside the (merged, sorted) ``within``."""
+    out: list[Span] = []
+    for a, b in spans:
+        for c, d in within:
+            if min(b, d) > max(a, c):
+                out.append((max(a, c), min(b, d)))
+    return out
 
 
 def subtract(spans: Iterable[Span], minus: Sequence[Span]) -> list[Span]:

@@ -17,6 +17,7 @@ from monitor.report.intervals import Span
 __all__ = [
     "CARRIER_LABEL",
     "FORMATS",
+    "LOW_COVERAGE",
     "ZERO",
     "Figures",
     "Format",
@@ -37,26 +38,55 @@ class ReportError(ValueError):
     """A report that cannot be made as asked (unknown phase, empty range, no ledger)."""
 
 
+# Below this share of its period watched, a figure is marked: it speaks for part of the time.
+LOW_COVERAGE = 0.9
+
+
 @dataclass(frozen=True, slots=True)
 class Figures:
+    """A target's (or an aggregate's, as target-time) seconds in a period:
+    period = not watched + watched, and watched = maintenance + up + down."""
+
     period_seconds: float
-    maintenance_seconds: float
-    downtime_seconds: float
+    maintenance_seconds: float  # watched time inside maintenance windows
+    downtime_seconds: float  # watched time down, outside maintenance
     maintenance_downtime_seconds: float  # outage time left out because it was in maintenance
     outages: int
     longest_seconds: float
+    watched_seconds: float  # time some result vouched for (alerts/coverage.py)
+
+    @property
+    def unwatched_seconds(self) -> float:
+        return max(0.0, self.period_seconds - self.watched_seconds)
 
     @property
     def scheduled_seconds(self) -> float:
-        return self.period_seconds - self.maintenance_seconds
+        """Watched time that counts: outside maintenance."""
+        return self.watched_seconds - self.maintenance_seconds
+
+    @property
+    def up_seconds(self) -> float:
+        return self.scheduled_seconds - self.downtime_seconds
 
     @property
     def availability(self) -> float | None:
-        """Percent, to 0.001 %; None when the whole period was maintenance."""
+        """Percent of the watched time outside maintenance that was up, to 0.001 %; None when
+        nothing was watched outside maintenance (no data is not uptime)."""
         scheduled = self.scheduled_seconds
         if scheduled <= 0:
             return None
-        return round((scheduled - self.downtime_seconds) / scheduled * 100.0, 3)
+        return round(self.up_seconds / scheduled * 100.0, 3)
+
+    @property
+    def coverage(self) -> float | None:
+        """Percent of the period watched, to 0.001 %."""
+        if self.period_seconds <= 0:
+            return None
+        return round(min(self.watched_seconds, self.period_seconds) / self.period_seconds * 100, 3)
+
+    @property
+    def low_coverage(self) -> bool:
+        return self.period_seconds > 0 and self.watched_seconds < LOW_COVERAGE * self.period_seconds
 
     @property
     def mttr_seconds(self) -> float | None:
@@ -70,10 +100,11 @@ class Figures:
             self.maintenance_downtime_seconds + other.maintenance_downtime_seconds,
             self.outages + other.outages,
             max(self.longest_seconds, other.longest_seconds),
+            self.watched_seconds + other.watched_seconds,
         )
 
 
-ZERO = Figures(0.0, 0.0, 0.0, 0.0, 0, 0.0)
+ZERO = Figures(0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0)
 
 
 def total_of(figures: Iterable[Figures]) -> Figures:
@@ -113,6 +144,7 @@ class Row:
     pieces: tuple[Piece, ...]
     maintenance: tuple[Span, ...]
     in_settings: bool
+    watched: tuple[Span, ...] = ()  # inside the period
 
     @property
     def carrier(self) -> str | None:

@@ -62,6 +62,9 @@ def to_csv(report: Report, lang: Lang = "vi") -> bytes:
                     number(f.maintenance_downtime_seconds),
                     number(f.scheduled_seconds),
                     number(f.period_seconds),
+                    number(f.watched_seconds),
+                    number(f.unwatched_seconds),
+                    number(f.coverage),
                 ]
             )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")

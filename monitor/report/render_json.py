@@ -26,6 +26,11 @@ def figures_json(f: Figures) -> dict[str, Any]:
         "maintenance_downtime_seconds": _r(f.maintenance_downtime_seconds),
         "scheduled_seconds": _r(f.scheduled_seconds),
         "period_seconds": _r(f.period_seconds),
+        "watched_seconds": _r(f.watched_seconds),
+        "unwatched_seconds": _r(f.unwatched_seconds),
+        "up_seconds": _r(f.up_seconds),
+        "coverage_percent": f.coverage,
+        "low_coverage": f.low_coverage,
     }
 
 

@@ -333,11 +333,16 @@ async def report_handler(request: web.Request) -> web.Response:
     outages = await _ledger(service, since=first, until=last)
     windows = service.alerts.windows()
     try:
+        watched = await service.coverage.query(first, last)
+    except Exception as exc:  # the database is failing: say so, do not report all as unwatched
+        raise ApiError(503, f"the coverage ledger cannot be read: {exc}") from None
+    try:
         report = await asyncio.to_thread(
             reports.build,
             settings,
             outages,
             windows,
+            coverage=watched,
             principal=principal,
             phase=phase,
             since=since,

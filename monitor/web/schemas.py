@@ -293,6 +293,11 @@ class Figures(Strict):
     maintenance_downtime_seconds: Number
     scheduled_seconds: Number
     period_seconds: Number
+    watched_seconds: Number
+    unwatched_seconds: Number
+    up_seconds: Number
+    coverage_percent: Number | None
+    low_coverage: bool
 
 
 class _Counted(Strict):

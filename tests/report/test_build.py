@@ -11,7 +11,7 @@ from monitor.config import Settings
 from monitor.config.access import Principal
 from monitor.report.build import periods, read_ledger
 from monitor.report.model import ReportError
-from tests.support.report import NOW, P1, P1_END, P1_START, P2_END, P2_SO_FAR, built, ts
+from tests.support.report import COVERAGE, NOW, P1, P1_END, P1_START, P2_END, P2_SO_FAR, built, ts
 from tests.support.report import figures as row
 
 
@@ -39,10 +39,16 @@ async def test_figures_to_the_second(ledger: tuple[Settings, Path]) -> None:
     assert vnpt.downtime_seconds == vnpt.longest_seconds == 1200
     assert vnpt.availability == round((P1 - 7200 - 1200) / (P1 - 7200) * 100, 3) == 99.415
 
-    switch = row(p1, "venue-switch")  # an API window that is gone: the outage is maintenance
-    assert (switch.outages, switch.downtime_seconds, switch.maintenance_seconds) == (0, 0, 60)
-    assert switch.availability == 100.0
+    # The venue switch: an API window that is gone makes its first outage maintenance; its
+    # second (05:00-07:00 on the 15th) counts only from 06:00, when netmon watched again.
+    switch = row(p1, "venue-switch")
+    assert (switch.outages, switch.downtime_seconds, switch.maintenance_seconds) == (1, 3600, 60)
+    assert switch.watched_seconds == P1 - 6 * 3600 and switch.unwatched_seconds == 6 * 3600
+    assert switch.availability == round((P1 - 6 * 3600 - 60 - 3600) / (P1 - 6 * 3600 - 60) * 100, 3)
+    assert switch.coverage == round((P1 - 6 * 3600) / P1 * 100, 3) == 89.831
+    assert switch.low_coverage  # under 90 %: marked
     assert rep.unknown_windows == ("api-da-het-han",)
+    assert viettel.coverage == 100.0 and not viettel.low_coverage
 
     old = row(p1, "old-site")  # removed from the settings, still in the report
     assert (old.outages, old.downtime_seconds) == (1, 100)
@@ -68,7 +74,31 @@ async def test_figures_to_the_second(ledger: tuple[Settings, Path]) -> None:
     assert (carrier.downtime_seconds, carrier.outages, carrier.longest_seconds) == (3600, 3, 1800)
     assert carrier.availability == round((2 * P1 - 7200 - 3600) / (2 * P1 - 7200) * 100, 3)
     assert [name for name, _, _ in p1.by("group")] == ["carrier", "venue", "website"]
-    assert p1.total.outages == 2 + 1 + 1
+    assert p1.total.outages == 2 + 1 + 1 + 1
+    assert p1.total.unwatched_seconds == 6 * 3600
+
+
+async def test_time_not_watched_is_neither_up_nor_down(ledger: tuple[Settings, Path]) -> None:
+    """No data is not uptime: a target never watched has no availability; an outage open
+    while netmon was stopped counts only its watched part; a carrier adds watched time."""
+    settings, _ = ledger
+    rep = built(settings, coverage={}, phase="dai-hoi-tinh")
+    for r in rep.sections[0].rows:
+        f = r.figures
+        assert (f.watched_seconds, f.availability, f.coverage) == (0, None, 0.0), r.name
+        assert f.low_coverage and f.downtime_seconds == 0 and f.outages == 0
+    # Watched for only the first hour of the congress: viettel's 10-minute outage falls in it.
+    first_hour = {"viettel-uplink": [(ts(P1_START), ts(P1_START) + 3600)]}
+    rep = built(settings, coverage=first_hour, phase="dai-hoi-tinh")
+    viettel = row(rep.sections[0], "viettel-uplink")
+    assert viettel.watched_seconds == 3600 and viettel.unwatched_seconds == P1 - 3600
+    assert viettel.outages == 0  # 02:00 is after the hour watched (00:00-01:00 UTC)
+    assert viettel.availability == 100.0 and viettel.low_coverage
+    first_three = {"viettel-uplink": [(ts(P1_START), ts(P1_START) + 3 * 3600)]}
+    rep = built(settings, coverage=first_three, phase="dai-hoi-tinh")
+    viettel = row(rep.sections[0], "viettel-uplink")
+    assert (viettel.outages, viettel.downtime_seconds) == (1, 600)
+    assert viettel.availability == round((3 * 3600 - 600) / (3 * 3600) * 100, 3)
 
 
 async def test_phase_and_filters(ledger: tuple[Settings, Path]) -> None:
@@ -125,7 +155,7 @@ def test_periods(ledger: tuple[Settings, Path]) -> None:
 async def test_read_ledger(ledger: tuple[Settings, Path], tmp_path: Path) -> None:
     settings, _ = ledger
     path = Path(settings.server.state_dir) / "alerts.sqlite"
-    outages, windows = read_ledger(path, ts(P1_START), ts(P1_END))
+    outages, windows, watched = read_ledger(path, ts(P1_START), ts(P1_END))
     assert sorted({o.target for o in outages}) == [
         "old-site",
         "venue-switch",
@@ -133,5 +163,6 @@ async def test_read_ledger(ledger: tuple[Settings, Path], tmp_path: Path) -> Non
         "vnpt-uplink",
     ]
     assert windows == []  # the settings' window is not the API's
+    assert watched == {name: list(spans) for name, spans in COVERAGE.items()}
     with pytest.raises(ReportError, match="no outage ledger"):
         read_ledger(tmp_path / "nowhere.sqlite", 0.0, 1.0)

@@ -6,9 +6,14 @@ from monitor.report.model import ZERO, Figures, Row, Section, total_of
 
 
 def fig(
-    period: float, maint: float = 0, down: float = 0, n: int = 0, longest: float = 0
+    period: float,
+    maint: float = 0,
+    down: float = 0,
+    n: int = 0,
+    longest: float = 0,
+    watched: float | None = None,
 ) -> Figures:
-    return Figures(period, maint, down, 0.0, n, longest)
+    return Figures(period, maint, down, 0.0, n, longest, period if watched is None else watched)
 
 
 def test_availability_leaves_maintenance_out() -> None:
@@ -19,6 +24,15 @@ def test_availability_leaves_maintenance_out() -> None:
     assert fig(100, maint=100).availability is None  # all maintenance: nothing to measure
     assert fig(100).mttr_seconds is None
     assert fig(3, down=1).availability == 66.667  # to 0.001 %
+
+
+def test_time_not_watched_counts_neither_way() -> None:
+    f = fig(1000, maint=100, down=50, watched=600)  # 400 s nobody watched
+    assert (f.unwatched_seconds, f.scheduled_seconds, f.up_seconds) == (400, 500, 450)
+    assert f.availability == 90.0 and f.coverage == 60.0 and f.low_coverage
+    assert fig(1000, watched=0).availability is None  # no data is not uptime
+    assert not fig(1000, watched=900).low_coverage and fig(1000, watched=899).low_coverage
+    assert fig(0).coverage is None
 
 
 def test_targets_add_up_as_target_time() -> None:

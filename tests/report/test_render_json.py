@@ -29,6 +29,6 @@ async def test_json(ledger: tuple[Settings, Path]) -> None:
 
 
 def test_figures_round_to_the_millisecond() -> None:
-    doc = figures_json(Figures(10.00049, 0.0, 1.23456, 0.0, 0, 1.23456))
+    doc = figures_json(Figures(10.00049, 0.0, 1.23456, 0.0, 0, 1.23456, 10.00049))
     assert doc["downtime_seconds"] == 1.235 and doc["period_seconds"] == 10.0
     assert doc["mttr_seconds"] is None and doc["availability_percent"] == 87.655

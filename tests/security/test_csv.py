@@ -22,7 +22,7 @@ HYPERLINK = '=HYPERLINK("http://127.0.0.1/phish","Nhà mạng Viettel – xem ch
 
 def _report(carrier: str, *, name: str = "viettel-uplink", key: str = "range") -> Report:
     # Downtime beyond the scheduled time: the availability is a negative figure (-100 %).
-    figures = Figures(3600.0, 0.0, 7200.0, 0.0, 1, 7200.0)
+    figures = Figures(3600.0, 0.0, 7200.0, 0.0, 1, 7200.0, 3600.0)
     row = Row(name, "carrier", "icmp", {"carrier": carrier}, figures, (), (), False)
     section = Section(key, "", 0.0, 3600.0, 3600.0, (row,))
     return Report(0.0, 0.0, 3600.0, "Asia/Ho_Chi_Minh", None, {}, (section,))

@@ -18,6 +18,7 @@ from monitor.report.build import build, settings_windows
 from monitor.report.model import Figures, Report, Section
 
 __all__ = [
+    "COVERAGE",
     "LEDGER",
     "NOW",
     "P1",
@@ -26,6 +27,7 @@ __all__ = [
     "P2_END",
     "P2_SO_FAR",
     "SETTINGS",
+    "SWITCH_GAP",
     "built",
     "figures",
     "outage",
@@ -154,7 +156,21 @@ LEDGER = [
     outage("old-site", "2025-10-14T03:00:00+00:00", "2025-10-14T03:01:40+00:00", group="website"),
     # before the first phase: in no section
     outage("viettel-uplink", "2025-10-01T00:00:00+00:00", "2025-10-01T01:00:00+00:00"),
+    # the venue switch down 05:00-07:00 on the 15th, while netmon was stopped until 06:00 (below)
+    outage("venue-switch", "2025-10-15T05:00:00+00:00", "2025-10-15T07:00:00+00:00", group="venue"),
 ]
+
+# When netmon watched (alerts/coverage.py): every target from well before the first phase to
+# "now", but the venue switch not from 00:00 to 06:00 on the 15th (its netmon was stopped).
+WATCHED_FROM = "2025-09-01T00:00:00+00:00"
+SWITCH_GAP = ("2025-10-15T00:00:00+00:00", "2025-10-15T06:00:00+00:00")
+COVERAGE: dict[str, list[tuple[float, float]]] = {
+    **{
+        name: [(ts(WATCHED_FROM), ts(NOW))]
+        for name in ("viettel-uplink", "vnpt-uplink", "cong-thong-tin", "old-site")
+    },
+    "venue-switch": [(ts(WATCHED_FROM), ts(SWITCH_GAP[0])), (ts(SWITCH_GAP[1]), ts(NOW))],
+}
 
 
 async def write_ledger(directory: Path) -> tuple[Settings, Path]:
@@ -169,12 +185,15 @@ async def write_ledger(directory: Path) -> tuple[Settings, Path]:
         await handle.run(db.outage_open(dataclasses.replace(o, end=None)))
         if o.end is not None:
             await handle.run(db.outage_close(o.target, o.start, o.end))
+    rows = [(name, a, b) for name, spans in COVERAGE.items() for a, b in spans]
+    await handle.run(lambda conn: conn.executemany("INSERT INTO coverage VALUES (?, ?, ?)", rows))
     await handle.close()
     return settings, path
 
 
 def built(settings: Settings, *, now: str = NOW, **kw: Any) -> Report:
     """The report over LEDGER and the settings' windows, "now" in the second phase."""
+    kw.setdefault("coverage", COVERAGE)
     return build(settings, LEDGER, settings_windows(settings), now=ts(now), **kw)
 
 

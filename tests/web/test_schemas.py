@@ -107,6 +107,11 @@ FIGURES: dict[str, Any] = {
     "maintenance_downtime_seconds": 0.0,
     "scheduled_seconds": 345600.0,
     "period_seconds": 345600.0,
+    "watched_seconds": 345600.0,
+    "unwatched_seconds": 0.0,
+    "up_seconds": 345555.0,
+    "coverage_percent": 100.0,
+    "low_coverage": False,
 }
 
 
