@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 _LAST = 32503680000.0  # 3000-01-01T00:00:00Z
+DEFAULT_DAYS = 7  # the period of a report asked for outside and after every phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,8 @@ def _target_figures(
 def periods(
     settings: Settings, phase: str | None, since: float | None, until: float | None, now: float
 ) -> list[tuple[str, str, float, float]]:
-    """(key, title, start, planned end) of each section."""
+    """(key, title, start, planned end) of each section. Neither phase nor range: the current
+    phase, else the last one that ended, else the last ``DEFAULT_DAYS`` days to now."""
     phases = sorted(settings.phases, key=lambda p: p.start)
     if phase is not None:
         found = next((p for p in phases if p.name == phase), None)
@@ -146,9 +148,13 @@ def periods(
             raise ReportError(f"the range asked for does not overlap phase {phase!r}")
         return [(found.name, found.title, start, end)]
     if since is None and until is None:
-        if not phases:
-            raise ReportError("no phases in the settings: give --from and --to")
-        since, until = phases[0].start.timestamp(), phases[-1].end.timestamp()
+        # The current phase, else the last that ended, else the last week.
+        current = next((p for p in phases if p.start.timestamp() <= now < p.end.timestamp()), None)
+        ended = [p for p in phases if p.end.timestamp() <= now]
+        chosen = current or (max(ended, key=lambda p: p.end) if ended else None)
+        if chosen is not None:
+            return [(chosen.name, chosen.title, chosen.start.timestamp(), chosen.end.timestamp())]
+        since, until = now - DEFAULT_DAYS * 86400.0, now
     if since is None:
         raise ReportError("give the start of the range (from)")
     if until is None:

@@ -1,7 +1,11 @@
 """``netmon report``: the availability report from the ledger of ``[server] state_dir``.
 
-    netmon report --phase NAME | --from T --to T [--format html|csv|json] [--lang vi|en]
+    netmon report [--phase NAME | --from T --to T] [--format html|csv|json] [--lang vi|en]
                   [--target NAME] [--group NAME] [--carrier NAME] [-o FILE]
+
+Times are local dates or times in ``[server] timezone`` (``2026-12-04``, ``2026-12-04 08:00``;
+a date given to ``--to`` takes that whole day in) or RFC 3339 with an offset. Without a phase
+or a range: the current phase, else the last one that ended, else the last 7 days.
 
 The ledger is opened read-only, so netmon may be running. ``GET /api/v1/report`` is the same
 report, scoped to the caller (monitor/web/api.py).
@@ -14,11 +18,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from monitor.config import SettingsError, load_settings
 from monitor.core.i18n import Lang, language
+from monitor.core.localtime import parse_local_time
 from monitor.report.build import build, periods, read_ledger, settings_windows
 from monitor.report.html import to_html
 from monitor.report.model import FORMATS, Format, Report, ReportError
@@ -40,16 +45,22 @@ def render(report: Report, fmt: Format, lang: Lang) -> tuple[bytes, str]:
     )
 
 
-def _time(text: str) -> float:
+def _times(args: argparse.Namespace, zone: ZoneInfo) -> tuple[float | None, float | None]:
+    """--from and --to as unix seconds (ReportError naming the option otherwise)."""
+    out: list[float | None] = []
+    for option, text, end in (("--from", args.since, False), ("--to", args.until, True)):
+        try:
+            out.append(None if text is None else parse_local_time(text, zone, end_of_day=end))
+        except ValueError as exc:
+            raise ReportError(f"{option}: {exc}") from None
+    return out[0], out[1]
+
+
+def _rfc3339(text: str) -> float:
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give the offset, e.g. 2025-10-14T07:00:00+07:00"
-        )
-    return when.timestamp()
+        return parse_local_time(text, ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,8 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", default="settings.toml", help="settings file (TOML)")
     p.add_argument("--phase", help="one phase of the plan, by name")
-    p.add_argument("--from", dest="since", type=_time, help="range start, RFC 3339")
-    p.add_argument("--to", dest="until", type=_time, help="range end, RFC 3339")
+    p.add_argument(
+        "--from", dest="since", help="range start: 2026-12-04, 2026-12-04 08:00 (local) or RFC 3339"
+    )
+    p.add_argument("--to", dest="until", help="range end; a date takes its whole day in")
     p.add_argument("--format", choices=FORMATS, default="html")
     p.add_argument("--lang", choices=("vi", "en"), help="default: [server] language")
     p.add_argument("--target", help="only this target")
@@ -69,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--carrier", help="only this carrier (label carrier)")
     p.add_argument("--output", "-o", help="write here instead of standard output")
     p.add_argument(
-        "--now", type=_time, help=argparse.SUPPRESS
+        "--now", type=_rfc3339, help=argparse.SUPPRESS
     )  # tests and re-runs: "now" for open outages and a phase in progress
     return p
 
@@ -85,7 +98,8 @@ def main(argv: Sequence[str]) -> int:
         return 2
     now = args.now if args.now is not None else time.time()
     try:
-        spans = periods(settings, args.phase, args.since, args.until, now)
+        since_arg, until_arg = _times(args, ZoneInfo(settings.server.timezone))
+        spans = periods(settings, args.phase, since_arg, until_arg, now)
         since = min(p[2] for p in spans)
         until = max(p[3] for p in spans)
         path = Path(settings.server.state_dir) / "alerts.sqlite"
@@ -96,8 +110,8 @@ def main(argv: Sequence[str]) -> int:
             settings_windows(settings) + api_windows,
             coverage=watched,
             phase=args.phase,
-            since=args.since,
-            until=args.until,
+            since=since_arg,
+            until=until_arg,
             target=args.target,
             group=args.group,
             carrier=args.carrier,

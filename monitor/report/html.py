@@ -56,8 +56,12 @@ def _unbroken(text: str) -> str:
     return _NUMBER_SPACE.sub("\u00a0", text)
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else _unbroken(f"{value:.3f} %")
+def percent(value: float | None, lang: Lang = "en") -> str:
+    """``98.870 %``; in Vietnamese the decimal comma, ``98,870 %``."""
+    if value is None:
+        return "—"
+    text = f"{value:.3f} %"
+    return _unbroken(text.replace(".", ",") if lang == "vi" else text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,9 @@ class Chart:
         return self.width - _RIGHT + 4
 
 
-def chart(section: Section, carrier: str, rows: Sequence[Row], zone: ZoneInfo) -> Chart:
+def chart(
+    section: Section, carrier: str, rows: Sequence[Row], zone: ZoneInfo, lang: Lang = "en"
+) -> Chart:
     """A timeline per target of one carrier over the section's period."""
     span = max(section.end - section.start, 1e-9)
     inner = _WIDTH - _LEFT - _RIGHT
@@ -116,7 +122,7 @@ def chart(section: Section, carrier: str, rows: Sequence[Row], zone: ZoneInfo) -
                 unwatched=boxes(subtract([(section.start, section.end)], row.watched)),
                 maintenance=boxes(row.maintenance),
                 down=boxes([s for piece in row.pieces for s in piece.downtime]),
-                availability=percent(row.figures.availability),
+                availability=percent(row.figures.availability, lang),
             )
         )
     ticks = tuple(
@@ -138,7 +144,7 @@ class _SectionView:
     pieces: list[tuple[Row, Piece]]
 
 
-def _section(s: Section, words: dict[str, str], zone: ZoneInfo) -> _SectionView:
+def _section(s: Section, words: dict[str, str], zone: ZoneInfo, lang: Lang) -> _SectionView:
     title = words["range"] if s.key == "range" else f"{s.title or s.key} ({s.key})"
     period = f"{local_time(s.start, zone)} – {local_time(s.planned_end, zone)}"
     if s.start < s.end < s.planned_end:
@@ -151,7 +157,7 @@ def _section(s: Section, words: dict[str, str], zone: ZoneInfo) -> _SectionView:
         period=period,
         started=started,
         carriers=list(carriers),
-        charts=[chart(s, name, rows, zone) for name, _, rows in carriers],
+        charts=[chart(s, name, rows, zone, lang) for name, _, rows in carriers],
         groups=list(s.by("group")) if started else [],
         pieces=sorted(
             ((row, p) for row in s.rows for p in row.pieces), key=lambda rp: rp[1].outage.start
@@ -184,8 +190,8 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         report=report,
         scope=_scope(report, lang),
         filters=_filters(report, lang),
-        sections=[_section(s, words, zone) for s in report.sections],
-        pct=percent,
+        sections=[_section(s, words, zone, lang) for s in report.sections],
+        pct=lambda value: percent(value, lang),
         low=_LOW,
         low_coverage=any(
             f.low_coverage for s in report.sections for f in [s.total, *(r.figures for r in s.rows)]

@@ -17,7 +17,7 @@ from tests.support.report import figures as row
 
 async def test_figures_to_the_second(ledger: tuple[Settings, Path]) -> None:
     settings, _ = ledger
-    rep = built(settings)
+    rep = built(settings, since=ts(P1_START), until=ts(P2_END))
     keys = [s.key for s in rep.sections]
     assert keys == ["range", "dai-hoi-tinh", "sau-dai-hoi"]
     whole, p1, p2 = rep.sections
@@ -126,7 +126,7 @@ async def test_phase_and_filters(ledger: tuple[Settings, Path]) -> None:
 
 async def test_a_phase_not_started_has_no_rows(ledger: tuple[Settings, Path]) -> None:
     settings, _ = ledger
-    rep = built(settings, now="2025-10-15T00:00:00+00:00")
+    rep = built(settings, since=ts(P1_START), until=ts(P2_END), now="2025-10-15T00:00:00+00:00")
     later = rep.sections[2]
     assert later.key == "sau-dai-hoi" and later.rows == () and later.end == later.start
 
@@ -134,11 +134,22 @@ async def test_a_phase_not_started_has_no_rows(ledger: tuple[Settings, Path]) ->
 def test_periods(ledger: tuple[Settings, Path]) -> None:
     settings, _ = ledger
     now = ts(NOW)
-    whole = periods(settings, None, None, None, now)
+    whole = periods(settings, None, ts(P1_START), ts(P2_END), now)
     assert [(k, a, b) for k, _, a, b in whole] == [
         ("range", ts(P1_START), ts(P2_END)),
         ("dai-hoi-tinh", ts(P1_START), ts(P1_END)),
         ("sau-dai-hoi", ts(P1_END), ts(P2_END)),
+    ]
+    # Asked for nothing: the current phase; after every phase, the last that ended; before
+    # any, or with none, the last 7 days (a day after the last phase shows today's outages).
+    assert [k for k, *_ in periods(settings, None, None, None, now)] == ["sau-dai-hoi"]
+    after = ts("2026-12-04T00:00:00+00:00")
+    assert periods(settings, None, None, None, after) == [
+        ("sau-dai-hoi", "Sau Đại hội", ts(P1_END), ts(P2_END))
+    ]
+    before = ts("2025-01-01T00:00:00+00:00")
+    assert periods(settings, None, None, None, before) == [
+        ("range", "", before - 7 * 86400, before)
     ]
     # A range that cuts the phases: each section is the phase's part of it.
     cut = periods(settings, None, ts("2025-10-16T00:00:00+00:00"), None, now)

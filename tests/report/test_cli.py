@@ -40,8 +40,25 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty.write_text(f'[server]\nstate_dir = "{tmp_path}/state"\n', encoding="utf-8")
     assert main(["--config", str(empty), "--from", P1_START, "--to", NOW]) == 2
     assert "no outage ledger" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--config", str(empty), "--from", "2025-10-14T07:00:00"])  # no offset
+    assert main(["--config", str(empty), "--from", "14/10/2025"]) == 2
+    err = capsys.readouterr().err
+    assert "--from: '14/10/2025' is not a time: give 2026-12-04" in err and "Traceback" not in err
+
+
+async def test_cli_takes_local_dates(
+    ledger: tuple[Settings, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--from 2025-10-14 --to 2025-10-15 is the 14th and 15th in Ha Noi time: 48 hours from
+    2025-10-13T17:00Z, cut into the congress phase from its start (07:00 local)."""
+    _, path = ledger
+    argv = ["--config", str(path), "--from", "2025-10-14", "--to", "2025-10-15"]
+    assert main([*argv, "--format", "json", "--now", NOW]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    whole, congress = doc["sections"]
+    assert (whole["start"], whole["end"]) == ("2025-10-13T17:00:00Z", "2025-10-15T17:00:00Z")
+    assert (congress["key"], congress["start"]) == ("dai-hoi-tinh", "2025-10-14T00:00:00Z")
+    assert main(["--config", str(path), "--from", "2025-10-14 08:00", "--to", NOW]) == 0
+    assert "Kỳ báo cáo: 14/10/2025 08:00:00" in capsys.readouterr().out
 
 
 def test_netmon_report_runs_this_module() -> None:

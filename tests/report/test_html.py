@@ -15,7 +15,7 @@ import pytest
 from monitor.config import Settings
 from monitor.config.access import Principal
 from monitor.report.html import chart, percent, to_html
-from tests.support.report import built, ts
+from tests.support.report import NOW, built, ts
 
 
 async def test_html(ledger: tuple[Settings, Path]) -> None:
@@ -29,8 +29,10 @@ async def test_html(ledger: tuple[Settings, Path]) -> None:
     assert "@page { size: A4" in page and style.startswith("sha256-")
     assert "14/10/2025 07:00:00" in page  # shown in Asia/Ho_Chi_Minh
     # A number stays with its unit (no-break space): the figures' columns wrap between units.
-    assert '<td class="n low">98.870\u00a0%</td>' in page
-    assert '<td class="n">99.415\u00a0%</td>' in page
+    assert '<td class="n low">98,870\u00a0%</td>' in page  # the decimal comma in Vietnamese
+    assert '<td class="n">99,415\u00a0%</td>' in page
+    assert '<td class="n low">98,113\u00a0%*</td>' in page  # the switch: 89.8 % watched
+    assert '<td class="n low">89,831\u00a0%</td>' in page
     assert '<td class="n">1\u00a0phút 40\u00a0giây</td>' in page
     assert "old-site (đã bỏ khỏi cấu hình)" in page
 
@@ -89,6 +91,26 @@ async def test_chart_geometry(ledger: tuple[Settings, Path]) -> None:
     ((x, width),) = bar.maintenance
     assert x == pytest.approx(x0) and width == pytest.approx(2 * 3600 / span * c.inner)
     assert len(bar.down) == 1 and bar.down[0][0] > x0 and bar.availability == "99.415\u00a0%"
+    assert bar.unwatched == ()  # watched throughout
     assert [t[2] for t in c.ticks] == ["14/10/2025 07:00", "15/10/2025 12:30", "16/10/2025 18:00"]
     assert c.height == 16 + 20 + 18 and c.base == 36
     assert percent(None) == "—"
+    assert percent(98.87, "vi") == "98,870\u00a0%" and percent(98.87, "en") == "98.870\u00a0%"
+
+
+async def test_the_chart_shows_time_not_watched(ledger: tuple[Settings, Path]) -> None:
+    """VNPT's link watched only from noon on the 15th: its bar is blank before, so a reader sees
+    why its figure speaks for part of the phase."""
+    settings, _ = ledger
+    noon = ts("2025-10-15T05:00:00+00:00")
+    rep = built(settings, phase="dai-hoi-tinh", coverage={"vnpt-uplink": [(noon, ts(NOW))]})
+    section = rep.sections[0]
+    rows = [r for r in section.rows if r.carrier == "vnpt"]
+    c = chart(section, "vnpt", rows, ZoneInfo("Asia/Ho_Chi_Minh"))
+    ((x, width),) = c.bars[0].unwatched
+    span = section.end - section.start
+    assert x == pytest.approx(c.left)
+    assert width == pytest.approx((noon - section.start) / span * c.inner)
+    page, _ = to_html(rep, "vi")
+    assert 'class="unwatched"' in page and "không giám sát" in page
+    assert "Độ phủ giám sát dưới 90 %" in page
