@@ -535,6 +535,77 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
         "coverage_percent",
     ),
 }
+# The workbook's sheet names (at most 31 characters, no []:*?/\\) and column heads.
+_REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "sheet_summary": "Tổng hợp",
+        "sheet_carriers": "Theo nhà mạng",
+        "sheet_groups": "Theo nhóm",
+        "sheet_targets": "Theo đối tượng",
+        "sheet_outages": "Các lần mất kết nối",
+        "section": "Giai đoạn",
+        "range": "Toàn kỳ báo cáo",
+        "from": "Từ",
+        "to": "Đến",
+        "targets_n": "Số đối tượng",
+        "carrier": "Nhà mạng",
+        "group": "Nhóm",
+        "name": "Tên",
+        "in_settings": "Trong cấu hình",
+        "yes": "có",
+        "no": "đã bỏ",
+        "availability": "Khả dụng",
+        "outages": "Số lần mất kết nối",
+        "downtime": "Tổng thời gian mất",
+        "longest": "Lần lâu nhất",
+        "mttr": "Khắc phục trung bình",
+        "maintenance": "Bảo trì (loại trừ)",
+        "watched": "Thời gian được giám sát",
+        "unwatched": "Thời gian không giám sát",
+        "coverage": "Độ phủ giám sát",
+        "period": "Độ dài kỳ",
+        "start": "Bắt đầu",
+        "end": "Kết thúc",
+        "reason": "Nguyên nhân",
+        "counted": "Tính vào kỳ",
+        "m_down": "Mất trong bảo trì",
+        "maintenance_window": "Cửa sổ bảo trì",
+    },
+    "en": {
+        "sheet_summary": "Summary",
+        "sheet_carriers": "By carrier",
+        "sheet_groups": "By group",
+        "sheet_targets": "By target",
+        "sheet_outages": "Outages",
+        "section": "Phase",
+        "range": "Whole reporting period",
+        "from": "From",
+        "to": "To",
+        "targets_n": "Targets",
+        "carrier": "Carrier",
+        "group": "Group",
+        "name": "Name",
+        "in_settings": "In the settings",
+        "yes": "yes",
+        "no": "removed",
+        "availability": "Availability",
+        "outages": "Outages",
+        "downtime": "Total downtime",
+        "longest": "Longest",
+        "mttr": "MTTR",
+        "maintenance": "Maintenance (excluded)",
+        "watched": "Watched",
+        "unwatched": "Not watched",
+        "coverage": "Coverage",
+        "period": "Period",
+        "start": "Start",
+        "end": "End",
+        "reason": "Reason",
+        "counted": "Counted",
+        "m_down": "Down in maintenance",
+        "maintenance_window": "Maintenance window",
+    },
+}
 _REPORT_LEVELS: dict[Lang, dict[str, str]] = {
     "vi": {"total": "tổng", "carrier": "nhà mạng", "group": "nhóm", "target": "đối tượng"},
     "en": {"total": "total", "carrier": "carrier", "group": "group", "target": "target"},
@@ -553,6 +624,10 @@ def report_key(key: str, lang: Lang) -> str:
 
 def report_csv_head(lang: Lang) -> tuple[str, ...]:
     return _REPORT_CSV_HEAD[lang]
+
+
+def report_xlsx_words(lang: Lang) -> dict[str, str]:
+    return _REPORT_XLSX_WORDS[lang]
 
 
 def report_level(level: str, lang: Lang) -> str:

@@ -1,6 +1,6 @@
 """``netmon report``: the availability report from the ledger of ``[server] state_dir``.
 
-    netmon report [--phase NAME | --from T --to T] [--format html|csv|json] [--lang vi|en]
+    netmon report [--phase NAME | --from T --to T] [--format html|csv|json|xlsx] [--lang vi|en]
                   [--target NAME] [--group NAME] [--carrier NAME] [-o FILE]
 
 Times are local dates or times in ``[server] timezone`` (``2026-12-04``, ``2026-12-04 08:00``;
@@ -29,6 +29,7 @@ from monitor.report.html import to_html
 from monitor.report.model import FORMATS, Format, Report, ReportError
 from monitor.report.render_csv import to_csv
 from monitor.report.render_json import to_json
+from monitor.report.render_xlsx import XLSX_TYPE, to_xlsx
 
 __all__ = ["main", "render"]
 
@@ -39,6 +40,8 @@ def render(report: Report, fmt: Format, lang: Lang) -> tuple[bytes, str]:
         return to_csv(report, lang), "text/csv; charset=utf-8"
     if fmt == "html":
         return to_html(report, lang)[0].encode(), "text/html; charset=utf-8"
+    if fmt == "xlsx":
+        return to_xlsx(report, lang), XLSX_TYPE
     return (
         json.dumps(to_json(report), ensure_ascii=False, indent=1).encode(),
         "application/json; charset=utf-8",

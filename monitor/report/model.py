@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 CARRIER_LABEL = "carrier"
-Format = Literal["json", "csv", "html"]
-FORMATS: tuple[Format, ...] = ("json", "csv", "html")
+Format = Literal["json", "csv", "html", "xlsx"]
+FORMATS: tuple[Format, ...] = ("json", "csv", "html", "xlsx")
 
 
 class ReportError(ValueError):

@@ -33,6 +33,7 @@ from monitor.report.html import to_html
 from monitor.report.model import FORMATS, ReportError
 from monitor.report.render_csv import to_csv
 from monitor.report.render_json import to_json
+from monitor.report.render_xlsx import XLSX_TYPE, to_xlsx
 from monitor.runtime.service import Service
 from monitor.web import schemas
 from monitor.web.guard import SERVICE, ApiError, fail, require
@@ -356,6 +357,12 @@ async def report_handler(request: web.Request) -> web.Response:
         raise ApiError(400, str(exc)) from None
     if fmt == "json":
         return json_answer(schemas.Report.model_validate(to_json(report)))
+    if fmt == "xlsx":
+        return web.Response(
+            body=await asyncio.to_thread(to_xlsx, report, lang),
+            content_type=XLSX_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="netmon-report.xlsx"'},
+        )
     if fmt == "csv":
         return web.Response(
             body=to_csv(report, lang),

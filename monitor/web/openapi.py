@@ -26,7 +26,7 @@ __all__ = ["REF", "components", "document"]
 REF = "#/components/schemas/{model}"
 _STATES = list(get_args(schemas.TargetStateName))
 _ALERT_STATES = list(get_args(schemas.AlertState))
-_FORMATS = ["json", "csv", "html"]
+_FORMATS = ["json", "csv", "html", "xlsx"]
 # Error: every refusal (_errors below); Figures: no answer refers to it alone, v1 listed it.
 _ALSO = (schemas.Error, schemas.Figures)
 _ERROR = {"$ref": REF.format(model=schemas.Error.__name__)}
@@ -291,7 +291,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     _q("phase", "one phase", phase_schema),
                     _q("from", "range start (RFC 3339)", TIME),
                     _q("to", "range end (RFC 3339), default now", TIME),
-                    _q("format", "json (default), csv, html", _s("string", enum=_FORMATS)),
+                    _q("format", "json (default), csv, html, xlsx", _s("string", enum=_FORMATS)),
                     _q("lang", "headings of csv and html", _s("string", enum=["vi", "en"])),
                     target_q,
                     *filters,
