@@ -217,5 +217,8 @@ def test_a_long_text_is_cut_on_a_line_to_zalos_limit() -> None:
     kept = text.removesuffix("\n…").split("\n")
     assert kept[-1] in lines.split("\n") or kept[-1] == ""  # whole lines only
     assert text.startswith("[CẢNH BÁO][critical] TargetDown")
+    # Many short lines: the cut is as late as the limit allows, never past it.
+    text = message(_notification("\n".join(["ô"] * 3000)), ctx)
+    assert LIMIT - 3 <= len(text.encode("utf-16-le")) // 2 <= LIMIT
     short = message(_notification("ngắn"), ctx)
     assert "…" not in short and "ngắn" in short
