@@ -254,8 +254,33 @@ def test_check_config_exits_2_on_a_bad_template(write_toml: Callable[..., Path])
     assert "alerts.receivers.sms.body:" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_the_sample_fills_every_field() -> None:
+def test_the_sample_and_a_notification_fill_the_same_fields() -> None:
+    from zoneinfo import ZoneInfo
+
+    from alerts.model import AlertSnapshot, Notification
+    from alerts.notify import NotifyContext
+    from alerts.notify.http_request import fields
+    from alerts.settings import HttpReceiver
+
     assert tuple(http_sample("firing", [], {})) == HTTP_FIELDS
+    alert = AlertSnapshot(
+        key="k",
+        rule="Watchdog",
+        target=None,
+        status="resolved",
+        labels={},
+        annotations={},
+        starts_at=0.0,
+        ends_at=60.0,
+        value=float("nan"),
+    )
+    note = Notification(id="n", receiver="r", kind="resolved", alert=alert, created=0.0)
+    receiver = HttpReceiver.model_validate({"type": "http", "url": "http://127.0.0.1:9/"})
+    ctx = NotifyContext(zone=ZoneInfo("Asia/Ho_Chi_Minh"), language="en", external_url="")
+    values = fields(note, receiver, "r", ctx)
+    assert tuple(values) == HTTP_FIELDS
+    assert values["target"] == "" and values["value"] is None
+    assert values["ends_at"] == "1970-01-01T00:01:00Z"
 
 
 @pytest.mark.parametrize(

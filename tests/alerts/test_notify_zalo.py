@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -124,8 +125,6 @@ async def test_a_refused_refresh_is_a_dead_letter_with_zalos_words(
             assert metric(
                 service, "netmon_notifications_total", receiver="zalo-truc-ca", outcome="retry"
             ) in (None, 0)
-            from alerts import db
-
             rows = await service.alerts.db.run(
                 lambda c: c.execute("SELECT error FROM dead_letters").fetchall(), write=False
             )
@@ -136,7 +135,6 @@ async def test_a_refused_refresh_is_a_dead_letter_with_zalos_words(
     assert "token refresh refused" in reason and "Invalid refresh token" in reason
     assert "Invalid refresh token" in caplog.text
     assert secrets_in(caplog.text + reason, zalo) == []
-    assert db is not None
 
 
 async def test_5xx_and_timeouts_are_retried_and_a_follower_served_once(tmp_path: Path) -> None:
@@ -222,3 +220,58 @@ def test_a_long_text_is_cut_on_a_line_to_zalos_limit() -> None:
     assert LIMIT - 3 <= len(text.encode("utf-16-le")) // 2 <= LIMIT
     short = message(_notification("ngắn"), ctx)
     assert "…" not in short and "ngắn" in short
+
+
+async def test_a_token_near_its_expiry_is_refreshed_before_zalo_refuses_it(tmp_path: Path) -> None:
+    async with (
+        zalo_server(app_id=APP_ID, secret_key=SECRET_KEY, refresh_token=FIRST_REFRESH) as zalo,
+        targets_server() as web_,
+    ):
+        path = write_settings(
+            tmp_path / "s.toml", [web_.target("huyen-ea-sup")], zalo_alerts(zalo, tmp_path)
+        )
+        async with running(path):
+            web_.modes["huyen-ea-sup"] = "fail"
+            await wait_for("paged", lambda: len(zalo.sent) == 2)
+        assert zalo.requests == 3  # one refused (the stale token), then one per follower
+        # Restarted with the kept token about to expire: refreshed first, none refused.
+        state = tmp_path / "state" / "zalo-zalo-truc-ca.json"
+        kept = json.loads(state.read_text())
+        state.write_text(json.dumps({**kept, "expires_at": time.time() + 60}))
+        web_.modes["huyen-ea-sup"] = "ok"
+        async with running(path):
+            await wait_for("the end", lambda: len(zalo.sent) == 4)
+    assert zalo.refreshes == 2 and zalo.requests == 5
+    assert {s.token for s in zalo.sent[2:]} == {"access-2-bi-mat"}
+
+
+async def test_an_access_token_alone_refused_is_reported_without_a_refresh(
+    tmp_path: Path,
+) -> None:
+    from alerts.notify.base import NotifyError
+    from alerts.notify.zalo import ZaloNotifier
+    from alerts.settings import ZaloReceiver
+
+    async with zalo_server(app_id=APP_ID, secret_key=SECRET_KEY, refresh_token=FIRST_REFRESH) as z:
+        settings = ZaloReceiver.model_validate(
+            {
+                "type": "zalo",
+                "user_ids": USERS[:1],
+                "access_token": STALE_ACCESS,
+                "api_url": z.url,
+                "oauth_url": z.url,
+            }
+        )
+        ctx = NotifyContext(
+            zone=ZoneInfo("Asia/Ho_Chi_Minh"), language="vi", external_url="", state_dir=tmp_path
+        )
+        notifier = ZaloNotifier("z", settings, ctx)
+        try:
+            with pytest.raises(NotifyError) as info:
+                await notifier.send([_notification("x")])
+        finally:
+            await ctx.aclose()
+    assert not info.value.retryable
+    assert "access token refused and no refresh token is given" in str(info.value)
+    assert "Access token is invalid" in str(info.value) and STALE_ACCESS not in str(info.value)
+    assert z.refreshes == z.refused_refreshes == 0 and z.requests == 1
