@@ -15,6 +15,7 @@ query) or a secret's value: every secret is replaced by ``***`` in what is repor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +43,7 @@ def fields(
         "rule": alert.rule,
         "target": alert.target or "",
         "severity": alert.labels.get("severity", ""),
-        "value": None if alert.value != alert.value else alert.value,  # NaN is not JSON
+        "value": alert.value if math.isfinite(alert.value) else None,  # NaN is not JSON
         "labels": dict(alert.labels),
         "annotations": dict(annotations),
         "summary": annotations.get(f"summary_{language}") or annotations.get("summary", ""),

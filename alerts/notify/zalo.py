@@ -328,9 +328,10 @@ class ZaloNotifier:
 
     async def _send(self, notification: Notification) -> None:
         text = message(notification, self.ctx)
-        served = self._served.setdefault(notification.id, set())
-        while len(self._served) > _REMEMBER:
+        served = self._served.pop(notification.id, set())
+        while len(self._served) >= _REMEMBER:
             del self._served[next(iter(self._served))]
+        self._served[notification.id] = served  # the newest: the last one evicted
         refused: list[str] = []
         refreshed = False
         for user_id in self.settings.user_ids:

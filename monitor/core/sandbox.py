@@ -56,7 +56,11 @@ def _tojson(value: Any) -> str:
     # Vietnamese stays readable; a quote, a backslash or a line break is escaped as JSON says.
     if isinstance(value, jinja2.Undefined):
         str(value)  # StrictUndefined: raises UndefinedError, naming what is undefined
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json would take NaN and Infinity
 
 
 def _encoder(encode: Any) -> Any:
@@ -87,6 +91,8 @@ def compile_template(source: str, part: Part, content_type: str) -> jinja2.Templ
         return _environment(part, content_type).from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateFailed(f"template syntax, line {exc.lineno}: {exc.message}") from None
+    except Exception as exc:  # RecursionError on deep nesting, say: never a traceback
+        raise TemplateFailed(f"template: {type(exc).__name__}") from None
 
 
 def render(
@@ -98,7 +104,7 @@ def render(
         raise TemplateFailed(f"the sandbox refused: {exc}") from None
     except jinja2.TemplateError as exc:
         raise TemplateFailed(f"template: {exc.message or type(exc).__name__}") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
+    except Exception as exc:  # whatever the template did, it fails the same way again
         raise TemplateFailed(f"template: {type(exc).__name__}") from None
     if len(text) > MAX_OUTPUT:
         raise TemplateFailed(f"renders {len(text)} characters, more than {MAX_OUTPUT}")
@@ -106,10 +112,14 @@ def render(
         raise TemplateFailed("renders a control character (a line break?) into a header")
     if part == "body" and is_json(content_type):
         try:
-            json.loads(text)
+            json.loads(text, parse_constant=_no_constant)
         except ValueError as exc:
+            where = (
+                f"line {exc.lineno}, column {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else str(exc)  # only NaN or Infinity: no rendered value
+            )
             raise TemplateFailed(
-                f"does not render valid JSON (line {getattr(exc, 'lineno', '?')}, "
-                f"column {getattr(exc, 'colno', '?')}): put values through `| tojson`"
+                f"does not render valid JSON ({where}): put values through `| tojson`"
             ) from None
     return text

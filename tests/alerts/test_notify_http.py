@@ -291,11 +291,18 @@ def test_the_sample_and_a_notification_fill_the_same_fields() -> None:
         ("body", "application/xml", "<t>{{ v }}</t>", "<t>a &amp;=/#\n&#34;</t>"),
         ("body", "application/json", "{{ v | tojson }}", '"a &=/#\\n\\""'),
         ("body", "text/plain", "{{ v }}", 'a &=/#\n"'),
+        ("body", "application/json", '{"n": {{ v | tojson }}}', None),
+        ("body", "application/json", '{"n": {{ 1e999 }}}', None),  # jinja2 writes `inf`
+        ("body", "application/json", '{"n": NaN}', None),
         ("header", "application/json", "{{ v | replace('\\n', ' ') }}", 'a &=/# "'),
     ],
 )
 def test_each_part_is_escaped_for_where_it_lands(
-    part: sandbox.Part, content_type: str, source: str, rendered: str
+    part: sandbox.Part, content_type: str, source: str, rendered: str | None
 ) -> None:
     template = sandbox.compile_template(source, part, content_type)
+    if rendered is None:  # NaN and Infinity are not JSON, though Python's json takes them
+        with pytest.raises(sandbox.TemplateFailed):
+            sandbox.render(template, part, content_type, {"v": float("inf")})
+        return
     assert sandbox.render(template, part, content_type, {"v": 'a &=/#\n"'}) == rendered
