@@ -125,6 +125,7 @@ class AlertEngine:
             zone=ZoneInfo(settings.server.timezone),
             language=settings.server.language,
             external_url=settings.alerts.external_url or f"http://{settings.server.listen}/",
+            state_dir=directory,
         )
         self.dispatcher = Dispatcher(
             settings.alerts, self.db, self.ctx, self._clock, self._firing_announcements

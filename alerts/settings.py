@@ -6,7 +6,8 @@ The keys are a contract (DESIGN.md, "Alerts")::
                                 summary {vi, en}, description {vi, en}, runbook_url,
                                 phases {<phase>: {severity, failures | for, receivers}},
                                 receivers, traps {fire, resolve}, enabled
-    [alerts.receivers.NAME]     type = alertmanager | webhook | email | telegram | log, and its keys
+    [alerts.receivers.NAME]     type = alertmanager | webhook | email | telegram | log | zalo |
+                                http, and its keys
     [[alerts.routes]]           match, receivers
     [[alerts.maintenance]]      name, match, start, end, comment
     [alerts.flapping]           window, high, low
@@ -16,13 +17,16 @@ A rule named like a shipped one (``alerts/rules_default.py``) overrides only the
 ``enabled = false`` switches it off. Pydantic checks each key; ``alerts.rules.check_rules``
 (run by the settings loader) checks what needs the whole settings (phase and receiver names,
 template fields, conditions), every issue naming its key path (``alerts.rules[2].expr: ...``).
-Secrets (``password``, ``bot_token``, ``secret``: inline, ``*_env`` or ``*_file``) never appear
-in errors, logs or API answers.
+Secrets (``password``, ``bot_token``, ``secret``, Zalo's tokens and app secret, an ``http``
+receiver's ``secrets``: inline, ``*_env`` or ``*_file``) never appear in errors, logs or API
+answers.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -32,6 +36,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -42,11 +47,13 @@ from monitor.core.durations import Duration
 from monitor.core.settings_model import SettingsModel
 
 __all__ = [
+    "HTTP_FIELDS",
     "AlertmanagerReceiver",
     "AlertsSettings",
     "DeliverySettings",
     "EmailReceiver",
     "FlappingSettings",
+    "HttpReceiver",
     "LocalText",
     "LogReceiver",
     "MaintenanceWindow",
@@ -57,6 +64,8 @@ __all__ = [
     "TelegramReceiver",
     "TrapSettings",
     "WebhookReceiver",
+    "ZaloReceiver",
+    "http_sample",
 ]
 
 Severity = Literal["critical", "warning", "info", "none"]
@@ -252,12 +261,290 @@ class TelegramReceiver(_Receiver):
         return self._token
 
 
+class ZaloReceiver(_Receiver):
+    """A Zalo Official Account sending a text (``v3.0/oa/message/cs``) to each follower in
+    ``user_ids``. The access token expires (about 25 h); with ``refresh_token``, ``app_id`` and
+    ``app_secret`` netmon refreshes it (``oauth.zaloapp.com/v4/oa/access_token``) and keeps the
+    rotated pair under ``state_dir`` (alerts/notify/zalo.py)."""
+
+    type: Literal["zalo"]
+    user_ids: list[str] = Field(min_length=1, max_length=100)
+    access_token: SecretStr | None = None
+    access_token_env: str | None = None
+    access_token_file: str | None = None
+    refresh_token: SecretStr | None = None
+    refresh_token_env: str | None = None
+    refresh_token_file: str | None = None
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    app_secret_env: str | None = None
+    app_secret_file: str | None = None
+    api_url: HttpUrl = "https://openapi.zalo.me"
+    oauth_url: HttpUrl = "https://oauth.zaloapp.com"
+
+    _access: SecretStr | None = PrivateAttr(default=None)
+    _refresh: SecretStr | None = PrivateAttr(default=None)
+    _app_secret: SecretStr | None = PrivateAttr(default=None)
+    _check_env = field_validator("access_token_env", "refresh_token_env", "app_secret_env")(
+        secrets.check_env
+    )
+    _check_file = field_validator("access_token_file", "refresh_token_file", "app_secret_file")(
+        secrets.check_file
+    )
+
+    @field_validator("user_ids")
+    @classmethod
+    def _user_ids(cls, user_ids: list[str]) -> list[str]:
+        for user_id in user_ids:
+            if not re.fullmatch(r"[0-9]{1,32}", user_id):
+                raise ValueError(f"{user_id!r} is not a Zalo user id (digits, as a string)")
+        return user_ids
+
+    @field_validator("app_id")
+    @classmethod
+    def _app_id(cls, app_id: str | None) -> str | None:
+        if app_id is not None and not re.fullmatch(r"[0-9]{1,32}", app_id):
+            raise ValueError("is not a Zalo app id (digits, as a string)")
+        return app_id
+
+    @model_validator(mode="after")
+    def _resolve(self) -> ZaloReceiver:
+        self._access = secrets.resolve(
+            self.access_token, self.access_token_env, self.access_token_file
+        )
+        self._refresh = secrets.resolve(
+            self.refresh_token, self.refresh_token_env, self.refresh_token_file
+        )
+        self._app_secret = secrets.resolve(
+            self.app_secret, self.app_secret_env, self.app_secret_file
+        )
+        if self._access is None and self._refresh is None:
+            raise ValueError(
+                "needs an access token (access_token, _env or _file), a refresh token, or both"
+            )
+        if self._refresh is not None and (self.app_id is None or self._app_secret is None):
+            raise ValueError("a refresh token needs `app_id` and the app secret (app_secret_env)")
+        return self
+
+    @property
+    def access(self) -> SecretStr | None:
+        return self._access
+
+    @property
+    def refresh(self) -> SecretStr | None:
+        return self._refresh
+
+    @property
+    def secret_key(self) -> SecretStr | None:
+        return self._app_secret
+
+
+# The fields an http receiver's templates may use (alerts/notify/http_request.py fills them;
+# a test holds the two lists equal). ``http_sample`` fills them with values that break careless
+# templates (quotes, backslashes, line breaks, markup) to check the templates at load.
+HTTP_FIELDS = (
+    "id",  # the notification's id: the same on a re-send, for de-duplication
+    "kind",  # firing | resolved | flapping
+    "status",  # firing | resolved
+    "rule",
+    "target",  # "" for an alert of no target (the Watchdog)
+    "severity",
+    "value",
+    "labels",
+    "annotations",
+    "summary",  # in the receiver's language
+    "description",
+    "subject",  # one line: [CẢNH BÁO][warning] TargetDown: ...
+    "line",  # the subject with control characters made spaces: for an SMS
+    "text",  # the whole message, several lines
+    "starts_at",  # RFC 3339 UTC
+    "ends_at",  # RFC 3339 UTC, "" while firing
+    "url",  # the alert on the status page
+    "receiver",
+    "language",
+    "params",  # the receiver's own `params` table
+    "secrets",  # the receiver's secrets, by name
+)
+_NASTY = 'Trạm "Buôn Ma Thuột" \\ 1\n2\r</b> & \u2028{{ x }}\t'
+_TARGET = "venue-viettel-uplink"
+_NASTY_LINE = 'Trạm "Buôn Ma Thuột" \\ </b> & {{ x }}'  # no control character
+_SECRET_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+_TEMPLATE_URL = re.compile(r"^https?://[^/\s{}%?#]+(?:[/?#]|$)")
+
+
+class _AnyKey(dict[str, Any]):
+    """Labels of the sample alert: every name answers, as some alert's labels will."""
+
+    def __missing__(self, key: str) -> str:
+        return _NASTY_LINE
+
+
+def http_sample(
+    kind: str, secret_names: list[str] | None, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Values for every field of ``HTTP_FIELDS``; ``secret_names`` None: any name answers."""
+    # A target's name is a slug (settings); every other value may hold anything.
+    labels = _AnyKey(alertname="TargetDown", target=_TARGET, severity="warning", group=_NASTY)
+    names = secret_names or []
+    secret_values: dict[str, str] = (
+        _AnyKey() if secret_names is None else {n: _NASTY_LINE for n in names}
+    )
+    return {
+        "id": "0123456789abcdef0123456789abcdef",
+        "kind": kind,
+        "status": "resolved" if kind == "resolved" else "firing",
+        "rule": "TargetDown",
+        "target": _TARGET,
+        "severity": "warning",
+        "value": 0.0,
+        "labels": labels,
+        "annotations": _AnyKey(summary=_NASTY),
+        "summary": _NASTY,
+        "description": _NASTY,
+        "subject": _NASTY,
+        "line": _NASTY_LINE,
+        "text": "\n".join([_NASTY] * 4),
+        "starts_at": "2025-10-14T01:03:12Z",
+        "ends_at": "2025-10-14T02:03:12Z" if kind == "resolved" else "",
+        "url": 'http://127.0.0.1:9108/targets/x?a=1&b="2"',
+        "receiver": "sample",
+        "language": "vi",
+        "params": params,
+        "secrets": secret_values,
+    }
+
+
+def _sandbox() -> ModuleType:
+    # jinja2 is imported only when an http receiver is configured: every other settings load
+    # goes without it (the config-light contract of .importlinter, tests/test_layers.py), yet a
+    # template that cannot work is a settings error naming its key, not a dead letter later.
+    return importlib.import_module("monitor.core.sandbox")
+
+
+ParamValue = str | int | float | bool | list[str] | list[int]
+
+
+class HttpReceiver(_Receiver):
+    """A templated HTTP request per notification (an SMS gateway's API, a ticket system).
+
+    ``url``, the ``headers``' values and ``body`` are jinja2 templates over ``HTTP_FIELDS``
+    (monitor/core/sandbox.py: sandboxed, each expression escaped for where it lands).
+    ``secrets`` / ``secrets_env`` / ``secrets_file`` name the secrets the templates use as
+    ``{{ secrets.NAME }}``. ``expect_status`` lists the answers that mean delivered (any 2xx
+    when not given); a refusal (4xx) is a dead letter with the answer's text, 5xx, 408, 429 and
+    timeouts are retried."""
+
+    type: Literal["http"]
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    content_type: str = "application/json"
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    secrets_env: dict[str, str] = Field(default_factory=dict)
+    secrets_file: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
+        default=None, min_length=1
+    )
+
+    _secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
+
+    @field_validator("content_type")
+    @classmethod
+    def _content_type(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w.+-]+/[\w.+-]+(?:\s*;[ -~]*)?", value):
+            raise ValueError("is not a media type (application/json)")
+        return value
+
+    @field_validator("secrets", "secrets_env", "secrets_file")
+    @classmethod
+    def _secret_names(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        for name, item in value.items():
+            if not _SECRET_NAME.match(name):
+                raise ValueError(f"secret name {name!r} is not [a-z_][a-z0-9_]*")
+            if info.field_name == "secrets_env":
+                secrets.check_env(item)
+            elif info.field_name == "secrets_file":
+                secrets.check_file(item)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str, info: ValidationInfo) -> str:
+        if not _TEMPLATE_URL.match(url):
+            raise ValueError(
+                "is not an http:// or https:// URL with its host written out "
+                "(templates may fill its path and query)"
+            )
+        _check_template(url, "url", info)
+        return url
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a header name")
+            try:
+                _check_template(value, "header", info)
+            except ValueError as exc:
+                raise ValueError(f"header {name!r}: {exc}") from None
+        return headers
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, body: str | None, info: ValidationInfo) -> str | None:
+        if body is not None:
+            if info.data.get("method") == "GET":
+                raise ValueError("a GET request has no body: put the values in the url")
+            _check_template(body, "body", info)
+        return body
+
+    @model_validator(mode="after")
+    def _resolve(self) -> HttpReceiver:
+        given = [*self.secrets, *self.secrets_env, *self.secrets_file]
+        twice = sorted({n for n in given if given.count(n) > 1})
+        if twice:
+            raise ValueError(f"secret {twice[0]!r} is given twice: once in secrets, _env or _file")
+        resolved: dict[str, SecretStr] = dict(self.secrets)
+        for name, var in self.secrets_env.items():
+            found = secrets.resolve(None, var, None)
+            assert found is not None
+            resolved[name] = found
+        for name, path in self.secrets_file.items():
+            found = secrets.resolve(None, None, path)
+            assert found is not None
+            resolved[name] = found
+        self._secrets = resolved
+        return self
+
+    @property
+    def secret_values(self) -> dict[str, SecretStr]:
+        return self._secrets
+
+
+def _check_template(source: str, part: str, info: ValidationInfo) -> None:
+    """Compile ``source`` and render it with the sample alert of every kind."""
+    sandbox = _sandbox()
+    content_type = info.data.get("content_type", "application/json")
+    template = sandbox.compile_template(source, part, content_type)
+    groups = ("secrets", "secrets_env", "secrets_file")
+    names: list[str] | None = None
+    if all(g in info.data for g in groups):  # else one failed: its own error says why
+        names = [n for g in groups for n in info.data[g]]
+    for kind in ("firing", "resolved", "flapping"):
+        sample = http_sample(kind, names, info.data.get("params", {}))
+        sandbox.render(template, part, content_type, sample)
+
+
 class LogReceiver(_Receiver):
     type: Literal["log"]
     level: Literal["info", "warning", "error"] = "warning"
 
 
-_RECEIVER_TYPES = ("alertmanager", "webhook", "email", "telegram", "log")
+_RECEIVER_TYPES = ("alertmanager", "webhook", "email", "telegram", "log", "zalo", "http")
 
 
 def _receiver_tag(value: Any) -> str | None:
@@ -272,7 +559,9 @@ ReceiverSettings = Annotated[
     | Annotated[WebhookReceiver, Tag("webhook[type]")]
     | Annotated[EmailReceiver, Tag("email[type]")]
     | Annotated[TelegramReceiver, Tag("telegram[type]")]
-    | Annotated[LogReceiver, Tag("log[type]")],
+    | Annotated[LogReceiver, Tag("log[type]")]
+    | Annotated[ZaloReceiver, Tag("zalo[type]")]
+    | Annotated[HttpReceiver, Tag("http[type]")],
     Discriminator(
         _receiver_tag,
         custom_error_type="receiver_unknown",

@@ -12,9 +12,11 @@ from typing import Any
 from alerts.notify.alertmanager import AlertmanagerNotifier
 from alerts.notify.base import Notifier, NotifyContext, NotifyError
 from alerts.notify.email import EmailNotifier
+from alerts.notify.http_request import HttpNotifier
 from alerts.notify.log import LogNotifier
 from alerts.notify.telegram import TelegramNotifier
 from alerts.notify.webhook import WebhookNotifier
+from alerts.notify.zalo import ZaloNotifier
 
 __all__ = ["NOTIFIERS", "Notifier", "NotifyContext", "NotifyError", "make_notifier"]
 
@@ -24,6 +26,8 @@ NOTIFIERS: dict[str, Callable[[str, Any, NotifyContext], Notifier]] = {
     "email": EmailNotifier,
     "telegram": TelegramNotifier,
     "log": LogNotifier,
+    "zalo": ZaloNotifier,
+    "http": HttpNotifier,
 }
 
 

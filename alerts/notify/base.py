@@ -12,8 +12,9 @@ Errors::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ import aiohttp
 
 from alerts.model import AlertSnapshot, Notification
 
-__all__ = ["Notifier", "NotifyContext", "NotifyError", "post"]
+__all__ = ["Notifier", "NotifyContext", "NotifyError", "post", "request"]
 
 
 class NotifyError(Exception):
@@ -56,11 +57,14 @@ class Notifier(Protocol):
 
 @dataclass(eq=False)
 class NotifyContext:
-    """What notifiers share: one HTTP session, the zone and language texts are written in."""
+    """What notifiers share: one HTTP session, the zone and language texts are written in,
+    and the state directory (receivers that keep state of their own, such as Zalo's rotated
+    tokens, keep it there; None: in memory only)."""
 
     zone: ZoneInfo
     language: str
     external_url: str
+    state_dir: Path | None = None
     _session: aiohttp.ClientSession | None = field(default=None)
 
     @property
@@ -100,17 +104,47 @@ async def post(
 ) -> str:
     """POST ``body`` as JSON; the response text on 2xx, NotifyError (naming ``what``, never
     the URL) otherwise."""
+    _, text = await request(
+        session,
+        "POST",
+        url,
+        body,
+        what=what,
+        timeout=timeout,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    return text
+
+
+def _two_hundreds(status: int) -> bool:
+    return 200 <= status < 300
+
+
+async def request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    body: bytes | None,
+    *,
+    what: str,
+    timeout: float,  # noqa: ASYNC109 - a per-request limit handed to aiohttp
+    headers: dict[str, str] | None = None,
+    expect: Callable[[int], bool] = _two_hundreds,
+) -> tuple[int, str]:
+    """One request; (status, text) when ``expect(status)``, else NotifyError naming ``what``
+    (never the URL) with the start of the answer: retryable on 408, 425, 429 and 5xx."""
     try:
-        async with session.post(
+        async with session.request(
+            method,
             url,
             data=body,
-            headers={"Content-Type": "application/json", **(headers or {})},
+            headers=headers or {},
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=False,
         ) as resp:
             text = await resp.text(errors="replace")
-            if 200 <= resp.status < 300:
-                return text
+            if expect(resp.status):
+                return resp.status, text
             retry_after: float | None = None
             header = resp.headers.get("Retry-After", "")
             if header.isdigit():
