@@ -217,4 +217,3 @@ def _pieces(s: Section) -> list[tuple[Row, Piece]]:
     return sorted(
         ((row, p) for row in s.rows for p in row.pieces), key=lambda rp: rp[1].outage.start
     )
-
