@@ -492,8 +492,8 @@ _REPORT_KEYS: dict[str, dict[Lang, str]] = {
 _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
     "vi": (
         "Giai đoạn",
-        "Từ (UTC)",
-        "Đến (UTC)",
+        "Từ (giờ địa phương)",
+        "Đến (giờ địa phương)",
         "Cấp",
         "Tên",
         "Nhóm",
@@ -514,8 +514,8 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
     ),
     "en": (
         "phase",
-        "from_utc",
-        "to_utc",
+        "from_local",
+        "to_local",
         "level",
         "name",
         "group",

@@ -1,6 +1,7 @@
 """The report as CSV: UTF-8 with a BOM, so that a spreadsheet opens it with its diacritics; one
-line per section and level (total, carrier, group, target); times in UTC, seconds and percent
-as plain numbers; the head in Vietnamese or English (monitor/core/i18n.py).
+line per section and level (total, carrier, group, target); times in the report's zone with
+their offset (``2025-10-14T07:00:00+07:00``: local, and still exact), seconds and percent as
+plain numbers; the head in Vietnamese or English (monitor/core/i18n.py).
 
 Text cells (section, level, names, group, carrier) that a spreadsheet would read as a formula
 are neutralised as OWASP advises, with a leading single quote; the figures netmon computes are
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from alerts.model import iso
 from monitor.core.i18n import Lang, report_csv_head, report_level
 from monitor.report.model import Figures, Report
 
@@ -33,11 +35,16 @@ def text(value: str) -> str:
 
 
 def to_csv(report: Report, lang: Lang = "vi") -> bytes:
+    zone = ZoneInfo(report.zone)
+
+    def local(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).astimezone(zone).isoformat(timespec="seconds")
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(report_csv_head(lang))
     for s in report.sections:
-        head = [text(s.key if s.key != "range" else ""), iso(s.start) or "", iso(s.end) or ""]
+        head = [text(s.key if s.key != "range" else ""), local(s.start), local(s.end)]
         lines: list[tuple[str, str, str, str, int, Figures]] = [
             ("total", "", "", "", len(s.rows), s.total)
         ]

@@ -26,7 +26,7 @@ async def test_cli(ledger: tuple[Settings, Path], capsys: pytest.CaptureFixture[
     assert "Toàn kỳ báo cáo" in out.read_text(encoding="utf-8")
     csv_out = path.parent / "r.csv"
     assert main(["--config", str(path), "--format", "csv", "--lang", "en", "-o", str(csv_out)]) == 0
-    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbfphase,from_utc")
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbfphase,from_local")
     assert main(["--config", str(path), "--phase", "khong-co"]) == 2
     assert "no phase is named" in capsys.readouterr().err
 

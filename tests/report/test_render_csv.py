@@ -17,14 +17,18 @@ async def test_csv(ledger: tuple[Settings, Path]) -> None:
     data = to_csv(rep, "vi")
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["Giai đoạn", "Từ (UTC)", "Đến (UTC)"]
+    assert rows[0][:3] == ["Giai đoạn", "Từ (giờ địa phương)", "Đến (giờ địa phương)"]
     assert "Khả dụng (%)" in rows[0]
     assert [r[3] for r in rows[1:4]] == ["tổng", "nhà mạng", "nhà mạng"]
     by_name = {r[4]: r for r in rows[1:] if r[3] == "đối tượng"}
     col = rows[0].index("Khả dụng (%)")
     assert by_name["viettel-uplink"][col] == "98.87"
     assert by_name["vnpt-uplink"][rows[0].index("Thời gian bảo trì (giây)")] == "7200"
-    assert by_name["viettel-uplink"][:3] == ["dai-hoi-tinh", "2025-10-14T00:00:00Z", rows[1][2]]
+    assert by_name["viettel-uplink"][:3] == [
+        "dai-hoi-tinh",
+        "2025-10-14T07:00:00+07:00",  # local time, with its offset
+        "2025-10-16T18:00:00+07:00",
+    ]
     english = list(csv.reader(io.StringIO(to_csv(rep, "en").decode("utf-8-sig"))))
     assert english[0][8] == "availability_percent"
     assert {r[3] for r in english[1:]} == {"total", "carrier", "group", "target"}
