@@ -25,6 +25,7 @@ from pydantic import (
 from alerts.settings import AlertsSettings
 from grafana.settings import GrafanaSettings, PrometheusSettings
 from monitor.config.access import AccessSettings
+from monitor.config.report import ReportSettings
 from monitor.config.traps import TrapSettings
 from monitor.core.durations import Duration
 from monitor.core.settings_model import SettingsModel
@@ -333,6 +334,7 @@ class Settings(SettingsModel):
     traps: TrapSettings = Field(default_factory=TrapSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     def for_shard(self, index: int, count: int) -> Settings:
         """Only the targets of shard ``index`` (1-based) of ``count``, by a stable hash of the

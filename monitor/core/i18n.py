@@ -395,6 +395,14 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "coverage": "Độ phủ giám sát",
         "unwatched": "Không giám sát",
         "legend_unwatched": "không giám sát",
+        "sla": "Mục tiêu",
+        "sla_result": "Đánh giá",
+        "sla_met": "Đạt",
+        "sla_missed": "Không đạt",
+        "sla_unknown": "Chưa đủ số liệu",
+        "nation": "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "motto": "Độc lập - Tự do - Hạnh phúc",
+        "sign_hint": "(Ký, ghi rõ họ tên)",
         "low_coverage": (
             "* Độ phủ giám sát dưới 90 % thời gian kỳ: tỷ lệ khả dụng chỉ phản ánh phần thời "
             "gian được giám sát."
@@ -451,6 +459,14 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "coverage": "Coverage",
         "unwatched": "Not watched",
         "legend_unwatched": "not watched",
+        "sla": "Goal",
+        "sla_result": "Result",
+        "sla_met": "Met",
+        "sla_missed": "Not met",
+        "sla_unknown": "Too little data",
+        "nation": "SOCIALIST REPUBLIC OF VIET NAM",
+        "motto": "Independence - Freedom - Happiness",
+        "sign_hint": "(Signature and full name)",
         "low_coverage": (
             "* Watched for less than 90 % of the period: the availability speaks only for the "
             "time watched."

@@ -85,6 +85,7 @@ def _target_figures(
     end: float,
     now: float,
     coverage: Sequence[Span],
+    min_coverage: float,
 ) -> Row:
     labels = target.match_labels
     watched = union(clip(coverage, start, end))
@@ -117,6 +118,7 @@ def _target_figures(
         outages=len(counted),
         longest_seconds=max((p.seconds for p in counted), default=0.0),
         watched_seconds=measure(watched),
+        min_coverage=min_coverage,
     )
     return Row(
         name=target.name,
@@ -225,6 +227,7 @@ def build(
                 end,
                 now,
                 coverage.get(t.name, ()),
+                settings.report.min_coverage,
             )
             for t in chosen
         )
@@ -257,6 +260,7 @@ def build(
         sections=tuple(sections),
         unknown_windows=tuple(unknown),
         scope_labels=scope_labels,
+        settings=settings.report,
     )
 
 

@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -180,6 +181,17 @@ def _filters(report: Report, lang: Lang) -> str:
     )
 
 
+def _dateline(report: Report, lang: Lang) -> str:
+    """"Đắk Lắk, ngày 08 tháng 12 năm 2026", as an administrative document dates itself."""
+    place = report.settings.place
+    if not place:
+        return ""
+    day = datetime.fromtimestamp(report.generated, UTC).astimezone(ZoneInfo(report.zone))
+    if lang == "vi":
+        return f"{place}, ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+    return f"{place}, {day.day} {day.strftime('%B')} {day.year}"
+
+
 def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
     """(the document, the SHA-256 CSP source of its one style block)."""
     words = report_words(lang)
@@ -193,6 +205,10 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         sections=[_section(s, words, zone, lang) for s in report.sections],
         pct=lambda value: percent(value, lang),
         low=_LOW,
+        head=report.settings,
+        dateline=_dateline(report, lang),
+        sla=report.settings.sla.default is not None
+        or bool(report.settings.sla.carrier or report.settings.sla.group),
         low_coverage=any(
             f.low_coverage for s in report.sections for f in [s.total, *(r.figures for r in s.rows)]
         ),

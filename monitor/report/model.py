@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from alerts.model import Outage
+from monitor.config.report import ReportSettings
 from monitor.core.i18n import group_key
 from monitor.report.intervals import Span
 
@@ -38,7 +39,8 @@ class ReportError(ValueError):
     """A report that cannot be made as asked (unknown phase, empty range, no ledger)."""
 
 
-# Below this share of its period watched, a figure is marked: it speaks for part of the time.
+# Below this share of its period watched, a figure is marked: it speaks for part of the time
+# (the default of ``[report] min_coverage``).
 LOW_COVERAGE = 0.9
 
 
@@ -54,6 +56,7 @@ class Figures:
     outages: int
     longest_seconds: float
     watched_seconds: float  # time some result vouched for (alerts/coverage.py)
+    min_coverage: float = LOW_COVERAGE * 100  # percent: under it, the figure is marked
 
     @property
     def unwatched_seconds(self) -> float:
@@ -86,7 +89,15 @@ class Figures:
 
     @property
     def low_coverage(self) -> bool:
-        return self.period_seconds > 0 and self.watched_seconds < LOW_COVERAGE * self.period_seconds
+        watched_enough = self.min_coverage / 100 * self.period_seconds
+        return self.period_seconds > 0 and self.watched_seconds < watched_enough
+
+    def sla_met(self, goal: float | None) -> bool | None:
+        """Whether the availability reaches ``goal`` (percent); None without a goal, without
+        a figure, or when too little was watched to tell."""
+        if goal is None or self.availability is None or self.low_coverage:
+            return None
+        return self.availability >= goal
 
     @property
     def mttr_seconds(self) -> float | None:
@@ -101,6 +112,7 @@ class Figures:
             self.outages + other.outages,
             max(self.longest_seconds, other.longest_seconds),
             self.watched_seconds + other.watched_seconds,
+            other.min_coverage,  # one report, one threshold: ZERO's default never wins
         )
 
 
@@ -187,3 +199,12 @@ class Report:
     unknown_windows: tuple[str, ...] = field(default=())
     # The operator's scope as data (label → values), so a page can name its keys in its words.
     scope_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # [report]: the header, the signature block and the availability goals.
+    settings: ReportSettings = field(default_factory=ReportSettings)
+
+    def goal(self, level: str, name: str) -> float | None:
+        """The availability goal (percent) of an aggregate (``carrier``, ``group``, ``total``)."""
+        return self.settings.sla.for_aggregate(level, name)
+
+    def row_goal(self, row: Row) -> float | None:
+        return self.settings.sla.for_target(row.carrier, row.group)

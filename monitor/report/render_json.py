@@ -15,7 +15,7 @@ def _r(seconds: float) -> float:
     return round(seconds, 3)
 
 
-def figures_json(f: Figures) -> dict[str, Any]:
+def figures_json(f: Figures, goal: float | None = None) -> dict[str, Any]:
     return {
         "availability_percent": f.availability,
         "outages": f.outages,
@@ -31,13 +31,15 @@ def figures_json(f: Figures) -> dict[str, Any]:
         "up_seconds": _r(f.up_seconds),
         "coverage_percent": f.coverage,
         "low_coverage": f.low_coverage,
+        "sla_percent": goal,
+        "sla_met": f.sla_met(goal),
     }
 
 
-def _section_json(section: Section) -> dict[str, Any]:
+def _section_json(section: Section, report: Report) -> dict[str, Any]:
     def agg(key: str) -> list[dict[str, Any]]:
         return [
-            {"name": name, "targets": len(rows), **figures_json(fig)}
+            {"name": name, "targets": len(rows), **figures_json(fig, report.goal(key, name))}
             for name, fig, rows in section.by(key)
         ]
 
@@ -48,7 +50,10 @@ def _section_json(section: Section) -> dict[str, Any]:
         "start": iso(section.start),
         "end": iso(section.end),
         "planned_end": iso(section.planned_end),
-        "total": {"targets": len(section.rows), **figures_json(section.total)},
+        "total": {
+            "targets": len(section.rows),
+            **figures_json(section.total, report.goal("total", "")),
+        },
         "carriers": agg("carrier"),
         "groups": agg("group"),
         "targets": [
@@ -58,7 +63,7 @@ def _section_json(section: Section) -> dict[str, Any]:
                 "kind": row.kind,
                 "carrier": row.carrier,
                 "labels": dict(row.labels),
-                **figures_json(row.figures),
+                **figures_json(row.figures, report.row_goal(row)),
                 "outage_list": [
                     {
                         "start": iso(p.outage.start),
@@ -85,5 +90,5 @@ def to_json(report: Report) -> dict[str, Any]:
         "scope": report.scope,
         "filters": dict(report.filters),
         "unknown_maintenance_windows": list(report.unknown_windows),
-        "sections": [_section_json(s) for s in report.sections],
+        "sections": [_section_json(s, report) for s in report.sections],
     }

@@ -298,6 +298,8 @@ class Figures(Strict):
     up_seconds: Number
     coverage_percent: Number | None
     low_coverage: bool
+    sla_percent: Number | None
+    sla_met: bool | None
 
 
 class _Counted(Strict):

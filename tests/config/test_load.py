@@ -223,6 +223,24 @@ CASES = [
         "timezone",
     ),
     ("TOML syntax", GOOD + "\n[[targets]\n", "", "not valid TOML"),
+    (
+        "an availability goal over 100 %",
+        GOOD + "\n[report.sla]\ncarrier = { viettel = 120 }\n",
+        "report.sla.carrier",
+        "a percent in (0, 100]",
+    ),
+    (
+        "a report key that does not exist",
+        GOOD + '\n[report]\nagencyy = "Sở KH&CN"\n',
+        "report.agencyy",
+        "unknown key",
+    ),
+    (
+        "a signer without a title",
+        GOOD + "\n[[report.signers]]\nname = 'A'\n",
+        "report.signers[0].title",
+        "required key is missing",
+    ),
 ]
 
 

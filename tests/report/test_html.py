@@ -14,7 +14,9 @@ import pytest
 
 from monitor.config import Settings
 from monitor.config.access import Principal
+from monitor.config.report import ReportSettings
 from monitor.report.html import chart, percent, to_html
+from monitor.report.render_json import to_json
 from tests.support.report import NOW, built, ts
 
 
@@ -114,3 +116,66 @@ async def test_the_chart_shows_time_not_watched(ledger: tuple[Settings, Path]) -
     page, _ = to_html(rep, "vi")
     assert 'class="unwatched"' in page and "không giám sát" in page
     assert "Độ phủ giám sát dưới 90 %" in page
+
+
+SIGNED = {
+    "agency": "UBND tỉnh Đắk Lắk",
+    "department": "Sở Khoa học và Công nghệ",
+    "place": "Đắk Lắk",
+    "sla": {"default": 99.0, "carrier": {"viettel": 99.9}, "group": {"website": 99.5}},
+    "signers": [{"title": "Người lập biểu"}, {"title": "Giám đốc", "name": "Nguyễn Văn A"}],
+}
+
+
+async def test_a_report_to_sign_has_its_header_goals_and_signatures(
+    ledger: tuple[Settings, Path],
+) -> None:
+    """The administrative header (agency, department, the nation's motto, place and date),
+    an availability goal per carrier and group with met or not met, and the signature block."""
+    settings, _ = ledger
+    rep = dataclasses.replace(
+        built(settings, phase="dai-hoi-tinh"), settings=ReportSettings.model_validate(SIGNED)
+    )
+    page, _ = to_html(rep, "vi")
+    text = re.sub(r"<[^>]+>", " ", page)
+    for words in (
+        "UBND TỈNH ĐẮK LẮK",
+        "SỞ KHOA HỌC VÀ CÔNG NGHỆ",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Đắk Lắk, ngày 19 tháng 10 năm 2025",  # generated "now": 19/10 19:00 in Ha Noi
+        "NGƯỜI LẬP BIỂU",
+        "GIÁM ĐỐC",
+        "(Ký, ghi rõ họ tên)",
+        "Nguyễn Văn A",
+        "Mục tiêu",
+        "Đánh giá",
+    ):
+        assert words in text, words
+    # viettel: 98.870 % against its 99.9 %: not met; vnpt 99.415 % against the default 99 %: met;
+    # the venue switch: watched under 90 % of the phase, too little data to tell.
+    row = {r.name: r for r in rep.sections[0].rows}
+    assert row["viettel-uplink"].figures.sla_met(rep.row_goal(row["viettel-uplink"])) is False
+    assert row["vnpt-uplink"].figures.sla_met(rep.row_goal(row["vnpt-uplink"])) is True
+    assert row["venue-switch"].figures.sla_met(rep.row_goal(row["venue-switch"])) is None
+    assert rep.row_goal(row["cong-thong-tin"]) == 99.5
+    assert re.search(r"99,900\u00a0%</td>\s*<td class=\"low\">Không đạt", page)
+    assert re.search(r"99,000\u00a0%</td>\s*<td class=\"\">Đạt", page)
+    assert "Chưa đủ số liệu" in page
+    # Without a [report] table: no header, no goals, no signatures.
+    plain, _ = to_html(built(settings, phase="dai-hoi-tinh"), "vi")
+    assert "CỘNG HÒA" not in plain and "Mục tiêu" not in plain and "Ký, ghi rõ" not in plain
+
+
+async def test_the_json_report_says_whether_each_goal_is_met(
+    ledger: tuple[Settings, Path],
+) -> None:
+    settings, _ = ledger
+    rep = dataclasses.replace(
+        built(settings, phase="dai-hoi-tinh"), settings=ReportSettings.model_validate(SIGNED)
+    )
+    doc = to_json(rep)
+    section = doc["sections"][0]
+    carriers = {c["name"]: (c["sla_percent"], c["sla_met"]) for c in section["carriers"]}
+    assert carriers == {"viettel": (99.9, False), "vnpt": (99.0, True)}
+    assert section["total"]["sla_percent"] == 99.0

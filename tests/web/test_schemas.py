@@ -112,6 +112,8 @@ FIGURES: dict[str, Any] = {
     "up_seconds": 345555.0,
     "coverage_percent": 100.0,
     "low_coverage": False,
+    "sla_percent": 99.9,
+    "sla_met": True,
 }
 
 
