@@ -182,7 +182,7 @@ def _filters(report: Report, lang: Lang) -> str:
 
 
 def _dateline(report: Report, lang: Lang) -> str:
-    """"Đắk Lắk, ngày 08 tháng 12 năm 2026", as an administrative document dates itself."""
+    """ "Đắk Lắk, ngày 08 tháng 12 năm 2026", as an administrative document dates itself."""
     place = report.settings.place
     if not place:
         return ""
