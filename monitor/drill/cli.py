@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import pages, report
 from .netns import ADDRESSES, WEB, NetnsLab, clean_stale, is_root
 from .processes import which_missing
 from .scenarios import SCENARIOS, drill
@@ -54,20 +54,37 @@ async def _run(names: list[str], workdir: Path, out: Path) -> int:
     return 1 if any(r["missed"] for r in records) else 0
 
 
+async def _pages(settings: Path, workdir: Path, out: Path) -> int:
+    records = await pages.run_pages_drill(workdir, settings, root=is_root())
+    md, js = pages.write(records, out)
+    print(pages.markdown(records))
+    print(f"report: {md} and {js}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    """``netmon drill NAME|all [--out STEM]``."""
+    """``netmon drill NAME|all|pages [--out STEM]``."""
     parser = argparse.ArgumentParser(prog="netmon drill", description=__doc__)
-    parser.add_argument("name", choices=[*SCENARIOS, "all"])
+    parser.add_argument("name", choices=[*SCENARIOS, "all", "pages"])
     parser.add_argument(
         "--out", type=Path, default=None, help="report stem (default bench/results/drill-NAME)"
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("settings.toml"),
+        help="pages: the settings to drill (default: the shipped settings.toml)",
+    )
     args = parser.parse_args(argv)
+    out = args.out or Path("bench/results") / f"drill-{args.name}"
+    if args.name == "pages":  # the loopback lab; root only for the ICMP loss fault
+        with tempfile.TemporaryDirectory(prefix="netmon-drill-") as tmp:
+            return asyncio.run(_pages(args.config.resolve(), Path(tmp), out))
     refused = _refuse("drill")
     if refused is not None:
         return refused
     clean_stale()
     names = list(SCENARIOS) if args.name == "all" else [args.name]
-    out = args.out or Path("bench/results") / f"drill-{args.name}"
     with tempfile.TemporaryDirectory(prefix="netmon-drill-") as tmp:
         return asyncio.run(_run(names, Path(tmp), out))
 
