@@ -278,8 +278,9 @@ async def run_pages_drill(
             await asyncio.sleep(fault.hold)
             await lab.heal(fault.target)
 
-            async def quiet() -> bool:  # the fault's own alerts: others may stand for long
-                return not await _firing(http, base, fault.target)
+            async def quiet(target: str = fault.target) -> bool:
+                # The fault's own alerts: others may stand for long.
+                return not await _firing(http, base, target)
 
             with contextlib.suppress(TimeoutError):  # still firing: the record shows it
                 await wait_for("every alert resolved", quiet, 60, 1.0)
