@@ -67,11 +67,60 @@ def render_target(target: Target, observation: Observation) -> dict[str, str]:
     return out
 
 
+# A target's line heads kept at most: label values that change every result (none of the
+# catalogue's do) cannot grow the cache without bound.
+_PREFIXES_MAX = 4096
+
+
+class _Prefixes:
+    """One target's line heads (``name{labels} ``), escaped once and reused for every result:
+    the same bytes as ``render_target`` (tests/runtime/test_metrics.py pins it), a third of
+    its cost."""
+
+    __slots__ = ("base", "heads", "target")
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.base = target_labels(target)
+        self.heads: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+
+    def head(self, name: str, extra: tuple[tuple[str, str], ...]) -> str:
+        key = (name, extra)
+        head = self.heads.get(key)
+        if head is None:
+            if len(self.heads) >= _PREFIXES_MAX:
+                self.heads.clear()
+            more = "".join(f',{k}="{escape_label_value(v)}"' for k, v in extra)
+            head = self.heads[key] = f"{name}{{{self.base}{more}}} "
+        return head
+
+    def render(self, observation: Observation) -> dict[str, str]:
+        result = observation.result
+        head = self.head
+        out: dict[str, str] = {
+            "probe_success": head("probe_success", ()) + ("1\n" if result.success else "0\n"),
+            "probe_duration_seconds": head("probe_duration_seconds", ())
+            + format_value(observation.duration)
+            + "\n",
+        }
+        if not result.success:
+            out["probe_failure_info"] = (
+                head("probe_failure_info", (("reason", result.reason or "unknown"),)) + "1\n"
+            )
+        for sample in result.samples:
+            line = head(sample.name, sample.labels) + format_value(sample.value) + "\n"
+            previous = out.get(sample.name)
+            out[sample.name] = line if previous is None else previous + line
+        return out
+
+
 class MetricsRenderer:
     """Keeps each target's rendered lines; joins them per family at scrape time."""
 
     def __init__(self, store: Store) -> None:
         self._fragments: dict[str, dict[str, str]] = {}  # family -> target -> lines
+        self._prefixes: dict[str, _Prefixes] = {}  # target -> its line heads
+        self._families_of: dict[str, tuple[str, ...]] = {}  # target -> families it has lines in
         # The catalogue's order, then any family a probe emits undeclared (a defect
         # tests/probes/test_catalogue.py catches; its series are still exposed).
         self._order: list[str] = [family.name for family in CATALOGUE]
@@ -81,8 +130,12 @@ class MetricsRenderer:
                 self._on_record(state, state.latest)
 
     def _on_record(self, state: TargetState, observation: Observation) -> None:
-        name = state.target.name
-        rendered = render_target(state.target, observation)
+        target = state.target
+        name = target.name
+        prefixes = self._prefixes.get(name)
+        if prefixes is None or prefixes.target is not target:  # new, or reloaded
+            prefixes = self._prefixes[name] = _Prefixes(target)
+        rendered = prefixes.render(observation)
         for family, lines in rendered.items():
             per_target = self._fragments.get(family)
             if per_target is None:
@@ -90,13 +143,15 @@ class MetricsRenderer:
                 if family not in BY_NAME:
                     self._order.append(family)
             per_target[name] = lines
-        for family, per_target in self._fragments.items():
+        for family in self._families_of.get(name, ()):
             if family not in rendered:
-                per_target.pop(name, None)
+                self._fragments[family].pop(name, None)
+        self._families_of[name] = tuple(rendered)
 
     def _on_remove(self, name: str) -> None:
-        for per_target in self._fragments.values():
-            per_target.pop(name, None)
+        self._prefixes.pop(name, None)
+        for family in self._families_of.pop(name, ()):
+            self._fragments[family].pop(name, None)
 
     def render_probes(self) -> str:
         parts: list[str] = []

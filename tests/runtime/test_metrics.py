@@ -11,7 +11,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Settings
-from monitor.runtime.metrics import MetricsRenderer, escape_label_value, format_value
+from monitor.runtime.metrics import (
+    MetricsRenderer,
+    escape_label_value,
+    format_value,
+    render_target,
+)
 from monitor.runtime.service import Service
 from monitor.runtime.store import Observation, Store
 from monitor.web.app import make_app
@@ -118,6 +123,27 @@ def test_label_change_on_reload_drops_old_series() -> None:
     store.record("venue-viettel-uplink", Observation(ICMP_OK, 1.0, 1.0))
     store.set_targets(settings({**UPLINK, "labels": {"carrier": "vnpt"}}).targets)
     assert 'carrier="viettel"' not in renderer.render_probes()
+
+
+def test_the_kept_line_heads_give_render_targets_bytes_across_a_reload() -> None:
+    """The renderer reuses each target's escaped line heads; what it keeps must be exactly what
+    render_target makes, for hostile label values, a failure and after a reload that changes
+    the labels (a new Target: new heads, none of the old)."""
+    hostile = {**UPLINK, "labels": {"carrier": 'vi"et\\tel\nx', "site": "hội trường"}}
+    store = Store()
+    renderer = MetricsRenderer(store)
+    for spec, result in ((hostile, ICMP_OK), (hostile, HTTP_DOWN), (UPLINK, ICMP_OK)):
+        store.set_targets(settings(spec).targets)
+        obs = Observation(result, 1.0, 0.25)
+        store.record("venue-viettel-uplink", obs)
+        state = store.get("venue-viettel-uplink")
+        assert state is not None
+        expected = render_target(state.target, obs)
+        text = renderer.render_probes()
+        for family, lines in expected.items():
+            assert lines in text, family
+        series = [line for line in text.splitlines() if not line.startswith("#")]
+        assert len(series) == sum(lines.count("\n") for lines in expected.values())
 
 
 SWITCH = {
