@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from alerts.model import AlertSnapshot, Notification
+from monitor.core.i18n import NO_NAMES, DisplayNames
 
 __all__ = ["Notifier", "NotifyContext", "NotifyError", "post"]
 
@@ -61,6 +62,7 @@ class NotifyContext:
     zone: ZoneInfo
     language: str
     external_url: str
+    names: DisplayNames = NO_NAMES  # display names of targets and label values (i18n)
     _session: aiohttp.ClientSession | None = field(default=None)
 
     @property

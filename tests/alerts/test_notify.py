@@ -153,7 +153,9 @@ async def test_alertmanager_fire_keepalive_resolve(tmp_path: Path) -> None:
             alert = await wait_for("TargetDown in Alertmanager", lambda: in_am("TargetDown"))
             assert alert["labels"]["carrier"] == "vnpt"
             assert alert["labels"]["phase"] == "none"
-            assert alert["annotations"]["summary_vi"] == "bao-dak-lak mất kết nối"
+            assert alert["annotations"]["summary_vi"] == (
+                "bao-dak-lak gặp sự cố: máy chủ trả mã HTTP lỗi"
+            )
             assert alert["status"]["state"] == "active"
             await wait_for(
                 "Alertmanager's webhook",

@@ -99,7 +99,8 @@ UNMARKED = {
 }  # fmt: skip
 # Vietnamese texts allowed to be plain ASCII: the link to the English page is its own name;
 # "do" ("because of", before the parent's name) has no marks in Vietnamese either.
-ASCII_VI = {("_WORDS", "lang_other"), ("_WORDS", "suppressed_by")}
+# "sau" ("after", before an outage's length) is plain Vietnamese too.
+ASCII_VI = {("_WORDS", "lang_other"), ("_WORDS", "suppressed_by"), ("_MESSAGE_WORDS", "lasted")}
 # Names and codes that stay as they are in Vietnamese text (protocols, the product, "token"
 # and "SNMP trap" given in brackets after the Vietnamese words for staff who know them).
 TECHNICAL = {"dns", "tls", "http", "https", "icmp", "snmp", "trap", "token", "netmon", "ok"}
@@ -243,6 +244,6 @@ def test_the_small_helpers() -> None:
     groups = ["other", "zeta", "website", "alpha", "carrier"]
     assert sorted(groups, key=i18n.group_key) == ["carrier", "website", "alpha", "zeta", "other"]
     assert i18n.duration_text(3725, "vi") == "1 giờ 2 phút 5 giây"
-    assert i18n.duration_text(90061, "en") == "1d 1h 1m 1s"
+    assert i18n.duration_text(90061, "en") == "1 d 1 h 1 min 1 s"
     assert i18n.duration_text(0.4, "vi") == "0 giây" and i18n.duration_text(None, "en") == ""
     assert set(i18n.STATE_WORDS["vi"]) >= {"up", "down", "degraded", "suppressed", "maintenance"}
