@@ -350,7 +350,7 @@ def board(service: Service, principal: Principal, now: float) -> Board:
     names = {s.target.name for s in visible}
     alerts = visible_alerts(service.alerts.alerts_json(), principal, names)
     windows = service.alerts.maintenance()
-    names = service.settings.display_names
+    display = service.settings.display_names
     # Each target is handed only its own alerts: scanning all of them per target was
     # quadratic (800 targets down: 0.7 s on the loop per render).
     by_target: dict[object, list[Mapping[str, Any]]] = {}
@@ -363,8 +363,8 @@ def board(service: Service, principal: Principal, now: float) -> Board:
             windows=windows,
             alerts=by_target.get(s.target.name, ()),
             principal=principal,
-            names=names,
+            names=display,
         )
         for s in visible
     )
-    return Board(views, tuple(alerts), service.scheduler.phase, now, names)
+    return Board(views, tuple(alerts), service.scheduler.phase, now, display)

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
