@@ -231,6 +231,7 @@ def build(
         sections=tuple(sections),
         unknown_windows=tuple(unknown),
         scope_labels=scope_labels,
+        names=settings.display_names,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from alerts.model import Outage
-from monitor.core.i18n import group_key
+from monitor.core.i18n import NO_NAMES, DisplayNames, group_key
 from monitor.report.intervals import Span
 
 __all__ = [
@@ -155,3 +155,6 @@ class Report:
     unknown_windows: tuple[str, ...] = field(default=())
     # The operator's scope as data (label → values), so a page can name its keys in its words.
     scope_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Display names (targets' titles, [names]) for the pages that show names to people; the
+    # JSON and CSV keep the slugs, which scripts and spreadsheets join on.
+    names: DisplayNames = NO_NAMES

@@ -383,7 +383,7 @@ def test_the_noc_sees_everything_named(service: Service) -> None:
     assert next(a for a in seen.alerts if a["target"] == "vnpt-core")["notified"] == ["noc"]
     slow = seen.view("viettel-slow")
     assert slow is not None and (slow.state, slow.reason) == ("degraded", "alert")
-    assert slow.reason_text("vi").startswith("viettel-slow trễ cao")
+    assert slow.reason_text("vi") == "viettel-slow: độ trễ cao (400 ms)"
     assert slow.since == T0 - 30  # the alert's condition began with that result
     assert seen.view("nothing") is None and seen.now == T0 and seen.phase is None
 
