@@ -490,9 +490,10 @@ def _excerpt(text: str, found: str) -> str:
     at = text.find(found)
     if at < 0:
         return found
-    # From the end of the tag before it, when that is near, else a few words before.
-    start = max(text.rfind(">", max(0, at - _EXCERPT_BEFORE), at) + 1, at - _EXCERPT_BEFORE, 0)
-    stretch = text[start : at + len(found) + _EXCERPT_AFTER]
+    stretch = text[max(0, at - _EXCERPT_BEFORE) : at + len(found) + _EXCERPT_AFTER]
+    close, opening = stretch.find(">"), stretch.find("<")
+    if close >= 0 and (opening < 0 or close < opening):  # began inside a tag: drop its end
+        stretch = stretch[close + 1 :]
     words = _SPACE.sub(" ", _TAG.sub(" ", stretch)).strip()
     limit = len(found) + _EXCERPT_BEFORE + 40
     if len(words) <= limit:

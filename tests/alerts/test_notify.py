@@ -276,7 +276,8 @@ async def test_email_over_starttls_in_vietnamese(
     firing, resolved = mailbox.messages
     title = "Sở Thông tin và Truyền thông"
     assert re.fullmatch(
-        rf"\[Cảnh báo\] {title} gặp sự cố: máy chủ trả mã HTTP lỗi · từ \d\d:\d\d \d\d/\d\d/\d{{4}}",
+        rf"\[Cảnh báo\] {title} gặp sự cố: máy chủ trả mã HTTP lỗi"
+        r" · từ \d\d:\d\d \d\d/\d\d/\d{4}",
         str(firing["Subject"]),
     ), firing["Subject"]
     assert re.fullmatch(rf"\[Đã khôi phục\] {title} · sau \d+ giây", str(resolved["Subject"])), (
