@@ -41,6 +41,7 @@ from monitor.core.i18n import (
     language,
     local_time,
     reason_text,
+    severity_text,
     words,
 )
 from monitor.runtime.service import Service
@@ -259,6 +260,7 @@ def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "severity": a.get("severity") or "",
+                "severity_text": severity_text(str(a.get("severity") or ""), lang),
                 "summary": ann.get(f"summary_{lang}") or ann.get("summary") or a["rule"],
                 "rule": a["rule"],
                 "target": a.get("target") or "",

@@ -92,3 +92,31 @@ async def test_chart_geometry(ledger: tuple[Settings, Path]) -> None:
     assert [t[2] for t in c.ticks] == ["14/10/2025 07:00", "15/10/2025 12:30", "16/10/2025 18:00"]
     assert c.height == 16 + 20 + 18 and c.base == 36
     assert percent(None) == "—"
+
+
+async def test_the_page_names_targets_and_carriers_by_their_display_names(
+    ledger: tuple[Settings, Path],
+) -> None:
+    """Issue 12: titles and [names] on the report's page; the JSON and CSV keep slugs."""
+    from monitor.core.i18n import DisplayNames
+    from monitor.report.render_csv import to_csv
+
+    settings, _ = ledger
+    rep = built(settings, phase="dai-hoi-tinh")
+    assert rep.names is settings.display_names  # build() hands the settings' names on
+    named = dataclasses.replace(
+        rep,
+        names=DisplayNames(
+            targets={"viettel-uplink": {"vi": "Đường truyền Viettel", "en": "Viettel uplink"}},
+            labels={"carrier": {"vnpt": {"vi": "Tập đoàn VNPT", "en": "VNPT Group"}}},
+        ),
+    )
+    page, _ = to_html(named, "vi")
+    assert "<tr><td>Đường truyền Viettel</td>" in page  # the target's row and its outages
+    assert "<tr><td>Tập đoàn VNPT</td>" in page  # the carriers' table
+    assert ">Đường truyền Viettel</text>" in page  # the chart's label
+    assert "<figcaption>Biểu đồ: Tập đoàn VNPT</figcaption>" in page
+    assert "<tr><td>viettel-uplink</td>" not in page
+    assert "VNPT Group" in to_html(named, "en")[0]
+    csv = to_csv(named, "vi").decode("utf-8-sig")
+    assert "viettel-uplink" in csv and "Đường truyền Viettel" not in csv
