@@ -353,6 +353,7 @@ class AlertEngine:
                         alert = self._new(rule, name, series)
                     alert.detail = event.detail or f"{event.source} {event.name}"
                     alert.reason = event.name
+                    alert.facts = {"trap": event.name, "samples": {}}
                     alert.ring.append(True)
                     if alert.state != "firing":
                         if alert.state == "inactive":

@@ -446,8 +446,10 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
         present = [s for s in opts.body_absent if _normalize(s) in out.text]
         samples.append(Sample("probe_http_content_match", 0.0 if missing or present else 1.0))
         facts += [("required", s) for s in missing] + [("forbidden", s) for s in present]
-        if present:
-            facts.append(("excerpt", _excerpt(out.text, _normalize(present[0]))))
+        if present:  # the page's words around the first forbidden text it shows
+            text = out.text
+            first = min((_normalize(p) for p in present), key=text.find)
+            facts.append(("excerpt", _excerpt(text, first)))
         # Apart, so "banner missing" and "page defaced" are told from each other.
         if opts.body_contains:
             samples.append(Sample("probe_http_content_required_match", 0.0 if missing else 1.0))
@@ -490,7 +492,11 @@ def _excerpt(text: str, found: str) -> str:
     at = text.find(found)
     if at < 0:
         return found
-    stretch = text[max(0, at - _EXCERPT_BEFORE) : at + len(found) + _EXCERPT_AFTER]
+    start = max(0, at - _EXCERPT_BEFORE)
+    if start > 0 and text[start - 1].isalnum():  # not from the middle of a word
+        space = text.find(" ", start, at)
+        start = space + 1 if space >= 0 else at
+    stretch = text[start : at + len(found) + _EXCERPT_AFTER]
     close, opening = stretch.find(">"), stretch.find("<")
     if close >= 0 and (opening < 0 or close < opening):  # began inside a tag: drop its end
         stretch = stretch[close + 1 :]

@@ -690,6 +690,10 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
         "vi": "bản ghi DNS khác với giá trị mong đợi",
         "en": "the DNS answer differs from the expected one",
     },
+    "trap": {
+        "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
+        "en": "the device sent {trap} (SNMP trap)",
+    },
 }
 
 # ifOperStatus (IF-MIB) in words.
@@ -793,7 +797,9 @@ def evidence_text(
         return ", ".join(_quote(w, lang) for w in facts.get(key, ()))
 
     parts: list[str] = []
-    if focus == "probe_http_content_forbidden_match" and facts.get("found"):
+    if facts.get("trap"):  # fired by the device's own notification, before any poll
+        parts.append(say("trap", trap=str(facts["trap"])))
+    elif focus == "probe_http_content_forbidden_match" and facts.get("found"):
         parts.append(say("forbidden", words=words_of("found")))
         if facts.get("excerpt"):
             excerpt = str(facts["excerpt"])[:_EXCERPT_MAX]

@@ -60,7 +60,7 @@ def test_a_title_of_a_target_is_checked_too(tmp_path: Path) -> None:
     raw = {"targets": [{"name": "a", "kind": "icmp", "host": "127.0.0.1", "title": "x" * 201}]}
     with pytest.raises(SettingsError) as info:
         parse_settings(raw, tmp_path)
-    assert [str(i) for i in info.value.issues][0].startswith("targets[0].title")
+    assert next(str(i) for i in info.value.issues).startswith("targets[0].title")
 
 
 def test_the_status_url(tmp_path: Path) -> None:

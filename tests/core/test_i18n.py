@@ -308,6 +308,10 @@ def test_evidence_is_worded_from_facts_in_each_language() -> None:
         "độ trễ trung bình 180 ms"
     )
     assert _evidence({"samples": {}}, "sysUpTime") == ["", ""]  # nothing to say: nothing
+    assert _evidence({"trap": "linkDown", "samples": {}}, "ifOperStatus") == [
+        "thiết bị gửi thông báo linkDown (SNMP trap)",
+        "the device sent linkDown (SNMP trap)",
+    ]
 
 
 def test_failures_say_unreachable_only_when_it_is() -> None:

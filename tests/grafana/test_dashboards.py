@@ -143,8 +143,12 @@ def test_legends_show_display_names_and_queries_keep_slugs() -> None:
     every operator, names nobody's targets."""
     docs = _committed()
     carriers = {p["title"]: p for p in _panels(docs["netmon-carriers"])}
-    loss = next(p for p in carriers.values() if p.get("type") == "timeseries"
-                and any("{{target}}" in str(t.get("legendFormat")) for t in p.get("targets", [])))  # fmt: skip
+    loss = next(
+        p
+        for p in carriers.values()
+        if p.get("type") == "timeseries"
+        and any("{{target}}" in str(t.get("legendFormat")) for t in p.get("targets", []))
+    )
     renames = _renames(loss)
     assert renames["^venue\\-viettel\\-uplink( .*)?$"] == "Đường truyền Viettel - Hội trường$1"
     assert all("venue-viettel-uplink" not in json.dumps(t) or "target" in json.dumps(t)

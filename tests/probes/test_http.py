@@ -382,6 +382,9 @@ def test_the_excerpt_is_the_pages_words_around_the_find() -> None:
     )
     assert _excerpt("xxxx " * 20 + "hacked", "hacked").endswith("xxxx hacked")
     assert _excerpt("nothing here", "hacked") == "hacked"
+    assert _excerpt("x" * 30 + "abcdef Your security is zero, hacked", "hacked") == (
+        "Your security is zero, hacked"  # from a word's start, not "ur security"
+    )
 
 
 # --------------------------------------------------------------------------- redirects
