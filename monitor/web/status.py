@@ -137,6 +137,8 @@ class TargetView:
         fields = dict(self.fields)
         if self.reason == "alert":  # the alert's own summary, in that language
             fields["summary"] = fields.get(f"summary_{lang}", "")
+        if self.reason == "parent_down" and self.suppressed_by is not None:
+            fields["parent"] = self.names.target(self.suppressed_by, "en" if lang == "en" else "vi")
         return reason_text(self.reason, "en" if lang == "en" else "vi", fields)
 
 

@@ -467,6 +467,8 @@ async def test_the_pages_show_display_names_and_keep_slugs_as_keys(tmp_path: Pat
              "title": {"vi": "Đường truyền Viettel - Hội trường", "en": "Viettel link to the hall"},
              "group": "venue", "labels": {"carrier": "viettel"}},
             {"name": "plain-slug", "kind": "icmp", "host": "127.0.2.3", "group": "venue"},
+            {"name": "child", "kind": "icmp", "host": "127.0.2.4", "group": "venue",
+             "depends_on": ["venue-viettel-uplink"]},
         ],
         "alerts": {"rules": [{"name": "TargetDown", "failures": 1}]},
     }  # fmt: skip
@@ -475,6 +477,7 @@ async def test_the_pages_show_display_names_and_keep_slugs_as_keys(tmp_path: Pat
     try:
         service.store.record("venue-viettel-uplink", Observation(failed(), T0 - 30, 0.05))
         service.store.record("plain-slug", Observation(ok(), T0 - 30, 0.05))
+        service.store.record("child", Observation(failed(), T0 - 30, 0.05))
         async with TestClient(TestServer(make_app(service), host="127.0.0.1")) as client:
             page = await (await client.get("/?lang=vi")).text()
             english = await (await client.get("/?lang=en")).text()
@@ -492,3 +495,5 @@ async def test_the_pages_show_display_names_and_keep_slugs_as_keys(tmp_path: Pat
     assert '<span class="sev">Cảnh báo</span>' in page  # the severity in words, not "warning"
     assert ">Viettel link to the hall</a>" in english and "<h2>Hall 10-3 " in english
     assert "<h2>Đường truyền Viettel - Hội trường" in one and "Hội trường 10-3" in one
+    # A suppressed child names its parent by the parent's display name.
+    assert "thiết bị cấp trên Đường truyền Viettel - Hội trường mất kết nối" in page
