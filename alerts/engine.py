@@ -610,7 +610,9 @@ class AlertEngine:
         names = self._settings.display_names
         langs: tuple[Lang, ...] = ("vi", "en")
         for lang in langs:
-            # The display name, the value with its unit and the evidence, in each language.
+            # Label fields by their display names ({carrier}: "Viettel"; {target} stays the
+            # slug), the target's title, the value with its unit and the evidence.
+            values.update((key, names.label(key, value, lang)) for key, value in labels.items())
             values["title"] = names.target(alert.target, lang) if alert.target else ""
             values["value"] = self._format_value(alert, lang)
             values["failure"] = failure_text(alert.reason or None, lang)

@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 # Fields every rule fills in. Label names of the matching targets and of the series add to
-# these (``{carrier}``, ``{ifName}``).
+# these (``{carrier}``, ``{ifName}``); a label field is filled with the value's display name in
+# the text's language ([names], the group and severity words; ``{target}`` stays the slug).
 BASE_FIELDS = frozenset(
     {
         "alertname",

@@ -278,10 +278,24 @@ class DisplayNames:
         if key == "group":
             return group_title(value, lang, self)
         given = self.labels.get(key, {}).get(value)
-        return given[lang] if given is not None else value
+        if given is not None:
+            return given[lang]
+        if key == "severity":
+            return severity_text(value, lang)
+        if key == "phase" and value == "none":
+            return _MESSAGE_WORDS[lang]["no_phase"]
+        if key == "direction" and value in _DIRECTIONS:
+            return _DIRECTIONS[value][lang]
+        return value
 
 
 NO_NAMES = DisplayNames()
+
+# Label values netmon itself sets, in words (the `direction` of an interface's utilization).
+_DIRECTIONS: dict[str, dict[Lang, str]] = {
+    "in": {"vi": "chiều vào", "en": "inbound"},
+    "out": {"vi": "chiều ra", "en": "outbound"},
+}
 
 
 def group_key(group: str) -> tuple[int, str]:

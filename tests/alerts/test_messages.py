@@ -305,6 +305,37 @@ async def test_an_alert_fired_by_a_trap_says_which_trap(tmp_path: Path) -> None:
     assert vi["Nhà mạng"] == "Viettel"
 
 
+async def test_label_fields_are_filled_with_display_names(tmp_path: Path) -> None:
+    """{carrier}, {group}, {severity}, {phase} in a rule's text read as people say them, in
+    each language; {target} stays the slug."""
+    doc = settings_doc(tmp_path / "state")
+    doc["alerts"]["rules"].append(
+        {
+            "name": "CarrierLinkDown",
+            "match": {"carrier": ["viettel"], "kind": ["icmp"]},
+            "expr": "probe_success == 0",
+            "failures": 1,
+            "severity": "critical",
+            "summary": {
+                "vi": "{carrier} / {group} / {severity} / {phase} / {target}",
+                "en": "{carrier} / {group} / {severity} / {phase} / {target}",
+            },
+        }
+    )
+    async with feed(tmp_path, doc) as f:
+        await _down_and_up(f)
+        alert = next(a.alert for a in f.announced if a.alert.rule == "CarrierLinkDown")
+    assert alert.annotations["summary_vi"] == (
+        "Viettel / Nhà mạng và đường truyền / Nghiêm trọng / Đại hội Đảng bộ tỉnh lần thứ XVIII"
+        " / venue-viettel-uplink"
+    )
+    assert alert.annotations["summary_en"] == (
+        "Viettel / Carriers and links / Critical / Đại hội Đảng bộ tỉnh lần thứ XVIII"
+        " / venue-viettel-uplink"
+    )
+    assert alert.labels["carrier"] == "viettel" and alert.labels["severity"] == "critical"
+
+
 async def test_flapping_is_said_in_words(tmp_path: Path) -> None:
     async with feed(tmp_path) as f:
         down, _ = await _down_and_up(f)

@@ -342,6 +342,9 @@ def test_display_names_fall_back_on_the_slug() -> None:
     assert names.label("carrier", "vnpt", "vi") == "vnpt"
     assert names.label("group", "venue", "vi") == "Hội trường 10-3"  # [names.group] first
     assert names.label("group", "website", "vi") == "Trang thông tin điện tử"  # then the words
+    assert names.label("direction", "in", "vi") == "chiều vào"  # netmon's own label values
+    assert names.label("severity", "critical", "vi") == "Nghiêm trọng"
+    assert names.label("phase", "none", "vi") == "ngoài các đợt của kế hoạch"
     assert i18n.duration_text(3725, "vi", largest=2) == "1 giờ 2 phút"
     assert i18n.duration_text(3725, "en", largest=1) == "1 h"
     assert i18n.duration_text(59.6, "en", largest=2) == "1 min"
