@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from prometheus_client.core import Metric
@@ -56,6 +57,7 @@ from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
 from alerts.settings import LocalText
 from monitor.config import Phase, Settings, Target
 from monitor.core.clock import Clock, SystemClock
+from monitor.core.i18n import Lang, evidence_text, failure_text
 from monitor.core.labels import target_labels
 from monitor.runtime import metrics
 from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
@@ -91,6 +93,7 @@ class _Alert:
     annotations: dict[str, str] = field(default_factory=dict)
     detail: str = ""
     reason: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)  # templates.facts_of: the evidence
 
 
 def alert_key(rule: str, target: str | None, series: Labels) -> str:
@@ -124,7 +127,7 @@ class AlertEngine:
         self.ctx = NotifyContext(
             zone=ZoneInfo(settings.server.timezone),
             language=settings.server.language,
-            external_url=settings.alerts.external_url or f"http://{settings.server.listen}/",
+            external_url=settings.status_url,
             state_dir=directory,
         )
         self.dispatcher = Dispatcher(
@@ -168,7 +171,8 @@ class AlertEngine:
         self._maintenance.apply(settings.alerts.maintenance)
         self.ctx.zone = ZoneInfo(settings.server.timezone)
         self.ctx.language = settings.server.language
-        self.ctx.external_url = settings.alerts.external_url or f"http://{settings.server.listen}/"
+        self.ctx.external_url = settings.status_url
+        self.ctx.names = settings.display_names
 
     async def start(self) -> None:
         """Open the database, take back what it remembers, then listen to the store."""
@@ -350,6 +354,7 @@ class AlertEngine:
                         alert = self._new(rule, name, series)
                     alert.detail = event.detail or f"{event.source} {event.name}"
                     alert.reason = event.name
+                    alert.facts = {"trap": event.name, "samples": {}}
                     alert.ring.append(True)
                     if alert.state != "firing":
                         if alert.state == "inactive":
@@ -463,6 +468,7 @@ class AlertEngine:
             seen.add(key)
             alert.detail = obs.result.detail
             alert.reason = obs.result.reason or ""
+            alert.facts = templates.facts_of(obs.result)
             self._step(alert, holds, value, now)
         for key, alert in list(existing.items()):
             if key in seen:
@@ -593,7 +599,6 @@ class AlertEngine:
         labels = self._labels(alert)
         values = dict(labels)
         values.update(
-            value=self._format_value(alert),
             reason=alert.reason,
             detail=alert.detail,
             since=templates.format_since(alert.active_since or self._clock.time(), self.ctx.zone),
@@ -602,13 +607,36 @@ class AlertEngine:
         language = self._settings.server.language
         annotations: dict[str, str] = {}
         rule = alert.rule
-        for lang in ("vi", "en"):
+        selector = rule.condition.selector
+        names = self._settings.display_names
+        langs: tuple[Lang, ...] = ("vi", "en")
+        for lang in langs:
+            # Label fields by their display names ({carrier}: "Viettel"; {target} stays the
+            # slug), the target's title, the value with its unit and the evidence.
+            values.update((key, names.label(key, value, lang)) for key, value in labels.items())
+            values["title"] = names.target(alert.target, lang) if alert.target else ""
+            values["value"] = self._format_value(alert, lang)
+            values["failure"] = failure_text(alert.reason or None, lang)
+            values["evidence"] = evidence_text(
+                alert.facts,
+                selector.name if selector is not None else None,
+                alert.value,
+                lang,
+                self.ctx.zone,
+                self._clock.time(),
+            )
+            if values["evidence"]:
+                annotations[f"evidence_{lang}"] = values["evidence"]
+            if alert.target:
+                annotations[f"title_{lang}"] = values["title"]
             annotations[f"summary_{lang}"] = templates.render(rule.summary.get(lang), values)
             if rule.description is not None:
                 annotations[f"description_{lang}"] = templates.render(
                     rule.description.get(lang), values
                 )
         annotations["summary"] = annotations[f"summary_{language}"]
+        if alert.target:
+            annotations["title"] = annotations[f"title_{language}"]
         if rule.description is not None:
             annotations["description"] = annotations[f"description_{language}"]
         if rule.runbook_url:
@@ -620,7 +648,7 @@ class AlertEngine:
             self._persist(alert)
             self._announce(alert)
 
-    def _format_value(self, alert: _Alert) -> str:
+    def _format_value(self, alert: _Alert, lang: Lang = "vi") -> str:
         condition = alert.rule.condition
         if alert.reason and math.isnan(alert.value):
             return alert.reason  # fired by a trap: no polled value yet
@@ -630,6 +658,7 @@ class AlertEngine:
             selector.name if selector is not None else None,
             duration=condition.uses_time,
             rate=condition.rate_window is not None,
+            lang=lang,
         )
 
     def _target(self, name: str | None) -> Target | None:
@@ -668,7 +697,9 @@ class AlertEngine:
             starts_at=alert.active_since,
             ends_at=resolved_at,
             value=alert.value,
-            generator_url=self.ctx.external_url,
+            # The target's own page, not the status page's root (issue 12).
+            generator_url=self.ctx.external_url
+            + ("targets/" + quote(alert.target, safe="") if alert.target else ""),
         )
 
     def _announcement(self, alert: _Alert, resolved_at: float | None = None) -> Announcement:

@@ -19,11 +19,11 @@ failures = 2
 recoveries = 2
 severity = "warning"
 [rules.summary]
-vi = "{target} mất kết nối"
-en = "{target} is down"
+vi = "{title} {failure}"
+en = "{title} {failure}"
 [rules.description]
-vi = "{target} ({group}) không đạt từ {since}: {detail}"
-en = "{target} ({group}) has failed since {since}: {detail}"
+vi = "Kiểm tra nguồn điện, đường truyền và thiết bị cấp trên của đối tượng."
+en = "Check the power, the link and the devices upstream of it."
 
 [[rules]]
 name = "HighPacketLoss"
@@ -34,11 +34,11 @@ failures = 3
 recoveries = 3
 severity = "warning"
 [rules.summary]
-vi = "{target} mất gói {value}"
-en = "{target} loses {value} of packets"
+vi = "{title}: mất gói {value}"
+en = "{title}: {value} packet loss"
 [rules.description]
-vi = "Tỷ lệ mất gói tới {target} là {value} từ {since}."
-en = "Packet loss to {target} has been {value} since {since}."
+vi = "Đường truyền chập chờn: kiểm tra chất lượng kênh với nhà mạng."
+en = "The link is lossy: check its quality with the carrier."
 
 [[rules]]
 name = "HighLatency"
@@ -48,11 +48,11 @@ failures = 3
 recoveries = 3
 severity = "warning"
 [rules.summary]
-vi = "{target} trễ cao: {value}"
-en = "{target} latency is high: {value}"
+vi = "{title}: độ trễ cao ({value})"
+en = "{title}: high latency ({value})"
 [rules.description]
-vi = "Độ trễ trung bình tới {target} là {value} từ {since}."
-en = "Average round-trip time to {target} has been {value} since {since}."
+vi = "Độ trễ trung bình vượt 150 ms: kiểm tra tải và tuyến của đường truyền."
+en = "The average round trip is above 150 ms: check the link's load and route."
 
 [[rules]]
 name = "HighJitter"
@@ -62,11 +62,11 @@ failures = 3
 recoveries = 3
 severity = "warning"
 [rules.summary]
-vi = "{target} dao động trễ cao: {value}"
-en = "{target} jitter is high: {value}"
+vi = "{title}: độ dao động trễ cao ({value})"
+en = "{title}: high jitter ({value})"
 [rules.description]
-vi = "Độ dao động trễ tới {target} là {value}: thoại, truyền hình trực tuyến bị ảnh hưởng."
-en = "Jitter to {target} is {value}: voice and video links will suffer."
+vi = "Thoại và truyền hình trực tuyến sẽ bị ảnh hưởng."
+en = "Voice and video links will suffer."
 
 [[rules]]
 name = "CertificateExpiringSoon"
@@ -75,11 +75,11 @@ failures = 1
 recoveries = 1
 severity = "warning"
 [rules.summary]
-vi = "Chứng thư số của {target} sắp hết hạn (còn {value})"
-en = "{target}'s certificate expires in {value}"
+vi = "Chứng thư số của {title} sắp hết hạn (còn {value})"
+en = "The certificate of {title} expires in {value}"
 [rules.description]
-vi = "Chứng thư TLS của {target} hết hạn sau {value}: cần gia hạn trước khi trình duyệt báo lỗi."
-en = "The TLS certificate of {target} expires in {value}: renew it before browsers refuse the site."
+vi = "Cần gia hạn chứng thư số trước khi trình duyệt báo lỗi."
+en = "Renew the certificate before browsers refuse the site."
 
 [[rules]]
 name = "BannerMissing"
@@ -89,11 +89,11 @@ failures = 2
 recoveries = 1
 severity = "warning"
 [rules.summary]
-vi = "{target} không còn băng rôn chào mừng Đại hội"
-en = "{target} no longer shows the congress banner"
+vi = "{title} không còn băng rôn chào mừng Đại hội"
+en = "{title} no longer shows the congress banner"
 [rules.description]
-vi = "Trang {target} thiếu nội dung bắt buộc: {detail}"
-en = "{target} lacks required content: {detail}"
+vi = "Trang thiếu nội dung bắt buộc: báo bộ phận quản trị nội dung của trang."
+en = "The page lacks required content: tell the site's editors."
 
 [[rules]]
 name = "PageDefaced"
@@ -103,11 +103,11 @@ failures = 1
 recoveries = 1
 severity = "critical"
 [rules.summary]
-vi = "{target} có dấu hiệu bị thay đổi giao diện (deface)"
-en = "{target} looks defaced"
+vi = "{title} có dấu hiệu bị thay đổi giao diện (deface)"
+en = "{title} looks defaced"
 [rules.description]
-vi = "Trang {target} chứa nội dung bị cấm: {detail}. Kiểm tra ngay và báo cơ quan chủ quản."
-en = "{target} serves forbidden content: {detail}. Check it now and tell its owner."
+vi = "Trang chứa nội dung bị cấm. Kiểm tra ngay và báo cơ quan chủ quản."
+en = "The page serves forbidden content. Check it now and tell its owner."
 
 [[rules]]
 name = "DnsAnswerChanged"
@@ -117,11 +117,11 @@ failures = 2
 recoveries = 1
 severity = "critical"
 [rules.summary]
-vi = "Bản ghi DNS của {target} đã thay đổi"
-en = "DNS answer for {target} changed"
+vi = "Bản ghi DNS của {title} đã thay đổi"
+en = "The DNS answer for {title} changed"
 [rules.description]
-vi = "{detail}. Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
-en = "{detail}. The name may be hijacked or misconfigured."
+vi = "Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
+en = "The name may be hijacked or misconfigured."
 
 [[rules]]
 name = "InterfaceDown"
@@ -133,11 +133,11 @@ recoveries = 1
 severity = "warning"
 traps = { fire = ["linkDown"], resolve = ["linkUp"] }
 [rules.summary]
-vi = "{target}: cổng {ifName} mất kết nối"
-en = "{target}: interface {ifName} is down"
+vi = "{title}: cổng {ifName} mất kết nối"
+en = "{title}: interface {ifName} is down"
 [rules.description]
-vi = "Cổng {ifName} ({ifAlias}) của {target} không hoạt động từ {since}."
-en = "Interface {ifName} ({ifAlias}) of {target} has been down since {since}."
+vi = "Kiểm tra cáp, module quang và phía nhà mạng của kênh truyền."
+en = "Check the cabling, the optics and the carrier's side of the circuit."
 
 [[rules]]
 name = "InterfaceErrors"
@@ -147,11 +147,11 @@ failures = 3
 recoveries = 3
 severity = "warning"
 [rules.summary]
-vi = "{target}: cổng {ifName} nhận lỗi {value}"
-en = "{target}: interface {ifName} receives {value} errors"
+vi = "{title}: cổng {ifName} nhận gói lỗi ({value})"
+en = "{title}: interface {ifName} receives errored packets ({value})"
 [rules.description]
-vi = "Cổng {ifName} của {target} nhận gói lỗi ({value}): kiểm tra cáp, module quang."
-en = "Interface {ifName} of {target} receives errored packets ({value}): check cabling and optics."
+vi = "Kiểm tra cáp và module quang."
+en = "Check the cabling and the optics."
 
 [[rules]]
 name = "LinkSaturated"
@@ -161,11 +161,11 @@ for = "5m"
 recoveries = 2
 severity = "warning"
 [rules.summary]
-vi = "{target}: cổng {ifName} quá tải ({direction}, {value})"
-en = "{target}: interface {ifName} saturated ({direction}, {value})"
+vi = "{title}: cổng {ifName} quá tải ({direction}, {value})"
+en = "{title}: interface {ifName} saturated ({direction}, {value})"
 [rules.description]
-vi = "Cổng {ifName} của {target} dùng {value} băng thông chiều {direction} từ {since}."
-en = "Interface {ifName} of {target} has used {value} of its {direction} capacity since {since}."
+vi = "Băng thông gần hết: xem lưu lượng và báo nhà mạng nếu cần nâng cấp kênh."
+en = "The capacity is nearly used up: look at the traffic, ask the carrier for more."
 
 [[rules]]
 name = "AgentRestarted"
@@ -176,11 +176,11 @@ recoveries = 1
 severity = "info"
 traps = { fire = ["coldStart", "warmStart"] }
 [rules.summary]
-vi = "{target} vừa khởi động lại"
-en = "{target} restarted"
+vi = "{title} vừa khởi động lại"
+en = "{title} restarted"
 [rules.description]
-vi = "{target} đã khởi động lại (thời gian chạy {value})."
-en = "{target} has restarted (up for {value})."
+vi = "Thiết bị đã khởi động lại: kiểm tra nguồn điện và nhật ký của thiết bị."
+en = "The device restarted: check its power and its log."
 
 [[rules]]
 name = "BgpPeerDown"
@@ -191,11 +191,11 @@ recoveries = 1
 severity = "critical"
 traps = { fire = ["bgpBackwardTransition"], resolve = ["bgpEstablished"] }
 [rules.summary]
-vi = "{target}: phiên BGP với {peer} bị mất"
-en = "{target}: BGP session with {peer} is down"
+vi = "{title}: phiên BGP với {peer} bị mất"
+en = "{title}: the BGP session with {peer} is down"
 [rules.description]
-vi = "Phiên BGP từ {target} tới {peer} không ở trạng thái Established từ {since}."
-en = "The BGP session from {target} to {peer} has not been Established since {since}."
+vi = "Phiên BGP không ở trạng thái Established: kiểm tra kênh truyền và phía nhà mạng."
+en = "The BGP session is not Established: check the circuit and the carrier's side."
 
 [[rules]]
 name = "Watchdog"

@@ -164,6 +164,9 @@ class _Receiver(SettingsModel):
     # How long a firing alert waits before it is paged again while it still fires.
     repeat_interval: Duration = Field(default=4 * 3600.0, ge=60, le=30 * 86400)
     timeout: Duration = Field(default=10.0, ge=0.1, le=300)
+    # The one language of this receiver's messages; unset: [server] language ("vi"). The
+    # Alertmanager receiver carries both (summary_vi, summary_en, ...) whatever this says.
+    language: Literal["vi", "en"] | None = None
 
 
 class AlertmanagerReceiver(_Receiver):

@@ -13,11 +13,16 @@ import re
 import string
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from monitor.core.i18n import Lang, duration_text
+from probes.base import ProbeResult
 
 __all__ = [
     "BASE_FIELDS",
     "TemplateError",
+    "facts_of",
     "fields",
     "format_since",
     "format_value",
@@ -25,7 +30,8 @@ __all__ = [
 ]
 
 # Fields every rule fills in. Label names of the matching targets and of the series add to
-# these (``{carrier}``, ``{ifName}``).
+# these (``{carrier}``, ``{ifName}``); a label field is filled with the value's display name in
+# the text's language ([names], the group and severity words; ``{target}`` stays the slug).
 BASE_FIELDS = frozenset(
     {
         "alertname",
@@ -39,8 +45,13 @@ BASE_FIELDS = frozenset(
         "phase",
         "phase_title",
         "severity",
+        "title",  # the target's display name (its `title`, else its name), in each language
+        "evidence",  # what the probe saw, in words (monitor.core.i18n.evidence_text)
+        "failure",  # what a failed target is, in words: "mất kết nối", "sự cố chứng thư số"
     }
 )
+# Samples whose value is a time span in seconds, shown with a unit in the text's language.
+_DURATIONS = frozenset({"sysUpTime"})
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -78,38 +89,48 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _duration_text(seconds: float) -> str:
-    negative = seconds < 0
-    seconds = abs(seconds)
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            count = int(seconds // size)
-            parts.append(f"{count}{unit}")
-            seconds -= count * size
-        if len(parts) == 2:
-            break
-    if not parts:
-        parts.append(f"{seconds:.0f}s")
-    return ("-" if negative else "") + " ".join(parts)
-
-
-def format_value(value: float, sample: str | None, *, duration: bool, rate: bool) -> str:
-    """A value as a person reads it: durations for time() arithmetic, % for ratios, ms for
-    seconds, /s for rates; plain otherwise."""
+def format_value(
+    value: float, sample: str | None, *, duration: bool, rate: bool, lang: Lang = "vi"
+) -> str:
+    """A value as a person reads it, in ``lang``: durations with their unit for time()
+    arithmetic and uptimes ("3 phút", "3 min"), % for ratios, ms for short seconds, /s for
+    rates; plain otherwise."""
     if math.isnan(value):
         return "?"
-    if duration:
-        return _duration_text(value)
+    if duration or (sample is not None and sample in _DURATIONS):
+        return duration_text(value, lang, largest=2)
     if rate:
         return f"{value:.3g}/s"
     if sample is not None and sample.endswith("_ratio"):
         return f"{value * 100:.3g}%"
     if sample is not None and sample.endswith("_seconds"):
-        return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.3g} s"
+        if abs(value) < 1:
+            return f"{value * 1000:.3g} ms"
+        return f"{value:.3g} s" if abs(value) < 60 else duration_text(value, lang, largest=2)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.4g}"
+
+
+def facts_of(result: ProbeResult) -> dict[str, Any]:
+    """What a message may say of a result, as data: its reason code, the first value of each
+    sample, the forbidden words found, the required ones missing and the page's words around
+    the first forbidden one (``monitor.core.i18n.evidence_text`` words them)."""
+    samples: dict[str, float] = {}
+    for sample in result.samples:
+        samples.setdefault(sample.name, sample.value)
+    facts: dict[str, Any] = {"reason": result.reason, "samples": samples}
+    found = [text for key, text in result.facts if key == "forbidden"]
+    missing = [text for key, text in result.facts if key == "required"]
+    if found:
+        facts["found"] = found
+    if missing:
+        facts["missing"] = missing
+    for key, text in result.facts:
+        if key == "excerpt":
+            facts["excerpt"] = text
+            break
+    return facts
 
 
 def format_since(ts: float, zone: ZoneInfo) -> str:

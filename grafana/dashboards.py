@@ -23,6 +23,8 @@ dashboard needs. Metric names and labels are those of DESIGN.md's table.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,7 @@ from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from monitor.config import Settings
+from monitor.core.i18n import Lang
 
 __all__ = ["DASHBOARDS", "build_all", "build_json", "operator_copy"]
 
@@ -1217,10 +1220,89 @@ DASHBOARDS = {
 }
 
 
+# Labels whose values get their display names in legends and tables (issue 12): a target's
+# `title`, the settings' [names] and the well-known group words. The operator view is left
+# with slugs: one copy serves every operator, and names of other operators' targets must not
+# ride in it.
+_NAMED_LABELS = ("target", "carrier", "group")
+_UNNAMED_DASHBOARDS = frozenset({"netmon-operator"})
+
+
+def _display_names(settings: Settings) -> dict[str, dict[str, str]]:
+    """label -> slug -> display name, in the settings' language, where one differs."""
+    names = settings.display_names
+    lang: Lang = "en" if settings.server.language == "en" else "vi"
+    values: dict[str, set[str]] = {"target": set(), "carrier": set(), "group": set()}
+    for target in settings.targets:
+        values["target"].add(target.name)
+        values["group"].add(target.group)
+        if "carrier" in target.labels:
+            values["carrier"].add(target.labels["carrier"])
+    shown: dict[str, dict[str, str]] = {}
+    for key in _NAMED_LABELS:
+        for value in sorted(values[key]):
+            title = names.target(value, lang) if key == "target" else names.label(key, value, lang)
+            if title != value:
+                shown.setdefault(key, {})[value] = title
+    return shown
+
+
+def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from _panels(panel.get("panels") or [])
+
+
+def name_legends(doc: dict[str, Any], shown: dict[str, dict[str, str]]) -> None:
+    """Display names instead of slugs where the NOC reads them: a panel whose legends start
+    with ``{{target}}`` (or carrier, group) renames each series by a regex (Grafana's
+    ``renameByRegex``: "venue-uplink Gi0/1 vào" → "Đường truyền Viettel Gi0/1 vào"); a table
+    maps the column's values. The queries and their labels stay slugs."""
+    for panel in _panels(doc.get("panels") or []):
+        legends = [str(t.get("legendFormat") or "") for t in panel.get("targets") or []]
+        moves = []
+        for key in _NAMED_LABELS:
+            if any(legend.startswith("{{" + key + "}}") for legend in legends):
+                for slug, title in shown.get(key, {}).items():
+                    moves.append(
+                        {
+                            "id": "renameByRegex",
+                            "options": {
+                                "regex": f"^{re.escape(slug)}( .*)?$",
+                                "renamePattern": title.replace("$", "$$") + "$1",
+                            },
+                        }
+                    )
+        if moves:
+            panel["transformations"] = [*(panel.get("transformations") or []), *moves]
+        if panel.get("type") == "table" and any(shown.get(key) for key in _NAMED_LABELS):
+            # A table's field config as the SDK's table model writes it, then its overrides.
+            config = panel.setdefault(
+                "fieldConfig", {"defaults": {"custom": {"align": "auto", "inspect": False}}}
+            )
+            overrides = config.setdefault("overrides", [])
+            for key in _NAMED_LABELS:
+                if shown.get(key):
+                    options = {
+                        slug: {"text": title, "index": i}
+                        for i, (slug, title) in enumerate(shown[key].items())
+                    }
+                    overrides.append(
+                        {
+                            "matcher": {"id": "byName", "options": key},
+                            "properties": [
+                                {"id": "mappings", "value": [{"type": "value", "options": options}]}
+                            ],
+                        }
+                    )
+
+
 def build_json(settings: Settings, uid: str) -> dict[str, Any]:
     """One dashboard as the JSON Grafana stores (plain dicts, lists, str, numbers)."""
     built = DASHBOARDS[uid](settings).build()
     doc: dict[str, Any] = json.loads(json.dumps(built, cls=JSONEncoder))
+    if uid not in _UNNAMED_DASHBOARDS:
+        name_legends(doc, _display_names(settings))
     return doc
 
 

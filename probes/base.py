@@ -52,10 +52,19 @@ class ProbeResult:
     reason: str | None
     detail: str  # one human sentence for the status page and alerts
     samples: tuple[Sample, ...] = ()
+    # What people's messages quote, as data (key, text), never shown in /metrics: the
+    # forbidden texts found ("forbidden"), the required ones missing ("required"), a short
+    # stretch of the page around the first forbidden text ("excerpt"). Keys may repeat.
+    facts: tuple[tuple[str, str], ...] = ()
 
 
-def failure(reason: str, detail: str, samples: tuple[Sample, ...] = ()) -> ProbeResult:
-    return ProbeResult(success=False, reason=reason, detail=detail, samples=samples)
+def failure(
+    reason: str,
+    detail: str,
+    samples: tuple[Sample, ...] = (),
+    facts: tuple[tuple[str, str], ...] = (),
+) -> ProbeResult:
+    return ProbeResult(success=False, reason=reason, detail=detail, samples=samples, facts=facts)
 
 
 class KindOptions(BaseModel):

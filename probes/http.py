@@ -31,6 +31,7 @@ import functools
 import html
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import time
@@ -435,6 +436,7 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
         notes.append(f"after {out.redirects} redirect{'s' if out.redirects > 1 else ''}")
 
     problem: tuple[str, str] | None = None
+    facts: list[tuple[str, str]] = []
     status_ok = out.status in opts.expect_status if opts.expect_status else 200 <= out.status < 300
     if not status_ok:
         problem = ("status", f"{head}, expected {_expect_text(opts)}")
@@ -443,6 +445,11 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
         missing = [s for s in opts.body_contains if _normalize(s) not in out.text]
         present = [s for s in opts.body_absent if _normalize(s) in out.text]
         samples.append(Sample("probe_http_content_match", 0.0 if missing or present else 1.0))
+        facts += [("required", s) for s in missing] + [("forbidden", s) for s in present]
+        if present:  # the page's words around the first forbidden text it shows
+            text = out.text
+            first = min((_normalize(p) for p in present), key=text.find)
+            facts.append(("excerpt", _excerpt(text, first)))
         # Apart, so "banner missing" and "page defaced" are told from each other.
         if opts.body_contains:
             samples.append(Sample("probe_http_content_required_match", 0.0 if missing else 1.0))
@@ -467,9 +474,38 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
 
     samples_t = tuple(samples)
     if problem is not None:
-        return failure(problem[0], problem[1], samples_t)
+        return failure(problem[0], problem[1], samples_t, tuple(facts))
     detail = head + "".join(", " + n for n in notes)
-    return ProbeResult(success=True, reason=None, detail=detail, samples=samples_t)
+    return ProbeResult(
+        success=True, reason=None, detail=detail, samples=samples_t, facts=tuple(facts)
+    )
+
+
+_TAG = re.compile(r"<[^>]*>?")
+_SPACE = re.compile(r"\s+")
+_EXCERPT_BEFORE, _EXCERPT_AFTER = 40, 100
+
+
+def _excerpt(text: str, found: str) -> str:
+    """The page's words around the first ``found`` (markup and line breaks taken out), for
+    the message that quotes what a defaced page says ("Hacked by ...")."""
+    at = text.find(found)
+    if at < 0:
+        return found
+    start = max(0, at - _EXCERPT_BEFORE)
+    if start > 0 and text[start - 1].isalnum():  # not from the middle of a word
+        space = text.find(" ", start, at)
+        start = space + 1 if space >= 0 else at
+    stretch = text[start : at + len(found) + _EXCERPT_AFTER]
+    close, opening = stretch.find(">"), stretch.find("<")
+    if close >= 0 and (opening < 0 or close < opening):  # began inside a tag: drop its end
+        stretch = stretch[close + 1 :]
+    words = _SPACE.sub(" ", _TAG.sub(" ", stretch)).strip()
+    limit = len(found) + _EXCERPT_BEFORE + 40
+    if len(words) <= limit:
+        return words
+    cut = words.rfind(" ", 0, limit)
+    return words[: cut if cut > 0 else limit] + " …"
 
 
 # What a verification error means for the NOC, by OpenSSL's X509_V_ERR code, when OpenSSL's

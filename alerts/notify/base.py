@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from alerts.model import AlertSnapshot, Notification
+from monitor.core.i18n import NO_NAMES, DisplayNames
 
 __all__ = ["Notifier", "NotifyContext", "NotifyError", "post", "request"]
 
@@ -65,6 +66,7 @@ class NotifyContext:
     language: str
     external_url: str
     state_dir: Path | None = None
+    names: DisplayNames = NO_NAMES  # display names of targets and label values (i18n)
     _session: aiohttp.ClientSession | None = field(default=None)
 
     @property

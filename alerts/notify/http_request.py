@@ -21,7 +21,7 @@ from typing import Any
 
 from alerts.model import Notification, iso
 from alerts.notify.base import NotifyContext, NotifyError, request
-from alerts.notify.text import body, one_line, subject
+from alerts.notify.text import build, lang_of, one_line, plain, subject
 from alerts.settings import HTTP_FIELDS, HttpReceiver
 from monitor.core import sandbox
 
@@ -33,9 +33,10 @@ def fields(
 ) -> dict[str, Any]:
     """The values of ``HTTP_FIELDS`` for one notification."""
     alert = notification.alert
-    language = ctx.language
+    language = lang_of(receiver.language, ctx.language)
     annotations = alert.annotations
-    head = subject(notification, language)
+    message = build(notification, language, ctx.zone, ctx.names)
+    head = subject(message)
     values: dict[str, Any] = {
         "id": notification.id,
         "kind": notification.kind,
@@ -50,7 +51,7 @@ def fields(
         "description": annotations.get(f"description_{language}", ""),
         "subject": head,
         "line": one_line(head),
-        "text": body(notification, ctx.zone).rstrip("\n"),
+        "text": plain(message).rstrip("\n"),
         "starts_at": iso(alert.starts_at),
         "ends_at": iso(alert.ends_at) if alert.status == "resolved" else "",
         "url": alert.generator_url,

@@ -8,7 +8,7 @@ from typing import Any
 
 from alerts.model import Notification
 from alerts.notify.base import NotifyContext
-from alerts.notify.text import one_line, subject
+from alerts.notify.text import build, lang_of, one_line, subject
 from alerts.settings import LogReceiver
 
 __all__ = ["LogNotifier"]
@@ -24,6 +24,7 @@ class LogNotifier:
     def __init__(self, name: str, settings: LogReceiver, ctx: NotifyContext) -> None:
         self.name = name
         self.level = _LEVELS[settings.level]
+        self.settings = settings
         self.ctx = ctx
 
     async def send(self, batch: Sequence[Notification]) -> None:
@@ -34,7 +35,14 @@ class LogNotifier:
                 self.level,
                 "alert %s: %s {%s} id=%s",
                 self.name,
-                one_line(subject(n, self.ctx.language)),
+                subject(
+                    build(
+                        n,
+                        lang_of(self.settings.language, self.ctx.language),
+                        self.ctx.zone,
+                        self.ctx.names,
+                    )
+                ),
                 labels,
                 n.id,
             )

@@ -13,12 +13,14 @@ from typing import Any
 
 from alerts.model import Notification
 from alerts.notify.base import NotifyContext, NotifyError, post
-from alerts.notify.text import body, subject
+from alerts.notify.text import build, lang_of
 from alerts.settings import TelegramReceiver
+from monitor.core.i18n import Lang
 
 __all__ = ["TelegramNotifier", "message"]
 
-_ICON = {"firing": "🔴", "resolved": "✅", "flapping": "🟠"}
+_ICON = {"firing": "🔴", "resolved": "✅", "flapping": "🟡"}
+_SEVERITY_ICON = {"warning": "🟠", "info": "🔵", "none": "⚪"}
 _LIMIT = 4096  # Telegram's message length limit
 _HEAD_MAX = 512  # the subject's share when the text is too long (escaped, in UTF-16 units)
 _LINKS_MAX = 1024  # the links' share
@@ -61,18 +63,25 @@ def _render(icon: str, head: str, rest: str, links: str) -> str:
     return text + "\n" + _escape(links) if links else text
 
 
-def message(notification: Notification, ctx: NotifyContext) -> str:
+def message(notification: Notification, ctx: NotifyContext, lang: Lang = "vi") -> str:
+    """The Bot API's HTML: the first line in bold, the facts, the description, the codes,
+    then the links (the runbook, the target's page) as plain URLs, which Telegram links."""
+    built = build(notification, lang, ctx.zone, ctx.names)
     icon = _ICON[notification.kind]
-    head = subject(notification, "vi")
-    rest = body(notification, ctx.zone).split("\n", 2)[-1]  # the subject is the head already
-    text = _render(icon, head, rest, "")
+    if notification.kind == "firing":
+        icon = _SEVERITY_ICON.get(built.severity, icon)
+    head = built.head
+    rest_lines = [f"{label}: {value}" for label, value in built.facts]
+    if built.note:
+        rest_lines += ["", built.note]
+    rest_lines += ["", built.codes]
+    rest = "\n".join(rest_lines)
+    links = "\n".join(f"{label}: {url}" for label, url in built.links)
+    text = _render(icon, head, rest, links)
     if _units(text) <= _LIMIT:
         return text
-    # Too long: the subject and the body are shortened, the links (the runbook, the alert on
-    # the status page) are kept whole at the end.
-    alert = notification.alert
-    links = [alert.annotations.get("runbook_url", ""), alert.generator_url]
-    tail = _shorten("\n".join(link for link in links if link), _LINKS_MAX)
+    # Too long: the head and the body are shortened, the links are kept whole at the end.
+    tail = _shorten(links, _LINKS_MAX)
     head = _shorten(head, _HEAD_MAX)
     budget = _LIMIT - _units(_render(icon, head, "", tail))
     return _render(icon, head, _shorten(rest, budget), tail)
@@ -93,7 +102,9 @@ class TelegramNotifier:
         for notification in batch:
             payload = {
                 "chat_id": self.settings.chat_id,
-                "text": message(notification, self.ctx),
+                "text": message(
+                    notification, self.ctx, lang_of(self.settings.language, self.ctx.language)
+                ),
                 "parse_mode": "HTML",
                 "disable_web_page_preview": True,
             }

@@ -1,8 +1,10 @@
 """A webhook receiving Alertmanager's webhook JSON (version 4), one alert per message.
 
 Optional HMAC-SHA256 of the body in ``signature_header`` (``sha256=<hex>``, as GitHub signs),
-keyed by the receiver's secret. ``X-Netmon-Notification-Id`` is the outbox id: a message re-sent
-after a crash carries the same id, so the receiver can drop the copy.
+keyed by the receiver's secret. Annotations ``title``, ``summary``, ``description`` and
+``evidence`` are in the receiver's ``language``; labels stay slugs.
+``X-Netmon-Notification-Id`` is the outbox id: a message re-sent after a crash carries the same
+id, so the receiver can drop the copy.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Any
 
 from alerts.model import Notification, iso
 from alerts.notify.base import NotifyContext, post
+from alerts.notify.text import lang_of
 from alerts.settings import WebhookReceiver
+from monitor.core.i18n import NO_NAMES, DisplayNames, Lang
 
-__all__ = ["WebhookNotifier", "sign", "webhook_payload"]
+__all__ = ["WebhookNotifier", "local_annotations", "sign", "webhook_payload"]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager sends as endsAt of a firing alert
 
@@ -26,10 +30,32 @@ def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def webhook_payload(notification: Notification, receiver: str, external_url: str) -> dict[str, Any]:
+def local_annotations(
+    annotations: dict[str, str], lang: Lang, target: str | None, names: DisplayNames
+) -> dict[str, str]:
+    """The alert's annotations with ``title``, ``summary``, ``description`` and ``evidence``
+    in the receiver's language, as Prometheus gives them; ``summary_vi``, ``summary_en``, ...
+    stay beside them. Labels are never touched: they stay slugs."""
+    out = dict(annotations)
+    for key in ("summary", "description", "evidence"):
+        text = annotations.get(f"{key}_{lang}")
+        if text:
+            out[key] = text
+    if target:
+        out["title"] = names.target(target, lang)
+    return out
+
+
+def webhook_payload(
+    notification: Notification,
+    receiver: str,
+    external_url: str,
+    lang: Lang = "vi",
+    names: DisplayNames = NO_NAMES,
+) -> dict[str, Any]:
     alert = notification.alert
     status = "resolved" if notification.kind == "resolved" else "firing"
-    annotations = dict(alert.annotations)
+    annotations = local_annotations(alert.annotations, lang, alert.target, names)
     if notification.kind == "flapping":
         annotations["flapping"] = "true"
     group = {"alertname": alert.rule}
@@ -69,7 +95,13 @@ class WebhookNotifier:
 
     async def send(self, batch: Sequence[Notification]) -> None:
         for notification in batch:
-            payload = webhook_payload(notification, self.name, self.ctx.external_url)
+            payload = webhook_payload(
+                notification,
+                self.name,
+                self.ctx.external_url,
+                lang_of(self.settings.language, self.ctx.language),
+                self.ctx.names,
+            )
             body = json.dumps(payload, ensure_ascii=False).encode()
             headers = {"X-Netmon-Notification-Id": notification.id}
             secret = self.settings.hmac_secret

@@ -44,7 +44,7 @@ from urllib.parse import urlencode
 
 from alerts.model import Notification
 from alerts.notify.base import NotifyContext, NotifyError, post, request
-from alerts.notify.text import body
+from alerts.notify.text import build, lang_of, plain
 from alerts.settings import ZaloReceiver
 
 __all__ = ["LIMIT", "ZaloNotifier", "message"]
@@ -63,9 +63,11 @@ def _units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2  # counted as Java and JavaScript count
 
 
-def message(notification: Notification, ctx: NotifyContext) -> str:
-    """The notification's text, shortened on a line boundary to Zalo's limit."""
-    text = body(notification, ctx.zone).rstrip("\n")
+def message(notification: Notification, ctx: NotifyContext, language: str | None = None) -> str:
+    """The notification's text in the receiver's language, shortened on a line boundary to
+    Zalo's limit."""
+    built = build(notification, lang_of(language, ctx.language), ctx.zone, ctx.names)
+    text = plain(built).rstrip("\n")
     if _units(text) <= LIMIT:
         return text
     room = LIMIT - _units("\n" + _MORE)
@@ -327,7 +329,7 @@ class ZaloNotifier:
                 raise self._scrubbed(exc) from None
 
     async def _send(self, notification: Notification) -> None:
-        text = message(notification, self.ctx)
+        text = message(notification, self.ctx, self.settings.language)
         served = self._served.pop(notification.id, set())
         while len(self._served) >= _REMEMBER:
             del self._served[next(iter(self._served))]

@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import re
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +29,7 @@ from monitor.config.access import AccessSettings
 from monitor.config.report import ReportSettings
 from monitor.config.traps import TrapSettings
 from monitor.core.durations import Duration
+from monitor.core.i18n import DisplayNames, LocalName
 from monitor.core.settings_model import SettingsModel
 from probes.base import KindOptions
 from probes.options import OPTIONS, DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
@@ -46,6 +48,53 @@ def _check_name(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(_check_name)]
+
+# A display name: what people read instead of a slug ("Đường truyền Viettel - Hội trường").
+# One text for both languages, or a table {vi, en} (either may be left out). No control
+# characters: a name reaches e-mail headers and log lines.
+_TITLE_MAX = 200
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_title(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a title may not be empty")
+    if len(value) > _TITLE_MAX:
+        raise ValueError(f"a title is at most {_TITLE_MAX} characters")
+    if _CONTROL.search(value):
+        raise ValueError("a title may not hold line breaks or other control characters")
+    return value
+
+
+TitleText = Annotated[str, AfterValidator(_check_title)]
+
+
+class LocalTitle(SettingsModel):
+    """A display name per language: ``{ vi = "Hội trường", en = "Congress hall" }``."""
+
+    vi: TitleText | None = None
+    en: TitleText | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> LocalTitle:
+        if self.vi is None and self.en is None:
+            raise ValueError("give vi, en or both")
+        return self
+
+
+Title = TitleText | LocalTitle
+
+
+def local_name(title: Title) -> LocalName:
+    """A title as i18n's per-language table (the other language stands in for a missing one)."""
+    if isinstance(title, str):
+        return {"vi": title, "en": title}
+    vi = title.vi if title.vi is not None else title.en
+    en = title.en if title.en is not None else title.vi
+    assert vi is not None and en is not None
+    return {"vi": vi, "en": en}
+
+
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Labels netmon itself puts on series; a target's own labels may not shadow them.
 RESERVED_LABELS = frozenset(
@@ -87,6 +136,19 @@ class ServerSettings(SettingsModel):
     # This netmon's vantage point when several probe the same targets (shown in /healthz;
     # Prometheus adds it as the `location` label from its scrape config).
     location: Name | None = None
+    # The status page as people reach it (behind a proxy: its public address). Messages link
+    # to {external_url}/targets/NAME; without it, to http://{listen}/.
+    external_url: str | None = None
+
+    @field_validator("external_url")
+    @classmethod
+    def _external_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL without a query")
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -209,6 +271,7 @@ class Phase(SettingsModel):
 
 class Target(SettingsModel):
     name: Name
+    title: Title | None = None  # the display name; the slug `name` stays the key
     kind: str
     host: str | None = None
     url: str | None = None
@@ -322,6 +385,18 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
+def _check_names(names: dict[str, dict[str, Title]]) -> dict[str, dict[str, Title]]:
+    for key in names:
+        if not LABEL_NAME.match(key):
+            raise ValueError(f"{key!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        if key in RESERVED_LABELS and key not in ("group", "kind"):
+            raise ValueError(
+                f"{key!r}: names are given for group, kind and the targets' own labels "
+                "(carrier, site, ...); a target's own name is its `title`"
+            )
+    return names
+
+
 class Settings(SettingsModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
@@ -335,6 +410,37 @@ class Settings(SettingsModel):
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    # Display names of label values: [names.carrier] viettel = "Viettel",
+    # [names.site] hoi-truong = "Hội trường 10-3", [names.group] carrier = "Nhà mạng".
+    names: Annotated[dict[str, dict[str, Title]], AfterValidator(_check_names)] = Field(
+        default_factory=dict
+    )
+
+    @cached_property
+    def display_names(self) -> DisplayNames:
+        """Targets' titles and the [names] table, as the pages, messages, report and
+        dashboards read them (monitor.core.i18n.DisplayNames)."""
+        labels = {
+            key: {value: local_name(title) for value, title in values.items()}
+            for key, values in self.names.items()
+        }
+        # The `phase` label's values are the phases' names: their titles say them.
+        labels["phase"] = {p.name: local_name(p.title) for p in self.phases if p.title.strip()}
+        return DisplayNames(
+            targets={t.name: local_name(t.title) for t in self.targets if t.title is not None},
+            labels=labels,
+        )
+
+    @property
+    def status_url(self) -> str:
+        """The status page's base URL, ending in "/": ``[server] external_url``, else the
+        older ``[alerts] external_url``, else ``http://{listen}/``."""
+        url = self.server.external_url or self.alerts.external_url
+        if url is None:
+            host, port = split_listen(self.server.listen)
+            host = f"[{host}]" if ":" in host else host
+            url = f"http://{host}:{port}/"
+        return url if url.endswith("/") else url + "/"
 
     def for_shard(self, index: int, count: int) -> Settings:
         """Only the targets of shard ``index`` (1-based) of ``count``, by a stable hash of the

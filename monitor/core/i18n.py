@@ -9,7 +9,9 @@ the few group names below only get a title when the settings use them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -17,17 +19,25 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "GROUP_ORDER",
     "LANGUAGES",
+    "NO_NAMES",
+    "DisplayNames",
     "Lang",
+    "LocalName",
     "dead_letter_text",
+    "evidence_text",
+    "failure_text",
     "group_title",
     "language",
     "local_time",
+    "message_words",
     "reason_text",
+    "severity_text",
     "words",
 ]
 
 Lang = Literal["vi", "en"]
 LANGUAGES: tuple[Lang, ...] = ("vi", "en")
+LocalName = Mapping[str, str]  # lang -> text: a display name from the settings
 
 # Known groups first, in this order; any other group after them, by name, "other" last.
 GROUP_ORDER = ("carrier", "venue", "website", "grassroots", "datacenter")
@@ -238,9 +248,54 @@ def words(lang: Lang) -> dict[str, str]:
     return _WORDS[lang]
 
 
-def group_title(group: str, lang: Lang) -> str:
+def group_title(group: str, lang: Lang, names: DisplayNames | None = None) -> str:
+    """A group's display name: ``[names.group]`` of the settings, else the words above for
+    the well-known groups, else the group's own name."""
+    if names is not None:
+        given = names.labels.get("group", {}).get(group)
+        if given is not None:
+            return given[lang]
     known = _GROUPS.get(group)
     return known[lang] if known is not None else group
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayNames:
+    """What people read instead of slugs: targets' ``title`` and the settings' ``[names]``
+    (label key -> value -> language -> text). Slugs stay the keys everywhere; these are only
+    shown. ``monitor.config.Settings.display_names`` builds it."""
+
+    targets: Mapping[str, LocalName] = field(default_factory=dict)
+    labels: Mapping[str, Mapping[str, LocalName]] = field(default_factory=dict)
+
+    def target(self, name: str, lang: Lang) -> str:
+        given = self.targets.get(name)
+        return given[lang] if given is not None else name
+
+    def label(self, key: str, value: str, lang: Lang) -> str:
+        """A label value's display name (``carrier="viettel"`` → "Viettel"); groups also
+        take the well-known group words; any other value is shown as it is."""
+        if key == "group":
+            return group_title(value, lang, self)
+        given = self.labels.get(key, {}).get(value)
+        if given is not None:
+            return given[lang]
+        if key == "severity":
+            return severity_text(value, lang)
+        if key == "phase" and value == "none":
+            return _MESSAGE_WORDS[lang]["no_phase"]
+        if key == "direction" and value in _DIRECTIONS:
+            return _DIRECTIONS[value][lang]
+        return value
+
+
+NO_NAMES = DisplayNames()
+
+# Label values netmon itself sets, in words (the `direction` of an interface's utilization).
+_DIRECTIONS: dict[str, dict[Lang, str]] = {
+    "in": {"vi": "chiều vào", "en": "inbound"},
+    "out": {"vi": "chiều ra", "en": "outbound"},
+}
 
 
 def group_key(group: str) -> tuple[int, str]:
@@ -275,21 +330,27 @@ def local_time(ts: float | None, zone: ZoneInfo, *, seconds: bool = True) -> str
     return datetime.fromtimestamp(ts, zone).strftime(fmt)
 
 
-def duration_text(seconds: float | None, lang: Lang) -> str:
-    """``2 ngày 3 giờ 4 phút 5 giây`` / ``2d 3h 4m 5s``: whole seconds, largest units first."""
-    if seconds is None:
+def duration_text(seconds: float | None, lang: Lang, *, largest: int | None = None) -> str:
+    """``2 ngày 3 giờ 4 phút 5 giây`` / ``2 d 3 h 4 min 5 s``: whole seconds, largest units
+    first; ``largest``: only that many units (``1 giờ 2 phút``), the rest rounded off."""
+    if seconds is None or math.isnan(seconds):
         return ""
-    total = round(seconds)
+    negative = seconds < 0
+    total = round(abs(seconds))
+    sizes = (86400, 3600, 60, 1)
+    if largest is not None:  # round to the smallest unit shown
+        first = next((i for i, size in enumerate(sizes) if total >= size), len(sizes) - 1)
+        unit = sizes[min(first + largest - 1, len(sizes) - 1)]
+        total = round(total / unit) * unit
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    units = ("ngày", "giờ", "phút", "giây") if lang == "vi" else ("d", "h", "m", "s")
-    parts = [
-        f"{n} {u}" if lang == "vi" else f"{n}{u}"
-        for n, u in zip((days, hours, minutes, secs), units, strict=True)
-        if n
-    ]
-    return " ".join(parts) if parts else ("0 giây" if lang == "vi" else "0s")
+    units = ("ngày", "giờ", "phút", "giây") if lang == "vi" else ("d", "h", "min", "s")
+    parts = [f"{n} {u}" for n, u in zip((days, hours, minutes, secs), units, strict=True) if n]
+    if largest is not None:
+        parts = parts[:largest]
+    text = " ".join(parts) if parts else f"0 {units[3]}"
+    return ("-" if negative else "") + text
 
 
 # Why the alert engine holds an alert (alerts.model.HoldReason: kind, parent, window), named
@@ -649,3 +710,280 @@ def report_xlsx_words(lang: Lang) -> dict[str, str]:
 def report_level(level: str, lang: Lang) -> str:
     """``total``, ``carrier``, ``group`` or ``target`` in the CSV's ``level`` column."""
     return _REPORT_LEVELS[lang][level]
+
+
+# --------------------------------------------------------------------------- messages
+# What an alert's message says (alerts/notify/text.py): one language per receiver, every word
+# from here. Severities as the NOC names them.
+
+_SEVERITIES: dict[str, dict[Lang, str]] = {
+    "critical": {"vi": "Nghiêm trọng", "en": "Critical"},
+    "warning": {"vi": "Cảnh báo", "en": "Warning"},
+    "info": {"vi": "Thông tin", "en": "Info"},
+    "none": {"vi": "Theo dõi", "en": "Heartbeat"},
+}
+
+_MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "resolved": "Đã khôi phục",
+        "flapping": "Chập chờn",
+        "since": "từ",
+        "lasted": "sau",
+        "started": "Bắt đầu",
+        "ended": "Kết thúc",
+        "duration": "Thời gian sự cố",
+        "was": "Sự cố",
+        "carrier": "Nhà mạng",
+        "site": "Địa điểm",
+        "group": "Nhóm",
+        "circuit": "Kênh truyền",
+        "port": "cổng",
+        "evidence": "Bằng chứng",
+        "phase": "Giai đoạn",
+        "no_phase": "ngoài các đợt của kế hoạch",
+        "link": "Xem trên trang giám sát",
+        "runbook": "Hướng dẫn xử lý",
+        "codes": "Mã cảnh báo",
+        "held": "Đang tạm giữ",
+        "flapping_note": (
+            "Trạng thái thay đổi liên tục; tạm dừng gửi cảnh báo cho đến khi ổn định."
+        ),
+        "more": "Chi tiết",
+    },
+    "en": {
+        "resolved": "Resolved",
+        "flapping": "Flapping",
+        "since": "since",
+        "lasted": "after",
+        "started": "Started",
+        "ended": "Ended",
+        "duration": "Outage lasted",
+        "was": "Was",
+        "carrier": "Carrier",
+        "site": "Site",
+        "group": "Group",
+        "circuit": "Circuit",
+        "port": "port",
+        "evidence": "Evidence",
+        "phase": "Phase",
+        "no_phase": "outside the plan's waves",
+        "link": "On the status page",
+        "runbook": "Runbook",
+        "codes": "Alert code",
+        "held": "Held",
+        "flapping_note": "The state keeps changing; further pages are held until it settles.",
+        "more": "Details",
+    },
+}
+
+# The evidence of a message: what the probe saw, from its structured facts (the reason code,
+# samples, the words it found), never from its English ``detail``. ``{...}`` are filled with
+# figures and quotes already formatted.
+_EVIDENCE: dict[str, dict[Lang, str]] = {
+    "echoes": {
+        "vi": "{received}/{sent} gói tin được trả lời",
+        "en": "{received}/{sent} echoes answered",
+    },
+    "echoes_loss": {
+        "vi": "{received}/{sent} gói tin được trả lời (mất {loss})",
+        "en": "{received}/{sent} echoes answered ({loss} lost)",
+    },
+    "http_status": {
+        "vi": "máy chủ trả mã HTTP {status}",
+        "en": "the server answered HTTP {status}",
+    },
+    "forbidden": {"vi": "tìm thấy nội dung bị cấm: {words}", "en": "forbidden text found: {words}"},
+    "excerpt": {"vi": "trích đoạn trang: {excerpt}", "en": "on the page: {excerpt}"},
+    "required": {
+        "vi": "không tìm thấy nội dung bắt buộc: {words}",
+        "en": "required text not found: {words}",
+    },
+    "rtt": {"vi": "độ trễ trung bình {value}", "en": "average round trip {value}"},
+    "jitter": {"vi": "độ dao động trễ {value}", "en": "jitter {value}"},
+    "cert": {
+        "vi": "chứng thư số hết hạn lúc {when} (còn {left})",
+        "en": "the certificate expires at {when} (in {left})",
+    },
+    "cert_expired": {
+        "vi": "chứng thư số đã hết hạn lúc {when}",
+        "en": "the certificate expired at {when}",
+    },
+    "uptime": {
+        "vi": "thiết bị chạy được {uptime} kể từ lần khởi động",
+        "en": "the device has been up for {uptime}",
+    },
+    "oper_status": {"vi": "trạng thái cổng: {status}", "en": "interface state: {status}"},
+    "bgp_state": {"vi": "trạng thái phiên BGP: {state}", "en": "BGP session state: {state}"},
+    "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
+    "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
+    "dns": {
+        "vi": "bản ghi DNS khác với giá trị mong đợi",
+        "en": "the DNS answer differs from the expected one",
+    },
+    "trap": {
+        "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
+        "en": "the device sent {trap} (SNMP trap)",
+    },
+}
+
+# ifOperStatus (IF-MIB) in words.
+_OPER_STATUS: dict[str, dict[Lang, str]] = {
+    "1": {"vi": "hoạt động", "en": "up"},
+    "2": {"vi": "ngừng hoạt động", "en": "down"},
+    "3": {"vi": "đang kiểm tra", "en": "testing"},
+    "4": {"vi": "không rõ", "en": "unknown"},
+    "5": {"vi": "chờ kích hoạt (dormant)", "en": "dormant"},
+    "6": {"vi": "không có mô-đun (notPresent)", "en": "not present"},
+    "7": {"vi": "lớp dưới ngừng hoạt động", "en": "lower layer down"},
+}
+_BGP_STATES = {
+    1: "Idle",
+    2: "Connect",
+    3: "Active",
+    4: "OpenSent",
+    5: "OpenConfirm",
+    6: "Established",
+}
+_EXCERPT_MAX = 120
+
+
+# What a failed target "does", by reason code: "Mất kết nối" only when it cannot be reached;
+# HTTP, content and certificate faults are "sự cố" / "không đạt" (the NOC's glossary).
+_REACHABILITY = frozenset({"timeout", "unreachable", "refused", "connection"})
+_FAILURES: dict[str, dict[Lang, str]] = {
+    "unreachable": {"vi": "mất kết nối", "en": "is unreachable"},
+    "dns": {"vi": "lỗi phân giải tên miền (DNS)", "en": "fails to resolve (DNS)"},
+    "tls": {"vi": "gặp sự cố chứng thư số (TLS)", "en": "has a TLS certificate problem"},
+    "status": {"vi": "gặp sự cố: máy chủ trả mã HTTP lỗi", "en": "answers with an HTTP error"},
+    "content": {"vi": "không đạt: nội dung trang sai", "en": "serves wrong content"},
+    "other": {"vi": "gặp sự cố: {reason}", "en": "is failing: {reason}"},
+}
+
+
+def failure_text(reason: str | None, lang: Lang) -> str:
+    """What a target that fails is, in a few words, from the reason code."""
+    if reason is None or reason == "" or reason in _REACHABILITY:
+        return _FAILURES["unreachable"][lang]
+    if reason in _FAILURES:
+        return _FAILURES[reason][lang]
+    return _FAILURES["other"][lang].format(reason=reason_text(reason, lang))
+
+
+def severity_text(severity: str, lang: Lang) -> str:
+    known = _SEVERITIES.get(severity)
+    return known[lang] if known is not None else severity
+
+
+def message_words(lang: Lang) -> dict[str, str]:
+    return _MESSAGE_WORDS[lang]
+
+
+def _quote(text: str, lang: Lang) -> str:
+    return f"«{text}»" if lang == "vi" else f'"{text}"'
+
+
+def _ms_text(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
+
+
+def _percent(ratio: float) -> str:
+    return f"{ratio * 100:.0f} %"
+
+
+def evidence_text(
+    facts: Mapping[str, Any],
+    focus: str | None,
+    value: float,
+    lang: Lang,
+    zone: ZoneInfo,
+    now: float,
+) -> str:
+    """What the probe saw, in words: ``facts`` are the result's (``reason``, ``samples``: the
+    first value of each sample name, ``found``/``missing``: the forbidden words found and the
+    required ones missing, ``excerpt``); ``focus`` is the rule's sample (what the alert is
+    about), ``value`` its value for the alert's series. Empty when there is nothing to add."""
+    samples: Mapping[str, float] = facts.get("samples", {})
+    reason = facts.get("reason") or None
+
+    def say(key: str, **fields: str) -> str:
+        return _EVIDENCE[key][lang].format_map(fields)
+
+    def echoes() -> str | None:
+        sent, received = (
+            samples.get("probe_icmp_packets_sent"),
+            samples.get("probe_icmp_packets_received"),
+        )
+        if sent is None or received is None:
+            return None
+        loss = samples.get("probe_icmp_packet_loss_ratio")
+        if 0 < received < sent and loss is not None:
+            return say(
+                "echoes_loss", received=f"{received:.0f}", sent=f"{sent:.0f}", loss=_percent(loss)
+            )
+        return say("echoes", received=f"{received:.0f}", sent=f"{sent:.0f}")
+
+    def words_of(key: str) -> str:
+        return ", ".join(_quote(w, lang) for w in facts.get(key, ()))
+
+    parts: list[str] = []
+    if facts.get("trap"):  # fired by the device's own notification, before any poll
+        parts.append(say("trap", trap=str(facts["trap"])))
+    elif focus == "probe_http_content_forbidden_match" and facts.get("found"):
+        parts.append(say("forbidden", words=words_of("found")))
+        if facts.get("excerpt"):
+            excerpt = str(facts["excerpt"])[:_EXCERPT_MAX]
+            parts.append(say("excerpt", excerpt=_quote(excerpt, lang)))
+    elif focus == "probe_http_content_required_match" and facts.get("missing"):
+        parts.append(say("required", words=words_of("missing")))
+    elif focus in ("probe_icmp_packet_loss_ratio",):
+        found = echoes()
+        if found:
+            parts.append(found)
+    elif focus == "probe_icmp_rtt_seconds" and not math.isnan(value):
+        parts.append(say("rtt", value=_ms_text(value)))
+    elif focus == "probe_icmp_jitter_seconds" and not math.isnan(value):
+        parts.append(say("jitter", value=_ms_text(value)))
+    elif focus == "probe_ssl_earliest_cert_expiry":
+        expiry = samples.get("probe_ssl_earliest_cert_expiry")
+        if expiry is not None:
+            when = local_time(expiry, zone, seconds=False)
+            if expiry <= now:
+                parts.append(say("cert_expired", when=when))
+            else:
+                left = duration_text(expiry - now, lang, largest=2)
+                parts.append(say("cert", when=when, left=left))
+    elif focus in ("sysUpTime", "probe_snmp_agent_restarted"):
+        uptime = samples.get("sysUpTime")
+        if uptime is not None:
+            parts.append(say("uptime", uptime=duration_text(uptime, lang, largest=2)))
+    elif focus == "ifOperStatus" and not math.isnan(value):
+        code = f"{value:.0f}"
+        known = _OPER_STATUS.get(code)
+        parts.append(say("oper_status", status=known[lang] if known else code))
+    elif focus == "bgpPeerState" and not math.isnan(value):
+        parts.append(say("bgp_state", state=_BGP_STATES.get(int(value), f"{value:.0f}")))
+    elif focus == "probe_snmp_if_utilization_ratio" and not math.isnan(value):
+        parts.append(say("utilization", value=_percent(value)))
+    elif focus == "ifInErrors" and not math.isnan(value):
+        parts.append(say("errors", value=f"{value:.3g}"))
+    elif focus == "probe_dns_answer_match":
+        parts.append(say("dns"))
+    else:  # the target failed: the reason in words, with its figures
+        status = samples.get("probe_http_status_code")
+        said_by_figures = (reason == "status" and status is not None and status > 0) or (
+            reason == "content" and (facts.get("missing") or facts.get("found"))
+        )
+        if reason is not None and not said_by_figures:
+            parts.append(reason_text(reason, lang))
+        found = echoes()
+        if found:
+            parts.append(found)
+        if status is not None and status > 0:
+            parts.append(say("http_status", status=f"{status:.0f}"))
+        if reason == "content":
+            if facts.get("missing"):
+                parts.append(say("required", words=words_of("missing")))
+            elif facts.get("found"):
+                parts.append(say("forbidden", words=words_of("found")))
+    return "; ".join(p for p in parts if p)

@@ -261,6 +261,7 @@ def build(
         unknown_windows=tuple(unknown),
         scope_labels=scope_labels,
         settings=settings.report,
+        names=settings.display_names,
     )
 
 

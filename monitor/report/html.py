@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +100,12 @@ class Chart:
 
 
 def chart(
-    section: Section, carrier: str, rows: Sequence[Row], zone: ZoneInfo, lang: Lang = "en"
+    section: Section,
+    carrier: str,
+    rows: Sequence[Row],
+    zone: ZoneInfo,
+    title: Callable[[str], str] = str,
+    lang: Lang = "en",
 ) -> Chart:
     """A timeline per target of one carrier over the section's period."""
     span = max(section.end - section.start, 1e-9)
@@ -117,7 +122,7 @@ def chart(
         y = _TOP + i * (_BAR + _GAP)
         bars.append(
             ChartBar(
-                name=row.name[:30],
+                name=title(row.name)[:30],
                 y=y,
                 text_y=y + _BAR - 3,
                 unwatched=boxes(subtract([(section.start, section.end)], row.watched)),
@@ -145,7 +150,14 @@ class _SectionView:
     pieces: list[tuple[Row, Piece]]
 
 
-def _section(s: Section, words: dict[str, str], zone: ZoneInfo, lang: Lang) -> _SectionView:
+def _section(
+    s: Section,
+    words: dict[str, str],
+    zone: ZoneInfo,
+    lang: Lang,
+    target_title: Callable[[str], str] = str,
+    carrier_title: Callable[[str], str] = str,
+) -> _SectionView:
     title = words["range"] if s.key == "range" else f"{s.title or s.key} ({s.key})"
     period = f"{local_time(s.start, zone)} – {local_time(s.planned_end, zone)}"
     if s.start < s.end < s.planned_end:
@@ -158,7 +170,10 @@ def _section(s: Section, words: dict[str, str], zone: ZoneInfo, lang: Lang) -> _
         period=period,
         started=started,
         carriers=list(carriers),
-        charts=[chart(s, name, rows, zone, lang) for name, _, rows in carriers],
+        charts=[
+            chart(s, carrier_title(name), rows, zone, target_title, lang)
+            for name, _, rows in carriers
+        ],
         groups=list(s.by("group")) if started else [],
         pieces=sorted(
             ((row, p) for row in s.rows for p in row.pieces), key=lambda rp: rp[1].outage.start
@@ -176,7 +191,7 @@ def _scope(report: Report, lang: Lang) -> str:
 
 def _filters(report: Report, lang: Lang) -> str:
     return ", ".join(
-        f"{report_key(k, lang)} = {group_title(v, lang) if k == 'group' else v}"
+        f"{report_key(k, lang)} = {report.names.label(k, v, lang) if k != 'target' else v}"
         for k, v in report.filters.items()
     )
 
@@ -196,13 +211,21 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
     """(the document, the SHA-256 CSP source of its one style block)."""
     words = report_words(lang)
     zone = ZoneInfo(report.zone)
+    names = report.names
+
+    def title(name: str) -> str:
+        return names.target(name, lang)
+
+    def carrier_title(value: str) -> str:
+        return names.label("carrier", value, lang)
+
     page = _TEMPLATES.get_template("report.html").render(
         lang=lang,
         w=words,
         report=report,
         scope=_scope(report, lang),
         filters=_filters(report, lang),
-        sections=[_section(s, words, zone, lang) for s in report.sections],
+        sections=[_section(s, words, zone, lang, title, carrier_title) for s in report.sections],
         pct=lambda value: percent(value, lang),
         low=_LOW,
         head=report.settings,
@@ -214,7 +237,9 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         ),
         duration=lambda seconds: _unbroken(duration_text(seconds, lang)),
         local=lambda ts: local_time(ts, zone),
-        group_title=lambda group: group_title(group, lang),
+        group_title=lambda group: group_title(group, lang, names),
+        title=title,
+        carrier_title=carrier_title,
         reason=lambda code: reason_text(code, lang),
     )
     # The hash of the style block as rendered, so the CSP allows exactly what is sent.

@@ -12,7 +12,7 @@ from typing import Literal
 
 from alerts.model import Outage
 from monitor.config.report import ReportSettings
-from monitor.core.i18n import group_key
+from monitor.core.i18n import NO_NAMES, DisplayNames, group_key
 from monitor.report.intervals import Span
 
 __all__ = [
@@ -208,3 +208,7 @@ class Report:
 
     def row_goal(self, row: Row) -> float | None:
         return self.settings.sla.for_target(row.carrier, row.group)
+
+    # Display names (targets' titles, [names]) for the pages that show names to people; the
+    # JSON and CSV keep the slugs, which scripts and spreadsheets join on.
+    names: DisplayNames = NO_NAMES

@@ -41,6 +41,7 @@ from monitor.core.i18n import (
     language,
     local_time,
     reason_text,
+    severity_text,
     words,
 )
 from monitor.runtime.service import Service
@@ -202,9 +203,10 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
     since = view.since
     return {
         "name": view.target.name,
+        "title": view.title(lang),
         "url": "/targets/" + quote(view.target.name, safe="") + f"?lang={lang}",
         "kind": view.target.kind,
-        "carrier": view.target.labels.get("carrier", ""),
+        "carrier": view.label("carrier", lang),
         "state": view.state,
         "state_text": STATE_WORDS[lang][view.state],
         "since": local_time(since, tz) if since else "",
@@ -258,9 +260,11 @@ def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "severity": a.get("severity") or "",
+                "severity_text": severity_text(str(a.get("severity") or ""), lang),
                 "summary": ann.get(f"summary_{lang}") or ann.get("summary") or a["rule"],
                 "rule": a["rule"],
                 "target": a.get("target") or "",
+                "title": b.names.target(a["target"], lang) if a.get("target") else "",
                 "since": local_time(ts, tz),
                 "held": held_text(a.get("hold"), lang),
                 "flapping": bool(a.get("flapping")),
@@ -308,7 +312,7 @@ def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[st
         "groups": [
             {
                 "name": g,
-                "title": group_title(g, lang),
+                "title": group_title(g, lang, b.names),
                 "cards": [
                     _card(v, lang, now, zone) for v in sorted(views, key=lambda v: v.target.name)
                 ],
@@ -370,8 +374,9 @@ async def _target_context(
         "card": _card(view, lang, now, zone),
         "target": {
             "name": target.name,
+            "title": view.title(lang),
             "kind": target.kind,
-            "group": group_title(target.group, lang),
+            "group": group_title(target.group, lang, b.names),
             "labels": ", ".join(f"{k}={v}" for k, v in sorted(target.labels.items())),
             "address": public_address(target),
             "depends_on": ", ".join(view.depends_on),
@@ -385,7 +390,7 @@ async def _target_context(
                 "duration": duration_text((o.end if o.end is not None else now) - o.start, lang),
                 "reason": reason_text(o.reason, lang) if o.reason else "",
                 "detail": o.detail,
-                "phase": o.phase or "",
+                "phase": b.names.label("phase", o.phase, lang) if o.phase else "",
                 "maintenance": o.maintenance or "",
             }
             for o in reversed(outages[-_OUTAGE_ROWS:])

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from alerts.model import HoldReason, iso
 from monitor.config import Phase, Target
 from monitor.config.access import Principal
-from monitor.core.i18n import LANGUAGES, reason_text
+from monitor.core.i18n import LANGUAGES, NO_NAMES, DisplayNames, Lang, reason_text
 from monitor.core.labels import matches, target_labels
 from monitor.runtime.service import Service
 from monitor.runtime.store import Observation, TargetState
@@ -122,11 +122,23 @@ class TargetView:
     depends_on: tuple[str, ...]  # the parents the principal may see
     alerts: tuple[Mapping[str, Any], ...]  # this target's firing alerts
     history: tuple[Observation, ...]
+    names: DisplayNames = NO_NAMES  # the settings' display names (targets' titles, [names])
+
+    def title(self, lang: Lang) -> str:
+        """The target's display name (its ``title``, else its name)."""
+        return self.names.target(self.target.name, lang)
+
+    def label(self, key: str, lang: Lang) -> str:
+        """A label's value as people read it (``carrier``: "Viettel"); "" when unset."""
+        value = self.target.labels.get(key, "")
+        return self.names.label(key, value, lang) if value else ""
 
     def reason_text(self, lang: str) -> str:
         fields = dict(self.fields)
         if self.reason == "alert":  # the alert's own summary, in that language
             fields["summary"] = fields.get(f"summary_{lang}", "")
+        if self.reason == "parent_down" and self.suppressed_by is not None:
+            fields["parent"] = self.names.target(self.suppressed_by, "en" if lang == "en" else "vi")
         return reason_text(self.reason, "en" if lang == "en" else "vi", fields)
 
 
@@ -143,6 +155,7 @@ def view_target(
     windows: Sequence[Mapping[str, Any]],
     alerts: Sequence[Mapping[str, Any]],
     principal: Principal,
+    names: DisplayNames = NO_NAMES,
 ) -> TargetView:
     """One target's state. ``parents``: the store's states by name; ``windows``: the engine's
     maintenance list; ``alerts``: firing alerts already in the principal's scope."""
@@ -221,6 +234,7 @@ def view_target(
         depends_on=visible_parents,
         alerts=mine,
         history=history,
+        names=names,
     )
 
 
@@ -326,6 +340,7 @@ class Board:
     alerts: tuple[dict[str, Any], ...]  # every alert state the engine reports, in scope
     phase: Phase | None
     now: float
+    names: DisplayNames = NO_NAMES
 
     def view(self, name: str) -> TargetView | None:
         return next((v for v in self.views if v.target.name == name), None)
@@ -337,6 +352,7 @@ def board(service: Service, principal: Principal, now: float) -> Board:
     names = {s.target.name for s in visible}
     alerts = visible_alerts(service.alerts.alerts_json(), principal, names)
     windows = service.alerts.maintenance()
+    display = service.settings.display_names
     # Each target is handed only its own alerts: scanning all of them per target was
     # quadratic (800 targets down: 0.7 s on the loop per render).
     by_target: dict[object, list[Mapping[str, Any]]] = {}
@@ -349,7 +365,8 @@ def board(service: Service, principal: Principal, now: float) -> Board:
             windows=windows,
             alerts=by_target.get(s.target.name, ()),
             principal=principal,
+            names=display,
         )
         for s in visible
     )
-    return Board(views, tuple(alerts), service.scheduler.phase, now)
+    return Board(views, tuple(alerts), service.scheduler.phase, now, display)

@@ -65,10 +65,15 @@ async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> No
                 "group": "website",
                 "site": "tinh",
             }
-            assert alert["annotations"]["summary_vi"] == "cong-thong-tin mất kết nối"
-            assert alert["annotations"]["summary_en"] == "cong-thong-tin is down"
-            assert "HTTP 503" in alert["annotations"]["description_en"]
-            assert "(UTC+0700)" in alert["annotations"]["description_vi"]  # Asia/Ho_Chi_Minh
+            annotations = alert["annotations"]
+            # An HTTP fault is "sự cố", not "mất kết nối" (the NOC's glossary, issue 12).
+            assert annotations["summary_vi"] == "cong-thong-tin gặp sự cố: máy chủ trả mã HTTP lỗi"
+            assert annotations["summary_en"] == "cong-thong-tin answers with an HTTP error"
+            assert annotations["evidence_vi"] == "máy chủ trả mã HTTP 503"
+            assert annotations["evidence_en"] == "the server answered HTTP 503"
+            # The webhook's own language (the server's: vi) for the plain keys.
+            assert annotations["summary"] == annotations["summary_vi"]
+            assert annotations["title"] == "cong-thong-tin"  # no title set: the name
             assert alert["endsAt"] == "0001-01-01T00:00:00Z"
             # HMAC-SHA256 over the exact body, and the outbox id for de-duplication.
             headers, body = sink.headers[0], sink.bodies[0]

@@ -14,6 +14,7 @@ import email
 import email.policy
 import logging
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -153,7 +154,9 @@ async def test_alertmanager_fire_keepalive_resolve(tmp_path: Path) -> None:
             alert = await wait_for("TargetDown in Alertmanager", lambda: in_am("TargetDown"))
             assert alert["labels"]["carrier"] == "vnpt"
             assert alert["labels"]["phase"] == "none"
-            assert alert["annotations"]["summary_vi"] == "bao-dak-lak mất kết nối"
+            assert alert["annotations"]["summary_vi"] == (
+                "bao-dak-lak gặp sự cố: máy chủ trả mã HTTP lỗi"
+            )
             assert alert["status"]["state"] == "active"
             await wait_for(
                 "Alertmanager's webhook",
@@ -261,7 +264,8 @@ async def test_email_over_starttls_in_vietnamese(
                     }
                 ],
             }
-            path = write_settings(tmp_path / "s.toml", [web_.target("so-tt-tt")], alerts)
+            titled = web_.target("so-tt-tt", title="Sở Thông tin và Truyền thông")
+            path = write_settings(tmp_path / "s.toml", [titled], alerts)
             async with running(path):
                 web_.modes["so-tt-tt"] = "fail"
                 await wait_for("the firing e-mail", lambda: len(mailbox.messages) == 1)
@@ -270,14 +274,23 @@ async def test_email_over_starttls_in_vietnamese(
     finally:
         controller.stop()
     firing, resolved = mailbox.messages
-    assert firing["Subject"] == "[CẢNH BÁO][warning] TargetDown: so-tt-tt mất kết nối"
-    assert resolved["Subject"] == "[ĐÃ KHẮC PHỤC][warning] TargetDown: so-tt-tt mất kết nối"
+    title = "Sở Thông tin và Truyền thông"
+    assert re.fullmatch(
+        rf"\[Cảnh báo\] {title} gặp sự cố: máy chủ trả mã HTTP lỗi"
+        r" · từ \d\d:\d\d \d\d/\d\d/\d{4}",
+        str(firing["Subject"]),
+    ), firing["Subject"]
+    assert re.fullmatch(rf"\[Đã khôi phục\] {title} · sau \d+ giây", str(resolved["Subject"])), (
+        resolved["Subject"]
+    )
     assert "=?utf-8?" in mailbox.envelopes[0].content.decode().lower()  # RFC 2047 on the wire
-    text = firing.get_content()
-    assert "Đối tượng: so-tt-tt" in text and "Target: so-tt-tt" in text
-    assert "HTTP 503" in text and "(UTC+0700)" in text
-    assert "http://127.0.0.1/runbook/target-down" in text
-    assert firing.get_content_charset() == "utf-8"
+    text_part = firing.get_body(("plain",))
+    assert text_part is not None and text_part.get_content_charset() == "utf-8"
+    text = text_part.get_content()
+    assert "Bằng chứng: máy chủ trả mã HTTP 503" in text and "(UTC+07:00)" in text
+    assert "Nhóm: Trang thông tin điện tử" in text and "English" not in text
+    assert "Hướng dẫn xử lý: http://127.0.0.1/runbook/target-down" in text
+    assert re.search(r"Xem trên trang giám sát: http://\S+/targets/so-tt-tt\n", text)
     assert mailbox.envelopes[0].rcpt_tos == ["truc-ca@daklak.lab", "noc@daklak.lab"]
     assert logins and logins[0][0] == b"netmon"
 
@@ -405,8 +418,11 @@ async def test_telegram_send_message_retry_after_and_secret_token(
     message = bot.messages[0]
     assert message["chat_id"] == -1001234567890
     assert message["parse_mode"] == "HTML"
-    assert message["text"].startswith("🔴 <b>[CẢNH BÁO][warning] TargetDown: huyen-krong-pac mất")
-    assert "huyen-krong-pac is down" in message["text"]
+    assert message["text"].startswith(
+        "🟠 <b>Cảnh báo · huyen-krong-pac gặp sự cố: máy chủ trả mã HTTP lỗi · từ "
+    )
+    assert "Bằng chứng: máy chủ trả mã HTTP 503" in message["text"]
+    assert "is down" not in message["text"] and "Evidence" not in message["text"]
     logged = caplog.text
     assert "HTTP 401" in logged and "Unauthorized" in logged
     assert token not in logged and "999:sai" not in logged

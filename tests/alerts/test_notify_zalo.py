@@ -99,8 +99,8 @@ async def test_an_expired_token_is_refreshed_once_and_the_rotated_one_kept(
         assert zalo.refreshes == 2 and zalo.refused_refreshes == 0
         assert json.loads(state.read_text())["refresh_token"] == "refresh-2-bi-mat"
     first = zalo.texts(USERS[0])[0]
-    assert first.startswith("[CẢNH BÁO][warning] TargetDown: huyen-ea-sup mất kết nối")
-    assert "ĐÃ KHẮC PHỤC" in zalo.texts(USERS[0])[1]
+    assert first.startswith("Cảnh báo · huyen-ea-sup gặp sự cố")  # HTTP 5xx: not "mất kết nối"
+    assert zalo.texts(USERS[0])[1].startswith("Đã khôi phục · huyen-ea-sup")
     assert secrets_in(caplog.text, zalo) == []
 
 
@@ -214,7 +214,7 @@ def test_a_long_text_is_cut_on_a_line_to_zalos_limit() -> None:
     assert text.endswith("\n…")
     kept = text.removesuffix("\n…").split("\n")
     assert kept[-1] in lines.split("\n") or kept[-1] == ""  # whole lines only
-    assert text.startswith("[CẢNH BÁO][critical] TargetDown")
+    assert text.startswith("Nghiêm trọng · ")
     # Many short lines: the cut is as late as the limit allows, never past it.
     text = message(_notification("\n".join(["ô"] * 3000)), ctx)
     assert LIMIT - 3 <= len(text.encode("utf-16-le")) // 2 <= LIMIT

@@ -6,10 +6,12 @@ The tables are found by their shape, not by name, so a table added later is chec
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -99,7 +101,8 @@ UNMARKED = {
 }  # fmt: skip
 # Vietnamese texts allowed to be plain ASCII: the link to the English page is its own name;
 # "do" ("because of", before the parent's name) has no marks in Vietnamese either.
-ASCII_VI = {("_WORDS", "lang_other"), ("_WORDS", "suppressed_by")}
+# "sau" ("after", before an outage's length) is plain Vietnamese too.
+ASCII_VI = {("_WORDS", "lang_other"), ("_WORDS", "suppressed_by"), ("_MESSAGE_WORDS", "lasted")}
 # Names and codes that stay as they are in Vietnamese text (protocols, the product, "token"
 # and "SNMP trap" given in brackets after the Vietnamese words for staff who know them).
 TECHNICAL = {"dns", "tls", "http", "https", "icmp", "snmp", "trap", "token", "netmon", "ok"}
@@ -243,6 +246,105 @@ def test_the_small_helpers() -> None:
     groups = ["other", "zeta", "website", "alpha", "carrier"]
     assert sorted(groups, key=i18n.group_key) == ["carrier", "website", "alpha", "zeta", "other"]
     assert i18n.duration_text(3725, "vi") == "1 giờ 2 phút 5 giây"
-    assert i18n.duration_text(90061, "en") == "1d 1h 1m 1s"
+    assert i18n.duration_text(90061, "en") == "1 d 1 h 1 min 1 s"
     assert i18n.duration_text(0.4, "vi") == "0 giây" and i18n.duration_text(None, "en") == ""
     assert set(i18n.STATE_WORDS["vi"]) >= {"up", "down", "degraded", "suppressed", "maintenance"}
+
+
+# --------------------------------------------------------------------------- messages (issue 12)
+
+NOW = datetime(2025, 10, 14, 1, 0, tzinfo=UTC).timestamp()
+
+
+def _evidence(facts: dict[str, Any], focus: str | None, value: float = math.nan) -> list[str]:
+    return [i18n.evidence_text(facts, focus, value, lang, HA_NOI, NOW) for lang in ("vi", "en")]
+
+
+def test_evidence_is_worded_from_facts_in_each_language() -> None:
+    echoes = {"probe_icmp_packets_sent": 5.0, "probe_icmp_packets_received": 0.0}
+    assert _evidence({"reason": "timeout", "samples": echoes}, "probe_success") == [
+        "không phản hồi (quá thời gian chờ); 0/5 gói tin được trả lời",
+        "no answer (timed out); 0/5 echoes answered",
+    ]
+    lossy = {"probe_icmp_packets_sent": 5.0, "probe_icmp_packets_received": 3.0,
+             "probe_icmp_packet_loss_ratio": 0.4}  # fmt: skip
+    assert _evidence({"samples": lossy}, "probe_icmp_packet_loss_ratio") == [
+        "3/5 gói tin được trả lời (mất 40 %)",
+        "3/5 echoes answered (40 % lost)",
+    ]
+    status = {"reason": "status", "samples": {"probe_http_status_code": 503.0}}
+    assert _evidence(status, "probe_success") == [
+        "máy chủ trả mã HTTP 503",
+        "the server answered HTTP 503",
+    ]
+    found = {"reason": "content", "found": ["Hacked by"], "excerpt": "Hacked by X", "samples": {}}
+    assert _evidence(found, "probe_http_content_forbidden_match") == [
+        "tìm thấy nội dung bị cấm: «Hacked by»; trích đoạn trang: «Hacked by X»",
+        'forbidden text found: "Hacked by"; on the page: "Hacked by X"',
+    ]
+    missing = {"reason": "content", "missing": ["Chào mừng Đại hội"], "samples": {}}
+    assert _evidence(missing, "probe_http_content_required_match") == [
+        "không tìm thấy nội dung bắt buộc: «Chào mừng Đại hội»",
+        'required text not found: "Chào mừng Đại hội"',
+    ]
+    assert _evidence(missing, "probe_success")[0] == (
+        "không tìm thấy nội dung bắt buộc: «Chào mừng Đại hội»"
+    )
+    cert = {"samples": {"probe_ssl_earliest_cert_expiry": NOW + 5 * 86400 + 3 * 3600}}
+    assert _evidence(cert, "probe_ssl_earliest_cert_expiry") == [
+        "chứng thư số hết hạn lúc 19/10/2025 11:00 (còn 5 ngày 3 giờ)",
+        "the certificate expires at 19/10/2025 11:00 (in 5 d 3 h)",
+    ]
+    assert _evidence({"samples": {"sysUpTime": 200.0}}, "probe_snmp_agent_restarted") == [
+        "thiết bị chạy được 3 phút 20 giây kể từ lần khởi động",
+        "the device has been up for 3 min 20 s",
+    ]
+    assert _evidence({"samples": {}}, "ifOperStatus", 7.0) == [
+        "trạng thái cổng: lớp dưới ngừng hoạt động",
+        "interface state: lower layer down",
+    ]
+    assert _evidence({"samples": {}}, "bgpPeerState", 1.0)[1] == "BGP session state: Idle"
+    assert _evidence({"samples": {}}, "probe_icmp_rtt_seconds", 0.1804)[0] == (
+        "độ trễ trung bình 180 ms"
+    )
+    assert _evidence({"samples": {}}, "sysUpTime") == ["", ""]  # nothing to say: nothing
+    assert _evidence({"trap": "linkDown", "samples": {}}, "ifOperStatus") == [
+        "thiết bị gửi thông báo linkDown (SNMP trap)",
+        "the device sent linkDown (SNMP trap)",
+    ]
+
+
+def test_failures_say_unreachable_only_when_it_is() -> None:
+    """The NOC's glossary: "mất kết nối" for reachability, "sự cố"/"không đạt" otherwise."""
+    assert i18n.failure_text("timeout", "vi") == "mất kết nối"
+    assert i18n.failure_text("refused", "en") == "is unreachable"
+    assert i18n.failure_text("status", "vi") == "gặp sự cố: máy chủ trả mã HTTP lỗi"
+    assert i18n.failure_text("content", "vi") == "không đạt: nội dung trang sai"
+    assert i18n.failure_text("tls", "vi") == "gặp sự cố chứng thư số (TLS)"
+    assert i18n.failure_text("snmp_auth", "vi") == "gặp sự cố: lỗi xác thực SNMP"
+    assert i18n.failure_text("new_code", "en") == "is failing: failed: new_code"
+    assert [i18n.severity_text(s, "vi") for s in ("critical", "warning", "info", "x")] == [
+        "Nghiêm trọng", "Cảnh báo", "Thông tin", "x",
+    ]  # fmt: skip
+
+
+def test_display_names_fall_back_on_the_slug() -> None:
+    names = i18n.DisplayNames(
+        targets={"venue-viettel-uplink": {"vi": "Đường truyền Viettel", "en": "Viettel link"}},
+        labels={
+            "carrier": {"viettel": {"vi": "Viettel", "en": "Viettel"}},
+            "group": {"venue": {"vi": "Hội trường 10-3", "en": "Hall 10-3"}},
+        },
+    )
+    assert names.target("venue-viettel-uplink", "en") == "Viettel link"
+    assert names.target("other", "vi") == "other"
+    assert names.label("carrier", "viettel", "vi") == "Viettel"
+    assert names.label("carrier", "vnpt", "vi") == "vnpt"
+    assert names.label("group", "venue", "vi") == "Hội trường 10-3"  # [names.group] first
+    assert names.label("group", "website", "vi") == "Trang thông tin điện tử"  # then the words
+    assert names.label("direction", "in", "vi") == "chiều vào"  # netmon's own label values
+    assert names.label("severity", "critical", "vi") == "Nghiêm trọng"
+    assert names.label("phase", "none", "vi") == "ngoài các đợt của kế hoạch"
+    assert i18n.duration_text(3725, "vi", largest=2) == "1 giờ 2 phút"
+    assert i18n.duration_text(3725, "en", largest=1) == "1 h"
+    assert i18n.duration_text(59.6, "en", largest=2) == "1 min"

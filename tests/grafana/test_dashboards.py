@@ -129,6 +129,47 @@ def test_committed_build_is_current(tmp_path: Path) -> None:
         ), f"grafana/{rel} is stale: run `netmon grafana build`"
 
 
+def _renames(panel: dict[str, Any]) -> dict[str, str]:
+    return {
+        t["options"]["regex"]: t["options"]["renamePattern"]
+        for t in panel.get("transformations") or []
+        if t["id"] == "renameByRegex"
+    }
+
+
+def test_legends_show_display_names_and_queries_keep_slugs() -> None:
+    """Issue 12: Grafana's legends say "Đường truyền Viettel - Hội trường" (settings.toml's
+    titles, [names]); queries and labels keep the slugs; the operator view, one copy for
+    every operator, names nobody's targets."""
+    docs = _committed()
+    carriers = {p["title"]: p for p in _panels(docs["netmon-carriers"])}
+    loss = next(
+        p
+        for p in carriers.values()
+        if p.get("type") == "timeseries"
+        and any("{{target}}" in str(t.get("legendFormat")) for t in p.get("targets", []))
+    )
+    renames = _renames(loss)
+    assert renames["^venue\\-viettel\\-uplink( .*)?$"] == "Đường truyền Viettel - Hội trường$1"
+    assert all("venue-viettel-uplink" not in json.dumps(t) or "target" in json.dumps(t)
+               for t in loss["targets"])  # fmt: skip
+    noc = _panels(docs["netmon-noc"])
+    by_group = [
+        p for p in noc if any(t.get("legendFormat") == "{{group}}" for t in p.get("targets", []))
+    ]
+    assert by_group and all(
+        _renames(p)["^carrier( .*)?$"] == "Nhà mạng và đường truyền$1" for p in by_group
+    )
+    tables = [p for p in noc if p.get("type") == "table"]
+    assert tables
+    for table in tables:
+        overrides = {o["matcher"]["options"]: o for o in table["fieldConfig"]["overrides"]}
+        (mapping,) = overrides["carrier"]["properties"][0]["value"]
+        assert mapping["options"]["fpt"]["text"] == "FPT Telecom"
+    operator = json.dumps(docs["netmon-operator"], ensure_ascii=False)
+    assert "renameByRegex" not in operator and "Viettel - Hội trường" not in operator
+
+
 @pytest.mark.parametrize("uid", sorted(DASHBOARDS))
 def test_dashboard_matches_the_sdk_models(uid: str) -> None:
     register_default_plugins()

@@ -124,12 +124,14 @@ async def test_queued_while_down_delivered_after_kill9_and_the_rotated_token_kep
             async with netmon_run(config, within=60, grace=None) as node:
                 await wait_for(
                     "the end to both followers",
-                    lambda: all(any("ĐÃ KHẮC PHỤC" in t for t in zalo.texts(u)) for u in USERS),
+                    lambda: all(
+                        any(t.startswith("Đã khôi phục") for t in zalo.texts(u)) for u in USERS
+                    ),
                     30,
                 )
                 await wait_for(
                     "the end by SMS",
-                    lambda: any(a["text"].startswith("[ĐÃ KHẮC PHỤC]") for a in gateway.accepted),
+                    lambda: any(a["text"].startswith("[Đã khôi phục]") for a in gateway.accepted),
                     30,
                 )
                 node.proc.send_signal(signal.SIGINT)

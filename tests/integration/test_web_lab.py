@@ -594,7 +594,8 @@ async def test_status_page_in_chromium(lab: Netmon) -> None:
             assert "mã trạng thái HTTP không đúng" in card and "HTTP 503" in card
             assert await page.locator('li.card[data-target="so-khcn"] svg.spark rect').count() > 0
             alerts = await page.inner_text("section.alerts")
-            assert "vnpt-cong-dich-vu mất kết nối" in alerts
+            # An HTTP 503 is "sự cố", not "mất kết nối" (the NOC's glossary, issue 12).
+            assert "vnpt-cong-dich-vu gặp sự cố: máy chủ trả mã HTTP lỗi" in alerts
 
             # The body refreshes in place (static/netmon.js): no reload, same document.
             await page.evaluate("window.__same = true")

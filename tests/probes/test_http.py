@@ -365,6 +365,26 @@ async def test_forbidden_text_is_content(web_server: WebFactory, ctx: ProbeConte
     assert result.reason == "content"
     assert 'forbidden text "hacked by" present' in result.detail
     assert samples(result)["probe_http_content_match"] == 0
+    # What the message quotes, as data (issue 12): the words found and the page around them.
+    assert result.facts == (("forbidden", "hacked by"), ("excerpt", "Hacked by nobody hacked by"))
+    assert clean.facts == ()
+
+
+def test_the_excerpt_is_the_pages_words_around_the_find() -> None:
+    from probes.http import _excerpt
+
+    page = (
+        '<div class="x"><h1>Hacked by Anonymous Việt Nam</h1>\n<p>greetz to all the crew, '
+        "lorem ipsum dolor sit amet consectetur adipiscing elit</p></div>"
+    )
+    assert _excerpt(page, "Hacked by") == (
+        "Hacked by Anonymous Việt Nam greetz to all the crew, lorem ipsum dolor sit amet …"
+    )
+    assert _excerpt("xxxx " * 20 + "hacked", "hacked").endswith("xxxx hacked")
+    assert _excerpt("nothing here", "hacked") == "hacked"
+    assert _excerpt("x" * 30 + "abcdef Your security is zero, hacked", "hacked") == (
+        "Your security is zero, hacked"  # from a word's start, not "ur security"
+    )
 
 
 # --------------------------------------------------------------------------- redirects

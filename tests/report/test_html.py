@@ -179,3 +179,31 @@ async def test_the_json_report_says_whether_each_goal_is_met(
     carriers = {c["name"]: (c["sla_percent"], c["sla_met"]) for c in section["carriers"]}
     assert carriers == {"viettel": (99.9, False), "vnpt": (99.0, True)}
     assert section["total"]["sla_percent"] == 99.0
+
+
+async def test_the_page_names_targets_and_carriers_by_their_display_names(
+    ledger: tuple[Settings, Path],
+) -> None:
+    """Issue 12: titles and [names] on the report's page; the JSON and CSV keep slugs."""
+    from monitor.core.i18n import DisplayNames
+    from monitor.report.render_csv import to_csv
+
+    settings, _ = ledger
+    rep = built(settings, phase="dai-hoi-tinh")
+    assert rep.names is settings.display_names  # build() hands the settings' names on
+    named = dataclasses.replace(
+        rep,
+        names=DisplayNames(
+            targets={"viettel-uplink": {"vi": "Đường truyền Viettel", "en": "Viettel uplink"}},
+            labels={"carrier": {"vnpt": {"vi": "Tập đoàn VNPT", "en": "VNPT Group"}}},
+        ),
+    )
+    page, _ = to_html(named, "vi")
+    assert "<tr><td>Đường truyền Viettel</td>" in page  # the target's row and its outages
+    assert "<tr><td>Tập đoàn VNPT</td>" in page  # the carriers' table
+    assert ">Đường truyền Viettel</text>" in page  # the chart's label
+    assert "<figcaption>Biểu đồ: Tập đoàn VNPT</figcaption>" in page
+    assert "<tr><td>viettel-uplink</td>" not in page
+    assert "VNPT Group" in to_html(named, "en")[0]
+    csv = to_csv(named, "vi").decode("utf-8-sig")
+    assert "viettel-uplink" in csv and "Đường truyền Viettel" not in csv

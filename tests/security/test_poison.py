@@ -217,7 +217,8 @@ async def test_a_line_break_in_a_subject_does_not_hold_back_the_mail_behind_it(
     assert "ke-gian@evil.example" in str(first["Subject"])  # kept as words, not as a header
     assert first["Bcc"] is None
     assert all(e.rcpt_tos == ["truc-ca@daklak.lab"] for e in mailbox.envelopes)
-    assert "Đối tượng: olt-ea-kar" in first.get_content()  # the body: UTF-8, Vietnamese
+    text = first.get_body(("plain",))
+    assert "Mã cảnh báo: InterfaceDown · olt-ea-kar" in text.get_content()  # UTF-8, Vietnamese
 
 
 def test_header_fields_lose_their_control_characters_the_body_keeps_vietnamese() -> None:
@@ -236,9 +237,10 @@ def test_header_fields_lose_their_control_characters_the_body_keeps_vietnamese()
     assert parsed["From"].addresses[0].display_name == "NOC Đắk Lắk Trực ca"
     for field in ("Subject", "From", "To"):
         assert not re.search("[\x00-\x1f\x7f-\x9f]", str(parsed[field])), field
-    assert str(parsed["Subject"]).startswith("[CẢNH BÁO][warning] InterfaceDown: olt-ea-kar")
-    assert parsed.get_content_charset() == "utf-8"
-    assert "Cổng Gi0/1" in parsed.get_content() or "cổng Gi0/1" in parsed.get_content()
+    assert str(parsed["Subject"]).startswith("[Cảnh báo] olt-ea-kar")
+    body = parsed.get_body(("plain",))
+    assert body.get_content_charset() == "utf-8"
+    assert "Cổng Gi0/1" in body.get_content() or "cổng Gi0/1" in body.get_content()
 
 
 async def test_a_message_that_cannot_be_built_is_a_dead_letter_and_the_rest_flow(
@@ -264,10 +266,9 @@ async def test_a_message_that_cannot_be_built_is_a_dead_letter_and_the_rest_flow
             assert len(mailbox.messages) == 3
             assert d.dead["truc-ca"] == 1 and d.pending == 0
     (told,) = noc.messages
-    assert str(told["Subject"]).startswith("[CẢNH BÁO][warning] NotificationDead:")
-    assert "Không gửi được thông báo tới truc-ca" in str(told["Subject"])
-    text = told.get_content()
-    assert "Notifications to truc-ca failed for good" in text and "UnicodeEncodeError" in text
+    assert str(told["Subject"]).startswith("[Cảnh báo] Không gửi được thông báo tới truc-ca")
+    text = told.get_body(("plain",)).get_content()
+    assert "Mã cảnh báo: NotificationDead" in text and "UnicodeEncodeError" in text
 
 
 async def test_a_head_that_keeps_failing_steps_aside_and_is_still_retried(
@@ -377,9 +378,9 @@ async def test_a_dead_letter_is_counted_reported_and_stays_dead_after_a_restart(
                 assert metric(service, "netmon_notifications_dead_total", receiver="truc-ca") == 0
     assert mailbox.refused == 1 and len(mailbox.messages) == 3
     (told,) = noc.messages
-    assert "NotificationDead" in str(told["Subject"])
-    assert "truc-ca" in str(told["Subject"]) and "thư chết" in str(told["Subject"])
-    assert "Notifications to truc-ca failed for good" in told.get_content()
+    assert str(told["Subject"]).startswith("[Cảnh báo] Không gửi được thông báo tới truc-ca")
+    assert "thư chết" in str(told["Subject"])
+    assert "Mã cảnh báo: NotificationDead" in told.get_body(("plain",)).get_content()
     conn = sqlite3.connect(state)
     rows = conn.execute("SELECT receiver, error FROM dead_letters").fetchall()
     pending = conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()
@@ -498,7 +499,7 @@ async def test_a_long_telegram_message_full_of_markup_is_accepted_and_keeps_its_
     print(f"\ntelegram text: {len(text)} characters, {len(plain)} after parsing, {errors}")
     assert errors == []
     assert len(text) <= 4096
-    assert plain.startswith("🔴 [CẢNH BÁO][warning] InterfaceDown: olt-ea-kar: Cổng <Gi0/1>")
+    assert plain.startswith("🟠 Cảnh báo · olt-ea-kar: Cổng <Gi0/1>")
     assert "…" in plain
     assert link in plain and runbook in plain
     assert plain.rstrip().endswith(link)

@@ -120,7 +120,7 @@ def test_every_reason_has_both_languages() -> None:
     assert i18n.held_text(back, "vi") == "đang hồi phục sau khi cấp trên core phục hồi"
     assert i18n.held_text({**back, "parent": None}, "en") == "recovering after a parent recovered"
     assert i18n.duration_text(3725, "vi") == "1 giờ 2 phút 5 giây"
-    assert i18n.duration_text(90061, "en") == "1d 1h 1m 1s"
+    assert i18n.duration_text(90061, "en") == "1 d 1 h 1 min 1 s"
 
 
 def test_every_probe_reason_has_words() -> None:

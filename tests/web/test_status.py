@@ -383,7 +383,7 @@ def test_the_noc_sees_everything_named(service: Service) -> None:
     assert next(a for a in seen.alerts if a["target"] == "vnpt-core")["notified"] == ["noc"]
     slow = seen.view("viettel-slow")
     assert slow is not None and (slow.state, slow.reason) == ("degraded", "alert")
-    assert slow.reason_text("vi").startswith("viettel-slow trễ cao")
+    assert slow.reason_text("vi") == "viettel-slow: độ trễ cao (400 ms)"
     assert slow.since == T0 - 30  # the alert's condition began with that result
     assert seen.view("nothing") is None and seen.now == T0 and seen.phase is None
 
@@ -442,3 +442,58 @@ def test_an_alert_whose_labels_leave_the_scope_is_not_shown() -> None:
     seen = visible_alerts(alerts, VIETTEL_OP, {"viettel-link"})
     assert [a["labels"] for a in seen] == [{"carrier": "viettel"}]
     assert len(visible_alerts(alerts, NOC, {"viettel-link"})) == 2
+
+
+# --------------------------------------------------------------------------- display names
+
+
+async def test_the_pages_show_display_names_and_keep_slugs_as_keys(tmp_path: Path) -> None:
+    """Issue 12: people read "Đường truyền Viettel - Hội trường", never only the slug; the
+    slug stays in the links, the data attributes and small beside the name."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from monitor.web.app import make_app
+
+    raw: dict[str, Any] = {
+        "server": {"state_dir": str(tmp_path / "state")},
+        "traps": {"enabled": False},
+        "access": {"anonymous": "auto"},
+        "names": {
+            "carrier": {"viettel": "Tập đoàn Viettel"},
+            "group": {"venue": {"vi": "Hội trường 10-3", "en": "Hall 10-3"}},
+        },
+        "targets": [
+            {"name": "venue-viettel-uplink", "kind": "icmp", "host": "127.0.2.2",
+             "title": {"vi": "Đường truyền Viettel - Hội trường", "en": "Viettel link to the hall"},
+             "group": "venue", "labels": {"carrier": "viettel"}},
+            {"name": "plain-slug", "kind": "icmp", "host": "127.0.2.3", "group": "venue"},
+            {"name": "child", "kind": "icmp", "host": "127.0.2.4", "group": "venue",
+             "depends_on": ["venue-viettel-uplink"]},
+        ],
+        "alerts": {"rules": [{"name": "TargetDown", "failures": 1}]},
+    }  # fmt: skip
+    service = Service(parse_settings(raw, tmp_path), clock=FakeClock(wall=T0))
+    await service.start()
+    try:
+        service.store.record("venue-viettel-uplink", Observation(failed(), T0 - 30, 0.05))
+        service.store.record("plain-slug", Observation(ok(), T0 - 30, 0.05))
+        service.store.record("child", Observation(failed(), T0 - 30, 0.05))
+        async with TestClient(TestServer(make_app(service), host="127.0.0.1")) as client:
+            page = await (await client.get("/?lang=vi")).text()
+            english = await (await client.get("/?lang=en")).text()
+            one = await (await client.get("/targets/venue-viettel-uplink?lang=vi")).text()
+    finally:
+        await service.aclose()
+    assert '<a class="name" href="/targets/venue-viettel-uplink?lang=vi">' in page
+    assert ">Đường truyền Viettel - Hội trường</a>" in page
+    assert '<span class="muted slug">venue-viettel-uplink</span>' in page
+    assert '<span class="tag">Tập đoàn Viettel</span>' in page  # the carrier's display name
+    assert "<h2>Hội trường 10-3 " in page  # the group's, from [names.group]
+    assert ">plain-slug</a>" in page and '"muted slug">plain-slug<' not in page  # no title
+    # The firing alert's link names the target too.
+    assert '?lang=vi">Đường truyền Viettel - Hội trường</a>' in page
+    assert '<span class="sev">Cảnh báo</span>' in page  # the severity in words, not "warning"
+    assert ">Viettel link to the hall</a>" in english and "<h2>Hall 10-3 " in english
+    assert "<h2>Đường truyền Viettel - Hội trường" in one and "Hội trường 10-3" in one
+    # A suppressed child names its parent by the parent's display name.
+    assert "thiết bị cấp trên Đường truyền Viettel - Hội trường mất kết nối" in page
