@@ -123,10 +123,14 @@ en = "DNS answer for {target} changed"
 vi = "{detail}. Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
 en = "{detail}. The name may be hijacked or misconfigured."
 
+# A port pages when it goes from up to down (not for every port that is not up: ports never
+# seen up, notPresent, dormant, lowerLayerDown), and a circuit the settings name
+# (snmp.circuits) from the first poll; either lasts until the port is up again.
 [[rules]]
 name = "InterfaceDown"
 match = { kind = ["snmp"] }
-expr = "ifOperStatus != 1"
+expr = 'ifOperStatus{circuit!=""} != 1 or (ifOperStatus == 2 and prev(ifOperStatus) == 1)'
+recover = "ifOperStatus == 1"
 unless = "ifAdminStatus != 1"
 failures = 1
 recoveries = 1
@@ -167,10 +171,14 @@ en = "{target}: interface {ifName} saturated ({direction}, {value})"
 vi = "Cổng {ifName} của {target} dùng {value} băng thông chiều {direction} từ {since}."
 en = "Interface {ifName} of {target} has used {value} of its {direction} capacity since {since}."
 
+# A restart seen happening: sysUpTime went back since the last poll (not a TimeTicks wrap
+# after 497 days), or a coldStart/warmStart trap; shown until the agent has run 10 minutes.
+# An agent that is young when netmon first meets it is not a restart.
 [[rules]]
 name = "AgentRestarted"
 match = { kind = ["snmp"] }
-expr = "sysUpTime < 10m"
+expr = "sysUpTime < prev(sysUpTime) and prev(sysUpTime) < 497d"
+recover = "sysUpTime >= 10m"
 failures = 1
 recoveries = 1
 severity = "info"
