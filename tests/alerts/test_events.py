@@ -17,6 +17,7 @@ Time is a ``FakeClock``; every test runs in well under a second.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,7 +276,12 @@ async def test_an_operator_shutting_a_port_is_no_page(rig: Rig) -> None:
 async def test_a_restart_of_netmon_keeps_the_previous_values(rig: Rig) -> None:
     table = ruijie()
     rig.poll(table, 86400.0)
-    await rig.tick()  # the tick writes the series memory behind
+    await rig.tick()  # the tick writes the series memory behind: a kill -9 now keeps it
+    assert rig.engine is not None
+    await rig.engine.db.run(lambda conn: None)  # the jobs before it are committed
+    with sqlite3.connect(rig.path.parent / "state" / "alerts.sqlite") as conn:
+        rows = conn.execute("SELECT name, count(*) FROM series_memory GROUP BY name").fetchall()
+    assert dict(rows) == {"ifOperStatus": 395, "sysUpTime": 1}
     await rig.stop()
     # netmon is down for a while; meanwhile Gi0/0/4 went down; nothing else changed.
     rig.clock.now += 600
@@ -284,12 +290,17 @@ async def test_a_restart_of_netmon_keeps_the_previous_values(rig: Rig) -> None:
     rig.poll(table, 87000.0)
     assert rig.pages("InterfaceDown") == ["vnpt-uplink", "fpt-backup", "Gi0/0/4"]
     assert rig.pages("AgentRestarted") == []  # 87000 s > 86400 s: no restart
-    # and the memory is written at stop too (no tick in between)
+    # and the memory is written at stop too (no tick in between): Gi0/0/12, never up so
+    # far, comes up just before netmon stops, and is down when it is back.
+    assert table[12].oper == 2 and table[12].admin == 1
+    table[12].oper = 1
     table[5].oper = 2
     rig.poll(table, 87030.0)
     await rig.stop()
     await rig.start()
+    table[12].oper = 2
     rig.poll(table, 87060.0)
+    assert rig.pages("InterfaceDown").count("Gi0/0/12") == 1
     assert rig.pages("InterfaceDown").count("Gi0/0/5") == 1  # firing before: not re-paged
     # The agent restarted while netmon was down: its sysUpTime is lower than the last poll's.
     await rig.stop()
