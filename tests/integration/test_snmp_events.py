@@ -28,7 +28,7 @@ from tests.fixtures.snmpd import free_udp_port
 from tests.support.alerts import FakeClock, Sink, running, sink_server, until, write_settings
 from tests.support.ruijie import circuits, not_up_admin_up, ruijie
 
-HOST = "127.0.0.74"
+HOST = "127.0.0.174"
 
 OLD_INTERFACE_DOWN = {
     "name": "InterfaceDown",

@@ -41,7 +41,7 @@ def _oper(result: Any) -> dict[str, tuple[float, str]]:
 
 
 async def test_circuits_are_labelled_and_kept(make_agent: AgentFactory, ctx: ProbeContext) -> None:
-    agent = await make_agent(ruijie("127.0.0.72"))
+    agent = await make_agent(ruijie("127.0.0.172"))
     result = await PROBES["snmp"](_target(agent, circuits=circuits()), ctx)
     assert result.success, result.detail
     ports = _oper(result)
@@ -75,7 +75,7 @@ async def test_circuits_are_labelled_and_kept(make_agent: AgentFactory, ctx: Pro
 async def test_a_port_set_down_in_the_lab_is_seen(
     make_agent: AgentFactory, ctx: ProbeContext
 ) -> None:
-    agent = await make_agent(ruijie("127.0.0.73"))
+    agent = await make_agent(ruijie("127.0.0.173"))
     t = _target(agent, circuits=circuits())
     assert _oper(await PROBES["snmp"](t, ctx))["Gi0/0/4"][0] == 1
     agent.set_oper(4, 2)
