@@ -233,12 +233,25 @@ class Condition:
 
     text: str
     root: Node
+    # Derived once (the engine asks per series): the comparisons, their terms, the selectors.
+    _comparisons_: tuple[Comparison, ...] = field(init=False, repr=False, compare=False)
+    _terms_: tuple[Term, ...] = field(init=False, repr=False, compare=False)
+    _selectors_: tuple[Selector, ...] = field(init=False, repr=False, compare=False)
 
-    def _comparisons(self) -> list[Comparison]:
-        return [self.root] if isinstance(self.root, Comparison) else list(self.root.comparisons())
+    def __post_init__(self) -> None:
+        root = self.root
+        comparisons = (root,) if isinstance(root, Comparison) else tuple(root.comparisons())
+        terms = tuple(t for c in comparisons for t in c.terms())
+        object.__setattr__(self, "_comparisons_", comparisons)
+        object.__setattr__(self, "_terms_", terms)
+        selectors = tuple(dict.fromkeys(t.selector for t in terms if t.selector is not None))
+        object.__setattr__(self, "_selectors_", selectors)
 
-    def _terms(self) -> list[Term]:
-        return [t for c in self._comparisons() for t in c.terms()]
+    def _comparisons(self) -> tuple[Comparison, ...]:
+        return self._comparisons_
+
+    def _terms(self) -> tuple[Term, ...]:
+        return self._terms_
 
     @property
     def selector(self) -> Selector | None:
@@ -249,8 +262,9 @@ class Condition:
         return None
 
     @property
-    def selectors(self) -> list[Selector]:
-        return [t.selector for t in self._terms() if t.selector is not None]
+    def selectors(self) -> tuple[Selector, ...]:
+        """Every distinct selector, in order."""
+        return self._selectors_
 
     @property
     def is_global(self) -> bool:
@@ -279,7 +293,7 @@ class Condition:
 
     def matches(self, labels: Labels) -> bool:
         """Whether any selector of the condition selects a series with these labels."""
-        return any(s.matches(labels) for s in self.selectors)
+        return any(s.matches(labels) for s in self._selectors_)
 
     def test(self, point: Point | None, now: float) -> bool | None:
         """True, False, or None (unknown: a prev() or rate() the series has not got yet)."""
