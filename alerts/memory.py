@@ -30,6 +30,7 @@ Labels = tuple[tuple[str, str], ...]
 Key = tuple[str, Labels]  # (sample name, series labels)
 _KEEP = 7 * 86400.0
 _RESEEN = 3600.0  # an unchanged value's time seen is written again at most this often
+_PRUNE_EVERY = 3600.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series_memory (
@@ -54,7 +55,7 @@ def _load(conn: sqlite3.Connection) -> list[Row]:
     ]
 
 
-def _write(upserts: list[Row], dropped: list[str], before: float) -> Job:
+def _write(upserts: list[Row], dropped: list[str], before: float | None) -> Job:
     def job(conn: sqlite3.Connection) -> None:
         conn.execute(SCHEMA)
         conn.executemany(
@@ -62,7 +63,8 @@ def _write(upserts: list[Row], dropped: list[str], before: float) -> Job:
             [(t, n, json.dumps(lab, ensure_ascii=False), v, s) for t, n, lab, v, s in upserts],
         )
         conn.executemany("DELETE FROM series_memory WHERE target = ?", [(t,) for t in dropped])
-        conn.execute("DELETE FROM series_memory WHERE seen < ?", (before,))
+        if before is not None:
+            conn.execute("DELETE FROM series_memory WHERE seen < ?", (before,))
 
     return job
 
@@ -77,6 +79,7 @@ class SeriesMemory:
         self._values: dict[str, dict[Key, tuple[float, float]]] = {}
         self._dirty: dict[str, set[Key]] = {}
         self._dropped: set[str] = set()
+        self._last_prune = 0.0
 
     def configure(self, names: Iterable[str], targets: Iterable[str]) -> None:
         """The sample names to remember and the targets that exist (a load or a reload)."""
@@ -123,8 +126,10 @@ class SeriesMemory:
                     values[key] = (value, known[1])  # the time written stays the one on disk
 
     def flush(self, now: float) -> None:
-        """Write what changed since the last flush (one job); nothing when nothing did."""
-        if not self._dirty and not self._dropped:
+        """Write what changed since the last flush (one job); nothing when nothing did. Once
+        an hour, drop what was not seen for a week."""
+        prune = now - self._last_prune >= _PRUNE_EVERY
+        if not self._dirty and not self._dropped and not prune:
             return
         upserts: list[Row] = []
         for target, keys in self._dirty.items():
@@ -136,10 +141,12 @@ class SeriesMemory:
         dropped = sorted(self._dropped)
         self._dirty.clear()
         self._dropped.clear()
-        for values in self._values.values():
-            for key in [k for k, (_, seen) in values.items() if seen < now - _KEEP]:
-                del values[key]
-        self._db.submit(_write(upserts, dropped, now - _KEEP))
+        if prune:
+            self._last_prune = now
+            for values in self._values.values():
+                for key in [k for k, (_, seen) in values.items() if seen < now - _KEEP]:
+                    del values[key]
+        self._db.submit(_write(upserts, dropped, now - _KEEP if prune else None))
 
     def resync(self) -> None:
         """The database failed and is back: write every value again at the next flush."""
