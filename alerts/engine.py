@@ -453,19 +453,9 @@ class AlertEngine:
         target = state.target.name
         current = [(lab, v) for lab, v in index.get(selector.name, []) if condition.matches(lab)]
         prev = condition.uses_prev
-        windows = condition.rate_windows
-        if not windows:
-            return [
-                Point(
-                    lab,
-                    v,
-                    self._memory.previous(target, selector.name, lab) if prev else None,
-                )
-                for lab, v in current
-            ]
         # rate(): against the oldest result inside the window that has the series.
         rates: dict[Labels, dict[float, float]] = {lab: {} for lab, _ in current}
-        for window in windows:
+        for window in condition.rate_windows:
             oldest: dict[Labels, tuple[float, float]] = {}
             horizon = obs.started - window
             for past in state.history:
