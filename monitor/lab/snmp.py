@@ -26,7 +26,9 @@ Faults (``netmon lab fail NAME --mode M``):
 
 For tests, an agent also takes knobs real agents have: no HC counters (``counter32_only``), a
 response size above which it answers tooBig (``max_response_bytes``), an answer delay, and
-garbage instead of answers.
+garbage instead of answers; its interfaces may boot not up (``SnmpInterface.oper_status``: 2,
+5 dormant, 6 notPresent, 7 lowerLayerDown, as the never-up ports of real gear), and
+``set_oper(index, status, trap=...)`` moves one port (with its linkDown/linkUp trap).
 """
 
 from __future__ import annotations
