@@ -298,7 +298,8 @@ class AlertEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._memory.flush(self._clock.time())
+        if self._started:
+            self._memory.flush(self._clock.time())
         await self.dispatcher.aclose()
         await self.ctx.aclose()
         await self.db.close()
