@@ -47,10 +47,11 @@ from prometheus_client.core import Metric
 
 from alerts import db, templates
 from alerts.dispatch import OUTCOMES, Announcement, Dispatcher
-from alerts.expr import Condition, parse
+from alerts.expr import Condition, Point, parse
 from alerts.holds import Hold, MaintenanceHold, ParentHold
 from alerts.ledger import Ledger
 from alerts.maintenance import Maintenance, MaintenanceError
+from alerts.memory import SeriesMemory
 from alerts.model import AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
 from alerts.notify import NotifyContext
 from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
@@ -111,6 +112,16 @@ def _compatible(a: Labels, b: Labels) -> bool:
     return bool(common) and all(da[k] == db_[k] for k in common)
 
 
+def _recovered(recovered: dict[Labels, bool | None], labels: Labels) -> bool | None:
+    """The recovery condition's verdict for a series: its own, else a compatible one's."""
+    if labels in recovered:
+        return recovered[labels]
+    for other, verdict in recovered.items():
+        if _compatible(labels, other):
+            return verdict
+    return None
+
+
 class AlertEngine:
     def __init__(
         self,
@@ -144,6 +155,7 @@ class AlertEngine:
         self._phase: Phase | None = None
         self._maintenance = Maintenance(self.db)
         self._ledger = Ledger(self.db, self._maintenance)
+        self._memory = SeriesMemory(self.db)  # what prev() reads
         self._parent_hold = ParentHold(store, self._cycle)
         # Asked in order, the first answer wins: a maintenance window before a parent.
         self._holds: tuple[Hold, ...] = (MaintenanceHold(self._maintenance), self._parent_hold)
@@ -163,6 +175,10 @@ class AlertEngine:
         self._target_rules = {
             t.name: [r for r in self._rules if r.applies_to(t)] for t in settings.targets
         }
+        self._memory.configure(
+            (s.name for r in self._rules for c in r.conditions if c.uses_prev for s in c.selectors),
+            (t.name for t in settings.targets),
+        )
         self._children = {}
         for target in settings.targets:
             for parent in target.depends_on:
@@ -190,6 +206,7 @@ class AlertEngine:
         now = self._clock.time()
         self._maintenance.load(windows, now)
         self._ledger.load(outages)
+        await self._memory.load()
         self._parent_hold.started_at = now
         gone = self._restore(rows)
         gone_keys = {a.key for a in gone}
@@ -286,6 +303,8 @@ class AlertEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._started:
+            self._memory.flush(self._clock.time())
         await self.dispatcher.aclose()
         await self.ctx.aclose()
         await self.db.close()
@@ -329,6 +348,7 @@ class AlertEngine:
             index = self._sample_index(obs)
             for rule in rules:
                 self._eval(rule, state, obs, index)
+            self._memory.remember(name, index, obs.started)
         children = self._children.get(name)
         if children:
             now = self._clock.time()
@@ -344,6 +364,8 @@ class AlertEngine:
             if not fire and event.name not in rule.traps.resolve:
                 continue
             for series in self._trap_series(rule, state, event):
+                if fire and not self._trap_may_fire(rule, state, series):
+                    continue
                 alert = (
                     self._by_target.get(name, {})
                     .get(rule.name, {})
@@ -381,7 +403,7 @@ class AlertEngine:
         latest = state.latest
         if latest is not None:
             for sample in latest.result.samples:
-                if sample.name == selector.name and selector.matches(sample.labels):
+                if sample.name == selector.name and rule.condition.matches(sample.labels):
                     candidates.add(sample.labels)
         said = tuple((k, v) for k, v in event.labels if v)  # an unknown ifName says nothing
         found = [s for s in candidates if _compatible(s, said)]
@@ -390,6 +412,24 @@ class AlertEngine:
         wanted = SERIES_LABELS.get(selector.name, frozenset())
         own = tuple(sorted((k, v) for k, v in said if k in wanted))
         return [own] if own or not wanted else []
+
+    def _trap_may_fire(self, rule: Rule, state: TargetState, series: Labels) -> bool:
+        """A trap fires a series unless the rule's condition is known false (or its unless
+        true) on the latest result as the trap left it (``prev()``: the last polled value): a
+        linkDown for a port never seen up and named in no circuit does not page."""
+        latest = state.latest
+        if latest is None:
+            return True
+        index = self._sample_index(latest)
+        now = latest.started
+        if rule.unless is not None:
+            for point in self._values(rule.unless, state, latest, index):
+                if rule.unless.test(point, now) is True and _compatible(point.labels, series):
+                    return False
+        for point in self._values(rule.condition, state, latest, index):
+            if point.labels == series:
+                return rule.condition.test(point, now) is not False
+        return True  # not polled yet: the trap's word stands
 
     # ------------------------------------------------------------------ evaluation
 
@@ -412,28 +452,39 @@ class AlertEngine:
         state: TargetState,
         obs: Observation,
         index: dict[str, list[tuple[Labels, float]]],
-    ) -> list[tuple[Labels, float]]:
+    ) -> list[Point]:
+        """The series a condition reads in this result, each with its ``prev()`` (the last
+        polled value, from the series memory) and its ``rate()`` windows."""
         selector = condition.selector
         assert selector is not None
-        current = [(lab, v) for lab, v in index.get(selector.name, []) if selector.matches(lab)]
-        if condition.rate_window is None:
-            return current
+        target = state.target.name
+        current = [(lab, v) for lab, v in index.get(selector.name, []) if condition.matches(lab)]
+        prev = condition.uses_prev
         # rate(): against the oldest result inside the window that has the series.
-        oldest: dict[Labels, tuple[float, float]] = {}
-        horizon = obs.started - condition.rate_window
-        for past in state.history:
-            if past.started < horizon or past.started >= obs.started:
-                continue
-            for sample in past.result.samples:
-                if sample.name == selector.name and sample.labels not in oldest:
-                    oldest[sample.labels] = (past.started, sample.value)
-        out: list[tuple[Labels, float]] = []
-        for labels, value in current:
-            then = oldest.get(labels)
-            if then is None or value < then[1] or obs.started <= then[0]:
-                continue  # no earlier point, or a counter reset: no rate this time
-            out.append((labels, (value - then[1]) / (obs.started - then[0])))
-        return out
+        rates: dict[Labels, dict[float, float]] = {lab: {} for lab, _ in current}
+        for window in condition.rate_windows:
+            oldest: dict[Labels, tuple[float, float]] = {}
+            horizon = obs.started - window
+            for past in state.history:
+                if past.started < horizon or past.started >= obs.started:
+                    continue
+                for sample in past.result.samples:
+                    if sample.name == selector.name and sample.labels not in oldest:
+                        oldest[sample.labels] = (past.started, sample.value)
+            for labels, value in current:
+                then = oldest.get(labels)
+                if then is None or value < then[1] or obs.started <= then[0]:
+                    continue  # no earlier point, or a counter reset: no rate this time
+                rates[labels][window] = (value - then[1]) / (obs.started - then[0])
+        return [
+            Point(
+                lab,
+                v,
+                self._memory.previous(target, selector.name, lab) if prev else None,
+                rates[lab],
+            )
+            for lab, v in current
+        ]
 
     def _eval(
         self,
@@ -449,17 +500,26 @@ class AlertEngine:
         if rule.unless is not None:
             unless = rule.unless
             excluded = [
-                labels
-                for labels, value in self._values(unless, state, obs, index)
-                if unless.holds(unless.value(value, now))
+                p.labels for p in self._values(unless, state, obs, index) if unless.test(p, now)
             ]
+        recovered: dict[Labels, bool | None] = {}
+        if rule.recover is not None:
+            recover = rule.recover
+            recovered = {
+                p.labels: recover.test(p, now) for p in self._values(recover, state, obs, index)
+            }
         existing = self._by_target.get(name, {}).get(rule.name, {})
         seen: set[str] = set()
-        for labels, sample in self._values(condition, state, obs, index):
-            value = condition.value(sample, now)
-            holds = condition.holds(value) and not any(_compatible(labels, e) for e in excluded)
+        for point in self._values(condition, state, obs, index):
+            labels = point.labels
+            value = condition.shown(point, now)
+            holds = condition.test(point, now) is True
             key = alert_key(rule.name, name, labels)
             alert = existing.get(key)
+            if rule.recover is not None and alert is not None and alert.state != "inactive":
+                # Active: it lasts until the recovery condition holds, whatever expr says now.
+                holds = holds or _recovered(recovered, labels) is not True
+            holds = holds and not any(_compatible(labels, e) for e in excluded)
             if alert is None:
                 if not holds:
                     continue
@@ -797,6 +857,7 @@ class AlertEngine:
             log.info("alerts: phase now %s", phase.name if phase else "none")
             self._phase = phase
         windows_changed = self._maintenance.tick(now)
+        self._memory.flush(now)
         for rule in self._global_rules:
             self._eval_global(rule, now)
         for alert in list(self._alerts.values()):
@@ -823,12 +884,12 @@ class AlertEngine:
     def _eval_global(self, rule: Rule, now: float) -> None:
         key = alert_key(rule.name, None, ())
         alert = self._alerts.get(key)
-        holds = rule.condition.holds(rule.condition.value(0.0, now))
+        holds = rule.condition.test(None, now) is True
         if alert is None:
             if not holds:
                 return
             alert = self._new(rule, None, ())
-        alert.value = rule.condition.value(0.0, now)
+        alert.value = rule.condition.shown(None, now)
         if alert.state == "firing" and holds:
             return  # the Watchdog: firing on, nothing to count
         self._step(alert, holds, alert.value, now)
@@ -839,6 +900,7 @@ class AlertEngine:
             if alert.state == "firing":
                 self._persist(alert)
         self._ledger.resync()
+        self._memory.resync()
         self._maintenance.resync(self._clock.time())
         self.dispatcher.resync()
 

@@ -75,10 +75,19 @@ class Rule:
     phases: dict[str, PhaseOverride] = field(default_factory=dict)
     receivers: tuple[str, ...] | None = None
     traps: TrapSettings = field(default_factory=TrapSettings)
+    # Once pending or firing, the alert lasts until this holds (``expr`` alone no longer
+    # decides): an edge such as ``prev(ifOperStatus) == 1`` starts it, ``ifOperStatus == 1``
+    # ends it. None: it ends when ``expr`` stops holding.
+    recover: Condition | None = None
 
     @property
     def is_global(self) -> bool:
         return self.condition.is_global
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """expr, unless and recover, those given."""
+        return tuple(c for c in (self.condition, self.unless, self.recover) if c is not None)
 
     def effective(self, phase: str | None) -> Effective:
         failures, for_ = self.failures, self.for_
@@ -128,6 +137,7 @@ def _merged(alerts: AlertsSettings) -> Iterator[tuple[int | None, dict[str, Any]
 def _build(keys: dict[str, Any]) -> Rule:
     """A Rule from merged keys whose conditions parse (check_rules made sure of it)."""
     unless = keys.get("unless")
+    recover = keys.get("recover")
     failures, for_ = keys.get("failures"), keys.get("for_")
     if failures is None and for_ is None:
         failures = 1
@@ -151,6 +161,7 @@ def _build(keys: dict[str, Any]) -> Rule:
         phases=dict(keys.get("phases") or {}),
         receivers=tuple(receivers) if receivers is not None else None,
         traps=traps,
+        recover=parse(recover) if recover else None,
     )
 
 
@@ -261,7 +272,7 @@ def check_rules(
             )
             continue
         bad = False
-        for key in ("expr", "unless"):
+        for key in ("expr", "unless", "recover"):
             if keys.get(key) is None:
                 continue
             try:
@@ -272,8 +283,8 @@ def check_rules(
                 )
                 bad = True
                 continue
-            if key == "unless" and condition.is_global:
-                issues.append((f"{path}.unless", f'rule "{name}": unless needs a sample'))
+            if key in ("unless", "recover") and condition.is_global:
+                issues.append((f"{path}.{key}", f'rule "{name}": {key} needs a sample'))
                 bad = True
         if bad:
             continue

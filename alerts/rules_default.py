@@ -123,10 +123,14 @@ en = "The DNS answer for {title} changed"
 vi = "Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
 en = "The name may be hijacked or misconfigured."
 
+# A port pages when it goes from up to down (not for every port that is not up: ports never
+# seen up, notPresent, dormant, lowerLayerDown), and a circuit the settings name
+# (snmp.circuits) from the first poll; either lasts until the port is up again.
 [[rules]]
 name = "InterfaceDown"
 match = { kind = ["snmp"] }
-expr = "ifOperStatus != 1"
+expr = 'ifOperStatus{circuit!=""} != 1 or (ifOperStatus == 2 and prev(ifOperStatus) == 1)'
+recover = "ifOperStatus == 1"
 unless = "ifAdminStatus != 1"
 failures = 1
 recoveries = 1
@@ -167,10 +171,14 @@ en = "{title}: interface {ifName} saturated ({direction}, {value})"
 vi = "Băng thông gần hết: xem lưu lượng và báo nhà mạng nếu cần nâng cấp kênh."
 en = "The capacity is nearly used up: look at the traffic, ask the carrier for more."
 
+# A restart seen happening: sysUpTime went back since the last poll (not a TimeTicks wrap
+# after 497 days), or a coldStart/warmStart trap; shown until the agent has run 10 minutes.
+# An agent that is young when netmon first meets it is not a restart.
 [[rules]]
 name = "AgentRestarted"
 match = { kind = ["snmp"] }
-expr = "sysUpTime < 10m"
+expr = "sysUpTime < prev(sysUpTime) and prev(sysUpTime) < 497d"
+recover = "sysUpTime >= 10m"
 failures = 1
 recoveries = 1
 severity = "info"

@@ -2,7 +2,8 @@
 
 The keys are a contract (DESIGN.md, "Alerts")::
 
-    [[alerts.rules]]            name, match, expr, unless, failures | for, recoveries, severity,
+    [[alerts.rules]]            name, match, expr, unless, recover, failures | for, recoveries,
+                                severity,
                                 summary {vi, en}, description {vi, en}, runbook_url,
                                 phases {<phase>: {severity, failures | for, receivers}},
                                 receivers, traps {fire, resolve}, enabled
@@ -126,6 +127,9 @@ class RuleSettings(SettingsModel):
     match: Matcher | None = None
     expr: str | None = None
     unless: str | None = None
+    # Zabbix's recovery expression: once active, the alert lasts until this holds (recoveries
+    # times in a row), whether or not ``expr`` still does.
+    recover: str | None = None
     failures: int | None = Field(default=None, ge=1, le=10000)
     for_: Duration | None = Field(default=None, alias="for", ge=0, le=30 * 86400)
     recoveries: int | None = Field(default=None, ge=1, le=10000)

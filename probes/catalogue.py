@@ -27,8 +27,10 @@ __all__ = [
     "TCP",
 ]
 
-# IF-MIB's per-interface labels, as snmp_exporter's if_mib module sets them.
-_IF = ("ifIndex", "ifName", "ifDescr", "ifAlias")
+# IF-MIB's per-interface labels, as snmp_exporter's if_mib module sets them, then netmon's
+# ``circuit``: the name of the target's ``snmp.circuits`` entry the interface is, else "" (which
+# Prometheus reads as no label: an interface that is no circuit keeps its series).
+_IF = ("ifIndex", "ifName", "ifDescr", "ifAlias", "circuit")
 
 
 # Every family, in /metrics' exposition order. First DESIGN.md's table, in the order /metrics

@@ -141,6 +141,74 @@ class UsmCredentials(BaseModel):
         return self._priv_key
 
 
+_CIRCUIT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class SnmpCircuit(BaseModel):
+    """One entry of ``snmp.circuits``: an interface the NOC names, paged from the first poll.
+
+    ``circuits = [{ name = "viettel-uplink", ifName = "Gi0/0/1", carrier = "viettel",
+    title = "Uplink Viettel - kênh truyền hội trường" }]``. An interface is the circuit when
+    every key given agrees: ``ifIndex``, ``ifName``, ``ifDescr``, ``ifAlias`` (exact), ``match``
+    (a regex searched in ifName, ifDescr and ifAlias); the first circuit that selects an
+    interface names it. Its samples carry ``circuit = name`` (a slug: the label, the key the
+    outage ledger and reports will use); ``title`` and ``carrier`` are for people and reports.
+    """
+
+    model_config = SETTINGS_CONFIG
+
+    name: str
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    carrier: str | None = None
+    ifIndex: int | None = Field(default=None, ge=1, le=2**31 - 1)  # IF-MIB's spelling
+    ifName: str | None = Field(default=None, min_length=1)
+    ifDescr: str | None = Field(default=None, min_length=1)
+    ifAlias: str | None = Field(default=None, min_length=1)
+    match: str | None = Field(default=None, min_length=1)
+
+    @field_validator("name", "carrier")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not _CIRCUIT_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a name: [a-z0-9-], at most 63, not starting or ending with '-'"
+            )
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> SnmpCircuit:
+        if all(
+            v is None for v in (self.ifIndex, self.ifName, self.ifDescr, self.ifAlias, self.match)
+        ):
+            raise ValueError(
+                f"circuit {self.name!r} names no interface: give ifName, ifIndex, ifDescr, "
+                "ifAlias or match"
+            )
+        return self
+
+    def selects(self, index: str, name: str, descr: str, alias: str) -> bool:
+        """Whether the interface with these IF-MIB values is this circuit."""
+        if self.ifIndex is not None and index != str(self.ifIndex):
+            return False
+        for want, have in ((self.ifName, name), (self.ifDescr, descr), (self.ifAlias, alias)):
+            if want is not None and want != have:
+                return False
+        if self.match is not None:
+            pattern = re.compile(self.match)  # re caches compiled patterns
+            return any(pattern.search(text) for text in (name, descr, alias) if text)
+        return True
+
+
 class SnmpOptions(_Strict, UsmCredentials):
     """``snmp = {...}``: how to reach one agent and what to keep (see probes/snmp.py)."""
 
@@ -160,6 +228,10 @@ class SnmpOptions(_Strict, UsmCredentials):
     # Regex searched in ifName, ifDescr and ifAlias: an interface is kept when it matches any
     # of them. None keeps all (a 1,000-port switch would put 10,000+ series on /metrics).
     interfaces: str | None = None
+    # The circuits on this device the NOC names (carrier uplinks, venue links): paged from the
+    # first poll when down; other interfaces page only when they go from up to down. Always
+    # polled, whatever ``interfaces`` keeps.
+    circuits: list[SnmpCircuit] = Field(default_factory=list, max_length=256)
     bgp: bool = False
     oids: list[str] = Field(default_factory=list)
     # Traps (monitor.runtime.traps). A trap is credited to this target only when its datagram
@@ -198,6 +270,26 @@ class SnmpOptions(_Strict, UsmCredentials):
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
         return pattern
+
+    @field_validator("circuits")
+    @classmethod
+    def _unique_circuits(cls, circuits: list[SnmpCircuit]) -> list[SnmpCircuit]:
+        first: dict[str, int] = {}
+        for i, circuit in enumerate(circuits):
+            if circuit.name in first:
+                raise ValueError(
+                    f"circuits[{i}]: duplicate circuit name {circuit.name!r} "
+                    f"(first at circuits[{first[circuit.name]}])"
+                )
+            first[circuit.name] = i
+        return circuits
+
+    def circuit_of(self, index: str, name: str, descr: str, alias: str) -> SnmpCircuit | None:
+        """The first circuit that selects this interface, or None."""
+        for circuit in self.circuits:
+            if circuit.selects(index, name, descr, alias):
+                return circuit
+        return None
 
     @field_validator("oids")
     @classmethod

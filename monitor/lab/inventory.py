@@ -331,6 +331,9 @@ class SnmpInterface:
     speed_mbps: int = 1000
     load: float = 0.3  # mean utilization, 0..1; the lab varies it around this
     admin_up: bool = True
+    # ifOperStatus at boot: 1 up, else what the port reports while not up (2 down, 5 dormant,
+    # 6 notPresent, 7 lowerLayerDown), as the many never-up ports of real gear do.
+    oper_status: int = 1
     uplink: bool = False  # what `iface-down` takes down
     loopback: bool = False
 

@@ -26,7 +26,9 @@ Faults (``netmon lab fail NAME --mode M``):
 
 For tests, an agent also takes knobs real agents have: no HC counters (``counter32_only``), a
 response size above which it answers tooBig (``max_response_bytes``), an answer delay, and
-garbage instead of answers.
+garbage instead of answers; its interfaces may boot not up (``SnmpInterface.oper_status``: 2,
+5 dormant, 6 notPresent, 7 lowerLayerDown, as the never-up ports of real gear), and
+``set_oper(index, status, trap=...)`` moves one port (with its linkDown/linkUp trap).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class _Port:
     period: float
     phase: float
     oper_up: bool = True
+    down_status: int = 2  # ifOperStatus while not up
     octets_in: float = 0.0  # accumulated up to ``since``
     octets_out: float = 0.0
     since: float = 0.0
@@ -258,7 +261,8 @@ class LabAgent(asyncio.DatagramProtocol):
 
     def _reset_counters(self, now: float) -> None:
         for port in self._ports:
-            port.oper_up = True
+            port.oper_up = port.spec.oper_status == 1
+            port.down_status = 2 if port.spec.oper_status == 1 else port.spec.oper_status
             port.octets_in = port.octets_out = 0.0
             port.since = port.last_change = now
         # Counter32 views start at a device-specific offset, so that they wrap within the
@@ -337,7 +341,10 @@ class LabAgent(asyncio.DatagramProtocol):
         entries[f"{_IF}5.{i}"] = const(GAUGE32, speed_bps)
         entries[f"{_IF}6.{i}"] = const(OCTET_STRING, b"" if spec.loopback else mac)
         entries[f"{_IF}7.{i}"] = const(INTEGER, 1 if spec.admin_up else 2)
-        entries[f"{_IF}8.{i}"] = lambda: Value(INTEGER, 1 if port.oper_up and spec.admin_up else 2)
+        entries[f"{_IF}8.{i}"] = lambda: Value(
+            INTEGER,
+            1 if port.oper_up and spec.admin_up else (port.down_status if spec.admin_up else 2),
+        )
         entries[f"{_IF}9.{i}"] = lambda: Value(
             TIMETICKS, max(0, int((port.last_change - self._booted) * 100)) & 0xFFFFFFFF
         )
@@ -637,6 +644,23 @@ class LabAgent(asyncio.DatagramProtocol):
         now = self.clock()
         port.octets_in, port.octets_out, port.since = float(octets_in), float(octets_out), now
         self._counter32_offset = 0
+
+    def set_oper(self, index: int, status: int, *, trap: bool = False) -> None:
+        """Set one interface's ifOperStatus (tests: a port going down, or into a not-up
+        state); with ``trap``, send linkDown or linkUp as a real agent would."""
+        port = self._ports[index - 1]
+        port.set_up(status == 1, self.clock())
+        if status != 1:
+            port.down_status = status
+        if trap:
+            self.send_trap(
+                "linkUp" if status == 1 else "linkDown",
+                [
+                    (f"{_IF}1.{index}", Value(INTEGER, index)),
+                    (f"{_IF}7.{index}", Value(INTEGER, 1 if port.spec.admin_up else 2)),
+                    (f"{_IF}8.{index}", Value(INTEGER, status)),
+                ],
+            )
 
     def reboot_now(self) -> None:
         """Restart at once, without the silent spell (tests)."""

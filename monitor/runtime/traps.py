@@ -7,10 +7,13 @@ and is never believed. A v1/v2c trap must carry the community of the target it i
 (``snmp.trap_community``, else ``[traps] community``; with neither, it is refused); a v3 trap
 one of the ``[[traps.users]]``. Then:
 
-- linkDown / linkUp: that interface's ``ifOperStatus`` sample changes in the store now
+- linkDown / linkUp: that interface's ``ifOperStatus`` sample (and ``ifAdminStatus`` when the
+  trap carries it: a port an operator shut is no outage) changes in the store now
   (``Store.patch_samples``; the next poll confirms it) and a ``TargetEvent`` is published with
   labels ``ifIndex`` and ``ifName``;
-- coldStart / warmStart: ``probe_snmp_agent_restarted`` becomes 1 and an event is published;
+- coldStart / warmStart: ``probe_snmp_agent_restarted`` becomes 1 and ``sysUpTime`` the
+  trap's own sysUpTime.0 (0 when it has none: the agent just started), so that a rule reading
+  ``sysUpTime < prev(sysUpTime)`` sees the restart at once; an event is published;
 - BGP4-MIB bgpBackwardTransition / bgpEstablished: ``bgpPeerState{peer}`` is patched, an
   event is published with label ``peer``;
 - anything else: an event named after the trap OID.
@@ -70,6 +73,7 @@ TRAP_NAMES: Final = {
     "1.3.6.1.2.1.15.7.2": "bgpBackwardTransition",
 }
 _IF_ENTRY: Final = "1.3.6.1.2.1.2.2.1."
+_SYS_UPTIME: Final = "1.3.6.1.2.1.1.3.0"
 _IF_INDEX: Final = _IF_ENTRY + "1."
 _IF_OPER: Final = _IF_ENTRY + "8."
 _BGP_PEER_STATE: Final = "1.3.6.1.2.1.15.3.1.2."
@@ -463,12 +467,25 @@ class TrapReceiver:
                 status = _int(values.get(_IF_OPER + index))
                 if status is None:
                     status = 2 if trap == "linkDown" else 1
-                store.patch_samples(name, {("ifOperStatus", (("ifIndex", index),)): float(status)})
+                updates: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {
+                    ("ifOperStatus", (("ifIndex", index),)): float(status)
+                }
+                admin = _int(values.get(_IF_ENTRY + "7." + index))
+                if admin is not None:
+                    updates[("ifAdminStatus", (("ifIndex", index),))] = float(admin)
+                store.patch_samples(name, updates)
                 if_name = _if_name(store, name, index)
                 labels = (("ifIndex", index), ("ifName", if_name))
                 detail += f": ifIndex {index}" + (f" ({if_name})" if if_name else "")
         elif trap in ("coldStart", "warmStart"):
-            store.patch_samples(name, {("probe_snmp_agent_restarted", ()): 1.0})
+            ticks = _int(values.get(_SYS_UPTIME))
+            store.patch_samples(
+                name,
+                {
+                    ("probe_snmp_agent_restarted", ()): 1.0,
+                    ("sysUpTime", ()): (ticks or 0) / 100,
+                },
+            )
         elif trap.startswith("bgp"):
             for oid, value in values.items():
                 if oid.startswith(_BGP_PEER_STATE):

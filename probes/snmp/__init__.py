@@ -8,6 +8,7 @@
     session    SnmpClient (the interface) and BerSession (get, walk, GETBULK, v3 discovery and
                USM reports, the agent's error-status by name)
     probe      the probe: IF-MIB, sysUpTime, sysName, BGP4-MIB and extra OIDs into samples
+    interfaces a result's interfaces read back for a device's page (what is shown, not paged)
 
 The gufo-snmp client measured beside BerSession lives in bench/snmp_gufo.py."""
 

@@ -11,8 +11,9 @@ What it exports, named as snmp_exporter names them (its if_mib module), so that 
 and alert rules NOC engineers know work unchanged:
 
 - per interface kept by the ``interfaces`` regex (matched against ifName, ifDescr and ifAlias;
-  only those three columns are walked, the rest fetched for the kept rows),
-  with labels ``ifIndex``, ``ifName``, ``ifDescr``, ``ifAlias``: ``ifOperStatus``,
+  only those three columns are walked, the rest fetched for the kept rows) or named in
+  ``circuits``, with labels ``ifIndex``, ``ifName``, ``ifDescr``, ``ifAlias`` and ``circuit``
+  (the ``snmp.circuits`` entry's name, "" for an interface that is none): ``ifOperStatus``,
   ``ifAdminStatus``, ``ifHCInOctets``, ``ifHCOutOctets`` (``ifInOctets``/``ifOutOctets``, the
   32-bit counters, where the agent has no HC ones), ``ifInErrors``, ``ifOutErrors``,
   ``ifInDiscards``, ``ifOutDiscards``, ``ifHighSpeed``;
@@ -43,6 +44,7 @@ import functools
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -325,7 +327,7 @@ _GET_BATCH: Final = 32  # varbinds per GET (session.BerSession.get)
 async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:
     session = state.session
     uptime, name = await session.get([SYS_UPTIME, SYS_NAME])
-    keep = _regex(opts.interfaces) if opts.interfaces else None
+    keep = _keeper(opts)
     kept: list[str] | None = None
     if keep is not None and opts.version != "1" and state.selective:
         by_name, kept = await _selected_interfaces(state, opts, keep)
@@ -343,14 +345,36 @@ async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:
     return _Poll(uptime[1], name[1], by_name, bgp, extra, None if kept is None else set(kept))
 
 
-def _kept(by_name: dict[str, Varbinds], keep: re.Pattern[str]) -> tuple[list[str], list[str]]:
+Keep = Callable[[str, str, str, str], bool]  # (ifIndex, ifName, ifDescr, ifAlias) -> kept
+
+
+def _keeper(opts: SnmpOptions) -> Keep | None:
+    """What the ``interfaces`` filter keeps, and every circuit; None: keep all."""
+    if not opts.interfaces:
+        return None
+    pattern = _regex(opts.interfaces)
+
+    def keep(index: str, name: str, descr: str, alias: str) -> bool:
+        if any(pattern.search(t) for t in (name, descr, alias) if t):
+            return True
+        return opts.circuit_of(index, name, descr, alias) is not None
+
+    return keep
+
+
+def _kept(by_name: dict[str, Varbinds], keep: Keep) -> tuple[list[str], list[str]]:
     """(the ifIndexes ``keep`` selects by ifName, ifDescr or ifAlias; all ifIndexes)"""
     texts = {c: _by_index(by_name[c], IF_COLUMNS[c]) for c in _NAME_COLUMNS}
     indices = list(texts["ifDescr"] or texts["ifName"])
     kept = [
         index
         for index in indices
-        if any(keep.search(t) for t in (_text(texts[c].get(index)) for c in _NAME_COLUMNS) if t)
+        if keep(
+            index,
+            _text(texts["ifName"].get(index)),
+            _text(texts["ifDescr"].get(index)),
+            _text(texts["ifAlias"].get(index)),
+        )
     ]
     return kept, indices
 
@@ -366,7 +390,7 @@ def _fetch_pays(kept: int, total: int, opts: SnmpOptions) -> bool:
 
 
 async def _selected_interfaces(
-    state: _TargetState, opts: SnmpOptions, keep: re.Pattern[str]
+    state: _TargetState, opts: SnmpOptions, keep: Keep
 ) -> tuple[dict[str, Varbinds], list[str]]:
     """The IF-MIB columns for the interfaces ``keep`` selects, without walking the others, and
     those interfaces' ifIndexes.
@@ -480,7 +504,7 @@ def _result(
         samples.append(Sample("probe_snmp_last_restart_timestamp_seconds", state.last_restart))
 
     seconds = now_mono - state.polled_at if state.polled_at is not None else 0.0
-    interfaces = _interfaces(state, poll, seconds, samples)
+    interfaces = _interfaces(state, opts, poll, seconds, samples)
     if interfaces[1] == 0:
         problems.append("the ifTable is empty or not in the agent's view")
     bgp_text = ""
@@ -521,6 +545,7 @@ def _result(
 
 def _interfaces(
     state: _TargetState,
+    opts: SnmpOptions,
     poll: _Poll,
     seconds: float,
     samples: list[Sample],
@@ -537,7 +562,14 @@ def _interfaces(
         descr = _text(cols["ifDescr"].get(index))
         alias = _text(cols["ifAlias"].get(index))
         kept += 1
-        labels = (("ifIndex", index), ("ifName", if_name), ("ifDescr", descr), ("ifAlias", alias))
+        circuit = opts.circuit_of(index, if_name, descr, alias) if opts.circuits else None
+        labels = (
+            ("ifIndex", index),
+            ("ifName", if_name),
+            ("ifDescr", descr),
+            ("ifAlias", alias),
+            ("circuit", circuit.name if circuit is not None else ""),
+        )
         for column in _EXPORTED:
             value = cols[column].get(index)
             number = _number(value) if value is not None else None

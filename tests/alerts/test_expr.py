@@ -3,41 +3,89 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
-from alerts.expr import ExprError, Selector, parse
+from alerts.expr import ExprError, Point, Selector, parse
+
+NOW = 1_760_000_000.0
+
+
+def _test(text: str, value: float, previous: float | None = None, **labels: str) -> bool | None:
+    return parse(text).test(Point(tuple(labels.items()), value, previous), NOW)
 
 
 def test_a_sample_against_a_number() -> None:
     c = parse("probe_success == 0")
     assert c.selector == Selector("probe_success") and not c.is_global and not c.uses_time
-    assert c.holds(c.value(0.0, 1e9)) and not c.holds(c.value(1.0, 1e9))
-    assert not c.holds(math.nan)  # a missing value never holds
+    assert c.test(Point((), 0.0), NOW) is True and c.test(Point((), 1.0), NOW) is False
+    assert c.test(Point((), math.nan), NOW) is False  # a missing value never holds
 
 
 def test_durations_time_and_label_matchers() -> None:
-    c = parse('probe_icmp_rtt_seconds{stat="avg"} > 100ms')
-    assert c.threshold == pytest.approx(0.1)
-    assert c.selector is not None
-    assert c.selector.matches((("stat", "avg"),)) and not c.selector.matches((("stat", "max"),))
+    assert _test('probe_icmp_rtt_seconds{stat="avg"} > 100ms', 0.11, stat="avg") is True
+    assert _test('probe_icmp_rtt_seconds{stat="avg"} > 100ms', 0.09, stat="avg") is False
+    assert _test('probe_icmp_rtt_seconds{stat="avg"} > 100ms', 0.2, stat="max") is False
     c = parse("probe_ssl_earliest_cert_expiry - time() < 21d")
-    assert c.uses_time and c.threshold == 21 * 86400
-    now = 1_760_000_000.0
-    assert c.holds(c.value(now + 20 * 86400, now)) and not c.holds(c.value(now + 22 * 86400, now))
+    assert c.uses_time
+    assert c.test(Point((), NOW + 20 * 86400), NOW) is True
+    assert c.test(Point((), NOW + 22 * 86400), NOW) is False
+    assert c.shown(Point((), NOW + 20 * 86400), NOW) == 20 * 86400
     c = parse('ifOperStatus{ifName!="lo", ifAdminStatus="1"} != 1')
     assert c.selector is not None and c.selector.label_names == {"ifName", "ifAdminStatus"}
     assert c.selector.matches((("ifName", "eth0"), ("ifAdminStatus", "1")))
     assert not c.selector.matches((("ifName", "lo"), ("ifAdminStatus", "1")))
-    assert parse("x > -1").threshold == -1 and parse("x > 1e-3").threshold == 0.001
-    assert parse("1h30m + x >= 2").offset == 5400
+    assert _test("x > -1", -0.5) is True and _test("x > 1e-3", 0.0011) is True
+    assert _test("1h30m + x >= 5401", 1.0) is True and _test("1h30m + x >= 5401", 0.5) is False
+
+
+def test_a_missing_label_is_the_empty_string() -> None:
+    """As in Prometheus: {circuit!=""} selects only series that carry the label."""
+    named = parse('ifOperStatus{circuit!=""} != 1')
+    assert named.test(Point((("circuit", "viettel-uplink"),), 2.0), NOW) is True
+    assert named.test(Point((("circuit", ""),), 2.0), NOW) is False
+    assert named.test(Point((), 2.0), NOW) is False
+    assert parse('x{circuit=""} == 1').test(Point((), 1.0), NOW) is True
+
+
+def test_prev_and_the_three_values() -> None:
+    edge = "ifOperStatus == 2 and prev(ifOperStatus) == 1"
+    assert _test(edge, 2, previous=1) is True
+    assert _test(edge, 2, previous=2) is False
+    assert _test(edge, 1, previous=1) is False
+    assert _test(edge, 2, previous=None) is None  # never seen before: unknown, not true
+    assert _test(edge, 1, previous=None) is False  # false and unknown is false
+    assert parse(edge).uses_prev and not parse("x == 1").uses_prev
+    restart = "sysUpTime < prev(sysUpTime)"
+    assert _test(restart, 30, previous=86400) is True
+    assert _test(restart, 86430, previous=86400) is False
+    assert _test(restart, 30, previous=None) is None
+    # or: true decides, unknown stays unknown against false
+    either = 'x{circuit!=""} != 1 or (x == 2 and prev(x) == 1)'
+    assert _test(either, 2, None, circuit="c") is True
+    assert _test(either, 2, None) is None
+    assert _test(either, 2, 2) is False
+    assert _test(either, 2, 1) is True
+    assert parse(either).shown(Point((), 2.0, 1.0), NOW) == 2.0  # the first comparison it has
+
+
+def test_precedence_and_parentheses() -> None:
+    # and binds tighter than or: "a or b and c" is "a or (b and c)"
+    assert _test("x == 1 or x == 2 and x == 3", 1) is True
+    assert _test("(x == 1 or x == 2) and x == 3", 1) is False
+    assert _test("x == 1 or x == 2 and x == 3", 2) is False
+    assert _test("x < prev(x) - 10", 5, previous=20) is True
+    assert _test("x < prev(x) - 10", 15, previous=20) is False
 
 
 def test_rate_and_global_conditions() -> None:
     c = parse("rate(ifInErrors[5m]) > 1")
     assert c.rate_window == 300 and c.selector == Selector("ifInErrors")
+    assert c.test(Point((), 100.0, rates={300.0: 2.0}), NOW) is True
+    assert c.test(Point((), 100.0), NOW) is None  # no rate yet
     w = parse("time() > 0")
-    assert w.is_global and w.holds(w.value(0.0, 1.0)) and not w.holds(w.value(0.0, -1.0))
+    assert w.is_global and w.test(None, 1.0) is True and w.test(None, -1.0) is False
 
 
 @pytest.mark.parametrize(
@@ -47,12 +95,16 @@ def test_rate_and_global_conditions() -> None:
         ("probe_success", "a comparison"),
         ("probe_success == ", "column"),
         ("a + b > 1", "only one sample"),
+        ("a > 1 or prev(b) == 1", "only one sample per condition (found b after a)"),
         ("max(a) > 1", "unknown function max()"),
         ("a > 1 junk", "the end of the condition"),
+        ("a > 1 and", "column 10: expected a sample name"),
+        ("(a > 1", "column 7: expected ) closing ("),
+        ("prev(a) == 1)", "the end of the condition"),
         ("rate(a[0s]) > 1", "must be positive"),
         ("a{b=1} > 1", "column"),
     ],
 )
 def test_errors_say_where_and_what(text: str, says: str) -> None:
-    with pytest.raises(ExprError, match=says):
+    with pytest.raises(ExprError, match=re.escape(says)):
         parse(text)

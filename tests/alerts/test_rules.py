@@ -16,7 +16,7 @@ import tomli_w
 
 from alerts import templates
 from alerts.engine import AlertEngine
-from alerts.expr import ExprError, parse
+from alerts.expr import ExprError, Point, parse
 from alerts.rules import compile_rules
 from alerts.rules_default import shipped_rules
 from monitor.config import Settings, SettingsError, load_settings
@@ -47,7 +47,7 @@ from tests.support.common import REPO
 )
 def test_conditions(text: str, sample: float, now: float, expected: bool) -> None:
     condition = parse(text)
-    assert condition.holds(condition.value(sample, now)) is expected
+    assert (condition.test(Point((("stat", "avg"),), sample), now) is True) is expected
 
 
 @pytest.mark.parametrize(
@@ -55,16 +55,29 @@ def test_conditions(text: str, sample: float, now: float, expected: bool) -> Non
     [
         (
             "probe_success ==",
-            "at column 17: expected a number or a duration such as 21d, found the end",
+            "at column 17: expected a sample name, time(), prev(), rate() or a number, "
+            "found the end",
         ),
         ("probe_success = 0", 'at column 15: expected a comparison (== != < <= > >=), found "="'),
         (
             "probe_success == 0 and up",
-            'at column 20: expected the end of the condition, found "and"',
+            "at column 24: only one sample per condition (found up after probe_success)",
+        ),
+        (
+            "probe_success == 0 up",
+            'at column 20: expected the end of the condition (or and, or), found "up"',
         ),
         ("a + b > 1", "at column 5: only one sample per condition (found b after a)"),
         ("x{a=1} > 1", 'at column 5: expected a quoted label value such as "avg", found "1"'),
-        ("eval(x) > 1", "at column 1: unknown function eval(); only time() and rate() exist"),
+        (
+            "eval(x) > 1",
+            "at column 1: unknown function eval(); only time(), rate(), prev() exist",
+        ),
+        (
+            "prev(x > 1",
+            'at column 8: expected ) closing prev(, as in prev(ifOperStatus), found ">"',
+        ),
+        ("x > prev(y)", "at column 10: only one sample per condition (found y after x)"),
         ("x > 1; import os", "at column 6: unexpected character ';'"),
         (
             "rate(x) > 1",
@@ -175,9 +188,21 @@ urls = ["http://127.0.0.1:9093"]
             'summary = { vi = "{target} chậm" }\n',
             [
                 'alerts.rules[0].expr: rule "SlowPortal": cannot parse '
-                "'probe_duration_seconds >': at column 25: expected a number or a duration "
-                "such as 21d, found the end"
+                "'probe_duration_seconds >': at column 25: expected a sample name, time(), "
+                "prev(), rate() or a number, found the end"
             ],
+        ),
+        (
+            '[[alerts.rules]]\nname = "InterfaceDown"\nrecover = "ifOperStatus =="\n',
+            [
+                'alerts.rules[0].recover: rule "InterfaceDown": cannot parse '
+                "'ifOperStatus ==': at column 16: expected a sample name, time(), prev(), "
+                "rate() or a number, found the end"
+            ],
+        ),
+        (
+            '[[alerts.rules]]\nname = "AgentRestarted"\nrecover = "time() > 0"\n',
+            ['alerts.rules[0].recover: rule "AgentRestarted": recover needs a sample'],
         ),
         (
             '[[alerts.rules]]\nname = "TargetDown"\nsummary = { vi = "{target} mất {targte}" }\n',
@@ -298,6 +323,10 @@ def _if(name: str, index: int, value: float) -> Sample:
     return Sample(name, value, labels)
 
 
+def _oper(index: int, status: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {("ifOperStatus", (("ifIndex", str(index)),)): float(status)}
+
+
 class Feed:
     """A store and an engine over SNMP-shaped settings: results and traps go in by hand, as
     the SNMP poller and trap receiver publish them."""
@@ -312,8 +341,17 @@ class Feed:
         result = ProbeResult(success, None if success else "timeout", "polled", tuple(samples))
         self.store.record(target, Observation(result, self.t, 0.05))
 
-    def trap(self, target: str, name: str, **labels: str) -> None:
+    def trap(
+        self,
+        target: str,
+        name: str,
+        patch: dict[tuple[str, tuple[tuple[str, str], ...]], float] | None = None,
+        **labels: str,
+    ) -> None:
+        """A trap as the receiver hands it over: the samples it changes, then the event."""
         self.t += 1
+        if patch:
+            self.store.patch_samples(target, patch)
         self.store.publish(
             TargetEvent(target, "snmp_trap", name, self.t, tuple(labels.items()), f"{name} trap")
         )
@@ -395,12 +433,12 @@ async def test_link_down_trap_fires_at_once_and_link_up_resolves(feed: tuple[Fee
     f, sink = feed
     up = [_if("ifOperStatus", i, 1) for i in (1, 2)] + [_if("ifAdminStatus", i, 1) for i in (1, 2)]
     f.poll("viettel-edge", *up, Sample("sysUpTime", 86400))
-    f.trap("viettel-edge", "linkDown", ifIndex="2", ifName="ge-0/0/2")
+    f.trap("viettel-edge", "linkDown", _oper(2, 2), ifIndex="2", ifName="ge-0/0/2")
     alert = f.states()[("viettel-edge", "InterfaceDown", "ge-0/0/2")]
     assert alert["state"] == "firing"  # no poll in between
     assert alert["labels"]["ifAlias"] == "link 2"  # the polled series, not a new one
     await wait_for("the page", lambda: sink.kinds(rule="InterfaceDown") == ["firing"])
-    f.trap("viettel-edge", "linkUp", ifIndex="2", ifName="ge-0/0/2")
+    f.trap("viettel-edge", "linkUp", _oper(2, 1), ifIndex="2", ifName="ge-0/0/2")
     assert ("viettel-edge", "InterfaceDown", "ge-0/0/2") not in f.states()
     await wait_for("the end", lambda: sink.kinds(rule="InterfaceDown") == ["firing", "resolved"])
     # A trap for an interface never polled yet still fires; the next poll resolves it.
@@ -408,8 +446,8 @@ async def test_link_down_trap_fires_at_once_and_link_up_resolves(feed: tuple[Fee
     assert f.states()[("viettel-edge", "InterfaceDown", "")]["state"] == "firing"
     f.poll("viettel-edge", *up, Sample("sysUpTime", 86410))
     assert ("viettel-edge", "InterfaceDown", "") not in f.states()
-    # A cold start pages at once as AgentRestarted.
-    f.trap("viettel-edge", "coldStart")
+    # A cold start pages at once as AgentRestarted (the trap's sysUpTime: 3 s).
+    f.trap("viettel-edge", "coldStart", {("sysUpTime", ()): 3.0})
     assert f.states()[("viettel-edge", "AgentRestarted", "")]["state"] == "firing"
 
 

@@ -140,7 +140,8 @@ async def test_v2c_poll_matches_snmpget_and_snmpbulkwalk(agent: Snmpd, ctx: Prob
     assert set(got_oper) == set(descr) and descr
     for index, sample in got_oper.items():
         labels = dict(sample.labels)
-        assert list(labels) == ["ifIndex", "ifName", "ifDescr", "ifAlias"]
+        assert list(labels) == ["ifIndex", "ifName", "ifDescr", "ifAlias", "circuit"]
+        assert labels["circuit"] == ""  # no snmp.circuits here
         assert labels["ifDescr"] == descr[index] and labels["ifName"] == names[index]
         assert sample.value == float(oper[index])
         assert samples(result, "ifAdminStatus")[index].value == float(admin[index])
