@@ -155,6 +155,19 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "suppressed_by": "do",
         "not_found": "Không tìm thấy đối tượng này.",
         "events": "Sự kiện từ thiết bị (SNMP trap)",
+        "ports": "Cổng và kênh truyền",
+        "other_ports": "Các cổng khác đang hoạt động",
+        "port": "Cổng",
+        "alias": "Mô tả (ifAlias)",
+        "circuit": "Kênh truyền",
+        "port_state": "Trạng thái",
+        "util_in": "Tải chiều vào",
+        "util_out": "Tải chiều ra",
+        "port_errors": "Gói lỗi vào / ra",
+        "state_since": "Từ lúc",
+        "before_history": "trước",
+        "bgp_peers": "Phiên BGP",
+        "peer": "Đối tác BGP",
     },
     "en": {
         "title": "Network and link monitor",
@@ -213,6 +226,19 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "suppressed_by": "by",
         "not_found": "No such target.",
         "events": "Device events (SNMP traps)",
+        "ports": "Ports and circuits",
+        "other_ports": "Other ports, up",
+        "port": "Port",
+        "alias": "Description (ifAlias)",
+        "circuit": "Circuit",
+        "port_state": "State",
+        "util_in": "In utilisation",
+        "util_out": "Out utilisation",
+        "port_errors": "Errors in / out",
+        "state_since": "Since",
+        "before_history": "before",
+        "bgp_peers": "BGP sessions",
+        "peer": "BGP peer",
     },
 }
 
@@ -246,6 +272,35 @@ def language(value: str | None, default: str) -> Lang:
 
 def words(lang: Lang) -> dict[str, str]:
     return _WORDS[lang]
+
+
+# A port's state on a device's page: IF-MIB's ifOperStatus words (``_OPER_STATUS`` below, the
+# same words as the messages), and "adminDown" for a port an operator shut.
+_STATE_CODES = {
+    "up": "1",
+    "down": "2",
+    "testing": "3",
+    "unknown": "4",
+    "dormant": "5",
+    "notPresent": "6",
+    "lowerLayerDown": "7",
+}
+_ADMIN_DOWN: dict[Lang, str] = {"vi": "tắt bởi quản trị", "en": "shut by an operator"}
+
+
+def port_state_text(state: str, lang: Lang) -> str:
+    """A port's state (``probes.snmp.interfaces.Interface.state``) in words, capitalised."""
+    if state == "adminDown":
+        text = _ADMIN_DOWN[lang]
+    else:
+        known = _OPER_STATUS.get(_STATE_CODES.get(state, ""))
+        text = known[lang] if known is not None else state
+    return text[:1].upper() + text[1:]
+
+
+def bgp_state_text(state: int) -> str:
+    """BGP4-MIB's bgpPeerState: the protocol's own names, the same in both languages."""
+    return _BGP_STATES.get(state, str(state))
 
 
 def group_title(group: str, lang: Lang, names: DisplayNames | None = None) -> str:

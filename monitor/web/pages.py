@@ -46,6 +46,7 @@ from monitor.core.i18n import (
 )
 from monitor.runtime.service import Service
 from monitor.runtime.store import Observation
+from monitor.web.device import device
 from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal, same_origin
 from monitor.web.status import (
     SPARK_POINTS,
@@ -363,6 +364,7 @@ async def _target_context(
         )
     target = state.target
     return {
+        "device": device(target, list(state.history), lang, tz),
         **_base(
             request,
             who,
