@@ -250,6 +250,11 @@ class TelegramReceiver(_Receiver):
     bot_token_file: str | None = None
     chat_id: str | int  # a number, or "@channelname"
     base_url: HttpUrl = "https://api.telegram.org"
+    # A button on firing messages that acknowledges the alert, its presses read with
+    # getUpdates (alerts/notify/telegram_acks.py); ack_users: the Telegram user ids allowed
+    # (empty: anyone in the chat).
+    acknowledge: bool = False
+    ack_users: list[int] = Field(default_factory=list, max_length=1000)
 
     _token: SecretStr | None = PrivateAttr(default=None)
     _check_env = field_validator("bot_token_env")(secrets.check_env)

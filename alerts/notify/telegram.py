@@ -13,6 +13,7 @@ from typing import Any
 
 from alerts.model import Notification
 from alerts.notify.base import NotifyContext, NotifyError, post
+from alerts.notify.telegram_acks import button
 from alerts.notify.text import build, lang_of
 from alerts.settings import TelegramReceiver
 from monitor.core.i18n import Lang
@@ -100,14 +101,15 @@ class TelegramNotifier:
         token = self.settings.token.get_secret_value()
         url = f"{self.settings.base_url.rstrip('/')}/bot{token}/sendMessage"
         for notification in batch:
-            payload = {
+            lang = lang_of(self.settings.language, self.ctx.language)
+            payload: dict[str, Any] = {
                 "chat_id": self.settings.chat_id,
-                "text": message(
-                    notification, self.ctx, lang_of(self.settings.language, self.ctx.language)
-                ),
+                "text": message(notification, self.ctx, lang),
                 "parse_mode": "HTML",
                 "disable_web_page_preview": True,
             }
+            if self.settings.acknowledge and notification.kind == "firing":
+                payload["reply_markup"] = button(notification.alert.key, lang)
             try:
                 text = await post(
                     self.ctx.session,

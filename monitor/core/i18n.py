@@ -780,6 +780,11 @@ _SEVERITIES: dict[str, dict[Lang, str]] = {
 
 _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
     "vi": {
+        "ack_button": "✋ Đã nhận, đang xử lý",
+        "ack_done": "Đã ghi nhận: bạn đang xử lý cảnh báo này.",
+        "ack_refused": "Không ghi nhận được.",
+        "ack_not_allowed": "Bạn không có quyền xác nhận cảnh báo này.",
+        "ack_wrong_chat": "Nút này không thuộc nhóm trực của netmon.",
         "resolved": "Đã khôi phục",
         "flapping": "Chập chờn",
         "since": "từ",
@@ -806,6 +811,11 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "more": "Chi tiết",
     },
     "en": {
+        "ack_button": "✋ Acknowledge",
+        "ack_done": "Acknowledged: you are on it.",
+        "ack_refused": "Not acknowledged.",
+        "ack_not_allowed": "You may not acknowledge this alert.",
+        "ack_wrong_chat": "This button is not from netmon's on-call chat.",
         "resolved": "Resolved",
         "flapping": "Flapping",
         "since": "since",
