@@ -16,8 +16,11 @@ Per alert (one per rule, target and series: one per interface of a router):
   ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
   as it then is (as Icinga).
 - **held**: the engine asks its holds (``alerts/holds.py``: maintenance windows, ``depends_on``
-  parents) whether a firing alert may page, and keeps the answer as data (``HoldReason``).
-  Held alerts still run their state machine; ends are never held.
+  parents; then ``alerts/inhibit.py``: an alert that explains this one) whether a firing
+  alert may page, and keeps the answer as data (``HoldReason``). Held alerts still run their
+  state machine; ends are never held (an alert that never paged ends silently).
+- **one result at a time**: alerts that fire on one result are announced after every rule has
+  seen it, so an inhibiting alert that reaches its count on the same result is known first.
 - **traps**: a target event named in the rule's ``traps.fire`` fires the matching series at
   once; ``traps.resolve`` (or the next poll) resolves it.
 
@@ -48,6 +51,7 @@ from alerts import db, templates
 from alerts.dispatch import OUTCOMES, Announcement, Dispatcher
 from alerts.expr import Condition, parse
 from alerts.holds import Hold, MaintenanceHold, ParentHold
+from alerts.inhibit import Inhibitor, Source, inhibit_rules
 from alerts.ledger import Ledger
 from alerts.maintenance import Maintenance, MaintenanceError
 from alerts.model import AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
@@ -91,6 +95,11 @@ class _Alert:
     annotations: dict[str, str] = field(default_factory=dict)
     detail: str = ""
     reason: str = ""
+    last_held: float = 0.0  # start time of the last result (or trap) its condition held in
+
+    @property
+    def rule_name(self) -> str:
+        return self.rule.name
 
 
 def alert_key(rule: str, target: str | None, series: Labels) -> str:
@@ -143,6 +152,11 @@ class AlertEngine:
         self._parent_hold = ParentHold(store, self._cycle)
         # Asked in order, the first answer wins: a maintenance window before a parent.
         self._holds: tuple[Hold, ...] = (MaintenanceHold(self._maintenance), self._parent_hold)
+        self._inhibitor = Inhibitor((), self._peers)
+        # While one result is evaluated: the alerts it fired (announced once every rule has
+        # seen it), and the targets whose inhibiting alerts changed (their alerts re-held).
+        self._deferred: list[_Alert] | None = None
+        self._sources_changed: set[str | None] = set()
         self._last_started: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -163,6 +177,7 @@ class AlertEngine:
         for target in settings.targets:
             for parent in target.depends_on:
                 self._children.setdefault(parent, []).append(target.name)
+        self._inhibitor = Inhibitor(inhibit_rules(settings.alerts), self._peers)
         self._phase = settings.current_phase(datetime.fromtimestamp(self._clock.time(), UTC))
         self._maintenance.apply(settings.alerts.maintenance)
         self.ctx.zone = ZoneInfo(settings.server.timezone)
@@ -322,8 +337,21 @@ class AlertEngine:
         rules = self._target_rules.get(name)
         if rules:
             index = self._sample_index(obs)
-            for rule in rules:
-                self._eval(rule, state, obs, index)
+            self._deferred = []
+            try:
+                for rule in rules:
+                    self._eval(rule, state, obs, index)
+            finally:
+                fired, self._deferred = self._deferred, None
+            now = self._clock.time()
+            for alert in fired:
+                if alert.state != "firing":
+                    continue
+                if alert.fired_at == obs.started:
+                    self._announce_fired(alert)
+                else:
+                    self._rehold(alert, now)
+            self._reinhibit()
         children = self._children.get(name)
         if children:
             now = self._clock.time()
@@ -349,6 +377,7 @@ class AlertEngine:
                         alert = self._new(rule, name, series)
                     alert.detail = event.detail or f"{event.source} {event.name}"
                     alert.reason = event.name
+                    alert.last_held = event.at
                     alert.ring.append(True)
                     if alert.state != "firing":
                         if alert.state == "inactive":
@@ -361,8 +390,10 @@ class AlertEngine:
                     elif alert.state == "pending":
                         alert.state = "inactive"
                         alert.fails = 0
+                        self._source_changed(alert)
                 if alert is not None:
                     self._flap(alert, event.at)
+        self._reinhibit()
 
     def _trap_series(self, rule: Rule, state: TargetState, event: TargetEvent) -> list[Labels]:
         """The series of ``rule`` a trap speaks of: those it agrees with, known from the alerts
@@ -474,20 +505,26 @@ class AlertEngine:
         alert.ring.append(holds)
         if holds:
             alert.value = value
+            alert.last_held = now
             if alert.state == "inactive":
                 alert.state = "pending"
                 alert.active_since = now
                 alert.fails = 0
+                self._source_changed(alert)
             alert.fails += 1
             alert.oks = 0
             if alert.state == "pending" and self._ready(alert, now):
                 self._fire(alert, now)
             elif alert.state == "firing":
-                self._rehold(alert, self._clock.time())
+                if self._deferred is not None:
+                    self._deferred.append(alert)  # looked at once every rule saw the result
+                else:
+                    self._rehold(alert, self._clock.time())
         else:
             alert.fails = 0
             if alert.state == "pending":
                 alert.state = "inactive"
+                self._source_changed(alert)
                 if self.dispatcher.notified(alert.key):  # told it was flapping: tell the end
                     self._announce(alert, resolved_at=now)
             elif alert.state == "firing":
@@ -540,6 +577,14 @@ class AlertEngine:
         alert.fired_at = now
         alert.oks = 0
         self._relabel(alert, announce=False)
+        self._source_changed(alert)
+        if self._deferred is not None:
+            self._deferred.append(alert)  # announced once the whole result is evaluated
+            return
+        self._announce_fired(alert)
+        self._reinhibit()
+
+    def _announce_fired(self, alert: _Alert) -> None:
         self._rehold(alert, self._clock.time(), announce=False)
         log.info(
             "alert firing: %s %s%s",
@@ -563,6 +608,8 @@ class AlertEngine:
         )
         self.db.submit(db.delete_alert(alert.key))
         self._announce(alert, resolved_at=now)
+        self._source_changed(alert)
+        self._reinhibit()
 
     def _labels(self, alert: _Alert) -> dict[str, str]:
         effective = alert.rule.effective(self._phase_name)
@@ -699,7 +746,56 @@ class AlertEngine:
             reason = hold.held(alert, now)
             if reason is not None:
                 return reason
+        if self._inhibitor.rules:
+            if not alert.labels:
+                self._relabel(alert, announce=False)
+            return self._inhibitor.held(alert, now)
         return None
+
+    # ------------------------------------------------------------------ inhibition
+
+    def _peers(self, alert: Source, same_target: bool) -> Iterator[Source]:
+        """The alerts that may inhibit ``alert``, with their labels."""
+        if same_target:
+            pool: Iterable[_Alert] = (
+                a
+                for per_rule in self._by_target.get(alert.target, {}).values()
+                for a in per_rule.values()
+            )
+        else:
+            pool = list(self._alerts.values())
+        for other in pool:
+            if other.state == "inactive":
+                continue
+            if not other.labels:
+                other.labels = self._labels(other)  # a pending alert: labels without texts
+            yield other
+
+    def _source_changed(self, alert: _Alert) -> None:
+        """``alert`` began, fired or ended: if it may inhibit others, they are looked at again
+        (after the result being evaluated, if any)."""
+        if not self._inhibitor.rules:
+            return
+        labels = alert.labels or self._labels(alert)
+        if self._inhibitor.is_source(labels):
+            self._sources_changed.add(alert.target)
+
+    def _reinhibit(self) -> None:
+        if not self._sources_changed or self._deferred is not None:
+            return
+        targets, self._sources_changed = self._sources_changed, set()
+        now = self._clock.time()
+        if all(rule.same_target for rule in self._inhibitor.rules):
+            pool: list[_Alert] = [
+                a
+                for target in targets
+                for per_rule in self._by_target.get(target, {}).values()
+                for a in per_rule.values()
+            ]
+        else:
+            pool = list(self._alerts.values())
+        for alert in pool:
+            self._rehold(alert, now)
 
     def _rehold(self, alert: _Alert, now: float, *, announce: bool = True) -> None:
         if alert.state != "firing" and not alert.flapping:
@@ -784,6 +880,7 @@ class AlertEngine:
             for alert in self._alerts.values():
                 if alert.state == "firing" and alert.hold is None and not alert.flapping:
                     self._announce(alert)  # the dispatcher pages again after repeat_interval
+        self._reinhibit()
         if now - self._last_prune >= _PRUNE_EVERY:
             self._last_prune = now
             self.db.submit(db.outbox_prune(now - _KEEP_FINISHED))
@@ -859,7 +956,7 @@ class AlertEngine:
             ["severity"],
         )
         counts: Counter[str] = Counter()
-        suppressed = maintenance = flapping = 0
+        suppressed = maintenance = flapping = inhibited = 0
         for alert in self._alerts.values():
             if alert.flapping:
                 flapping += 1
@@ -872,6 +969,8 @@ class AlertEngine:
                 suppressed += 1
             elif alert.hold.kind == "maintenance":
                 maintenance += 1
+            elif alert.hold.kind == "inhibited":
+                inhibited += 1
         for severity in ("critical", "warning", "info", "none"):
             firing.add_metric([severity], counts[severity])
         yield firing
@@ -885,6 +984,11 @@ class AlertEngine:
                 "netmon_alerts_in_maintenance",
                 "Firing alerts muted by a maintenance window.",
                 maintenance,
+            ),
+            (
+                "netmon_alerts_inhibited",
+                "Firing alerts muted by an alert that explains them (inhibit rules).",
+                inhibited,
             ),
             (
                 "netmon_alerts_flapping",

@@ -168,9 +168,12 @@ class Outage:
 
 # --------------------------------------------------------------------------- holds
 
-HoldKind = Literal["maintenance", "parent_down", "parent_pending", "parent_recovered", "recovering"]
+HoldKind = Literal[
+    "maintenance", "inhibited", "parent_down", "parent_pending", "parent_recovered", "recovering"
+]
 HOLD_KINDS: tuple[HoldKind, ...] = (
     "maintenance",  # a maintenance window matches the alert's labels (``window``)
+    "inhibited",  # an alert ``by`` (of target ``parent``) explains this one: one page per incident
     "parent_down",  # a depends_on ``parent`` is down: "suppressed"
     "parent_pending",  # the parent has no result since the child failed: wait for one
     "parent_recovered",  # the parent is back; wait for a result of the child's own
@@ -183,25 +186,30 @@ class HoldReason:
     """Why an alert is held: data, worded by ``monitor.core.i18n.held_text`` for people.
 
     ``parent`` is None for a parent the reader may not see (``unnamed``); ``until`` is when
-    the hold is looked at again (a wait for a parent's result), not part of its identity."""
+    the hold is looked at again (a wait for a parent's result), not part of its identity.
+    ``inhibited``: ``by`` is the rule of the alert that explains this one, ``parent`` its
+    target."""
 
     kind: HoldKind
     parent: str | None = None
     window: str | None = None
     until: float | None = field(default=None, compare=False)
+    by: str | None = None
 
     @property
     def suppressed(self) -> bool:
         return self.kind == "parent_down"
 
     def unnamed(self) -> HoldReason:
-        return HoldReason(self.kind, None, self.window, self.until)
+        return HoldReason(self.kind, None, self.window, self.until, self.by)
 
     def english(self) -> str:
         """The API's ``held`` text (a contract since before holds were data) and the logs'."""
         parent = f"parent {self.parent}" if self.parent is not None else "a parent"
         if self.kind == "maintenance":
             return f"maintenance: {self.window}"
+        if self.kind == "inhibited":
+            return f"inhibited by {self.by}" + (f" of {self.parent}" if self.parent else "")
         if self.kind == "parent_down":
             return f"suppressed: {parent} down"
         if self.kind == "parent_pending":
@@ -216,6 +224,7 @@ class HoldReason:
             "parent": self.parent,
             "window": self.window,
             "until": iso(self.until),
+            "by": self.by,
         }
 
 

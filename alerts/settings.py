@@ -7,9 +7,11 @@ The keys are a contract (DESIGN.md, "Alerts")::
                                 phases {<phase>: {severity, failures | for, receivers}},
                                 receivers, traps {fire, resolve}, enabled
     [alerts.receivers.NAME]     type = alertmanager | webhook | email | telegram | log, and its keys
-    [[alerts.routes]]           match, receivers
+    [[alerts.routes]]           match, receivers, group_by, group_wait
+    [[alerts.routes.escalate]]  after, receivers, phases
+    [[alerts.inhibit]]          source_match, target_match, equal
     [[alerts.maintenance]]      name, match, start, end, comment
-    [alerts.flapping]           window, high, low
+    [alerts.flapping]           window, high, low, recovery_margin
     [alerts.delivery]           max_age, backoff_initial, backoff_max
 
 A rule named like a shipped one (``alerts/rules_default.py``) overrides only the keys it gives;
@@ -46,7 +48,9 @@ __all__ = [
     "AlertsSettings",
     "DeliverySettings",
     "EmailReceiver",
+    "EscalationStep",
     "FlappingSettings",
+    "InhibitSettings",
     "LocalText",
     "LogReceiver",
     "MaintenanceWindow",
@@ -281,9 +285,47 @@ ReceiverSettings = Annotated[
 ]
 
 
+class EscalationStep(SettingsModel):
+    """``[[alerts.routes.escalate]]``: an alert of the route still firing, unacknowledged,
+    ``after`` its first page also goes to ``receivers``; with ``phases``, only while one of
+    them is current (a shorter step for the congress beside a longer one for every day)."""
+
+    after: Duration = Field(ge=0, le=30 * 86400)
+    receivers: list[str] = Field(min_length=1)
+    phases: list[str] | None = None
+
+
 class RouteSettings(SettingsModel):
     match: Matcher = Field(default_factory=dict)  # over the alert's labels; empty: every alert
     receivers: list[str] = Field(min_length=1)
+    # Direct receivers (not Alertmanager, which groups itself): alerts with the same values of
+    # `group_by` that start within `group_wait` of the first go out as one message.
+    group_by: list[str] = Field(default_factory=lambda: ["target"])
+    group_wait: Duration = Field(default=0.0, ge=0, le=3600)
+    escalate: list[EscalationStep] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> RouteSettings:
+        afters = [s.after for s in self.escalate if s.phases is None]
+        if afters != sorted(afters):
+            raise ValueError("escalate: give the steps in the order of `after`")
+        return self
+
+
+class InhibitSettings(SettingsModel):
+    """``[[alerts.inhibit]]``, Alertmanager's inhibit rule: a pending or firing alert matching
+    ``source_match`` mutes the alerts matching ``target_match`` that have the same values of
+    the ``equal`` labels (an alert never mutes itself)."""
+
+    source_match: Matcher
+    target_match: Matcher
+    equal: list[str] = Field(default_factory=lambda: ["target"])
+
+    @model_validator(mode="after")
+    def _not_everything(self) -> InhibitSettings:
+        if not self.source_match or not self.target_match:
+            raise ValueError("source_match and target_match need at least one label each")
+        return self
 
 
 class FlappingSettings(SettingsModel):
@@ -291,6 +333,9 @@ class FlappingSettings(SettingsModel):
     window: int = Field(default=20, ge=4, le=200)
     high: float = Field(default=0.30, gt=0, le=1)
     low: float = Field(default=0.25, gt=0, le=1)
+    # Hysteresis: a firing alert on a threshold (>, >=, <, <=) recovers only when its value is
+    # this share of the threshold past it (loss > 0.2 recovers at <= 0.15 with 0.25).
+    recovery_margin: float = Field(default=0.25, ge=0, le=1)
 
     @model_validator(mode="after")
     def _order(self) -> FlappingSettings:
@@ -310,6 +355,8 @@ class AlertsSettings(SettingsModel):
     rules: list[RuleSettings] = Field(default_factory=list)
     receivers: dict[str, ReceiverSettings] = Field(default_factory=dict)
     routes: list[RouteSettings] = Field(default_factory=list)
+    inhibit: list[InhibitSettings] = Field(default_factory=list)
+    shipped_inhibit: bool = True  # the shipped inhibit rules (alerts/rules_default.py)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     flapping: FlappingSettings = Field(default_factory=FlappingSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)

@@ -296,6 +296,10 @@ def duration_text(seconds: float | None, lang: Lang) -> str:
 # and with the parent unnamed (a reader who may not see it, monitor/web/status.py).
 _HELD: dict[str, dict[Lang, str]] = {
     "maintenance": {"vi": "bảo trì: {window}", "en": "maintenance: {window}"},
+    "inhibited": {
+        "vi": "đã gộp vào cảnh báo {by} của {parent}",
+        "en": "inhibited by {by} of {parent}",
+    },
     "parent_down": {
         "vi": "bị che: cấp trên {parent} hỏng",
         "en": "suppressed: parent {parent} down",
@@ -314,6 +318,7 @@ _HELD: dict[str, dict[Lang, str]] = {
     },
 }
 _HELD_UNNAMED: dict[str, dict[Lang, str]] = {
+    "inhibited": {"vi": "đã gộp vào cảnh báo {by}", "en": "inhibited by {by}"},
     "parent_down": {"vi": "bị che: thiết bị cấp trên hỏng", "en": "suppressed: a parent is down"},
     "parent_pending": {"vi": "chờ kết quả của cấp trên", "en": "waiting for a parent"},
     "parent_recovered": {
@@ -355,12 +360,12 @@ def held_text(hold: Mapping[str, Any] | None, lang: Lang) -> str:
     if not hold:
         return ""
     kind = str(hold.get("kind"))
-    parent, window = hold.get("parent"), hold.get("window")
+    parent, window, by = hold.get("parent"), hold.get("window"), hold.get("by")
     if parent is None and kind in _HELD_UNNAMED:
-        return _HELD_UNNAMED[kind][lang]
+        return _HELD_UNNAMED[kind][lang].format(by=by or "")
     if kind not in _HELD:
         return kind
-    return _HELD[kind][lang].format(parent=parent or "", window=window or "")
+    return _HELD[kind][lang].format(parent=parent or "", window=window or "", by=by or "")
 
 
 # --------------------------------------------------------------------------- the report

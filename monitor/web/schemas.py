@@ -167,6 +167,7 @@ class Hold(Strict):
     parent: str | None
     window: str | None
     until: Time | None
+    by: str | None  # inhibited: the rule of the alert that explains this one
 
 
 class Alert(Strict):
