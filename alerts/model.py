@@ -105,6 +105,14 @@ class Notification:
     # Alertmanager is told that the old label set ended.
     previous_labels: dict[str, str] | None = None
     attempts: int = field(default=0, compare=False)
+    # Alerts that started within the route's group_wait with the same group key: they go
+    # out in this one message (alerts.dispatch), after ``alert``.
+    grouped: tuple[AlertSnapshot, ...] = ()
+
+    @property
+    def alerts(self) -> tuple[AlertSnapshot, ...]:
+        """Every alert this message speaks of, the first one first."""
+        return (self.alert, *self.grouped)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -115,6 +123,7 @@ class Notification:
                 "alert": self.alert.to_dict(),
                 "created": self.created,
                 "previous_labels": self.previous_labels,
+                "grouped": [a.to_dict() for a in self.grouped],
             },
             ensure_ascii=False,
         )
@@ -130,6 +139,7 @@ class Notification:
             created=float(data["created"]),
             previous_labels=data.get("previous_labels"),
             attempts=attempts,
+            grouped=tuple(AlertSnapshot.from_dict(a) for a in data.get("grouped", ())),
         )
 
 

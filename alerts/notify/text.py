@@ -94,6 +94,11 @@ def _section(notification: Notification, language: str, zone: ZoneInfo) -> list[
         lines.append(description)
     if notification.kind == "flapping":
         lines.append(words["flapping_note"])
+    for other in notification.grouped:  # the same incident, grouped by the route (group_wait)
+        summary = other.annotations.get(f"summary_{language}") or other.annotations.get(
+            "summary", ""
+        )
+        lines.append(f"+ {other.rule}: {summary}")
     return lines
 
 

@@ -6,6 +6,7 @@ outbox is a real SQLite file.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,79 @@ async def test_a_stateless_receiver_is_paged_again_after_repeat_interval(
     await clock.advance(1)
     d.announce(announcement())
     assert d.pending == 2
+
+
+GROUPED: dict[str, Any] = {
+    "receivers": {"noc": {"type": "log"}, "am": {"type": "alertmanager", "urls": ["http://x:1"]}},
+    "routes": [{"match": {}, "receivers": ["noc", "am"], "group_wait": "10s"}],
+}
+
+
+def snapshot(key: str, rule: str, target: str, *, resolved: bool = False) -> Announcement:
+    alert = AlertSnapshot(
+        key=key,
+        rule=rule,
+        target=target,
+        status="resolved" if resolved else "firing",
+        labels={"alertname": rule, "target": target, "severity": "warning"},
+        annotations={"summary": f"{target}: {rule}"},
+        starts_at=1000.0,
+        ends_at=1100.0 if resolved else None,
+        value=0.0,
+    )
+    return Announcement(alert, flapping=False, held=False, receivers=None)
+
+
+@pytest.fixture
+async def grouping(tmp_path: Path) -> AsyncIterator[tuple[Dispatcher, FakeClock, db.AlertDB]]:
+    clock = FakeClock()
+    database = db.AlertDB(tmp_path / "alerts.sqlite")
+    database.start()
+    ctx = NotifyContext(zone=ZoneInfo("Asia/Ho_Chi_Minh"), language="vi", external_url="")
+    d = Dispatcher(AlertsSettings.model_validate(GROUPED), database, ctx, clock, lambda: [])
+    yield d, clock, database
+    await d.aclose()
+    await ctx.aclose()
+    await database.close()
+
+
+async def test_alerts_of_one_target_within_group_wait_go_out_as_one_message(
+    grouping: tuple[Dispatcher, FakeClock, db.AlertDB],
+) -> None:
+    d, clock, database = grouping
+    d.announce(snapshot("k1", "InterfaceDown", "edge"))
+    await asyncio.sleep(0)  # the group's timer starts sleeping on the clock
+    await clock.advance(3)
+    d.announce(snapshot("k2", "BgpPeerDown", "edge"))
+    d.announce(snapshot("k3", "TargetDown", "other"))
+    d.announce(snapshot("k1", "InterfaceDown", "edge"))  # again while waiting: still one
+    await asyncio.sleep(0)
+    # Alertmanager groups by itself: it hears of each at once.
+    assert d.pending_by_receiver() == {"noc": 0, "am": 3}
+    await clock.advance(6.9)
+    assert d.pending_by_receiver()["noc"] == 0
+    await clock.advance(0.2)
+    assert d.pending_by_receiver()["noc"] == 1  # edge: both, in one message
+    await clock.advance(3)
+    assert d.pending_by_receiver()["noc"] == 2  # other: its own wait
+    rows = [n for n in await database.run(db.outbox_pending, write=False) if n.receiver == "noc"]
+    assert [[a.rule for a in n.alerts] for n in rows] == [
+        ["InterfaceDown", "BgpPeerDown"],
+        ["TargetDown"],
+    ]
+    assert d.notified("k1") == d.notified("k2") == ["am", "noc"]
+    # Each ends on its own, to those paged.
+    d.announce(snapshot("k2", "BgpPeerDown", "edge", resolved=True))
+    assert d.pending_by_receiver() == {"noc": 3, "am": 4}
+
+
+async def test_an_alert_that_ends_within_group_wait_is_never_sent(
+    grouping: tuple[Dispatcher, FakeClock, db.AlertDB],
+) -> None:
+    d, clock, _ = grouping
+    d.announce(snapshot("k1", "InterfaceDown", "edge"))
+    await asyncio.sleep(0)
+    await clock.advance(2)
+    d.announce(snapshot("k1", "InterfaceDown", "edge", resolved=True))
+    await clock.advance(20)
+    assert d.pending_by_receiver()["noc"] == 0 and "noc" not in d.notified("k1")
