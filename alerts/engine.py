@@ -15,6 +15,10 @@ Per alert (one per rule, target and series: one per interface of a router):
 - **flapping**: the share of changes among the last ``window`` results of the condition; above
   ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
   as it then is (as Icinga).
+- **hysteresis**: a firing alert on a threshold recovers only once its value is
+  ``flapping.recovery_margin`` of the threshold past it (loss > 0.2 ends at 0.15 or less), so a
+  value wavering about the threshold does not fire, end and fire again; while it wavers
+  (its bare condition went false and back since it fired) the alert is shown as flapping.
 - **held**: the engine asks its holds (``alerts/holds.py``: maintenance windows, ``depends_on``
   parents; then ``alerts/inhibit.py``: an alert that explains this one) whether a firing
   alert may page, and keeps the answer as data (``HoldReason``). Held alerts still run their
@@ -96,6 +100,8 @@ class _Alert:
     detail: str = ""
     reason: str = ""
     last_held: float = 0.0  # start time of the last result (or trap) its condition held in
+    kept: bool = False  # the last result kept it firing only by the recovery margin
+    wavering: bool = False  # kept by the margin since it fired, then past the threshold again
 
     @property
     def rule_name(self) -> str:
@@ -482,9 +488,16 @@ class AlertEngine:
         seen: set[str] = set()
         for labels, sample in self._values(condition, state, obs, index):
             value = condition.value(sample, now)
-            holds = condition.holds(value) and not any(_compatible(labels, e) for e in excluded)
             key = alert_key(rule.name, name, labels)
             alert = existing.get(key)
+            bare = condition.holds(value)
+            if alert is not None and alert.state == "firing":
+                kept = not bare and self._within_margin(condition, value)
+                if bare and alert.kept:
+                    alert.wavering = True
+                alert.kept = kept
+                bare = bare or kept
+            holds = bare and not any(_compatible(labels, e) for e in excluded)
             if alert is None:
                 if not holds:
                     continue
@@ -500,6 +513,15 @@ class AlertEngine:
             if obs.result.success:
                 self._step(alert, False, math.nan, now)  # the series is gone
             # else: the target is down, so its series are missing; TargetDown speaks for it
+
+    def _within_margin(self, condition: Condition, value: float) -> bool:
+        """A value on the good side of the threshold, but not yet by the recovery margin."""
+        if math.isnan(value) or condition.op in ("==", "!="):
+            return False  # a state (ifOperStatus != 1), not a level: no margin to keep
+        margin = self._settings.alerts.flapping.recovery_margin * abs(condition.threshold)
+        if condition.op in (">", ">="):
+            return value > condition.threshold - margin
+        return value < condition.threshold + margin
 
     def _step(self, alert: _Alert, holds: bool, value: float, now: float) -> None:
         alert.ring.append(holds)
@@ -600,6 +622,7 @@ class AlertEngine:
         alert.fails = 0
         alert.oks = 0
         alert.hold = None
+        alert.kept = alert.wavering = False
         log.info(
             "alert resolved: %s %s%s",
             alert.rule.name,
@@ -934,7 +957,7 @@ class AlertEngine:
                     "held": alert.hold.english() if alert.hold is not None else None,
                     "hold": alert.hold.to_json() if alert.hold is not None else None,
                     "suppressed": alert.hold is not None and alert.hold.suppressed,
-                    "flapping": alert.flapping,
+                    "flapping": alert.flapping or alert.wavering,
                     "notified": self.dispatcher.notified(alert.key),
                 }
             )

@@ -217,3 +217,21 @@ async def test_an_alert_that_ends_within_group_wait_is_never_sent(
     d.announce(snapshot("k1", "InterfaceDown", "edge", resolved=True))
     await clock.advance(20)
     assert d.pending_by_receiver()["noc"] == 0 and "noc" not in d.notified("k1")
+
+
+async def test_receivers_added_by_a_reload_hear_no_end_of_what_they_never_saw(
+    dispatcher: tuple[Dispatcher, FakeClock],
+) -> None:
+    """Resolved goes only to receivers that were sent the firing (issue 12)."""
+    d, _ = dispatcher
+    d.announce(announcement("warning"))
+    assert d.notified("k1") == ["noc"]
+    wider = {
+        **SETTINGS,
+        "receivers": {**SETTINGS["receivers"], "sms": {"type": "log"}},
+        "routes": [{"match": {}, "receivers": ["noc", "oncall", "sms"]}],
+    }
+    await d.update(AlertsSettings.model_validate(wider))
+    d.announce(announcement("warning", resolved=True))
+    assert d.pending_by_receiver() == {"noc": 2, "oncall": 0, "sms": 0}
+    assert d.notified("k1") == []

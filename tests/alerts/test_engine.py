@@ -596,3 +596,34 @@ async def test_lab_defacement_and_missing_banner(tmp_path: Path) -> None:
             await until(
                 clock, service, "the end", lambda: noc.kinds("so-khcn") == ["firing", "resolved"]
             )
+
+
+async def test_a_receiver_added_by_a_reload_never_gets_an_end_alone(tmp_path: Path) -> None:
+    """Issue 12: after a reload that added receivers, they got RESOLVED for alerts they never
+    saw fire. A receiver added while an alert fires hears the firing first (at the next
+    repeat check), or nothing."""
+    clock = FakeClock()
+    async with targets_server() as web, sink_server() as noc, sink_server() as sms:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
+        path = write_settings(tmp_path / "s.toml", [web.target("so-tt-tt")], alerts)
+        async with running(path, clock) as service:
+            web.modes["so-tt-tt"] = "fail"
+            await until(clock, service, "the page", lambda: noc.kinds("so-tt-tt") == ["firing"])
+            wider = webhook_alerts(("noc", noc.url), ("sms", sms.url))
+            wider["rules"] = alerts["rules"]
+            write_settings(
+                path,
+                [web.target("so-tt-tt")],
+                wider,
+                listen=service.settings.server.listen,
+                state_dir=Path(service.settings.server.state_dir),
+            )
+            assert await service.reload() == []
+            web.modes["so-tt-tt"] = "ok"
+            await until(
+                clock, service, "the end", lambda: noc.kinds("so-tt-tt") == ["firing", "resolved"]
+            )
+            await clock.advance(11.0, step=0.5)
+            await until(clock, service, "quiet", lambda: True)
+            assert sms.kinds("so-tt-tt") in ([], ["firing", "resolved"])
