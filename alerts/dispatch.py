@@ -83,6 +83,8 @@ class Announcement:
     flapping: bool
     held: bool  # suppressed by a parent, in maintenance, or waiting: pages no one
     receivers: tuple[str, ...] | None  # the rule's or phase's receivers; None: the routes
+    fired_at: float | None = None  # when it fired: the escalation steps count from it
+    acked: bool = False  # acknowledged: no more repeats, no escalation
 
 
 @dataclass(slots=True)
@@ -194,20 +196,39 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ the pipeline
 
-    def routes(self, labels: dict[str, str], override: tuple[str, ...] | None) -> list[str]:
+    def routes(
+        self,
+        labels: dict[str, str],
+        override: tuple[str, ...] | None,
+        *,
+        fired_at: float | None = None,
+        acked: bool = False,
+    ) -> list[str]:
+        """The receivers of an alert: the rule's own, else every matching route's, with the
+        route's escalation steps that are due (``after`` since ``fired_at``, in the alert's
+        phase) unless it was acknowledged."""
         if override is not None:
             return [r for r in override if r in self.notifiers]
         out: list[str] = []
+        now = self._clock.time()
         for route in self._settings.routes:
-            if matches(route.match, labels):
-                out.extend(r for r in route.receivers if r not in out and r in self.notifiers)
+            if not matches(route.match, labels):
+                continue
+            out.extend(r for r in route.receivers if r not in out and r in self.notifiers)
+            if fired_at is None or acked:
+                continue
+            for step in route.escalate:
+                if step.phases is not None and labels.get("phase") not in step.phases:
+                    continue
+                if now - fired_at >= step.after:
+                    out.extend(r for r in step.receivers if r not in out and r in self.notifiers)
         return out
 
     def announce(self, a: Announcement) -> None:
         """Route, mute and de-duplicate one alert; enqueue what must be sent. On the loop,
         without I/O: the outbox write is handed to the database thread."""
         key = a.alert.key
-        receivers = self.routes(a.alert.labels, a.receivers)
+        receivers = self.routes(a.alert.labels, a.receivers, fired_at=a.fired_at, acked=a.acked)
         paged = [r for r in self._nflog.get(key, {}) if r not in receivers]
         now = self._clock.time()
         for receiver in receivers + paged:
@@ -303,6 +324,8 @@ class Dispatcher:
             return None
         if entry is None or entry.kind != "firing":
             return "firing"
+        if a.acked:
+            return None  # someone is on it: no repeat, no new page on a new severity
         if entry.page_key != self._page_key(receiver, a.alert):
             return "firing"  # escalated (a phase switch), or relabelled for Alertmanager
         stateful = self.notifiers[receiver].stateful

@@ -58,7 +58,7 @@ from alerts.holds import Hold, MaintenanceHold, ParentHold
 from alerts.inhibit import Inhibitor, Source, inhibit_rules
 from alerts.ledger import Ledger
 from alerts.maintenance import Maintenance, MaintenanceError
-from alerts.model import AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
+from alerts.model import Ack, AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
 from alerts.notify import NotifyContext
 from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
 from alerts.settings import LocalText
@@ -68,7 +68,7 @@ from monitor.core.labels import target_labels
 from monitor.runtime import metrics
 from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
 
-__all__ = ["AlertEngine", "MaintenanceError"]
+__all__ = ["AckError", "AlertEngine", "MaintenanceError"]
 
 log = logging.getLogger("netmon.alerts")
 
@@ -78,6 +78,15 @@ _REPEAT_CHECK = 10.0  # how often firing alerts are re-offered to the dispatcher
 _PRUNE_EVERY = 3600.0
 _KEEP_FINISHED = 7 * 86400.0  # delivered or dropped outbox rows kept this long
 _DB_FILE = "alerts.sqlite"
+_ENDED_KEPT = 10_000  # resolved alert keys remembered, so an ack of one answers 409, not 404
+
+
+class AckError(Exception):
+    """An acknowledgement refused: ``status`` 404 (no such alert) or 409 (not firing)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(slots=True)
@@ -100,6 +109,7 @@ class _Alert:
     detail: str = ""
     reason: str = ""
     last_held: float = 0.0  # start time of the last result (or trap) its condition held in
+    ack: Ack | None = None
     kept: bool = False  # the last result kept it firing only by the recovery margin
     wavering: bool = False  # kept by the margin since it fired, then past the threshold again
 
@@ -164,6 +174,7 @@ class AlertEngine:
         self._deferred: list[_Alert] | None = None
         self._sources_changed: set[str | None] = set()
         self._last_started: dict[str, float] = {}
+        self._ended: dict[str, float] = {}  # recently resolved keys (insertion order)
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._last_repeat = 0.0
@@ -248,6 +259,7 @@ class AlertEngine:
                 fired_at=row.fired_at,
                 labels=row.labels,
                 annotations=row.annotations,
+                ack=Ack.from_json(row.ack) if row.ack is not None else None,
             )
             alert.fails = 1 << 30  # confirmed already: no failures count to wait for again
             alert.ring = deque(maxlen=self._settings.alerts.flapping.window + 1)
@@ -623,6 +635,10 @@ class AlertEngine:
         alert.oks = 0
         alert.hold = None
         alert.kept = alert.wavering = False
+        alert.ack = None
+        self._ended[alert.key] = now
+        if len(self._ended) > _ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
         log.info(
             "alert resolved: %s %s%s",
             alert.rule.name,
@@ -721,6 +737,7 @@ class AlertEngine:
                     fired_at=alert.fired_at,
                     labels=alert.labels,
                     annotations=alert.annotations,
+                    ack=alert.ack.to_json() if alert.ack is not None else None,
                 ),
                 self._clock.time(),
             )
@@ -746,6 +763,8 @@ class AlertEngine:
             flapping=alert.flapping,
             held=alert.hold is not None,
             receivers=alert.rule.effective(self._phase_name).receivers,
+            fired_at=alert.fired_at,
+            acked=alert.ack is not None,
         )
 
     def _announce(self, alert: _Alert, resolved_at: float | None = None) -> None:
@@ -834,6 +853,26 @@ class AlertEngine:
             if announce and hold is None:
                 self._announce(alert)  # released: pages now if it still needs to
 
+    # ------------------------------------------------------------------ acknowledgement
+
+    def ack(self, alert_id: str, who: str, note: str = "") -> dict[str, Any]:
+        """``who`` acknowledges the firing alert ``alert_id`` (its key): it stops repeating
+        and escalating; the acknowledgement is kept with the alert (it survives a restart)
+        and with the target's open outage in the ledger. The alert as ``alerts_json`` shows
+        it; AckError 404 (unknown) or 409 (resolved, or not firing yet). On the loop, no I/O:
+        the entry point of the API and of any other channel (a Telegram button)."""
+        alert = self._alerts.get(alert_id)
+        if alert is None or alert.state != "firing":
+            if alert_id in self._ended or alert is not None:
+                raise AckError(409, f"alert {alert_id} is not firing (resolved or pending)")
+            raise AckError(404, f"no alert is {alert_id!r}")
+        alert.ack = Ack(who, self._clock.time(), note)
+        log.info("alert %s %s acknowledged by %s", alert.rule.name, alert.target or "", who)
+        self._persist(alert)
+        if alert.target is not None:
+            self._ledger.ack(alert.target, alert.ack.to_json())
+        return self._alert_json(alert)
+
     # ------------------------------------------------------------------ maintenance
 
     def maintenance(self) -> list[dict[str, Any]]:
@@ -902,7 +941,9 @@ class AlertEngine:
             self._last_repeat = now
             for alert in self._alerts.values():
                 if alert.state == "firing" and alert.hold is None and not alert.flapping:
-                    self._announce(alert)  # the dispatcher pages again after repeat_interval
+                    # The dispatcher pages again after repeat_interval, and climbs the
+                    # escalation steps that are due (neither once acknowledged).
+                    self._announce(alert)
         self._reinhibit()
         if now - self._last_prune >= _PRUNE_EVERY:
             self._last_prune = now
@@ -939,29 +980,31 @@ class AlertEngine:
         ):
             if alert.state == "inactive" and not alert.flapping:
                 continue
-            if not alert.labels:
-                self._relabel(alert, announce=False)
-            out.append(
-                {
-                    "key": alert.key,
-                    "rule": alert.rule.name,
-                    "target": alert.target,
-                    "state": alert.state,
-                    "severity": alert.labels.get("severity"),
-                    "phase": alert.labels.get("phase"),
-                    "labels": alert.labels,
-                    "annotations": alert.annotations,
-                    "value": None if math.isnan(alert.value) else alert.value,
-                    "since": iso(alert.active_since),
-                    "fired_at": iso(alert.fired_at),
-                    "held": alert.hold.english() if alert.hold is not None else None,
-                    "hold": alert.hold.to_json() if alert.hold is not None else None,
-                    "suppressed": alert.hold is not None and alert.hold.suppressed,
-                    "flapping": alert.flapping or alert.wavering,
-                    "notified": self.dispatcher.notified(alert.key),
-                }
-            )
+            out.append(self._alert_json(alert))
         return out
+
+    def _alert_json(self, alert: _Alert) -> dict[str, Any]:
+        if not alert.labels:
+            self._relabel(alert, announce=False)
+        return {
+            "key": alert.key,
+            "rule": alert.rule.name,
+            "target": alert.target,
+            "state": alert.state,
+            "severity": alert.labels.get("severity"),
+            "phase": alert.labels.get("phase"),
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "value": None if math.isnan(alert.value) else alert.value,
+            "since": iso(alert.active_since),
+            "fired_at": iso(alert.fired_at),
+            "held": alert.hold.english() if alert.hold is not None else None,
+            "hold": alert.hold.to_json() if alert.hold is not None else None,
+            "suppressed": alert.hold is not None and alert.hold.suppressed,
+            "flapping": alert.flapping or alert.wavering,
+            "ack": alert.ack.to_json() if alert.ack is not None else None,
+            "notified": self.dispatcher.notified(alert.key),
+        }
 
     def health(self) -> dict[str, Any]:
         return {

@@ -24,6 +24,7 @@ from monitor.core.settings_model import SettingsModel
 
 __all__ = [
     "HOLD_KINDS",
+    "Ack",
     "AlertSnapshot",
     "HoldKind",
     "HoldReason",
@@ -156,6 +157,7 @@ class Outage:
     detail: str
     phase: str | None  # the plan's phase when it began
     maintenance: str | None  # the maintenance window it began in, if any
+    ack: dict[str, Any] | None = None  # Ack.to_json() of an alert acknowledged during it
 
     @property
     def duration(self) -> float | None:
@@ -173,7 +175,25 @@ class Outage:
             "detail": self.detail,
             "phase": self.phase,
             "maintenance": self.maintenance,
+            "ack": self.ack,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An engineer acknowledged an alert: it stops repeating and escalating."""
+
+    by: str  # the principal's name
+    at: float  # unix seconds, UTC
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "at": iso(self.at), "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Ack:
+        at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00")).timestamp()
+        return cls(str(data["by"]), at, str(data.get("note", "")))
 
 
 # --------------------------------------------------------------------------- holds

@@ -21,6 +21,8 @@ from pydantic.json_schema import SkipJsonSchema
 from alerts.model import HoldKind
 
 __all__ = [
+    "Ack",
+    "AckRequest",
     "Alert",
     "AlertList",
     "AlertState",
@@ -170,6 +172,20 @@ class Hold(Strict):
     by: str | None  # inhibited: the rule of the alert that explains this one
 
 
+class Ack(Strict):
+    """An acknowledgement: who (the token's name), when, and an optional note."""
+
+    by: str
+    at: Time
+    note: str
+
+
+class AckRequest(Strict):
+    """The body of ``POST /api/v1/alerts/{key}/ack``; no body: no note."""
+
+    note: str = Field(max_length=500)
+
+
 class Alert(Strict):
     """An alert pending or firing (or flapping), as the engine holds it."""
 
@@ -188,6 +204,7 @@ class Alert(Strict):
     hold: Hold | None
     suppressed: bool
     flapping: bool
+    ack: Ack | None
     notified: list[str]
 
 
@@ -209,6 +226,7 @@ class Outage(Strict):
     detail: str
     phase: str | None
     maintenance: str | None
+    ack: Ack | None  # an alert of the target acknowledged during the outage
 
 
 class OutageList(Strict):
@@ -319,6 +337,7 @@ class ReportOutage(Strict):
     maintenance: str | None
     downtime_seconds: Number
     maintenance_seconds: Number
+    ack: Ack | None  # who acknowledged an alert of the target during the outage
 
 
 class _ReportTargetHead(Strict):
