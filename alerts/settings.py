@@ -304,13 +304,6 @@ class RouteSettings(SettingsModel):
     group_wait: Duration = Field(default=0.0, ge=0, le=3600)
     escalate: list[EscalationStep] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _steps_in_order(self) -> RouteSettings:
-        afters = [s.after for s in self.escalate if s.phases is None]
-        if afters != sorted(afters):
-            raise ValueError("escalate: give the steps in the order of `after`")
-        return self
-
 
 class InhibitSettings(SettingsModel):
     """``[[alerts.inhibit]]``, Alertmanager's inhibit rule: a pending or firing alert matching

@@ -235,3 +235,89 @@ async def test_receivers_added_by_a_reload_hear_no_end_of_what_they_never_saw(
     d.announce(announcement("warning", resolved=True))
     assert d.pending_by_receiver() == {"noc": 2, "oncall": 0, "sms": 0}
     assert d.notified("k1") == []
+
+
+ESCALATING: dict[str, Any] = {
+    "receivers": {"noc": {"type": "log"}, "head": {"type": "log"}, "deputy": {"type": "log"}},
+    "routes": [
+        {
+            "match": {"severity": ["warning"]},
+            "receivers": ["noc"],
+            "escalate": [
+                {"after": "5m", "receivers": ["head"], "phases": ["dai-hoi-tinh"]},
+                {"after": "30m", "receivers": ["head"]},
+                {"after": "1h", "receivers": ["deputy"]},
+            ],
+        }
+    ],
+}
+
+
+def climbing(
+    phase: str, fired_at: float, *, acked: bool = False, resolved: bool = False
+) -> Announcement:
+    alert = AlertSnapshot(
+        key="k1",
+        rule="TargetDown",
+        target="uplink",
+        status="resolved" if resolved else "firing",
+        labels={"alertname": "TargetDown", "target": "uplink", "severity": "warning",
+                "phase": phase},
+        annotations={},
+        starts_at=0.0,
+        ends_at=None,
+        value=0.0,
+    )  # fmt: skip
+    return Announcement(alert, False, False, None, fired_at=fired_at, acked=acked)
+
+
+@pytest.mark.parametrize(("phase", "head_after"), [("dai-hoi-tinh", 300.0), ("none", 1800.0)])
+async def test_an_unacknowledged_alert_climbs_the_steps_of_its_phase(
+    tmp_path: Path, phase: str, head_after: float
+) -> None:
+    clock = FakeClock()
+    fired = clock.time()
+    database = db.AlertDB(tmp_path / "alerts.sqlite")
+    database.start()
+    ctx = NotifyContext(zone=ZoneInfo("Asia/Ho_Chi_Minh"), language="vi", external_url="")
+    d = Dispatcher(AlertsSettings.model_validate(ESCALATING), database, ctx, clock, lambda: [])
+    try:
+        d.announce(climbing(phase, fired))
+        assert d.notified("k1") == ["noc"]
+        await clock.advance(head_after - 1)
+        d.announce(climbing(phase, fired))
+        assert d.notified("k1") == ["noc"]
+        await clock.advance(1)
+        d.announce(climbing(phase, fired))
+        assert d.notified("k1") == ["head", "noc"]  # one page to the head, not a repeat
+        d.announce(climbing(phase, fired, acked=True))
+        await clock.advance(3600)
+        d.announce(climbing(phase, fired, acked=True))  # acknowledged: no deputy, no repeat
+        assert d.notified("k1") == ["head", "noc"]
+        assert d.pending_by_receiver() == {"noc": 1, "head": 1, "deputy": 0}
+        d.announce(climbing(phase, fired, acked=True, resolved=True))  # the end: to those paged
+        assert d.pending_by_receiver() == {"noc": 2, "head": 2, "deputy": 0}
+    finally:
+        await d.aclose()
+        await ctx.aclose()
+        await database.close()
+
+
+def test_escalation_steps_naming_unknown_receivers_or_phases_are_settings_errors(
+    tmp_path: Path,
+) -> None:
+    from monitor.config import SettingsError, load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        '[alerts.receivers.noc]\ntype = "log"\n'
+        '[[alerts.routes]]\nreceivers = ["noc"]\n'
+        '[[alerts.routes.escalate]]\nafter = "10m"\nreceivers = ["truong-noc"]\n'
+        'phases = ["dai-hoi"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    got = [str(i) for i in caught.value.issues]
+    assert any(g.startswith("alerts.routes[0].escalate[0].receivers[0]: no receiver") for g in got)
+    assert any(g.startswith("alerts.routes[0].escalate[0].phases[0]: no phase") for g in got)
