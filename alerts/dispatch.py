@@ -571,7 +571,8 @@ class Dispatcher:
                 entry = self._entry(name, a.alert.key)
                 if a.held or entry is None or entry.kind == "resolved":
                     continue
-                if name not in self.routes(a.alert.labels, a.receivers):
+                # Escalation receivers too (acknowledged or not): those paged hear it live on.
+                if name not in self.routes(a.alert.labels, a.receivers, fired_at=a.fired_at):
                     continue
                 snapshot = a.alert
                 if a.flapping:
