@@ -931,6 +931,8 @@ class AlertEngine:
                     self._relabel(alert, announce=True)
                 elif alert.state == "pending" and self._ready(alert, now):
                     self._fire(alert, now)
+                elif alert.labels:  # pending: the phase label the inhibit rules read
+                    self._relabel(alert, announce=False)
             timed = alert.rule.effective(self._phase_name).for_
             if alert.state == "pending" and timed and self._ready(alert, now):
                 self._fire(alert, now)
@@ -984,7 +986,7 @@ class AlertEngine:
         return out
 
     def _alert_json(self, alert: _Alert) -> dict[str, Any]:
-        if not alert.labels:
+        if not alert.annotations:  # pending: labels maybe (inhibition's), texts not yet
             self._relabel(alert, announce=False)
         return {
             "key": alert.key,

@@ -8,21 +8,26 @@ for real by an in-process netmon on the fake clock, every shipped rule on.
 - a BannerMissing left firing because the site then stopped answering does not hide the
   outage: TargetDown pages;
 - with ``shipped_inhibit = false`` the same faults page as before (the numbers of the issue);
+- a real Alertmanager (Debian's) gets only the alert that explains each incident;
 - inhibit rules naming unknown labels or rules are settings errors with their key paths.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from monitor.config import SettingsError, load_settings
+from monitor.core.waiting import wait_for
 from monitor.lab.inventory import BANNER, Site
 from monitor.lab.server import Lab
+from tests.alerts.test_notify import alertmanager, am_alerts, needs_alertmanager
 from tests.support.alerts import (
     FakeClock,
     Sink,
@@ -250,3 +255,49 @@ def test_inhibit_settings_accept_target_and_series_labels(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     assert len(load_settings(path).alerts.inhibit) == 1
+
+
+@needs_alertmanager
+async def test_alertmanager_gets_one_alert_per_website_incident(tmp_path: Path) -> None:
+    """The same faults sent to a real Alertmanager (Debian's): only the alert that explains
+    each incident reaches it, and its webhook gets one notification per site."""
+    async with (
+        lab_sites(tmp_path) as (lab, targets),
+        sink_server() as hook,
+        alertmanager(tmp_path, hook.url) as am,
+        aiohttp.ClientSession() as http,
+    ):
+        alerts = {
+            "receivers": {"noc": {"type": "alertmanager", "urls": [am], "resend_interval": "1s"}},
+            "routes": [{"match": {"severity": ["critical", "warning"]}, "receivers": ["noc"]}],
+        }
+        path = write_settings(tmp_path / "s.toml", targets[:2], alerts)
+        async with running(path) as service:
+            await wait_for(
+                "a first good probe of each site",
+                lambda: all((s := service.store.get(n)) and s.latest for n in SITES[:2]),
+            )
+            await lab.fail("so-tt-tt", "503")
+            await lab.fail("bao-dak-lak", "deface")
+
+            async def in_am() -> set[tuple[str, str]]:
+                return {
+                    (a["labels"]["target"], a["labels"]["alertname"])
+                    for a in await am_alerts(http, am)
+                    if a["labels"].get("target") in SITES
+                }
+
+            expected = {("so-tt-tt", "HttpStatusError"), ("bao-dak-lak", "PageDefaced")}
+
+            async def both() -> bool:
+                return await in_am() == expected
+
+            await wait_for("the two alerts in Alertmanager", both)
+            await asyncio.sleep(3.0)  # several keepalives later: still those two only
+            assert await in_am() == expected
+            sent = {
+                (a["labels"]["target"], a["labels"]["alertname"])
+                for r in hook.requests
+                for a in r["alerts"]
+            }
+            assert sent == expected
