@@ -15,10 +15,12 @@ Per alert (one per rule, target and series: one per interface of a router):
 - **flapping**: the share of changes among the last ``window`` results of the condition; above
   ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
   as it then is (as Icinga).
-- **hysteresis**: a firing alert on a threshold recovers only once its value is
-  ``flapping.recovery_margin`` of the threshold past it (loss > 0.2 ends at 0.15 or less), so a
-  value wavering about the threshold does not fire, end and fire again; while it wavers
-  (its bare condition went false and back since it fired) the alert is shown as flapping.
+- **hysteresis**: a firing alert on a level (``> >= < <=``) counts a result as good only
+  once its value is ``flapping.recovery_margin`` of the threshold past it (loss > 0.2: at 0.18
+  or less), and only after it has stayed so for ``flapping.settle``; a value wavering about
+  the threshold (random 20-30 % loss) keeps one alert firing instead of firing, ending and
+  firing again, and is shown as flapping meanwhile (it went good and came back). States
+  (``== !=``: TargetDown, InterfaceDown) end as before.
 - **held**: the engine asks its holds (``alerts/holds.py``: maintenance windows, ``depends_on``
   parents; then ``alerts/inhibit.py``: an alert that explains this one) whether a firing
   alert may page, and keeps the answer as data (``HoldReason``). Held alerts still run their
@@ -110,8 +112,9 @@ class _Alert:
     reason: str = ""
     last_held: float = 0.0  # start time of the last result (or trap) its condition held in
     ack: Ack | None = None
-    kept: bool = False  # the last result kept it firing only by the recovery margin
-    wavering: bool = False  # kept by the margin since it fired, then past the threshold again
+    clear_since: float | None = None  # firing on a level: good (by the margin) since then
+    dipped: bool = False  # firing on a level: its own condition went false since it fired
+    wavering: bool = False  # ... and came back: shown as flapping
 
     @property
     def rule_name(self) -> str:
@@ -504,11 +507,7 @@ class AlertEngine:
             alert = existing.get(key)
             bare = condition.holds(value)
             if alert is not None and alert.state == "firing":
-                kept = not bare and self._within_margin(condition, value)
-                if bare and alert.kept:
-                    alert.wavering = True
-                alert.kept = kept
-                bare = bare or kept
+                bare = self._hysteresis(alert, condition, value, bare, now)
             holds = bare and not any(_compatible(labels, e) for e in excluded)
             if alert is None:
                 if not holds:
@@ -526,14 +525,29 @@ class AlertEngine:
                 self._step(alert, False, math.nan, now)  # the series is gone
             # else: the target is down, so its series are missing; TargetDown speaks for it
 
-    def _within_margin(self, condition: Condition, value: float) -> bool:
-        """A value on the good side of the threshold, but not yet by the recovery margin."""
+    def _hysteresis(
+        self, alert: _Alert, condition: Condition, value: float, bare: bool, now: float
+    ) -> bool:
+        """Whether a firing alert's condition still counts as holding: its own, or a level
+        not yet the recovery margin past the threshold, or not yet for ``settle`` seconds."""
         if math.isnan(value) or condition.op in ("==", "!="):
-            return False  # a state (ifOperStatus != 1), not a level: no margin to keep
-        margin = self._settings.alerts.flapping.recovery_margin * abs(condition.threshold)
+            return bare  # a state (ifOperStatus != 1), not a level: no margin to keep
+        if not bare:
+            alert.dipped = True
+        elif alert.dipped:
+            alert.wavering = True  # back and forth about the threshold: shown as flapping
+        knobs = self._settings.alerts.flapping
+        margin = knobs.recovery_margin * abs(condition.threshold)
         if condition.op in (">", ">="):
-            return value > condition.threshold - margin
-        return value < condition.threshold + margin
+            bad = bare or value > condition.threshold - margin
+        else:
+            bad = bare or value < condition.threshold + margin
+        if bad:
+            alert.clear_since = None
+            return True
+        if alert.clear_since is None:
+            alert.clear_since = now
+        return now - alert.clear_since < knobs.settle
 
     def _step(self, alert: _Alert, holds: bool, value: float, now: float) -> None:
         alert.ring.append(holds)
@@ -634,7 +648,8 @@ class AlertEngine:
         alert.fails = 0
         alert.oks = 0
         alert.hold = None
-        alert.kept = alert.wavering = False
+        alert.clear_since = None
+        alert.dipped = alert.wavering = False
         alert.ack = None
         self._ended[alert.key] = now
         if len(self._ended) > _ENDED_KEPT:

@@ -11,7 +11,7 @@ The keys are a contract (DESIGN.md, "Alerts")::
     [[alerts.routes.escalate]]  after, receivers, phases
     [[alerts.inhibit]]          source_match, target_match, equal
     [[alerts.maintenance]]      name, match, start, end, comment
-    [alerts.flapping]           window, high, low, recovery_margin
+    [alerts.flapping]           window, high, low, recovery_margin, settle
     [alerts.delivery]           max_age, backoff_initial, backoff_max
 
 A rule named like a shipped one (``alerts/rules_default.py``) overrides only the keys it gives;
@@ -327,8 +327,12 @@ class FlappingSettings(SettingsModel):
     high: float = Field(default=0.30, gt=0, le=1)
     low: float = Field(default=0.25, gt=0, le=1)
     # Hysteresis: a firing alert on a threshold (>, >=, <, <=) recovers only when its value is
-    # this share of the threshold past it (loss > 0.2 recovers at <= 0.15 with 0.25).
-    recovery_margin: float = Field(default=0.25, ge=0, le=1)
+    # this share of the threshold past it (loss > 0.2 recovers at <= 0.18; with 5 echoes a
+    # probe's loss is a multiple of 0.2, so only a probe without loss counts as good) ...
+    recovery_margin: float = Field(default=0.1, ge=0, le=1)
+    # ... and has stayed so this long: random loss about the threshold keeps one alert firing
+    # (shown as flapping) instead of paging again and again; its end comes this much later.
+    settle: Duration = Field(default=120.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _order(self) -> FlappingSettings:

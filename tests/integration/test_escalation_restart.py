@@ -20,7 +20,7 @@ from monitor.drill.processes import netmon_run
 from tests.support.alerts import sink_server, targets_server, webhook_alerts, write_settings
 from tests.support.common import free_port
 
-STEP = 4.0  # seconds after the first page the head of the NOC hears of it
+STEP = 8.0  # seconds after the first page the head of the NOC hears of it
 
 
 async def test_escalation_climbs_on_after_kill9_and_not_when_acknowledged(
