@@ -13,8 +13,9 @@ Per alert (one per rule, target and series: one per interface of a router):
 - **phases**: the current phase (re-read every second) picks the rule's severity, failures or
   ``for`` and receivers, and is the ``phase`` label of every alert.
 - **flapping**: the share of changes among the last ``window`` results of the condition; above
-  ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
-  as it then is (as Icinga).
+  ``high`` one "flapping" notice goes out and pages wait, below ``low`` and without a change
+  for ``settle`` the alert is announced as it then is (as Icinga, with a quiet time so that
+  noise about the thresholds is one episode, not several).
 - **hysteresis**: a firing alert on a level (``> >= < <=``) counts a result as good only
   once its value is ``flapping.recovery_margin`` of the threshold past it (loss > 0.2: at 0.18
   or less), and only after it has stayed so for ``flapping.settle``; a value wavering about
@@ -113,6 +114,7 @@ class _Alert:
     last_held: float = 0.0  # start time of the last result (or trap) its condition held in
     ack: Ack | None = None
     clear_since: float | None = None  # firing on a level: good (by the margin) since then
+    changed_at: float = 0.0  # when its condition last changed (a flapping episode ends quiet)
     dipped: bool = False  # firing on a level: its own condition went false since it fired
     wavering: bool = False  # ... and came back: shown as flapping
 
@@ -594,6 +596,8 @@ class AlertEngine:
         ring = list(alert.ring)
         changes = sum(1 for a, b in itertools.pairwise(ring) if a != b)
         ratio = changes / knobs.window
+        if len(ring) >= 2 and ring[-1] != ring[-2]:
+            alert.changed_at = now
         if not alert.flapping and ratio > knobs.high:
             alert.flapping = True
             log.warning(
@@ -606,7 +610,9 @@ class AlertEngine:
             if not alert.labels:
                 self._relabel(alert, announce=False)
             self._announce(alert)
-        elif alert.flapping and ratio < knobs.low:
+        elif alert.flapping and ratio < knobs.low and now - alert.changed_at >= knobs.settle:
+            # Under `low`, and quiet for `settle`: a flapping episode does not end and begin
+            # again while the noise goes on (one notice, one end).
             alert.flapping = False
             log.info("%s %s stopped flapping", alert.rule.name, alert.target or "")
             if alert.state == "firing":
@@ -738,8 +744,8 @@ class AlertEngine:
         state = self._store.get(name)
         return state.target if state is not None else None
 
-    def _persist(self, alert: _Alert) -> None:
-        self.db.submit(
+    def _persist(self, alert: _Alert) -> asyncio.Future[Any]:
+        return self.db.submit(
             db.save_alert(
                 db.AlertRow(
                     key=alert.key,
@@ -870,12 +876,13 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ acknowledgement
 
-    def ack(self, alert_id: str, who: str, note: str = "") -> dict[str, Any]:
+    async def ack(self, alert_id: str, who: str, note: str = "") -> dict[str, Any]:
         """``who`` acknowledges the firing alert ``alert_id`` (its key): it stops repeating
-        and escalating; the acknowledgement is kept with the alert (it survives a restart)
-        and with the target's open outage in the ledger. The alert as ``alerts_json`` shows
-        it; AckError 404 (unknown) or 409 (resolved, or not firing yet). On the loop, no I/O:
-        the entry point of the API and of any other channel (a Telegram button)."""
+        and escalating; the acknowledgement is kept with the alert and with the target's open
+        outage in the ledger, and is committed to SQLite before this returns (an answer means
+        it survives a kill -9; a database that fails is counted and reported by the database).
+        The alert as ``alerts_json`` shows it; AckError 404 (unknown) or 409 (resolved, or not
+        firing yet). The entry point of the API and of any other channel (a Telegram button)."""
         alert = self._alerts.get(alert_id)
         if alert is None or alert.state != "firing":
             if alert_id in self._ended or alert is not None:
@@ -883,9 +890,14 @@ class AlertEngine:
             raise AckError(404, f"no alert is {alert_id!r}")
         alert.ack = Ack(who, self._clock.time(), note)
         log.info("alert %s %s acknowledged by %s", alert.rule.name, alert.target or "", who)
-        self._persist(alert)
+        writes = [self._persist(alert)]
         if alert.target is not None:
-            self._ledger.ack(alert.target, alert.ack.to_json())
+            kept = self._ledger.ack(alert.target, alert.ack.to_json())
+            if kept is not None:
+                writes.append(kept)
+        for write in writes:
+            with contextlib.suppress(Exception):
+                await write
         return self._alert_json(alert)
 
     # ------------------------------------------------------------------ maintenance

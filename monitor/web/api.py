@@ -461,7 +461,7 @@ async def ack_handler(request: web.Request) -> web.Response:
         if alert is None or not alert.get("target"):
             fail(404, f"no alert is {key!r}")  # outside the scope: as one that does not exist
     try:
-        answer = service.alerts.ack(key, principal.name, body.note)
+        answer = await service.alerts.ack(key, principal.name, body.note)
     except AckError as exc:
         raise ApiError(exc.status, str(exc)) from None
     if principal.role == "operator":

@@ -319,6 +319,7 @@ async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
+        alerts["flapping"] = {"settle": "1s"}  # quiet for 1 s (5 results) ends the episode
         # The clock moves one interval (0.2 s) a step: one flapping result per step.
         path = write_settings(
             tmp_path / "s.toml", [web.target("radio-ea-kao")], alerts, interval="200ms"
