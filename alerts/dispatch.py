@@ -470,7 +470,7 @@ class Dispatcher:
     def _step_aside(queue: deque[_Item], batch: Sequence[_Item]) -> None:
         """The failing head goes last, with the later notifications of its alerts (an end
         never overtakes its page)."""
-        keys = {i.notification.alert.key for i in batch}
+        keys = {a.key for i in batch for a in i.notification.alerts}  # a group's too
         stays = [i for i in queue if i.notification.alert.key not in keys]
         if not stays:
             return
