@@ -13,13 +13,19 @@ engine to write its state again once a write succeeds.
 
 Tables::
 
-    alerts(key, rule, target, series, state, value, active_since, fired_at, labels, ...)
+    alerts(key, rule, target, series, state, value, active_since, fired_at, labels, ...,
+           ack)                                            -- ack: who, at, note (JSON)
     outbox(id, receiver, alert_key, kind, payload, created, attempts, status, ...)
     dead_letters(id, receiver, alert_key, kind, payload, created, died, attempts, error)
                                                            -- failed for good; never retried
     notified(receiver, alert_key, kind, page_key, at)      -- the notification log
-    outages(target, grp, labels, start, end, reason, detail, phase, maintenance)
+    outages(target, grp, labels, start, end, reason, detail, phase, maintenance, ack)
     coverage(target, start, end)                           -- when netmon watched (coverage.py)
+
+The escalation clock is ``alerts.fired_at`` with the notification log: a step is due
+``after`` the first page and done once its receivers are in ``notified``; both survive a
+kill -9, so a restarted netmon climbs on where it was. Columns added later (``ack``) are
+added to an older file when it is opened for writing; readers check for them.
     maintenance(name, match, start, end, comment, created)
 """
 
@@ -62,7 +68,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     fired_at REAL,
     labels TEXT NOT NULL,
     annotations TEXT NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    ack TEXT
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id TEXT PRIMARY KEY,
@@ -107,6 +114,7 @@ CREATE TABLE IF NOT EXISTS outages (
     detail TEXT NOT NULL,
     phase TEXT,
     maintenance TEXT,
+    ack TEXT,
     UNIQUE (target, start)
 );
 CREATE INDEX IF NOT EXISTS outages_time ON outages (start, end);
@@ -139,6 +147,7 @@ class AlertRow:
     fired_at: float | None
     labels: dict[str, str]
     annotations: dict[str, str]
+    ack: dict[str, Any] | None = None  # Ack.to_json(): by, at, note
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +165,9 @@ class NotifiedRow:
 def save_alert(row: AlertRow, now: float) -> Job:
     def job(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO alerts (key, rule, target, series, state, value, "
+            "active_since, fired_at, labels, annotations, updated, ack) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 row.key,
                 row.rule,
@@ -169,6 +180,7 @@ def save_alert(row: AlertRow, now: float) -> Job:
                 json.dumps(row.labels, ensure_ascii=False),
                 json.dumps(row.annotations, ensure_ascii=False),
                 now,
+                None if row.ack is None else json.dumps(row.ack, ensure_ascii=False),
             ),
         )
 
@@ -185,7 +197,7 @@ def delete_alert(key: str) -> Job:
 def load_alerts(conn: sqlite3.Connection) -> list[AlertRow]:
     rows = conn.execute(
         "SELECT key, rule, target, series, state, value, active_since, fired_at, labels, "
-        "annotations FROM alerts"
+        "annotations, ack FROM alerts"
     ).fetchall()
     return [
         AlertRow(
@@ -199,6 +211,7 @@ def load_alerts(conn: sqlite3.Connection) -> list[AlertRow]:
             fired_at=None if r[7] is None else float(r[7]),
             labels=json.loads(r[8]),
             annotations=json.loads(r[9]),
+            ack=None if r[10] is None else json.loads(r[10]),
         )
         for r in rows
     ]
@@ -349,6 +362,18 @@ def outage_close(target: str, start: float, end: float) -> Job:
     return job
 
 
+def outage_ack(target: str, start: float, ack: dict[str, Any]) -> Job:
+    """An acknowledgement, kept with the outage it was given in (and into the report)."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE outages SET ack = ? WHERE target = ? AND start = ?",
+            (json.dumps(ack, ensure_ascii=False), target, start),
+        )
+
+    return job
+
+
 def _outage(r: tuple[Any, ...]) -> Outage:
     return Outage(
         target=r[0],
@@ -360,14 +385,22 @@ def _outage(r: tuple[Any, ...]) -> Outage:
         detail=r[6],
         phase=r[7],
         maintenance=r[8],
+        ack=json.loads(r[9]) if len(r) > 9 and r[9] is not None else None,
     )
 
 
 _OUTAGE_COLUMNS = "target, grp, labels, start, end, reason, detail, phase, maintenance"
 
 
+def _outage_columns(conn: sqlite3.Connection) -> str:
+    """The columns to read: ``ack`` too, unless the file predates it (read-only readers,
+    such as ``netmon report``, do not add it)."""
+    names = {r[1] for r in conn.execute("PRAGMA table_info(outages)")}
+    return _OUTAGE_COLUMNS + (", ack" if "ack" in names else "")
+
+
 def open_outages(conn: sqlite3.Connection) -> list[Outage]:
-    rows = conn.execute(f"SELECT {_OUTAGE_COLUMNS} FROM outages WHERE end IS NULL")
+    rows = conn.execute(f"SELECT {_outage_columns(conn)} FROM outages WHERE end IS NULL")
     return [_outage(r) for r in rows.fetchall()]
 
 
@@ -391,7 +424,7 @@ def query_outages(
         if until is not None:
             where.append("start < ?")
             args.append(until)
-        sql = f"SELECT {_OUTAGE_COLUMNS} FROM outages"
+        sql = f"SELECT {_outage_columns(conn)} FROM outages"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = conn.execute(sql + " ORDER BY start, id", args).fetchall()
@@ -436,6 +469,14 @@ def load_windows(conn: sqlite3.Connection) -> list[MaintenanceWindow]:
 
 _STOP = object()
 _BATCH = 500
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Columns added since a file was made (CREATE TABLE IF NOT EXISTS keeps an old table)."""
+    for table, column in (("alerts", "ack"), ("outages", "ack")):
+        names = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in names:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
 
 class AlertDB:
@@ -497,6 +538,7 @@ class AlertDB:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.executescript(SCHEMA)
+            _add_columns(conn)
         except BaseException:
             conn.close()
             raise

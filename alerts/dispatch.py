@@ -8,6 +8,11 @@ As in Alertmanager's notify/, each announced alert goes through::
                 never muted
     dedup    -> the notification log: page once per episode, again on a new severity (a
                 stateful receiver: on any label change) or after the receiver's repeat_interval
+    group    -> a first page to a direct receiver whose route has a group_wait waits that
+                long for the alerts of the same group key (route's group_by: the target by
+                default); they go out as one message. Only in memory: a crash before it goes
+                leaves the alerts unpaged in the notification log, so the engine's next
+                repeat pages them
     outbox   -> written to SQLite before it is sent
     deliver  -> one worker per receiver, in order, batches of the receiver's size; retry with
                 exponential backoff and jitter while the error is retryable and younger than
@@ -78,6 +83,15 @@ class Announcement:
     flapping: bool
     held: bool  # suppressed by a parent, in maintenance, or waiting: pages no one
     receivers: tuple[str, ...] | None  # the rule's or phase's receivers; None: the routes
+    fired_at: float | None = None  # when it fired: the escalation steps count from it
+    acked: bool = False  # acknowledged: no more repeats, no escalation
+
+
+@dataclass(slots=True)
+class _Group:
+    """First pages waiting for their route's group_wait to pass: alert key -> announcement."""
+
+    waiting: dict[str, Announcement]
 
 
 @dataclass(slots=True)
@@ -109,6 +123,10 @@ class Dispatcher:
         self._wake: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._keepalives: dict[str, asyncio.Task[None]] = {}
+        # (receiver, group key) -> first pages waiting; (receiver, alert key) -> group key
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._grouped: dict[tuple[str, str], str] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.dead: Counter[str] = Counter()  # netmon_notifications_dead_total{receiver}
         self._started = False
@@ -178,26 +196,111 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ the pipeline
 
-    def routes(self, labels: dict[str, str], override: tuple[str, ...] | None) -> list[str]:
+    def routes(
+        self,
+        labels: dict[str, str],
+        override: tuple[str, ...] | None,
+        *,
+        fired_at: float | None = None,
+        acked: bool = False,
+    ) -> list[str]:
+        """The receivers of an alert: the rule's own, else every matching route's, with the
+        route's escalation steps that are due (``after`` since ``fired_at``, in the alert's
+        phase) unless it was acknowledged."""
         if override is not None:
             return [r for r in override if r in self.notifiers]
         out: list[str] = []
+        now = self._clock.time()
         for route in self._settings.routes:
-            if matches(route.match, labels):
-                out.extend(r for r in route.receivers if r not in out and r in self.notifiers)
+            if not matches(route.match, labels):
+                continue
+            out.extend(r for r in route.receivers if r not in out and r in self.notifiers)
+            if fired_at is None or acked:
+                continue
+            for step in route.escalate:
+                if step.phases is not None and labels.get("phase") not in step.phases:
+                    continue
+                if now - fired_at >= step.after:
+                    out.extend(r for r in step.receivers if r not in out and r in self.notifiers)
         return out
 
     def announce(self, a: Announcement) -> None:
         """Route, mute and de-duplicate one alert; enqueue what must be sent. On the loop,
         without I/O: the outbox write is handed to the database thread."""
         key = a.alert.key
-        receivers = self.routes(a.alert.labels, a.receivers)
+        receivers = self.routes(a.alert.labels, a.receivers, fired_at=a.fired_at, acked=a.acked)
         paged = [r for r in self._nflog.get(key, {}) if r not in receivers]
         now = self._clock.time()
         for receiver in receivers + paged:
+            if self._still_waiting(receiver, a):
+                continue
             kind = self._decide(receiver, a, now, routed=receiver in receivers)
-            if kind is not None:
+            if kind is None:
+                continue
+            group = self._group_of(receiver, a) if kind == "firing" else None
+            if group is not None and self._entry(receiver, key) is None:
+                self._wait(receiver, group, a)
+            else:
                 self._enqueue(receiver, kind, a, now)
+
+    # ------------------------------------------------------------------ grouping
+
+    def _group_of(self, receiver: str, a: Announcement) -> tuple[str, float] | None:
+        """(group key, group_wait) of the first route sending ``a`` to ``receiver``; None
+        when it pages at once (no wait, Alertmanager, the rule's own receivers)."""
+        if a.receivers is not None or self.notifiers[receiver].stateful:
+            return None
+        labels = a.alert.labels
+        for i, route in enumerate(self._settings.routes):
+            if (
+                route.group_wait > 0
+                and receiver in route.receivers
+                and matches(route.match, labels)
+            ):
+                values = [labels.get(k, "") for k in route.group_by]
+                return json.dumps([i, values], ensure_ascii=False), route.group_wait
+        return None
+
+    def _still_waiting(self, receiver: str, a: Announcement) -> bool:
+        """``a`` is in a group not sent yet: a new state replaces it there; an end, a hold or
+        flapping takes it out (it was never paged, so it ends without a word)."""
+        gkey = self._grouped.get((receiver, a.alert.key))
+        if gkey is None:
+            return False
+        group = self._groups[(receiver, gkey)]
+        if a.alert.status == "resolved" or a.held or a.flapping:
+            del group.waiting[a.alert.key]
+            del self._grouped[(receiver, a.alert.key)]
+            return a.alert.status == "resolved" or a.held
+        group.waiting[a.alert.key] = a
+        return True
+
+    def _wait(self, receiver: str, group: tuple[str, float], a: Announcement) -> None:
+        gkey, wait = group
+        self._grouped[(receiver, a.alert.key)] = gkey
+        waiting = self._groups.get((receiver, gkey))
+        if waiting is not None:
+            waiting.waiting[a.alert.key] = a
+            return
+        self._groups[(receiver, gkey)] = _Group({a.alert.key: a})
+        deadline = self._clock.time() + wait  # from now, however late the task first runs
+        task = asyncio.create_task(self._flush_after(receiver, gkey, deadline))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush_after(self, receiver: str, gkey: str, deadline: float) -> None:
+        await self._clock.sleep(max(0.0, deadline - self._clock.time()))
+        group = self._groups.pop((receiver, gkey), None)
+        if group is None:
+            return
+        for key in group.waiting:
+            self._grouped.pop((receiver, key), None)
+        if receiver not in self.notifiers or not group.waiting:
+            return  # removed by a reload meanwhile; or every alert of it ended
+        first, *others = group.waiting.values()
+        self._enqueue(
+            receiver, "firing", first, self._clock.time(), grouped=[o.alert for o in others]
+        )
 
     def _page_key(self, receiver: str, alert: AlertSnapshot) -> str:
         if self.notifiers[receiver].stateful:
@@ -221,6 +324,8 @@ class Dispatcher:
             return None
         if entry is None or entry.kind != "firing":
             return "firing"
+        if a.acked:
+            return None  # someone is on it: no repeat, no new page on a new severity
         if entry.page_key != self._page_key(receiver, a.alert):
             return "firing"  # escalated (a phase switch), or relabelled for Alertmanager
         stateful = self.notifiers[receiver].stateful
@@ -228,7 +333,15 @@ class Dispatcher:
             return "firing"
         return None
 
-    def _enqueue(self, receiver: str, kind: Kind, a: Announcement, now: float) -> None:
+    def _enqueue(
+        self,
+        receiver: str,
+        kind: Kind,
+        a: Announcement,
+        now: float,
+        *,
+        grouped: Sequence[AlertSnapshot] = (),
+    ) -> None:
         previous: dict[str, str] | None = None
         entry = self._entry(receiver, a.alert.key)
         notifier = self.notifiers.get(receiver)
@@ -245,6 +358,7 @@ class Dispatcher:
             alert=a.alert,
             created=now,
             previous_labels=previous,
+            grouped=tuple(grouped),
         )
         persisted = self._db.submit(db.outbox_add(notification))
         if kind == "resolved":
@@ -254,11 +368,12 @@ class Dispatcher:
                 self._nflog.pop(a.alert.key, None)
             self._db.submit(db.forget_notified(receiver, a.alert.key))
         else:
-            row = db.NotifiedRow(
-                receiver, a.alert.key, kind, self._page_key(receiver, a.alert), now
-            )
-            self._nflog.setdefault(a.alert.key, {})[receiver] = row
-            self._db.submit(db.set_notified(row))
+            for alert in (a.alert, *grouped):
+                row = db.NotifiedRow(
+                    receiver, alert.key, kind, self._page_key(receiver, alert), now
+                )
+                self._nflog.setdefault(alert.key, {})[receiver] = row
+                self._db.submit(db.set_notified(row))
         self._queues[receiver].append(_Item(notification, persisted))
         self._wake[receiver].set()
 
@@ -355,7 +470,7 @@ class Dispatcher:
     def _step_aside(queue: deque[_Item], batch: Sequence[_Item]) -> None:
         """The failing head goes last, with the later notifications of its alerts (an end
         never overtakes its page)."""
-        keys = {i.notification.alert.key for i in batch}
+        keys = {a.key for i in batch for a in i.notification.alerts}  # a group's too
         stays = [i for i in queue if i.notification.alert.key not in keys]
         if not stays:
             return
@@ -456,7 +571,8 @@ class Dispatcher:
                 entry = self._entry(name, a.alert.key)
                 if a.held or entry is None or entry.kind == "resolved":
                     continue
-                if name not in self.routes(a.alert.labels, a.receivers):
+                # Escalation receivers too (acknowledged or not): those paged hear it live on.
+                if name not in self.routes(a.alert.labels, a.receivers, fired_at=a.fired_at):
                     continue
                 snapshot = a.alert
                 if a.flapping:
@@ -494,7 +610,7 @@ class Dispatcher:
         return sorted(self._nflog.get(key, {}))
 
     async def aclose(self) -> None:
-        tasks = [*self._workers.values(), *self._keepalives.values()]
+        tasks = [*self._workers.values(), *self._keepalives.values(), *self._flushes]
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -13,11 +13,21 @@ Per alert (one per rule, target and series: one per interface of a router):
 - **phases**: the current phase (re-read every second) picks the rule's severity, failures or
   ``for`` and receivers, and is the ``phase`` label of every alert.
 - **flapping**: the share of changes among the last ``window`` results of the condition; above
-  ``high`` one "flapping" notice goes out and pages wait, below ``low`` the alert is announced
-  as it then is (as Icinga).
+  ``high`` one "flapping" notice goes out and pages wait, below ``low`` and without a change
+  for ``settle`` the alert is announced as it then is (as Icinga, with a quiet time so that
+  noise about the thresholds is one episode, not several).
+- **hysteresis**: a firing alert on a level (``> >= < <=``) counts a result as good only
+  once its value is ``flapping.recovery_margin`` of the threshold past it (loss > 0.2: at 0.18
+  or less), and only after it has stayed so for ``flapping.settle``; a value wavering about
+  the threshold (random 20-30 % loss) keeps one alert firing instead of firing, ending and
+  firing again, and is shown as flapping meanwhile (it went good and came back). States
+  (``== !=``: TargetDown, InterfaceDown) end as before.
 - **held**: the engine asks its holds (``alerts/holds.py``: maintenance windows, ``depends_on``
-  parents) whether a firing alert may page, and keeps the answer as data (``HoldReason``).
-  Held alerts still run their state machine; ends are never held.
+  parents; then ``alerts/inhibit.py``: an alert that explains this one) whether a firing
+  alert may page, and keeps the answer as data (``HoldReason``). Held alerts still run their
+  state machine; ends are never held (an alert that never paged ends silently).
+- **one result at a time**: alerts that fire on one result are announced after every rule has
+  seen it, so an inhibiting alert that reaches its count on the same result is known first.
 - **traps**: a target event named in the rule's ``traps.fire`` fires the matching series at
   once; ``traps.resolve`` (or the next poll) resolves it.
 
@@ -47,12 +57,13 @@ from prometheus_client.core import Metric
 
 from alerts import db, templates
 from alerts.dispatch import OUTCOMES, Announcement, Dispatcher
-from alerts.expr import Condition, Point, parse
+from alerts.expr import Comparison, Condition, Point, parse
 from alerts.holds import Hold, MaintenanceHold, ParentHold
+from alerts.inhibit import Inhibitor, Source, inhibit_rules
 from alerts.ledger import Ledger
 from alerts.maintenance import Maintenance, MaintenanceError
 from alerts.memory import SeriesMemory
-from alerts.model import AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
+from alerts.model import Ack, AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
 from alerts.notify import NotifyContext
 from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
 from alerts.settings import LocalText
@@ -63,7 +74,7 @@ from monitor.core.labels import target_labels
 from monitor.runtime import metrics
 from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
 
-__all__ = ["AlertEngine", "MaintenanceError"]
+__all__ = ["AckError", "AlertEngine", "MaintenanceError"]
 
 log = logging.getLogger("netmon.alerts")
 
@@ -73,6 +84,15 @@ _REPEAT_CHECK = 10.0  # how often firing alerts are re-offered to the dispatcher
 _PRUNE_EVERY = 3600.0
 _KEEP_FINISHED = 7 * 86400.0  # delivered or dropped outbox rows kept this long
 _DB_FILE = "alerts.sqlite"
+_ENDED_KEPT = 10_000  # resolved alert keys remembered, so an ack of one answers 409, not 404
+
+
+class AckError(Exception):
+    """An acknowledgement refused: ``status`` 404 (no such alert) or 409 (not firing)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(slots=True)
@@ -95,6 +115,16 @@ class _Alert:
     detail: str = ""
     reason: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # templates.facts_of: the evidence
+    last_held: float = 0.0  # start time of the last result (or trap) its condition held in
+    ack: Ack | None = None
+    clear_since: float | None = None  # firing on a level: good (by the margin) since then
+    changed_at: float = 0.0  # when its condition last changed (a flapping episode ends quiet)
+    dipped: bool = False  # firing on a level: its own condition went false since it fired
+    wavering: bool = False  # ... and came back: shown as flapping
+
+    @property
+    def rule_name(self) -> str:
+        return self.rule.name
 
 
 def alert_key(rule: str, target: str | None, series: Labels) -> str:
@@ -110,6 +140,18 @@ def _compatible(a: Labels, b: Labels) -> bool:
     da, db_ = dict(a), dict(b)
     common = da.keys() & db_.keys()
     return bool(common) and all(da[k] == db_[k] for k in common)
+
+
+def _level(condition: Condition) -> tuple[str, float] | None:
+    """A level condition's operator and threshold (``loss > 0.2``: one comparison of a
+    reading against a number), the kind a recovery margin applies to; None for a state
+    (``==``, ``!=``), a compound (``and``/``or``) or a comparison of two readings."""
+    root = condition.root
+    if not isinstance(root, Comparison) or root.op in ("==", "!="):
+        return None
+    if len(root.right) != 1 or root.right[0].kind != "number":
+        return None
+    return root.op, root.right[0].sign * root.right[0].number
 
 
 def _recovered(recovered: dict[Labels, bool | None], labels: Labels) -> bool | None:
@@ -159,7 +201,13 @@ class AlertEngine:
         self._parent_hold = ParentHold(store, self._cycle)
         # Asked in order, the first answer wins: a maintenance window before a parent.
         self._holds: tuple[Hold, ...] = (MaintenanceHold(self._maintenance), self._parent_hold)
+        self._inhibitor = Inhibitor((), self._peers)
+        # While one result is evaluated: the alerts it fired (announced once every rule has
+        # seen it), and the targets whose inhibiting alerts changed (their alerts re-held).
+        self._deferred: list[_Alert] | None = None
+        self._sources_changed: set[str | None] = set()
         self._last_started: dict[str, float] = {}
+        self._ended: dict[str, float] = {}  # recently resolved keys (insertion order)
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._last_repeat = 0.0
@@ -183,6 +231,7 @@ class AlertEngine:
         for target in settings.targets:
             for parent in target.depends_on:
                 self._children.setdefault(parent, []).append(target.name)
+        self._inhibitor = Inhibitor(inhibit_rules(settings.alerts), self._peers)
         self._phase = settings.current_phase(datetime.fromtimestamp(self._clock.time(), UTC))
         self._maintenance.apply(settings.alerts.maintenance)
         self.ctx.zone = ZoneInfo(settings.server.timezone)
@@ -249,6 +298,7 @@ class AlertEngine:
                 fired_at=row.fired_at,
                 labels=row.labels,
                 annotations=row.annotations,
+                ack=Ack.from_json(row.ack) if row.ack is not None else None,
             )
             alert.fails = 1 << 30  # confirmed already: no failures count to wait for again
             alert.ring = deque(maxlen=self._settings.alerts.flapping.window + 1)
@@ -346,9 +396,22 @@ class AlertEngine:
         rules = self._target_rules.get(name)
         if rules:
             index = self._sample_index(obs)
-            for rule in rules:
-                self._eval(rule, state, obs, index)
+            self._deferred = []
+            try:
+                for rule in rules:
+                    self._eval(rule, state, obs, index)
+            finally:
+                fired, self._deferred = self._deferred, None
             self._memory.remember(name, index, obs.started)
+            now = self._clock.time()
+            for alert in fired:
+                if alert.state != "firing":
+                    continue
+                if alert.fired_at == obs.started:
+                    self._announce_fired(alert)
+                else:
+                    self._rehold(alert, now)
+            self._reinhibit()
         children = self._children.get(name)
         if children:
             now = self._clock.time()
@@ -377,6 +440,7 @@ class AlertEngine:
                     alert.detail = event.detail or f"{event.source} {event.name}"
                     alert.reason = event.name
                     alert.facts = {"trap": event.name, "samples": {}}
+                    alert.last_held = event.at
                     alert.ring.append(True)
                     if alert.state != "firing":
                         if alert.state == "inactive":
@@ -389,8 +453,10 @@ class AlertEngine:
                     elif alert.state == "pending":
                         alert.state = "inactive"
                         alert.fails = 0
+                        self._source_changed(alert)
                 if alert is not None:
                     self._flap(alert, event.at)
+        self._reinhibit()
 
     def _trap_series(self, rule: Rule, state: TargetState, event: TargetEvent) -> list[Labels]:
         """The series of ``rule`` a trap speaks of: those it agrees with, known from the alerts
@@ -519,6 +585,8 @@ class AlertEngine:
             if rule.recover is not None and alert is not None and alert.state != "inactive":
                 # Active: it lasts until the recovery condition holds, whatever expr says now.
                 holds = holds or _recovered(recovered, labels) is not True
+            elif alert is not None and alert.state == "firing":
+                holds = self._hysteresis(alert, condition, value, holds, now)
             holds = holds and not any(_compatible(labels, e) for e in excluded)
             if alert is None:
                 if not holds:
@@ -537,24 +605,56 @@ class AlertEngine:
                 self._step(alert, False, math.nan, now)  # the series is gone
             # else: the target is down, so its series are missing; TargetDown speaks for it
 
+    def _hysteresis(
+        self, alert: _Alert, condition: Condition, value: float, bare: bool, now: float
+    ) -> bool:
+        """Whether a firing alert's condition still counts as holding: its own, or a level
+        not yet the recovery margin past the threshold, or not yet for ``settle`` seconds."""
+        level = _level(condition)
+        if math.isnan(value) or level is None:
+            return bare  # a state (ifOperStatus != 1) or a compound: no margin to keep
+        op, threshold = level
+        if not bare:
+            alert.dipped = True
+        elif alert.dipped:
+            alert.wavering = True  # back and forth about the threshold: shown as flapping
+        knobs = self._settings.alerts.flapping
+        margin = knobs.recovery_margin * abs(threshold)
+        if op in (">", ">="):
+            bad = bare or value > threshold - margin
+        else:
+            bad = bare or value < threshold + margin
+        if bad:
+            alert.clear_since = None
+            return True
+        if alert.clear_since is None:
+            alert.clear_since = now
+        return now - alert.clear_since < knobs.settle
+
     def _step(self, alert: _Alert, holds: bool, value: float, now: float) -> None:
         alert.ring.append(holds)
         if holds:
             alert.value = value
+            alert.last_held = now
             if alert.state == "inactive":
                 alert.state = "pending"
                 alert.active_since = now
                 alert.fails = 0
+                self._source_changed(alert)
             alert.fails += 1
             alert.oks = 0
             if alert.state == "pending" and self._ready(alert, now):
                 self._fire(alert, now)
             elif alert.state == "firing":
-                self._rehold(alert, self._clock.time())
+                if self._deferred is not None:
+                    self._deferred.append(alert)  # looked at once every rule saw the result
+                else:
+                    self._rehold(alert, self._clock.time())
         else:
             alert.fails = 0
             if alert.state == "pending":
                 alert.state = "inactive"
+                self._source_changed(alert)
                 if self.dispatcher.notified(alert.key):  # told it was flapping: tell the end
                     self._announce(alert, resolved_at=now)
             elif alert.state == "firing":
@@ -576,6 +676,8 @@ class AlertEngine:
         ring = list(alert.ring)
         changes = sum(1 for a, b in itertools.pairwise(ring) if a != b)
         ratio = changes / knobs.window
+        if len(ring) >= 2 and ring[-1] != ring[-2]:
+            alert.changed_at = now
         if not alert.flapping and ratio > knobs.high:
             alert.flapping = True
             log.warning(
@@ -588,7 +690,9 @@ class AlertEngine:
             if not alert.labels:
                 self._relabel(alert, announce=False)
             self._announce(alert)
-        elif alert.flapping and ratio < knobs.low:
+        elif alert.flapping and ratio < knobs.low and now - alert.changed_at >= knobs.settle:
+            # Under `low`, and quiet for `settle`: a flapping episode does not end and begin
+            # again while the noise goes on (one notice, one end).
             alert.flapping = False
             log.info("%s %s stopped flapping", alert.rule.name, alert.target or "")
             if alert.state == "firing":
@@ -607,6 +711,14 @@ class AlertEngine:
         alert.fired_at = now
         alert.oks = 0
         self._relabel(alert, announce=False)
+        self._source_changed(alert)
+        if self._deferred is not None:
+            self._deferred.append(alert)  # announced once the whole result is evaluated
+            return
+        self._announce_fired(alert)
+        self._reinhibit()
+
+    def _announce_fired(self, alert: _Alert) -> None:
         self._rehold(alert, self._clock.time(), announce=False)
         log.info(
             "alert firing: %s %s%s",
@@ -622,6 +734,12 @@ class AlertEngine:
         alert.fails = 0
         alert.oks = 0
         alert.hold = None
+        alert.clear_since = None
+        alert.dipped = alert.wavering = False
+        alert.ack = None
+        self._ended[alert.key] = now
+        if len(self._ended) > _ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
         log.info(
             "alert resolved: %s %s%s",
             alert.rule.name,
@@ -630,6 +748,8 @@ class AlertEngine:
         )
         self.db.submit(db.delete_alert(alert.key))
         self._announce(alert, resolved_at=now)
+        self._source_changed(alert)
+        self._reinhibit()
 
     def _labels(self, alert: _Alert) -> dict[str, str]:
         effective = alert.rule.effective(self._phase_name)
@@ -727,8 +847,8 @@ class AlertEngine:
         state = self._store.get(name)
         return state.target if state is not None else None
 
-    def _persist(self, alert: _Alert) -> None:
-        self.db.submit(
+    def _persist(self, alert: _Alert) -> asyncio.Future[Any]:
+        return self.db.submit(
             db.save_alert(
                 db.AlertRow(
                     key=alert.key,
@@ -741,6 +861,7 @@ class AlertEngine:
                     fired_at=alert.fired_at,
                     labels=alert.labels,
                     annotations=alert.annotations,
+                    ack=alert.ack.to_json() if alert.ack is not None else None,
                 ),
                 self._clock.time(),
             )
@@ -768,6 +889,8 @@ class AlertEngine:
             flapping=alert.flapping,
             held=alert.hold is not None,
             receivers=alert.rule.effective(self._phase_name).receivers,
+            fired_at=alert.fired_at,
+            acked=alert.ack is not None,
         )
 
     def _announce(self, alert: _Alert, resolved_at: float | None = None) -> None:
@@ -791,7 +914,56 @@ class AlertEngine:
             reason = hold.held(alert, now)
             if reason is not None:
                 return reason
+        if self._inhibitor.rules:
+            if not alert.labels:
+                self._relabel(alert, announce=False)
+            return self._inhibitor.held(alert, now)
         return None
+
+    # ------------------------------------------------------------------ inhibition
+
+    def _peers(self, alert: Source, same_target: bool) -> Iterator[Source]:
+        """The alerts that may inhibit ``alert``, with their labels."""
+        if same_target:
+            pool: Iterable[_Alert] = (
+                a
+                for per_rule in self._by_target.get(alert.target, {}).values()
+                for a in per_rule.values()
+            )
+        else:
+            pool = list(self._alerts.values())
+        for other in pool:
+            if other.state == "inactive":
+                continue
+            if not other.labels:
+                other.labels = self._labels(other)  # a pending alert: labels without texts
+            yield other
+
+    def _source_changed(self, alert: _Alert) -> None:
+        """``alert`` began, fired or ended: if it may inhibit others, they are looked at again
+        (after the result being evaluated, if any)."""
+        if not self._inhibitor.rules:
+            return
+        labels = alert.labels or self._labels(alert)
+        if self._inhibitor.is_source(labels):
+            self._sources_changed.add(alert.target)
+
+    def _reinhibit(self) -> None:
+        if not self._sources_changed or self._deferred is not None:
+            return
+        targets, self._sources_changed = self._sources_changed, set()
+        now = self._clock.time()
+        if all(rule.same_target for rule in self._inhibitor.rules):
+            pool: list[_Alert] = [
+                a
+                for target in targets
+                for per_rule in self._by_target.get(target, {}).values()
+                for a in per_rule.values()
+            ]
+        else:
+            pool = list(self._alerts.values())
+        for alert in pool:
+            self._rehold(alert, now)
 
     def _rehold(self, alert: _Alert, now: float, *, announce: bool = True) -> None:
         if alert.state != "firing" and not alert.flapping:
@@ -806,6 +978,32 @@ class AlertEngine:
                 )
             if announce and hold is None:
                 self._announce(alert)  # released: pages now if it still needs to
+
+    # ------------------------------------------------------------------ acknowledgement
+
+    async def ack(self, alert_id: str, who: str, note: str = "") -> dict[str, Any]:
+        """``who`` acknowledges the firing alert ``alert_id`` (its key): it stops repeating
+        and escalating; the acknowledgement is kept with the alert and with the target's open
+        outage in the ledger, and is committed to SQLite before this returns (an answer means
+        it survives a kill -9; a database that fails is counted and reported by the database).
+        The alert as ``alerts_json`` shows it; AckError 404 (unknown) or 409 (resolved, or not
+        firing yet). The entry point of the API and of any other channel (a Telegram button)."""
+        alert = self._alerts.get(alert_id)
+        if alert is None or alert.state != "firing":
+            if alert_id in self._ended or alert is not None:
+                raise AckError(409, f"alert {alert_id} is not firing (resolved or pending)")
+            raise AckError(404, f"no alert is {alert_id!r}")
+        alert.ack = Ack(who, self._clock.time(), note)
+        log.info("alert %s %s acknowledged by %s", alert.rule.name, alert.target or "", who)
+        writes = [self._persist(alert)]
+        if alert.target is not None:
+            kept = self._ledger.ack(alert.target, alert.ack.to_json())
+            if kept is not None:
+                writes.append(kept)
+        for write in writes:
+            with contextlib.suppress(Exception):
+                await write
+        return self._alert_json(alert)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -866,6 +1064,8 @@ class AlertEngine:
                     self._relabel(alert, announce=True)
                 elif alert.state == "pending" and self._ready(alert, now):
                     self._fire(alert, now)
+                elif alert.labels:  # pending: the phase label the inhibit rules read
+                    self._relabel(alert, announce=False)
             timed = alert.rule.effective(self._phase_name).for_
             if alert.state == "pending" and timed and self._ready(alert, now):
                 self._fire(alert, now)
@@ -876,7 +1076,10 @@ class AlertEngine:
             self._last_repeat = now
             for alert in self._alerts.values():
                 if alert.state == "firing" and alert.hold is None and not alert.flapping:
-                    self._announce(alert)  # the dispatcher pages again after repeat_interval
+                    # The dispatcher pages again after repeat_interval, and climbs the
+                    # escalation steps that are due (neither once acknowledged).
+                    self._announce(alert)
+        self._reinhibit()
         if now - self._last_prune >= _PRUNE_EVERY:
             self._last_prune = now
             self.db.submit(db.outbox_prune(now - _KEEP_FINISHED))
@@ -913,29 +1116,31 @@ class AlertEngine:
         ):
             if alert.state == "inactive" and not alert.flapping:
                 continue
-            if not alert.labels:
-                self._relabel(alert, announce=False)
-            out.append(
-                {
-                    "key": alert.key,
-                    "rule": alert.rule.name,
-                    "target": alert.target,
-                    "state": alert.state,
-                    "severity": alert.labels.get("severity"),
-                    "phase": alert.labels.get("phase"),
-                    "labels": alert.labels,
-                    "annotations": alert.annotations,
-                    "value": None if math.isnan(alert.value) else alert.value,
-                    "since": iso(alert.active_since),
-                    "fired_at": iso(alert.fired_at),
-                    "held": alert.hold.english() if alert.hold is not None else None,
-                    "hold": alert.hold.to_json() if alert.hold is not None else None,
-                    "suppressed": alert.hold is not None and alert.hold.suppressed,
-                    "flapping": alert.flapping,
-                    "notified": self.dispatcher.notified(alert.key),
-                }
-            )
+            out.append(self._alert_json(alert))
         return out
+
+    def _alert_json(self, alert: _Alert) -> dict[str, Any]:
+        if not alert.annotations:  # pending: labels maybe (inhibition's), texts not yet
+            self._relabel(alert, announce=False)
+        return {
+            "key": alert.key,
+            "rule": alert.rule.name,
+            "target": alert.target,
+            "state": alert.state,
+            "severity": alert.labels.get("severity"),
+            "phase": alert.labels.get("phase"),
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "value": None if math.isnan(alert.value) else alert.value,
+            "since": iso(alert.active_since),
+            "fired_at": iso(alert.fired_at),
+            "held": alert.hold.english() if alert.hold is not None else None,
+            "hold": alert.hold.to_json() if alert.hold is not None else None,
+            "suppressed": alert.hold is not None and alert.hold.suppressed,
+            "flapping": alert.flapping or alert.wavering,
+            "ack": alert.ack.to_json() if alert.ack is not None else None,
+            "notified": self.dispatcher.notified(alert.key),
+        }
 
     def health(self) -> dict[str, Any]:
         return {
@@ -953,7 +1158,7 @@ class AlertEngine:
             ["severity"],
         )
         counts: Counter[str] = Counter()
-        suppressed = maintenance = flapping = 0
+        suppressed = maintenance = flapping = inhibited = 0
         for alert in self._alerts.values():
             if alert.flapping:
                 flapping += 1
@@ -966,6 +1171,8 @@ class AlertEngine:
                 suppressed += 1
             elif alert.hold.kind == "maintenance":
                 maintenance += 1
+            elif alert.hold.kind == "inhibited":
+                inhibited += 1
         for severity in ("critical", "warning", "info", "none"):
             firing.add_metric([severity], counts[severity])
         yield firing
@@ -979,6 +1186,11 @@ class AlertEngine:
                 "netmon_alerts_in_maintenance",
                 "Firing alerts muted by a maintenance window.",
                 maintenance,
+            ),
+            (
+                "netmon_alerts_inhibited",
+                "Firing alerts muted by an alert that explains them (inhibit rules).",
+                inhibited,
             ),
             (
                 "netmon_alerts_flapping",

@@ -8,7 +8,10 @@ phase and the maintenance window (if any) it began in, so the report can leave i
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from alerts import db
 from alerts.maintenance import Maintenance
@@ -55,6 +58,16 @@ class Ledger:
             self._db.submit(db.outage_close(target.name, open_.start, obs.started))
             return True
         return False
+
+    def ack(self, name: str, ack: dict[str, Any]) -> asyncio.Future[Any] | None:
+        """An acknowledgement of an alert of ``name``, kept with its open outage (if it is
+        down: a loss alert of a target that answers has no outage to go with); the write's
+        future, or None."""
+        open_ = self._down.get(name)
+        if open_ is None:
+            return None
+        self._down[name] = dataclasses.replace(open_, ack=ack)
+        return self._db.submit(db.outage_ack(name, open_.start, ack))
 
     def close_removed(self, targets: Iterable[str], now: float) -> None:
         """Targets gone from the settings: their open outages end now."""

@@ -24,6 +24,7 @@ from monitor.core.settings_model import SettingsModel
 
 __all__ = [
     "HOLD_KINDS",
+    "Ack",
     "AlertSnapshot",
     "HoldKind",
     "HoldReason",
@@ -105,6 +106,14 @@ class Notification:
     # Alertmanager is told that the old label set ended.
     previous_labels: dict[str, str] | None = None
     attempts: int = field(default=0, compare=False)
+    # Alerts that started within the route's group_wait with the same group key: they go
+    # out in this one message (alerts.dispatch), after ``alert``.
+    grouped: tuple[AlertSnapshot, ...] = ()
+
+    @property
+    def alerts(self) -> tuple[AlertSnapshot, ...]:
+        """Every alert this message speaks of, the first one first."""
+        return (self.alert, *self.grouped)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -115,6 +124,7 @@ class Notification:
                 "alert": self.alert.to_dict(),
                 "created": self.created,
                 "previous_labels": self.previous_labels,
+                "grouped": [a.to_dict() for a in self.grouped],
             },
             ensure_ascii=False,
         )
@@ -130,6 +140,7 @@ class Notification:
             created=float(data["created"]),
             previous_labels=data.get("previous_labels"),
             attempts=attempts,
+            grouped=tuple(AlertSnapshot.from_dict(a) for a in data.get("grouped", ())),
         )
 
 
@@ -146,6 +157,7 @@ class Outage:
     detail: str
     phase: str | None  # the plan's phase when it began
     maintenance: str | None  # the maintenance window it began in, if any
+    ack: dict[str, Any] | None = None  # Ack.to_json() of an alert acknowledged during it
 
     @property
     def duration(self) -> float | None:
@@ -163,14 +175,35 @@ class Outage:
             "detail": self.detail,
             "phase": self.phase,
             "maintenance": self.maintenance,
+            "ack": self.ack,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An engineer acknowledged an alert: it stops repeating and escalating."""
+
+    by: str  # the principal's name
+    at: float  # unix seconds, UTC
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "at": iso(self.at), "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Ack:
+        at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00")).timestamp()
+        return cls(str(data["by"]), at, str(data.get("note", "")))
 
 
 # --------------------------------------------------------------------------- holds
 
-HoldKind = Literal["maintenance", "parent_down", "parent_pending", "parent_recovered", "recovering"]
+HoldKind = Literal[
+    "maintenance", "inhibited", "parent_down", "parent_pending", "parent_recovered", "recovering"
+]
 HOLD_KINDS: tuple[HoldKind, ...] = (
     "maintenance",  # a maintenance window matches the alert's labels (``window``)
+    "inhibited",  # an alert ``by`` (of target ``parent``) explains this one: one page per incident
     "parent_down",  # a depends_on ``parent`` is down: "suppressed"
     "parent_pending",  # the parent has no result since the child failed: wait for one
     "parent_recovered",  # the parent is back; wait for a result of the child's own
@@ -183,25 +216,30 @@ class HoldReason:
     """Why an alert is held: data, worded by ``monitor.core.i18n.held_text`` for people.
 
     ``parent`` is None for a parent the reader may not see (``unnamed``); ``until`` is when
-    the hold is looked at again (a wait for a parent's result), not part of its identity."""
+    the hold is looked at again (a wait for a parent's result), not part of its identity.
+    ``inhibited``: ``by`` is the rule of the alert that explains this one, ``parent`` its
+    target."""
 
     kind: HoldKind
     parent: str | None = None
     window: str | None = None
     until: float | None = field(default=None, compare=False)
+    by: str | None = None
 
     @property
     def suppressed(self) -> bool:
         return self.kind == "parent_down"
 
     def unnamed(self) -> HoldReason:
-        return HoldReason(self.kind, None, self.window, self.until)
+        return HoldReason(self.kind, None, self.window, self.until, self.by)
 
     def english(self) -> str:
         """The API's ``held`` text (a contract since before holds were data) and the logs'."""
         parent = f"parent {self.parent}" if self.parent is not None else "a parent"
         if self.kind == "maintenance":
             return f"maintenance: {self.window}"
+        if self.kind == "inhibited":
+            return f"inhibited by {self.by}" + (f" of {self.parent}" if self.parent else "")
         if self.kind == "parent_down":
             return f"suppressed: {parent} down"
         if self.kind == "parent_pending":
@@ -216,6 +254,7 @@ class HoldReason:
             "parent": self.parent,
             "window": self.window,
             "until": iso(self.until),
+            "by": self.by,
         }
 
 

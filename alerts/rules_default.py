@@ -223,4 +223,59 @@ en = "Always firing: when Alertmanager stops receiving it, netmon has stopped."
 def shipped_rules() -> list[dict[str, Any]]:
     """The shipped rules as settings tables (fresh copies)."""
     rules: list[dict[str, Any]] = tomllib.loads(SHIPPED_RULES_TOML)["rules"]
+    return rules + shipped_incident_rules()
+
+
+# --------------------------------------------------------------------------- incidents
+# One incident, one page (issue 12). ``HttpStatusError`` says what a site answering the wrong
+# HTTP status does (TargetDown fires on any failed probe, so alone it would call a 503 "down");
+# the inhibit rules below let the alert that explains an incident mute its symptoms on the
+# same target. Written as [[alerts.inhibit]] in settings; ``shipped_inhibit = false`` drops them.
+
+SHIPPED_INCIDENT_RULES_TOML = r"""
+[[rules]]
+name = "HttpStatusError"
+match = { kind = ["http"] }
+expr = 'probe_failure_info{reason="status"} == 1'
+failures = 2
+recoveries = 1
+severity = "warning"
+[rules.summary]
+vi = "{target} trả lời mã lỗi HTTP"
+en = "{target} answers with an HTTP error"
+[rules.description]
+vi = "{target} ({group}) trả lời sai mã trạng thái từ {since}: {detail}"
+en = "{target} ({group}) has answered with a wrong status since {since}: {detail}"
+"""
+
+SHIPPED_INHIBIT_TOML = r"""
+# A site that answers with an error status: that is the page, not "down" nor "banner missing".
+[[inhibit]]
+source_match = { alertname = ["HttpStatusError"] }
+target_match = { alertname = ["TargetDown", "BannerMissing"] }
+equal = ["target"]
+
+# A defaced page: the banner is gone and the probe fails because of it; one page says so.
+[[inhibit]]
+source_match = { alertname = ["PageDefaced"] }
+target_match = { alertname = ["TargetDown", "BannerMissing"] }
+equal = ["target"]
+
+# The banner is gone from a page that answers: the site is not down.
+[[inhibit]]
+source_match = { alertname = ["BannerMissing"] }
+target_match = { alertname = ["TargetDown"] }
+equal = ["target"]
+"""
+
+
+def shipped_incident_rules() -> list[dict[str, Any]]:
+    """The shipped rules that name an incident's cause (fresh copies)."""
+    rules: list[dict[str, Any]] = tomllib.loads(SHIPPED_INCIDENT_RULES_TOML)["rules"]
+    return rules
+
+
+def shipped_inhibit_rules() -> list[dict[str, Any]]:
+    """The shipped inhibit rules as ``[[alerts.inhibit]]`` tables (fresh copies)."""
+    rules: list[dict[str, Any]] = tomllib.loads(SHIPPED_INHIBIT_TOML)["inhibit"]
     return rules

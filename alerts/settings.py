@@ -9,9 +9,11 @@ The keys are a contract (DESIGN.md, "Alerts")::
                                 receivers, traps {fire, resolve}, enabled
     [alerts.receivers.NAME]     type = alertmanager | webhook | email | telegram | log | zalo |
                                 http, and its keys
-    [[alerts.routes]]           match, receivers
+    [[alerts.routes]]           match, receivers, group_by, group_wait
+    [[alerts.routes.escalate]]  after, receivers, phases
+    [[alerts.inhibit]]          source_match, target_match, equal
     [[alerts.maintenance]]      name, match, start, end, comment
-    [alerts.flapping]           window, high, low
+    [alerts.flapping]           window, high, low, recovery_margin, settle
     [alerts.delivery]           max_age, backoff_initial, backoff_max
 
 A rule named like a shipped one (``alerts/rules_default.py``) overrides only the keys it gives;
@@ -53,8 +55,10 @@ __all__ = [
     "AlertsSettings",
     "DeliverySettings",
     "EmailReceiver",
+    "EscalationStep",
     "FlappingSettings",
     "HttpReceiver",
+    "InhibitSettings",
     "LocalText",
     "LogReceiver",
     "MaintenanceWindow",
@@ -582,9 +586,40 @@ ReceiverSettings = Annotated[
 ]
 
 
+class EscalationStep(SettingsModel):
+    """``[[alerts.routes.escalate]]``: an alert of the route still firing, unacknowledged,
+    ``after`` its first page also goes to ``receivers``; with ``phases``, only while one of
+    them is current (a shorter step for the congress beside a longer one for every day)."""
+
+    after: Duration = Field(ge=0, le=30 * 86400)
+    receivers: list[str] = Field(min_length=1)
+    phases: list[str] | None = None
+
+
 class RouteSettings(SettingsModel):
     match: Matcher = Field(default_factory=dict)  # over the alert's labels; empty: every alert
     receivers: list[str] = Field(min_length=1)
+    # Direct receivers (not Alertmanager, which groups itself): alerts with the same values of
+    # `group_by` that start within `group_wait` of the first go out as one message.
+    group_by: list[str] = Field(default_factory=lambda: ["target"])
+    group_wait: Duration = Field(default=0.0, ge=0, le=3600)
+    escalate: list[EscalationStep] = Field(default_factory=list)
+
+
+class InhibitSettings(SettingsModel):
+    """``[[alerts.inhibit]]``, Alertmanager's inhibit rule: a pending or firing alert matching
+    ``source_match`` mutes the alerts matching ``target_match`` that have the same values of
+    the ``equal`` labels (an alert never mutes itself)."""
+
+    source_match: Matcher
+    target_match: Matcher
+    equal: list[str] = Field(default_factory=lambda: ["target"])
+
+    @model_validator(mode="after")
+    def _not_everything(self) -> InhibitSettings:
+        if not self.source_match or not self.target_match:
+            raise ValueError("source_match and target_match need at least one label each")
+        return self
 
 
 class FlappingSettings(SettingsModel):
@@ -592,6 +627,13 @@ class FlappingSettings(SettingsModel):
     window: int = Field(default=20, ge=4, le=200)
     high: float = Field(default=0.30, gt=0, le=1)
     low: float = Field(default=0.25, gt=0, le=1)
+    # Hysteresis: a firing alert on a threshold (>, >=, <, <=) recovers only when its value is
+    # this share of the threshold past it (loss > 0.2 recovers at <= 0.18; with 5 echoes a
+    # probe's loss is a multiple of 0.2, so only a probe without loss counts as good) ...
+    recovery_margin: float = Field(default=0.1, ge=0, le=1)
+    # ... and has stayed so this long: random loss about the threshold keeps one alert firing
+    # (shown as flapping) instead of paging again and again; its end comes this much later.
+    settle: Duration = Field(default=120.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _order(self) -> FlappingSettings:
@@ -611,6 +653,8 @@ class AlertsSettings(SettingsModel):
     rules: list[RuleSettings] = Field(default_factory=list)
     receivers: dict[str, ReceiverSettings] = Field(default_factory=dict)
     routes: list[RouteSettings] = Field(default_factory=list)
+    inhibit: list[InhibitSettings] = Field(default_factory=list)
+    shipped_inhibit: bool = True  # the shipped inhibit rules (alerts/rules_default.py)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     flapping: FlappingSettings = Field(default_factory=FlappingSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)

@@ -150,6 +150,9 @@ def build(
         notes.append(description)
     if notification.kind == "flapping":
         notes.append(w["flapping_note"])
+    for other in notification.grouped:  # the same incident, grouped by the route (group_wait)
+        also = other.annotations.get(f"summary_{lang}") or other.annotations.get("summary", "")
+        notes.append(f"+ {also}")
     links = []
     if annotations.get("runbook_url"):
         links.append((w["runbook"], annotations["runbook_url"]))

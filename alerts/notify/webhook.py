@@ -1,4 +1,5 @@
-"""A webhook receiving Alertmanager's webhook JSON (version 4), one alert per message.
+"""A webhook receiving Alertmanager's webhook JSON (version 4), one message per notification:
+one alert, or the alerts a route grouped (``group_wait``), the first one first.
 
 Optional HMAC-SHA256 of the body in ``signature_header`` (``sha256=<hex>``, as GitHub signs),
 keyed by the receiver's secret. Annotations ``title``, ``summary``, ``description`` and
@@ -59,6 +60,8 @@ def webhook_payload(
     if notification.kind == "flapping":
         annotations["flapping"] = "true"
     group = {"alertname": alert.rule}
+    every = notification.alerts
+    common = {k: v for k, v in alert.labels.items() if all(a.labels.get(k) == v for a in every)}
     return {
         "version": "4",
         "groupKey": f'{{}}:{{alertname="{alert.rule}"}}',
@@ -66,19 +69,20 @@ def webhook_payload(
         "status": status,
         "receiver": receiver,
         "groupLabels": group,
-        "commonLabels": alert.labels,
+        "commonLabels": common,
         "commonAnnotations": annotations,
         "externalURL": external_url,
         "alerts": [
             {
                 "status": status,
-                "labels": alert.labels,
-                "annotations": annotations,
-                "startsAt": iso(alert.starts_at),
-                "endsAt": iso(alert.ends_at) if status == "resolved" else _ZERO_TIME,
-                "generatorURL": alert.generator_url,
-                "fingerprint": alert.key,
+                "labels": one.labels,
+                "annotations": annotations if one is alert else dict(one.annotations),
+                "startsAt": iso(one.starts_at),
+                "endsAt": iso(one.ends_at) if status == "resolved" else _ZERO_TIME,
+                "generatorURL": one.generator_url,
+                "fingerprint": one.key,
             }
+            for one in every
         ],
         "netmon": {"notification_id": notification.id, "kind": notification.kind},
     }

@@ -69,6 +69,8 @@ class AccessSettings(SettingsModel):
     # The SHA-256 of the token Prometheus sends to /metrics (its credentials_file holds the
     # token itself). Tokens of role noc and admin are taken too; an operator's never.
     metrics_token_sha256: str | None = None
+    # Whether an operator may acknowledge the alerts of its own scope (its carrier's).
+    operators_acknowledge: bool = False
 
     @field_validator("metrics_token_sha256")
     @classmethod

@@ -27,6 +27,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from alerts.escalation import check_escalation
+from alerts.inhibit import check_inhibit
 from alerts.rules import check_rules
 from monitor.config.models import Settings, Target
 from monitor.core.files import FileRefused, read_regular_file
@@ -350,6 +352,11 @@ def _parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         for path, message in check_rules(
             settings.alerts, [p.name for p in settings.phases], settings.targets
         )
+    ]
+    issues += [
+        SettingsIssue(path, message)
+        for path, message in check_inhibit(settings.alerts, settings.targets)
+        + check_escalation(settings.alerts, [p.name for p in settings.phases])
     ]
     if issues:
         raise SettingsError(issues)

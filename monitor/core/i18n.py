@@ -138,6 +138,9 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "depends_on": "Phụ thuộc",
         "severity": "Mức độ",
         "held": "tạm giữ",
+        "flapping": "chập chờn",
+        "ack": "Xác nhận",
+        "acked": "đã xác nhận",
         "updated": "Cập nhật lúc",
         "stale": "Mất kết nối tới netmon, đang thử lại…",
         "login": "Đăng nhập",
@@ -209,6 +212,9 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "depends_on": "Depends on",
         "severity": "Severity",
         "held": "held",
+        "flapping": "flapping",
+        "ack": "Acknowledge",
+        "acked": "acknowledged",
         "updated": "Updated at",
         "stale": "Lost contact with netmon, retrying…",
         "login": "Sign in",
@@ -412,8 +418,12 @@ def duration_text(seconds: float | None, lang: Lang, *, largest: int | None = No
 # and with the parent unnamed (a reader who may not see it, monitor/web/status.py).
 _HELD: dict[str, dict[Lang, str]] = {
     "maintenance": {"vi": "bảo trì: {window}", "en": "maintenance: {window}"},
+    "inhibited": {
+        "vi": "đã gộp vào cảnh báo {by} của {parent}",
+        "en": "inhibited by {by} of {parent}",
+    },
     "parent_down": {
-        "vi": "bị che: cấp trên {parent} hỏng",
+        "vi": "bị ẩn do thiết bị cấp trên {parent} mất kết nối",
         "en": "suppressed: parent {parent} down",
     },
     "parent_pending": {
@@ -429,8 +439,13 @@ _HELD: dict[str, dict[Lang, str]] = {
         "en": "recovering after parent {parent} recovered",
     },
 }
+_ANOTHER_ALERT: dict[Lang, str] = {"vi": "khác", "en": "another alert"}
 _HELD_UNNAMED: dict[str, dict[Lang, str]] = {
-    "parent_down": {"vi": "bị che: thiết bị cấp trên hỏng", "en": "suppressed: a parent is down"},
+    "inhibited": {"vi": "đã gộp vào cảnh báo {by}", "en": "inhibited by {by}"},
+    "parent_down": {
+        "vi": "bị ẩn do thiết bị cấp trên mất kết nối",
+        "en": "suppressed: a parent is down",
+    },
     "parent_pending": {"vi": "chờ kết quả của cấp trên", "en": "waiting for a parent"},
     "parent_recovered": {
         "vi": "chờ kết quả mới sau khi cấp trên phục hồi",
@@ -471,12 +486,13 @@ def held_text(hold: Mapping[str, Any] | None, lang: Lang) -> str:
     if not hold:
         return ""
     kind = str(hold.get("kind"))
-    parent, window = hold.get("parent"), hold.get("window")
+    parent, window, by = hold.get("parent"), hold.get("window"), hold.get("by")
+    by = by or _ANOTHER_ALERT[lang]  # an inhibition whose source rule is not said
     if parent is None and kind in _HELD_UNNAMED:
-        return _HELD_UNNAMED[kind][lang]
+        return _HELD_UNNAMED[kind][lang].format(by=by)
     if kind not in _HELD:
         return kind
-    return _HELD[kind][lang].format(parent=parent or "", window=window or "")
+    return _HELD[kind][lang].format(parent=parent or "", window=window or "", by=by)
 
 
 # --------------------------------------------------------------------------- the report

@@ -12,6 +12,10 @@ after the other, each held, healed and waited out until its alerts resolve:
     router-down       an edge router's uplink down and its BGP session lost (with traps)
     agent-reboot      an edge router's agent restarting (sysUpTime from zero, coldStart)
     icmp-loss         about 30 % of echoes to a carrier link dropped (root and nftables)
+    escalate-unacked  a website down and nobody acknowledges: after 20 s the route's
+                      escalation step pages a second receiver
+    escalate-acked    the same, but the on-call engineer presses Telegram's button on the
+                      first message: no escalation
 
 For each, the messages per receiver, the alerts they name, and the Telegram texts that mix
 two languages. Run it on a loopback of its own (``ip netns exec NS netmon drill pages``)
@@ -49,6 +53,9 @@ TOKEN = "drill-bot-token"
 CHAT = "-1001000000001"
 
 
+ESCALATE_AFTER = "20s"
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
@@ -56,6 +63,7 @@ class Fault:
     mode: str
     hold: float  # seconds the fault lasts
     root: bool = False  # needs nftables
+    ack: bool = False  # press the Telegram button of the fault's first message
 
 
 FAULTS = (
@@ -64,6 +72,8 @@ FAULTS = (
     Fault("router-down", "viettel-edge-router", "iface-down", 30.0),
     Fault("agent-reboot", "vnpt-edge-router", "reboot", 15.0),
     Fault("icmp-loss", "venue-viettel-uplink", "loss", 90.0, root=True),
+    Fault("escalate-unacked", "so-khcn", "down", 40.0),
+    Fault("escalate-acked", "so-vh-tt-dl", "down", 40.0, ack=True),
 )
 
 # Words only a Vietnamese message has, and words only an English one has.
@@ -93,6 +103,8 @@ class FaultRecord:
     webhook_messages: int = 0
     webhook_firing: int = 0
     telegram_messages: int = 0
+    escalation_messages: int = 0
+    acknowledged: bool = False
     mixed_language: int = 0
     alerts: list[str] = field(default_factory=list)  # alertname/target:status, in order
     examples: list[str] = field(default_factory=list)  # the first Telegram texts, verbatim
@@ -109,8 +121,17 @@ class Receivers:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._next_id = 0
+        self.buttons: dict[str, str] = {}  # alert key -> the text of the message it came on
+        self.updates: list[dict[str, Any]] = []  # presses for getUpdates
+        self.answers: list[str] = []
 
     async def _webhook(self, request: web.Request) -> web.Response:
+        return await self._hook(request, "webhook")
+
+    async def _escalation(self, request: web.Request) -> web.Response:
+        return await self._hook(request, "escalation")
+
+    async def _hook(self, request: web.Request, receiver: str) -> web.Response:
         body = await request.json()
         alerts = [
             (
@@ -120,7 +141,7 @@ class Receivers:
             )
             for a in body.get("alerts", [])
         ]
-        self.messages.append(Message(time.time(), "webhook", str(body.get("status")), alerts))
+        self.messages.append(Message(time.time(), receiver, str(body.get("status")), alerts))
         return web.json_response({"ok": True})
 
     async def _telegram(self, request: web.Request) -> web.Response:
@@ -128,14 +149,33 @@ class Receivers:
             return web.json_response({"ok": False, "error_code": 401}, status=401)
         body = await request.json()
         self._next_id += 1
-        self.messages.append(
-            Message(time.time(), "telegram", "", [], text=str(body.get("text", "")))
-        )
+        text = str(body.get("text", ""))
+        self.messages.append(Message(time.time(), "telegram", "", [], text=text))
+        for row in body.get("reply_markup", {}).get("inline_keyboard", []):
+            for key in row:
+                data = str(key.get("callback_data", ""))
+                if data.startswith("ack:"):
+                    self.buttons[data.removeprefix("ack:")] = text
         return web.json_response({"ok": True, "result": {"message_id": self._next_id}})
+
+    def press(self, key: str) -> None:
+        """The on-call engineer presses the button of ``key``'s message."""
+        self.updates.append(
+            {
+                "update_id": len(self.updates) + 1,
+                "callback_query": {
+                    "id": f"press-{len(self.updates) + 1}",
+                    "from": {"id": 1001, "username": "ky-su-truc"},
+                    "message": {"message_id": 1, "chat": {"id": int(CHAT)}},
+                    "data": f"ack:{key}",
+                },
+            }
+        )
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/hook", self._webhook)
+        app.router.add_post("/escalation", self._escalation)
         app.router.add_post("/bot{token}/sendMessage", self._telegram)
         app.router.add_post("/bot{token}/{method}", self._other)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -145,8 +185,17 @@ class Receivers:
         await web.SockSite(self._runner, sock).start()
 
     async def _other(self, request: web.Request) -> web.Response:
-        # getUpdates, answerCallbackQuery...: nothing to say, and nothing is recorded.
-        return web.json_response({"ok": True, "result": []})
+        method = request.match_info["method"]
+        body = await request.json() if request.can_read_body else {}
+        if method == "getUpdates":
+            offset = int(body.get("offset", 0))
+            ready = [u for u in self.updates if u["update_id"] >= offset]
+            if not ready:  # a short long poll: the drill has presses to make
+                await asyncio.sleep(0.5)
+            return web.json_response({"ok": True, "result": ready})
+        if method == "answerCallbackQuery":
+            self.answers.append(str(body.get("text", "")))
+        return web.json_response({"ok": True, "result": True})
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -179,12 +228,15 @@ def drill_settings(shipped: Path, workdir: Path, port: int, receivers_port: int)
             "base_url": base,
             "bot_token": TOKEN,
             "chat_id": CHAT,
+            "acknowledge": True,
         },
+        "drill-escalation": {"type": "webhook", "url": f"{base}/escalation"},
     }
     alerts["routes"] = [
         {
             "match": {"severity": ["critical", "warning", "info"]},
             "receivers": ["drill-webhook", "drill-telegram"],
+            "escalate": [{"after": ESCALATE_AFTER, "receivers": ["drill-escalation"]}],
         }
     ]
     path = workdir / "drill-pages.toml"
@@ -221,7 +273,9 @@ async def _all_probed(http: aiohttp.ClientSession, base: str) -> bool:
 def _record(fault: Fault, messages: list[Message]) -> FaultRecord:
     rec = FaultRecord(fault.name, fault.target, fault.mode)
     for m in messages:
-        if m.receiver == "webhook":
+        if m.receiver == "escalation":
+            rec.escalation_messages += 1
+        elif m.receiver == "webhook":
             rec.webhook_messages += 1
             rec.webhook_firing += m.status == "firing"
             rec.alerts += [f"{name}/{target}:{status}" for name, target, status in m.alerts]
@@ -275,7 +329,11 @@ async def run_pages_drill(
             except LabError as exc:
                 records.append(FaultRecord(fault.name, fault.target, fault.mode, str(exc)))
                 continue
-            await asyncio.sleep(fault.hold)
+            if fault.ack:
+                rec_ack = await _press_first(receivers, fault.target, fault.hold)
+            else:
+                rec_ack = False
+                await asyncio.sleep(fault.hold)
             await lab.heal(fault.target)
 
             async def quiet(target: str = fault.target) -> bool:
@@ -285,23 +343,45 @@ async def run_pages_drill(
             with contextlib.suppress(TimeoutError):  # still firing: the record shows it
                 await wait_for("every alert resolved", quiet, 60, 1.0)
             await asyncio.sleep(6.0)  # the resolved messages' delivery
-            records.append(_record(fault, receivers.since(began)))
+            record = _record(fault, receivers.since(began))
+            record.acknowledged = rec_ack
+            records.append(record)
     return records
+
+
+async def _press_first(receivers: Receivers, target: str, hold: float) -> bool:
+    """Press the button of the first message that names ``target``, as soon as it comes;
+    then wait out the rest of ``hold``. Whether a button was pressed."""
+    began = time.monotonic()
+
+    def button() -> str | None:
+        return next((k for k, text in receivers.buttons.items() if target in text), None)
+
+    try:
+        key = await wait_for(f"a button for {target}", button, hold, 0.2)
+    except TimeoutError:
+        return False
+    receivers.press(str(key))
+    await asyncio.sleep(max(0.0, hold - (time.monotonic() - began)))
+    return True
 
 
 def markdown(records: list[FaultRecord]) -> str:
     lines = [
-        "| fault | webhook messages (firing) | Telegram messages | mixed-language texts | alerts |",
-        "| --- | --- | --- | --- | --- |",
+        "| fault | webhook messages (firing) | Telegram messages | escalation messages "
+        "| mixed-language texts | alerts |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in records:
         if r.skipped:
-            lines.append(f"| {r.name} | skipped: {r.skipped} | | | |")
+            lines.append(f"| {r.name} | skipped: {r.skipped} | | | | |")
             continue
         names = sorted({a.rsplit(":", 1)[0] for a in r.alerts if a.endswith(":firing")})
+        acked = " (acknowledged)" if r.acknowledged else ""
         lines.append(
-            f"| {r.name} | {r.webhook_messages} ({r.webhook_firing}) | {r.telegram_messages} "
-            f"| {r.mixed_language} | {', '.join(names)} |"
+            f"| {r.name}{acked} | {r.webhook_messages} ({r.webhook_firing}) "
+            f"| {r.telegram_messages} | {r.escalation_messages} | {r.mixed_language} "
+            f"| {', '.join(names)} |"
         )
     total = sum(r.webhook_firing for r in records)
     lines.append(f"\nFiring webhook messages in all: {total}.")

@@ -224,7 +224,7 @@ class Drill:
         await wait_for(
             "HighPacketLoss resolved",
             lambda: self.sink.seen(*rec.expected[0], status="resolved"),
-            60,
+            60 + 120,  # a level alert ends once settled: [alerts.flapping] settle, 2 minutes
         )
         return self.finish(rec, since)
 

@@ -72,6 +72,7 @@ def _section_json(section: Section, report: Report) -> dict[str, Any]:
                         "maintenance": p.outage.maintenance,
                         "downtime_seconds": _r(p.seconds),
                         "maintenance_seconds": _r(p.maintenance_seconds),
+                        "ack": p.outage.ack,
                     }
                     for p in row.pieces
                 ],

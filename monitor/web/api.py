@@ -8,7 +8,8 @@ Every answer is a model of monitor/web/schemas.py, the models the document's sch
 generated from: what the lower layers hand over as dicts (the store's views, the engine's
 alerts and windows, the ledger, the report) is validated into its model on the way out, so an
 answer that drifts from the document fails here, in the tests, not in a client.
-Reading needs any role; maintenance needs ``noc``.
+Reading needs any role; maintenance and acknowledgements need ``noc`` (an operator may
+acknowledge the alerts of its scope when ``[access] operators_acknowledge``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from alerts.engine import MaintenanceError
+from alerts.engine import AckError, MaintenanceError
 from alerts.model import MaintenanceWindow, Outage, iso
 from monitor.config.access import Principal
 from monitor.core.durations import parse_duration
@@ -54,6 +55,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/targets", targets_handler)
     r.add_get(f"{PREFIX}/targets/{{name}}", target_handler)
     r.add_get(f"{PREFIX}/alerts", alerts_handler)
+    r.add_post(f"{PREFIX}/alerts/{{key}}/ack", ack_handler)
     r.add_get(f"{PREFIX}/outages", outages_handler)
     r.add_get(f"{PREFIX}/report", report_handler)
     r.add_get(f"{PREFIX}/maintenance", maintenance_list_handler)
@@ -444,6 +446,39 @@ async def maintenance_add_handler(request: web.Request) -> web.Response:
     except MaintenanceError as exc:
         raise ApiError(409, str(exc)) from None
     return json_answer(schemas.Maintenance.model_validate(answer), status=201)
+
+
+async def ack_handler(request: web.Request) -> web.Response:
+    """{"note"?: str}; role noc, or an operator of the alert's scope when [access] allows.
+    The status page's button sends it with the session (same origin, JSON)."""
+    service = request.app[SERVICE]
+    principal = await require(request, "operator", session_changes=True)
+    key = request.match_info["key"]
+    text = await request.text()
+    try:
+        body = schemas.AckRequest.model_validate_json(text or '{"note": ""}')
+    except ValidationError as exc:
+        errors = [
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
+            for e in exc.errors(include_url=False)
+        ]
+        fail(400, "; ".join(errors) or "the body is not JSON")
+    known = {a["key"]: a for a in service.alerts.alerts_json()}
+    alert = known.get(key)
+    if principal.role == "operator":
+        if not service.settings.access.operators_acknowledge:
+            fail(403, "this needs the noc role ([access] operators_acknowledge is off)")
+        if alert is not None and not principal.sees_labels(alert.get("labels") or {}):
+            alert = None
+        if alert is None or not alert.get("target"):
+            fail(404, f"no alert is {key!r}")  # outside the scope: as one that does not exist
+    try:
+        answer = await service.alerts.ack(key, principal.name, body.note)
+    except AckError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    if principal.role == "operator":
+        answer = {**answer, "notified": []}
+    return json_answer(schemas.Alert.model_validate(answer))
 
 
 async def maintenance_delete_handler(request: web.Request) -> web.Response:

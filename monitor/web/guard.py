@@ -135,10 +135,17 @@ class Guard:
                 raise ApiError(403, "a change from another site is refused")
         return request
 
-    async def principal(self, request: web.Request) -> Principal | None:
+    async def principal(
+        self, request: web.Request, *, session_changes: bool = False
+    ) -> Principal | None:
+        """The bearer header's principal, else a session's for a read. ``session_changes``:
+        a change that a page's button makes (an acknowledgement) may use the session too;
+        front_door has already refused it unless it is a same-origin JSON request, which no
+        other site can make."""
         access = self.access(request)
         authorization = request.headers.get("Authorization")
-        if not authorization and request.method in ("GET", "HEAD"):
+        reading = request.method in ("GET", "HEAD")
+        if not authorization and (reading or (session_changes and same_origin(request))):
             sid = request.cookies.get(COOKIE)
             if sid:
                 await self.sessions.load()
@@ -183,9 +190,9 @@ async def principal(request: web.Request) -> Principal | None:
     return await request.app[GUARD].principal(request)
 
 
-async def require(request: web.Request, role: Role) -> Principal:
+async def require(request: web.Request, role: Role, *, session_changes: bool = False) -> Principal:
     """The principal if it has ``role`` at least; else 401 (no or wrong token) or 403."""
-    found = await principal(request)
+    found = await request.app[GUARD].principal(request, session_changes=session_changes)
     if found is None:
         raise ApiError(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
     if not found.at_least(role):

@@ -260,6 +260,30 @@ def document(settings: Settings) -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/alerts/{key}/ack": {
+            "post": {
+                "summary": (
+                    "Acknowledge a firing alert: it stops repeating and escalating; role noc "
+                    "(an operator: alerts of its scope, if [access] operators_acknowledge)"
+                ),
+                "operationId": "ackAlert",
+                "parameters": [
+                    {"name": "key", "in": "path", "required": True, "schema": STR},
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": refs.request(schemas.AckRequest)}},
+                },
+                "responses": {
+                    "200": _json(refs.answer(schemas.Alert), "the alert, acknowledged"),
+                    "400": _ERRORS["400"],
+                    "401": _ERRORS["401"],
+                    "403": _ERRORS["403"],
+                    "404": _json(_ERROR, "no such alert (or not in the caller's scope)"),
+                    "409": _json(_ERROR, "the alert is resolved, or not firing yet"),
+                },
+            }
+        },
         "/api/v1/outages": {
             "get": {
                 "summary": "The outage ledger: outages overlapping phase and range, oldest first",

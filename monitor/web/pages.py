@@ -247,6 +247,21 @@ def _phase(service: Service, lang: Lang, now: float) -> dict[str, Any]:
     }
 
 
+def _can_ack(request: web.Request, who: Principal) -> bool:
+    """Whether the acknowledge button is shown (the API decides again: ack_handler)."""
+    if who.at_least("noc"):
+        return True
+    return who.role == "operator" and request.app[SERVICE].settings.access.operators_acknowledge
+
+
+def _ack_text(ack: dict[str, Any] | None, tz: ZoneInfo) -> str:
+    if not ack:
+        return ""
+    at = datetime.fromisoformat(str(ack["at"]).replace("Z", "+00:00")).timestamp()
+    note = f": {ack['note']}" if ack.get("note") else ""
+    return f"{ack['by']}, {local_time(at, tz)}{note}"
+
+
 def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
     tz = ZoneInfo(zone)
     order = {"critical": 0, "warning": 1, "info": 2}
@@ -269,6 +284,8 @@ def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
                 "since": local_time(ts, tz),
                 "held": held_text(a.get("hold"), lang),
                 "flapping": bool(a.get("flapping")),
+                "key": a["key"],
+                "ack": _ack_text(a.get("ack"), tz),
             }
         )
     return rows
@@ -308,6 +325,7 @@ def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[st
         "now": local_time(now, ZoneInfo(zone)),
         "phase": _phase(service, lang, now),
         "alerts": _alert_rows(b, lang, zone),
+        "can_ack": _can_ack(request, who),
         "counts": [(s, STATE_WORDS[lang][s], counts[s]) for s in STATES if counts[s]],
         "total": len(b.views),
         "groups": [
@@ -398,6 +416,7 @@ async def _target_context(
             for o in reversed(outages[-_OUTAGE_ROWS:])
         ],
         "alerts": [a for a in _alert_rows(b, lang, zone) if a["target"] == name],
+        "can_ack": _can_ack(request, who),
         "events": [
             {"time": local_time(e.at, tz), "name": e.name, "detail": e.detail}
             for e in reversed(list(state.events)[-20:])

@@ -21,6 +21,8 @@ from pydantic.json_schema import SkipJsonSchema
 from alerts.model import HoldKind
 
 __all__ = [
+    "Ack",
+    "AckRequest",
     "Alert",
     "AlertList",
     "AlertState",
@@ -167,6 +169,21 @@ class Hold(Strict):
     parent: str | None
     window: str | None
     until: Time | None
+    by: str | None  # inhibited: the rule of the alert that explains this one
+
+
+class Ack(Strict):
+    """An acknowledgement: who (the token's name), when, and an optional note."""
+
+    by: str
+    at: Time
+    note: str
+
+
+class AckRequest(Strict):
+    """The body of ``POST /api/v1/alerts/{key}/ack``; no body: no note."""
+
+    note: str = Field(max_length=500)
 
 
 class Alert(Strict):
@@ -187,6 +204,7 @@ class Alert(Strict):
     hold: Hold | None
     suppressed: bool
     flapping: bool
+    ack: Ack | None
     notified: list[str]
 
 
@@ -208,6 +226,7 @@ class Outage(Strict):
     detail: str
     phase: str | None
     maintenance: str | None
+    ack: Ack | None  # an alert of the target acknowledged during the outage
 
 
 class OutageList(Strict):
@@ -325,6 +344,7 @@ class ReportOutage(Strict):
     maintenance: str | None
     downtime_seconds: Number
     maintenance_seconds: Number
+    ack: Ack | None  # who acknowledged an alert of the target during the outage
 
 
 class _ReportTargetHead(Strict):

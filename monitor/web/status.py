@@ -325,7 +325,7 @@ def visible_alerts(
         hold = shown.get("hold")
         parent = hold.get("parent") if isinstance(hold, Mapping) else None
         if isinstance(hold, Mapping) and parent is not None and parent not in visible_targets:
-            unnamed = HoldReason(hold["kind"], None, hold.get("window"))
+            unnamed = HoldReason(hold["kind"], None, hold.get("window"), by=hold.get("by"))
             shown["hold"] = {**hold, "parent": None}
             shown["held"] = unnamed.english()
         out.append(shown)

@@ -30,11 +30,16 @@ from tests.support.alerts import (
     write_settings,
 )
 
+# The test targets fail with HTTP 503, which pages HttpStatusError and mutes TargetDown
+# (tests/alerts/test_inhibit.py); these tests are about TargetDown's own life.
+NO_STATUS_RULE = {"name": "HttpStatusError", "enabled": False}
+
 
 async def test_fire_then_resolve_with_signature_and_ledger(tmp_path: Path) -> None:
     clock = FakeClock()
     async with targets_server() as web, sink_server() as sink:
         alerts = webhook_alerts(("noc", sink.url))
+        alerts["rules"] = [NO_STATUS_RULE]
         alerts["receivers"]["noc"]["secret"] = "bí-mật-hmac"
         path = write_settings(
             tmp_path / "s.toml",
@@ -166,7 +171,8 @@ async def test_phase_switch_mid_outage_escalates(tmp_path: Path) -> None:
                         "receivers": ["noc", "oncall"],
                     }
                 },
-            }
+            },
+            NO_STATUS_RULE,
         ]
         web.modes["venue-uplink"] = "fail"
         path = write_settings(
@@ -207,7 +213,8 @@ async def test_pending_alert_fires_at_once_when_the_phase_says_so(tmp_path: Path
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
         alerts["rules"] = [
-            {"name": "TargetDown", "for": "1h", "phases": {"dai-hoi-tinh": {"for": "0s"}}}
+            {"name": "TargetDown", "for": "1h", "phases": {"dai-hoi-tinh": {"for": "0s"}}},
+            NO_STATUS_RULE,
         ]
         web.modes["press-room"] = "fail"
         path = write_settings(
@@ -239,7 +246,7 @@ async def test_parent_down_with_twenty_children_pages_once(tmp_path: Path) -> No
         targets = [web.target("uplink", group="carrier")]
         targets += [web.target(c, group="grassroots", depends_on=["uplink"]) for c in children]
         alerts = webhook_alerts(("noc", noc.url))
-        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
         # The clock moves one interval (0.5 s) a step: each target is due once per step, so
         # nothing due is skipped between two looks, and 21 probes run per step, not 4.
         path = write_settings(tmp_path / "s.toml", targets, alerts, interval="500ms")
@@ -316,7 +323,8 @@ async def test_flapping_target_sends_one_notice(tmp_path: Path) -> None:
     clock = FakeClock()
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
-        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
+        alerts["flapping"] = {"settle": "1s"}  # quiet for 1 s (5 results) ends the episode
         # The clock moves one interval (0.2 s) a step: one flapping result per step.
         path = write_settings(
             tmp_path / "s.toml", [web.target("radio-ea-kao")], alerts, interval="200ms"
@@ -368,7 +376,7 @@ async def test_maintenance_windows_mute_by_match(tmp_path: Path) -> None:
     now = datetime.fromtimestamp(clock.time(), UTC)
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
-        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
         alerts["maintenance"] = [
             {
                 "name": "nang-cap-switch",
@@ -446,7 +454,7 @@ async def test_receiver_down_then_back_gets_each_notification_once(tmp_path: Pat
     clock = FakeClock()
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
-        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}]
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
         names = ["site-a", "site-b", "site-c"]
         path = write_settings(tmp_path / "s.toml", [web.target(n) for n in names], alerts)
         async with running(path, clock) as service:
@@ -503,7 +511,7 @@ async def test_alert_api_roles(tmp_path: Path) -> None:
     digest = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("noc-t", "viettel-t")}
     async with targets_server() as web, sink_server() as noc:
         alerts = webhook_alerts(("noc", noc.url))
-        alerts["rules"] = [{"name": "TargetDown", "failures": 1}]
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1}, NO_STATUS_RULE]
         targets = [
             web.target("viettel-uplink", group="carrier", labels={"carrier": "viettel"}),
             web.target("vnpt-uplink", group="carrier", labels={"carrier": "vnpt"}),
@@ -594,3 +602,34 @@ async def test_lab_defacement_and_missing_banner(tmp_path: Path) -> None:
             await until(
                 clock, service, "the end", lambda: noc.kinds("so-khcn") == ["firing", "resolved"]
             )
+
+
+async def test_a_receiver_added_by_a_reload_never_gets_an_end_alone(tmp_path: Path) -> None:
+    """Issue 12: after a reload that added receivers, they got RESOLVED for alerts they never
+    saw fire. A receiver added while an alert fires hears the firing first (at the next
+    repeat check), or nothing."""
+    clock = FakeClock()
+    async with targets_server() as web, sink_server() as noc, sink_server() as sms:
+        alerts = webhook_alerts(("noc", noc.url))
+        alerts["rules"] = [{"name": "TargetDown", "failures": 1, "recoveries": 1}, NO_STATUS_RULE]
+        path = write_settings(tmp_path / "s.toml", [web.target("so-tt-tt")], alerts)
+        async with running(path, clock) as service:
+            web.modes["so-tt-tt"] = "fail"
+            await until(clock, service, "the page", lambda: noc.kinds("so-tt-tt") == ["firing"])
+            wider = webhook_alerts(("noc", noc.url), ("sms", sms.url))
+            wider["rules"] = alerts["rules"]
+            write_settings(
+                path,
+                [web.target("so-tt-tt")],
+                wider,
+                listen=service.settings.server.listen,
+                state_dir=Path(service.settings.server.state_dir),
+            )
+            assert await service.reload() == []
+            web.modes["so-tt-tt"] = "ok"
+            await until(
+                clock, service, "the end", lambda: noc.kinds("so-tt-tt") == ["firing", "resolved"]
+            )
+            await clock.advance(11.0, step=0.5)
+            await until(clock, service, "quiet", lambda: True)
+            assert sms.kinds("so-tt-tt") in ([], ["firing", "resolved"])

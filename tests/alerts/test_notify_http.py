@@ -40,9 +40,15 @@ def alerts_for(**receivers: dict[str, Any]) -> dict[str, Any]:
     return {
         "receivers": {name: {"timeout": "500ms", **r} for name, r in receivers.items()},
         "routes": [{"match": {"severity": ["critical", "warning"]}, "receivers": list(receivers)}],
+        # One rule, so a 503 pages TargetDown (the shipped HttpStatusError would mute it): what
+        # is tested is the receiver.
+        "shipped_rules": False,
+        "shipped_inhibit": False,
         "rules": [
             {
                 "name": "TargetDown",
+                "expr": "probe_success == 0",
+                "severity": "warning",
                 "failures": 1,
                 "recoveries": 1,
                 "summary": {"vi": "{target} tại {site} mất kết nối & = # ?"},

@@ -99,7 +99,7 @@ async def test_an_expired_token_is_refreshed_once_and_the_rotated_one_kept(
         assert zalo.refreshes == 2 and zalo.refused_refreshes == 0
         assert json.loads(state.read_text())["refresh_token"] == "refresh-2-bi-mat"
     first = zalo.texts(USERS[0])[0]
-    assert first.startswith("Cảnh báo · huyen-ea-sup gặp sự cố")  # HTTP 5xx: not "mất kết nối"
+    assert first.startswith("Cảnh báo · huyen-ea-sup trả lời mã lỗi HTTP")  # not "mất kết nối"
     assert zalo.texts(USERS[0])[1].startswith("Đã khôi phục · huyen-ea-sup")
     assert secrets_in(caplog.text, zalo) == []
 

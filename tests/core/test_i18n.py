@@ -233,7 +233,7 @@ def test_held_text_edges() -> None:
     assert i18n.held_text(None, "vi") == i18n.held_text({}, "en") == ""
     assert i18n.held_text({"kind": "brand_new"}, "vi") == "brand_new"
     down = HoldReason("parent_down", "core").to_json()
-    assert i18n.held_text(down, "vi") == "bị che: cấp trên core hỏng"
+    assert i18n.held_text(down, "vi") == "bị ẩn do thiết bị cấp trên core mất kết nối"
     assert i18n.held_text(down, "en") == "suppressed: parent core down"
 
 

@@ -19,9 +19,11 @@ def test_the_drill_settings_are_the_shipped_ones_fast_and_counted(tmp_path: Path
     shipped = load_settings(REPO / "settings.toml")
     assert [t.name for t in settings.targets] == [t.name for t in shipped.targets]
     assert {t.interval for t in settings.targets} == {2.0}
-    assert set(settings.alerts.receivers) == {"drill-webhook", "drill-telegram"}
+    assert set(settings.alerts.receivers) == {"drill-webhook", "drill-telegram", "drill-escalation"}
     assert settings.server.listen == "127.0.0.1:19108"
-    assert [r.receivers for r in settings.alerts.routes] == [["drill-webhook", "drill-telegram"]]
+    (route,) = settings.alerts.routes
+    assert route.receivers == ["drill-webhook", "drill-telegram"]
+    assert [(s.after, s.receivers) for s in route.escalate] == [(20.0, ["drill-escalation"])]
 
 
 async def test_the_receivers_record_every_message() -> None:

@@ -102,7 +102,14 @@ async def test_kill9_during_delivery_then_restart(tmp_path: Path) -> None:
             runs = await probes_run(http, base)
             await wait_for("more probes", more)
             alerts_now = await api_alerts(http, base)
-            assert [a["state"] for a in alerts_now if a["target"] == "cong-thong-tin"] == ["firing"]
+            mine = {a["rule"]: a for a in alerts_now if a["target"] == "cong-thong-tin"}
+            # A 503: HttpStatusError is the page; TargetDown fires on, inhibited by it.
+            assert {r: a["state"] for r, a in mine.items()} == {
+                "HttpStatusError": "firing",
+                "TargetDown": "firing",
+            }
+            assert mine["TargetDown"]["hold"]["kind"] == "inhibited"
+            assert mine["TargetDown"]["hold"]["by"] == "HttpStatusError"
             assert sink.kinds() == ["firing"]
             await kill9(node)
 

@@ -113,7 +113,7 @@ def test_every_reason_has_both_languages() -> None:
             assert text and "{" not in text, (code, lang)
     assert i18n.reason_text("brand_new", "vi") == "lỗi: brand_new"
     down = {"kind": "parent_down", "parent": "core", "window": None, "until": None}
-    assert i18n.held_text(down, "vi") == "bị che: cấp trên core hỏng"
+    assert i18n.held_text(down, "vi") == "bị ẩn do thiết bị cấp trên core mất kết nối"
     window = {"kind": "maintenance", "parent": None, "window": "nang-cap", "until": None}
     assert i18n.held_text(window, "en") == "maintenance: nang-cap"
     back = {"kind": "recovering", "parent": "core", "window": None, "until": None}

@@ -91,6 +91,7 @@ def test_an_answer_keeps_its_text() -> None:
         "hold": None,
         "suppressed": False,
         "flapping": False,
+        "ack": None,
         "notified": [],
     }
     text = dumps(schemas.Alert.model_validate(alert).model_dump())
@@ -127,6 +128,7 @@ def test_the_report_rows_keep_their_figures_in_place() -> None:
         "maintenance": None,
         "downtime_seconds": 45.0,
         "maintenance_seconds": 0.0,
+        "ack": None,
     }
     row = {
         "name": "vt",

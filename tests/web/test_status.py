@@ -408,7 +408,13 @@ def test_a_viettel_operator_never_sees_vnpt(service: Service) -> None:
     assert all(a["notified"] == [] for a in seen.alerts)
     assert not [a for a in seen.alerts if a["rule"] == "Watchdog"]
     held = next(a for a in seen.alerts if a["target"] == "viettel-link")
-    assert held["hold"] == {"kind": "parent_down", "parent": None, "window": None, "until": None}
+    assert held["hold"] == {
+        "kind": "parent_down",
+        "parent": None,
+        "window": None,
+        "until": None,
+        "by": None,
+    }
     assert held["held"] == "suppressed: a parent down"
     for lang in i18n.LANGUAGES:
         assert i18n.held_text(held["hold"], lang) == i18n.held_text({"kind": "parent_down"}, lang)

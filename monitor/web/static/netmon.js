@@ -54,6 +54,29 @@
       });
   }
 
+  // The acknowledge button of an alert (noc role, monitor/web/api.py ack_handler): a
+  // same-origin JSON POST with the session, then the fragment again.
+  main.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-ack]") : null;
+    if (!button) {
+      return;
+    }
+    button.disabled = true;
+    fetch("/api/v1/alerts/" + encodeURIComponent(button.dataset.ack) + "/ack", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ note: "" }),
+    })
+      .catch(function () {
+        return null;
+      })
+      .then(function () {
+        last = null;
+        tick();
+      });
+  });
+
   window.setInterval(tick, every);
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) {
