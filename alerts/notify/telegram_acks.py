@@ -33,7 +33,8 @@ CALLBACK_PREFIX = "ack:"
 _POLL = 25  # seconds a getUpdates waits for a press (Telegram's long polling)
 _BACKOFF_MAX = 60.0
 
-# (alert key, who) -> None when acknowledged, else why not (in the receiver's language).
+# (alert key, who) -> None when acknowledged, else why not: "ended" (resolved, or not firing
+# yet) or "unknown" (no such alert).
 Acknowledge = Callable[[str, str], Awaitable[str | None]]
 
 
@@ -152,7 +153,9 @@ class TelegramAcks:
             key = data.removeprefix(CALLBACK_PREFIX)
             refused = await self._acknowledge(key, _who(user))
             done = refused is None
-            answer = words["ack_done"] if done else refused or words["ack_refused"]
+            answer = (
+                words["ack_done"] if done else words.get(f"ack_{refused}", words["ack_refused"])
+            )
         self.presses += 1
         self.acknowledged += done
         with contextlib.suppress(Exception):  # the answer is a courtesy: never fatal

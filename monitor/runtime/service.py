@@ -12,7 +12,10 @@ from pathlib import Path
 from prometheus_client.core import Metric
 
 from alerts.coverage import Coverage
-from alerts.engine import AlertEngine
+from alerts.engine import AckError, AlertEngine
+from alerts.notify.telegram_acks import TelegramAcks
+from alerts.notify.text import lang_of
+from alerts.settings import TelegramReceiver
 from monitor.config import Settings, SettingsError, load_settings
 from monitor.core.clock import Clock
 from monitor.runtime import heap, metrics
@@ -59,6 +62,7 @@ class Service:
         self.last_good_reload_at = self.last_reload_at
         self.last_reload_errors: list[str] = []
         self._reload_lock = asyncio.Lock()
+        self._telegram_acks: list[TelegramAcks] = []
         self._warn_unpolled(settings)
 
     async def start(self) -> None:
@@ -66,6 +70,32 @@ class Service:
         await self.alerts.start()
         self.coverage.start()
         await self.traps.start()  # a taken port is logged and shown in metrics, not raised
+        self._start_telegram_acks(self.settings)
+
+    def _start_telegram_acks(self, settings: Settings) -> None:
+        """A getUpdates poller per Telegram receiver with ``acknowledge`` (its button)."""
+        for name, receiver in settings.alerts.receivers.items():
+            if isinstance(receiver, TelegramReceiver) and receiver.acknowledge:
+                lang = lang_of(receiver.language, settings.server.language)
+                acks = TelegramAcks(
+                    name, receiver, lambda: self.alerts.ctx.session, self._acknowledge, lang
+                )
+                acks.start()
+                self._telegram_acks.append(acks)
+
+    async def _stop_telegram_acks(self) -> None:
+        acks, self._telegram_acks = self._telegram_acks, []
+        for poller in acks:
+            await poller.aclose()
+
+    async def _acknowledge(self, key: str, who: str) -> str | None:
+        """A Telegram press: the engine's ack; None when done, else why not ("ended",
+        "unknown")."""
+        try:
+            await self.alerts.ack(key, who, "")
+        except AckError as exc:
+            return "ended" if exc.status == 409 else "unknown"
+        return None
 
     @property
     def settings(self) -> Settings:
@@ -109,6 +139,8 @@ class Service:
             self.scheduler.update(settings)
             await self.alerts.update(settings)
             self.traps.update(settings)
+            await self._stop_telegram_acks()
+            self._start_telegram_acks(settings)
             self._warn_unpolled(settings)
             self.last_reload_ok = True
             self.last_good_reload_at = self.last_reload_at
@@ -182,6 +214,7 @@ class Service:
         yield from self.traps.metrics()
 
     async def aclose(self) -> None:
+        await self._stop_telegram_acks()
         await self.scheduler.aclose()
         await self.traps.aclose()
         await self.coverage.aclose()

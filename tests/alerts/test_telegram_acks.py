@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from alerts.notify.telegram import TelegramNotifier
 from alerts.notify.telegram_acks import TelegramAcks
 from alerts.settings import TelegramReceiver
 from monitor.core.waiting import wait_for
+from tests.support.alerts import running, write_settings
 from tests.support.common import free_port
 
 TOKEN = "123:test-token"
@@ -152,7 +154,7 @@ async def test_presses_reach_the_engine_only_from_the_chat_and_its_users(
 
     async def acknowledge(key: str, who: str) -> str | None:
         acked.append((key, who))
-        return None if key == "0123456789abcdef" else "Cảnh báo đã kết thúc."
+        return None if key == "0123456789abcdef" else "ended"
 
     async with aiohttp.ClientSession() as session:
         acks = TelegramAcks(
@@ -179,7 +181,7 @@ async def test_presses_reach_the_engine_only_from_the_chat_and_its_users(
         "Đã ghi nhận: bạn đang xử lý cảnh báo này.",
         "Nút này không thuộc nhóm trực của netmon.",
         "Bạn không có quyền xác nhận cảnh báo này.",
-        "Cảnh báo đã kết thúc.",
+        "Cảnh báo này đã kết thúc hoặc chưa phát: không cần xác nhận.",
     ]
     # The button comes off the message it served, and only that one.
     assert api.edits == [
@@ -213,3 +215,52 @@ async def test_a_bot_api_that_fails_is_polled_again_later(
             await acks.aclose()
     assert acked == ["0123456789abcdef"]
     assert "getUpdates failed" in caplog.text and TOKEN not in caplog.text
+
+
+async def test_a_press_acknowledges_the_alert_in_a_running_netmon(
+    bot: tuple[BotApi, str], tmp_path: Path
+) -> None:
+    """netmon in this process, a target that fails, a Telegram receiver with the button: the
+    page carries it, a press from the chat acknowledges the alert in the engine (who, when),
+    the press is answered, and a second press says the alert is already handled or ended."""
+    api, base = bot
+    refused = free_port()  # nothing listens: the TCP target fails at once
+    alerts = {
+        "receivers": {
+            "truc": {
+                "type": "telegram",
+                "bot_token": TOKEN,
+                "chat_id": CHAT,
+                "base_url": base,
+                "acknowledge": True,
+            }
+        },
+        "routes": [{"match": {"severity": ["critical", "warning"]}, "receivers": ["truc"]}],
+        "rules": [{"name": "TargetDown", "failures": 1, "severity": "critical"}],
+    }
+    target = {
+        "name": "cong-thong-tin",
+        "kind": "tcp",
+        "host": "127.0.0.1",
+        "tcp": {"port": refused},
+    }
+    path = write_settings(tmp_path / "s.toml", [target], alerts)
+    async with running(path) as service:
+        await wait_for(
+            "the page with its button", lambda: any("reply_markup" in m for m in api.sent), 15
+        )
+        page = next(m for m in api.sent if "reply_markup" in m)
+        data = page["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        api.press(data)
+
+        def acked() -> dict[str, Any] | None:
+            alert = next(
+                (a for a in service.alerts.alerts_json() if a["rule"] == "TargetDown"), None
+            )
+            return alert["ack"] if alert else None
+
+        ack = await wait_for("the acknowledgement in the engine", acked, 10)
+        await wait_for("the press answered", lambda: api.answers, 10)
+    assert ack["by"] == "telegram:ky_su_truc (42)"
+    assert api.answers[0]["text"] == "Đã ghi nhận: bạn đang xử lý cảnh báo này."
+    assert data.startswith("ack:") and len(data) == 4 + 16  # the alert's key
