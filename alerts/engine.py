@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -127,7 +128,10 @@ class _Alert:
         return self.rule.name
 
 
+@functools.lru_cache(maxsize=65536)
 def alert_key(rule: str, target: str | None, series: Labels) -> str:
+    """Stable across restarts and hosts (it names the alert in SQLite and the API); cached,
+    as the engine asks it for every series of every result."""
     text = json.dumps([rule, target, sorted(series)], ensure_ascii=False)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 

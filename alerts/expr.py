@@ -107,6 +107,8 @@ class Selector:
     not_equal: Labels = ()
 
     def matches(self, labels: Labels) -> bool:
+        if not self.equal and not self.not_equal:
+            return True  # a bare name: most selectors, asked per series per result
         have = dict(labels)
         return all(have.get(k, "") == v for k, v in self.equal) and all(
             have.get(k, "") != v for k, v in self.not_equal
@@ -237,6 +239,8 @@ class Condition:
     _comparisons_: tuple[Comparison, ...] = field(init=False, repr=False, compare=False)
     _terms_: tuple[Term, ...] = field(init=False, repr=False, compare=False)
     _selectors_: tuple[Selector, ...] = field(init=False, repr=False, compare=False)
+    _uses_prev_: bool = field(init=False, repr=False, compare=False)
+    _rate_windows_: frozenset[float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         root = self.root
@@ -246,6 +250,9 @@ class Condition:
         object.__setattr__(self, "_terms_", terms)
         selectors = tuple(dict.fromkeys(t.selector for t in terms if t.selector is not None))
         object.__setattr__(self, "_selectors_", selectors)
+        object.__setattr__(self, "_uses_prev_", any(t.kind == "prev" for t in terms))
+        windows = frozenset(t.window for t in terms if t.window is not None)
+        object.__setattr__(self, "_rate_windows_", windows)
 
     def _comparisons(self) -> tuple[Comparison, ...]:
         return self._comparisons_
@@ -276,11 +283,11 @@ class Condition:
 
     @property
     def uses_prev(self) -> bool:
-        return any(t.kind == "prev" for t in self._terms())
+        return self._uses_prev_
 
     @property
     def rate_windows(self) -> frozenset[float]:
-        return frozenset(t.window for t in self._terms() if t.window is not None)
+        return self._rate_windows_
 
     @property
     def rate_window(self) -> float | None:
