@@ -62,6 +62,7 @@ from alerts.expr import Comparison, Condition, Point, parse
 from alerts.holds import Hold, MaintenanceHold, ParentHold
 from alerts.inhibit import Inhibitor, Source, inhibit_rules
 from alerts.ledger import Ledger
+from alerts.ledger import subjects as ledger_subjects
 from alerts.maintenance import Maintenance, MaintenanceError
 from alerts.memory import SeriesMemory
 from alerts.model import Ack, AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
@@ -278,7 +279,7 @@ class AlertEngine:
             # The phase (or the settings) may have changed while netmon was down.
             if alert.key not in gone_keys and self._labels(alert) != alert.labels:
                 self._relabel(alert, announce=True)
-        self._ledger.close_removed((t.name for t in self._settings.targets), now)
+        self._ledger.close_removed(ledger_subjects(self._settings.targets), now)
         self._tick_now(now)
         self._task = asyncio.create_task(self._run(), name="alerts")
         if pending:
@@ -348,7 +349,7 @@ class AlertEngine:
             alert.rule = rule
             if alert.state == "firing":
                 self._relabel(alert, announce=True)
-        self._ledger.close_removed((t.name for t in self._settings.targets), now)
+        self._ledger.close_removed(ledger_subjects(self._settings.targets), now)
         self._tick_now(now)
 
     async def aclose(self) -> None:

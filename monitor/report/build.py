@@ -37,10 +37,11 @@ from pathlib import Path
 
 from alerts import db
 from alerts.coverage import read_coverage
+from alerts.ledger import circuit_subject
 from alerts.model import MaintenanceWindow, Outage
 from monitor.config import Settings
 from monitor.config.access import ANONYMOUS_ADMIN, Principal
-from monitor.core.i18n import group_key
+from monitor.core.i18n import DisplayNames, LocalName, group_key
 from monitor.report.intervals import Span, clip, intersect, measure, subtract, union
 from monitor.report.model import (
     CARRIER_LABEL,
@@ -51,6 +52,7 @@ from monitor.report.model import (
     Row,
     Section,
 )
+from probes.options import SnmpOptions
 
 __all__ = [
     "build",
@@ -70,6 +72,7 @@ class _Target:
     kind: str
     labels: Mapping[str, str]
     in_settings: bool
+    watched_as: str = ""  # whose coverage counts: a circuit is watched when its device is
 
     @property
     def match_labels(self) -> dict[str, str]:
@@ -196,6 +199,20 @@ def build(
     known_targets: dict[str, _Target] = {
         t.name: _Target(t.name, t.group, t.kind, dict(t.labels), True) for t in settings.targets
     }
+    names = settings.display_names
+    circuit_titles: dict[str, LocalName] = {}
+    for t in settings.targets:  # a carrier's availability is its circuits'
+        opts = t.options
+        for c in opts.circuits if isinstance(opts, SnmpOptions) else ():
+            subject = circuit_subject(t.name, c.name)
+            labels = {**t.labels, "circuit": c.name, "device": t.name}
+            if c.carrier:
+                labels["carrier"] = c.carrier
+            known_targets[subject] = _Target(subject, t.group, "circuit", labels, True, t.name)
+            if c.title:
+                circuit_titles[subject] = {"vi": c.title, "en": c.title}
+    if circuit_titles:
+        names = DisplayNames({**names.targets, **circuit_titles}, names.labels)
     for o in outages:  # a target since removed from the settings still counts
         known_targets.setdefault(o.target, _Target(o.target, o.group, "", dict(o.labels), False))
     chosen = [
@@ -226,7 +243,7 @@ def build(
                 start,
                 end,
                 now,
-                coverage.get(t.name, ()),
+                coverage.get(t.watched_as or t.name, ()),
                 settings.report.min_coverage,
             )
             for t in chosen
@@ -261,7 +278,7 @@ def build(
         unknown_windows=tuple(unknown),
         scope_labels=scope_labels,
         settings=settings.report,
-        names=settings.display_names,
+        names=names,
     )
 
 

@@ -12,7 +12,7 @@ from alerts.maintenance import Maintenance
 from alerts.model import MaintenanceWindow
 from monitor.config import Target
 from monitor.runtime.store import Observation, Store
-from probes.base import ProbeResult
+from probes.base import ProbeResult, Sample
 
 T0 = datetime(2025, 10, 14, tzinfo=UTC).timestamp()
 
@@ -72,5 +72,77 @@ async def test_outages_open_close_and_outlive_a_restart(tmp_path: Path) -> None:
         assert again.open("vnpt-uplink") is None
         outages = await again.query(target="vnpt-uplink")
         assert [(o.start, o.end) for o in outages] == [(T0 + 15, T0 + 60)]
+    finally:
+        await database.close()
+
+
+ROUTER = {
+    "name": "viettel-edge-router",
+    "kind": "snmp",
+    "host": "127.0.3.2",
+    "group": "carrier",
+    "labels": {"site": "hoi-truong"},
+    "snmp": {
+        "community": "netmon-lab",
+        "circuits": [
+            {"name": "viettel-uplink", "ifName": "ge-0/0/0", "carrier": "viettel"},
+            {"name": "vnpt-backup", "ifName": "ge-0/0/1", "carrier": "vnpt"},
+        ],
+    },
+}
+
+
+def ports(uplink: tuple[int, int], backup: tuple[int, int] = (1, 1)) -> ProbeResult:
+    """(ifOperStatus, ifAdminStatus) of the two circuits and one unnamed port, down."""
+    samples = []
+    for index, circuit, (oper, admin) in (
+        ("1", "viettel-uplink", uplink),
+        ("2", "vnpt-backup", backup),
+        ("3", "", (2, 1)),
+    ):
+        labels = (("ifIndex", index), ("ifName", f"ge-0/0/{int(index) - 1}"), ("circuit", circuit))
+        samples += [Sample("ifOperStatus", oper, labels), Sample("ifAdminStatus", admin, labels)]
+    return ProbeResult(True, None, "polled", tuple(samples))
+
+
+async def test_a_devices_named_circuits_have_outages_of_their_own(tmp_path: Path) -> None:
+    """A carrier's availability is its circuits': the Viettel uplink down while the router
+    answers is an outage of viettel-edge-router/viettel-uplink (carrier viettel); an unnamed
+    port, a port shut by an operator and a result that did not reach the router open none."""
+    database = db.AlertDB(tmp_path / "alerts.sqlite")
+    database.start()
+    try:
+        maintenance = Maintenance(database)
+        store = Store()
+        store.set_targets([Target.model_validate(ROUTER)])
+        ledger = Ledger(database, maintenance)
+
+        def poll(result: ProbeResult, at: float) -> None:
+            obs = Observation(result, at, 0.1)
+            store.record("viettel-edge-router", obs)
+            state = store.get("viettel-edge-router")
+            assert state is not None
+            ledger.record(state, obs, None)
+
+        poll(ports((1, 1)), T0)
+        poll(ports((2, 1), backup=(2, 2)), T0 + 60)  # uplink down; the backup shut by hand
+        poll(ProbeResult(False, "timeout", "no answer"), T0 + 120)  # the router unreachable
+        poll(ports((2, 1)), T0 + 180)
+        poll(ports((1, 1)), T0 + 240)  # back
+        outages = await ledger.query()
+        circuit = [o for o in outages if o.target == "viettel-edge-router/viettel-uplink"]
+        assert [(o.start, o.end) for o in circuit] == [(T0 + 60, T0 + 240)]
+        assert circuit[0].labels == {
+            "site": "hoi-truong",
+            "circuit": "viettel-uplink",
+            "device": "viettel-edge-router",
+            "carrier": "viettel",
+        }
+        assert circuit[0].reason == "interface_down"
+        # The router's own outage, and nothing for the backup (shut) or the unnamed port.
+        assert sorted(o.target for o in outages) == [
+            "viettel-edge-router",
+            "viettel-edge-router/viettel-uplink",
+        ]
     finally:
         await database.close()

@@ -3,13 +3,14 @@ second: every figure below is worked out by hand from the outages."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from monitor.config import Settings
 from monitor.config.access import Principal
-from monitor.report.build import periods, read_ledger
+from monitor.report.build import build, periods, read_ledger
 from monitor.report.model import ReportError
 from tests.support.report import COVERAGE, NOW, P1, P1_END, P1_START, P2_END, P2_SO_FAR, built, ts
 from tests.support.report import figures as row
@@ -177,3 +178,59 @@ async def test_read_ledger(ledger: tuple[Settings, Path], tmp_path: Path) -> Non
     assert watched == {name: list(spans) for name, spans in COVERAGE.items()}
     with pytest.raises(ReportError, match="no outage ledger"):
         read_ledger(tmp_path / "nowhere.sqlite", 0.0, 1.0)
+
+
+def test_a_carriers_availability_counts_its_circuits(tmp_path: Path) -> None:
+    """The Viettel uplink of the venue's router is a row of its own under carrier Viettel,
+    titled, watched when its router is: 30 minutes down in a 10-hour day while the router
+    answers puts Viettel at 95 %, where the router alone said 100 %."""
+    from monitor.config import load_settings
+    from tests.support.report import outage
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        f"""
+[server]
+state_dir = "{tmp_path}/state"
+
+[[targets]]
+name = "venue-edge-router"
+kind = "snmp"
+host = "127.0.3.5"
+group = "carrier"
+[targets.snmp]
+community = "netmon-lab"
+[[targets.snmp.circuits]]
+name = "viettel-uplink"
+ifName = "ge-0/0/0"
+carrier = "viettel"
+title = "Uplink Viettel - kênh truyền hội trường"
+""",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    day = (ts("2025-10-14T00:00:00+00:00"), ts("2025-10-14T10:00:00+00:00"))
+    down = outage("venue-edge-router/viettel-uplink", "2025-10-14T02:00:00+00:00", None)
+    down = dataclasses.replace(
+        down, end=ts("2025-10-14T02:30:00+00:00"), labels={"carrier": "viettel"}
+    )
+    rep = build(
+        settings,
+        [down],
+        [],
+        coverage={"venue-edge-router": [day]},
+        since=day[0],
+        until=day[1],
+        now=day[1],
+    )
+    whole = rep.sections[0]
+    rows = {r.name: r for r in whole.rows}
+    circuit = rows["venue-edge-router/viettel-uplink"]
+    assert circuit.kind == "circuit" and circuit.carrier == "viettel"
+    assert circuit.figures.watched_seconds == 36000  # watched as its router is
+    assert circuit.figures.availability == 95.0
+    assert rows["venue-edge-router"].figures.availability == 100.0
+    assert {n: f.availability for n, f, _ in whole.by("carrier")} == {"viettel": 95.0}
+    assert rep.names.target("venue-edge-router/viettel-uplink", "vi") == (
+        "Uplink Viettel - kênh truyền hội trường"
+    )
