@@ -19,6 +19,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import core_schema
 
 from monitor.config import Settings
+from monitor.report.render_xlsx import XLSX_TYPE
 from monitor.web import schemas
 
 __all__ = ["REF", "components", "document"]
@@ -327,6 +328,7 @@ def document(settings: Settings) -> dict[str, Any]:
                             "application/json": {"schema": refs.answer(schemas.Report)},
                             "text/csv": {"schema": STR},
                             "text/html": {"schema": STR},
+                            XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
                         },
                     },
                     **_errors("400", "503"),

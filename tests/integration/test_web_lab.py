@@ -636,6 +636,12 @@ async def test_status_page_in_chromium(lab: Netmon) -> None:
                 "getComputedStyle(document.querySelector('table')).borderCollapse"
             )
             assert collapse == "collapse"  # the style block was applied, not blocked
+            # Asked for nothing, the report is the current phase, else the last that ended:
+            # the lab's phases are all past, so the last one.
+            assert await page.locator("section.phase").count() == 1
+            assert "Đợt 3.3" in await page.inner_text("section.phase h2")
+            span = "from=2024-12-20T00:00:00%2B07:00&to=2026-03-01T00:00:00%2B07:00"
+            await page.goto(f"{lab.base}/api/v1/report?format=html&{span}")
             sections = await page.locator("section.phase").count()
             assert sections == 7  # the whole span of the phases, then each of the six
             assert await page.locator("figure svg").count() == 4 * sections  # per carrier
