@@ -250,7 +250,7 @@ async def test_status_page_renders_do_not_stall_the_scheduler(tmp_path: Path) ->
     )
     base = f"http://127.0.0.1:{port}"
     async with (
-        netmon_limited(settings(tmp_path, port, targets), None),
+        netmon_limited(settings(tmp_path, port, targets), None) as node,
         aiohttp.ClientSession() as http,
     ):
 
@@ -261,6 +261,7 @@ async def test_status_page_renders_do_not_stall_the_scheduler(tmp_path: Path) ->
 
         async def probed() -> bool:
             async with http.get(f"{base}/metrics") as resp:
+                assert resp.status == 200, node.tail(60)  # netmon's own account of a failure
                 return len(samples(await resp.text(), "probe_success")) == len(targets)
 
         await wait_for("every target probed", probed, 30, 0.25)
