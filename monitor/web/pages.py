@@ -209,6 +209,7 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
         "kind": view.target.kind,
         "carrier": view.label("carrier", lang),
         "state": view.state,
+        "severity": view.severity,
         "state_text": STATE_WORDS[lang][view.state],
         "since": local_time(since, tz) if since else "",
         "ago": (f"{duration_text(now - since, lang)} {w['ago']}" if since else ""),

@@ -123,6 +123,9 @@ class TargetView:
     alerts: tuple[Mapping[str, Any], ...]  # this target's firing alerts
     history: tuple[Observation, ...]
     names: DisplayNames = NO_NAMES  # the settings' display names (targets' titles, [names])
+    # The most severe alert paging for it ("critical", "warning"; "" when none): the card's
+    # colour, so a critical fault is red whatever else is firing.
+    severity: str = ""
 
     def title(self, lang: Lang) -> str:
         """The target's display name (its ``title``, else its name)."""
@@ -146,6 +149,10 @@ def _parse(ts: str | None) -> float | None:
     if ts is None:
         return None
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+# The severities a card shows, most severe first; "info" and "none" never colour a card.
+_CARD_SEVERITY = {"critical": 0, "warning": 1}
 
 
 def view_target(
@@ -201,10 +208,14 @@ def view_target(
                 if found is None or found[0] != reason:
                     break
                 since = obs.started
-        elif paging:
+        elif serious := [a for a in paging if a.get("severity") in _CARD_SEVERITY]:
             state_name = "degraded"
             reason = "alert"
-            first = min(paging, key=lambda a: str(a.get("since") or ""))
+            # The most severe first, then the oldest of those: what the card says and shows.
+            first = min(
+                serious,
+                key=lambda a: (_CARD_SEVERITY[str(a["severity"])], str(a.get("since") or "")),
+            )
             annotations = first.get("annotations") or {}
             fields = {
                 f"summary_{lang}": str(annotations.get(f"summary_{lang}") or first["rule"])
@@ -217,9 +228,19 @@ def view_target(
         reason = "maintenance"
         fields = {"window": str(window["name"])}
         since = _parse(window.get("start"))
+    worst = min(
+        (
+            str(a["severity"])
+            for a in mine
+            if not a.get("held") and a.get("severity") in _CARD_SEVERITY
+        ),
+        key=_CARD_SEVERITY.__getitem__,
+        default="",
+    )
     return TargetView(
         target=target,
         state=state_name,
+        severity=worst,
         probe_state=probe_state,
         since=since,
         reason=reason,

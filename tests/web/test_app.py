@@ -92,6 +92,7 @@ def test_states_and_reasons() -> None:
         "target": "a",
         "rule": "HighLatency",
         "state": "firing",
+        "severity": "warning",
         "held": None,
         "since": "2025-10-14T00:00:00Z",
         "annotations": {"summary_vi": "a trễ cao", "summary_en": "a is slow"},

@@ -104,6 +104,7 @@ def firing(target_name: str, rule: str = "HighLatency", **more: Any) -> dict[str
         "target": target_name,
         "rule": rule,
         "state": "firing",
+        "severity": "warning",
         "held": None,
         "since": iso(T0 - 600),
         "annotations": {
@@ -213,6 +214,28 @@ def test_a_firing_alert_of_its_own_degrades_unless_held() -> None:
     assert view(up, alerts=[bare]).reason_text("en") == "HighLatency"
     # Loss is the probe's own finding: it comes before an alert.
     assert view(one(target("a"), ok(loss(0.5))), alerts=[firing("a")]).reason == "packet_loss"
+
+
+def test_the_most_severe_alert_colours_and_words_the_card() -> None:
+    """Issue 14: a router with its uplink down (warning, older) and its BGP session lost
+    (critical, newer) shows the critical one, in red; an info alert never colours a card."""
+    up = one(target("r"), ok())
+    uplink = firing("r", "InterfaceDown", since=iso(T0 - 900))
+    uplink["annotations"] = {"summary_vi": "r: cổng mất kết nối", "summary_en": "r: port down"}
+    bgp = firing("r", "BgpPeerDown", severity="critical", since=iso(T0 - 300))
+    bgp["annotations"] = {"summary_vi": "r: mất phiên BGP", "summary_en": "r: BGP down"}
+    v = view(up, alerts=[uplink, bgp])
+    assert (v.state, v.severity, v.reason_text("vi")) == (
+        "degraded",
+        "critical",
+        "r: mất phiên BGP",
+    )
+    assert v.since == T0 - 300
+    assert view(up, alerts=[uplink]).severity == "warning"
+    restarted = firing("r", "AgentRestarted", severity="info")
+    info = view(up, alerts=[restarted])
+    assert (info.state, info.severity) == ("up", "")  # listed, not shown on the card
+    assert len(info.alerts) == 1
 
 
 def test_unknown_before_the_first_probe() -> None:
