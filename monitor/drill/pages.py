@@ -103,11 +103,13 @@ class FaultRecord:
     webhook_messages: int = 0
     webhook_firing: int = 0
     telegram_messages: int = 0
-    escalation_messages: int = 0
+    escalation_messages: int = 0  # escalation messages naming the fault's target
+    escalated: list[str] = field(default_factory=list)  # alertname/target of every escalation
     acknowledged: bool = False
     mixed_language: int = 0
     alerts: list[str] = field(default_factory=list)  # alertname/target:status, in order
     examples: list[str] = field(default_factory=list)  # the first Telegram texts, verbatim
+    texts: list[str] = field(default_factory=list)  # every Telegram text, verbatim
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,6 +238,7 @@ def drill_settings(shipped: Path, workdir: Path, port: int, receivers_port: int)
         {
             "match": {"severity": ["critical", "warning", "info"]},
             "receivers": ["drill-webhook", "drill-telegram"],
+            "group_wait": "10s",  # a router's uplink and BGP session: one page
             "escalate": [{"after": ESCALATE_AFTER, "receivers": ["drill-escalation"]}],
         }
     ]
@@ -274,7 +277,9 @@ def _record(fault: Fault, messages: list[Message]) -> FaultRecord:
     rec = FaultRecord(fault.name, fault.target, fault.mode)
     for m in messages:
         if m.receiver == "escalation":
-            rec.escalation_messages += 1
+            named = [f"{name}/{target}" for name, target, status in m.alerts if status == "firing"]
+            rec.escalated += named
+            rec.escalation_messages += any(a.endswith("/" + fault.target) for a in named)
         elif m.receiver == "webhook":
             rec.webhook_messages += 1
             rec.webhook_firing += m.status == "firing"
@@ -282,6 +287,7 @@ def _record(fault: Fault, messages: list[Message]) -> FaultRecord:
         else:
             rec.telegram_messages += 1
             rec.mixed_language += m.mixed
+            rec.texts.append(m.text)
             if len(rec.examples) < 2:
                 rec.examples.append(m.text)
     return rec
@@ -341,7 +347,8 @@ async def run_pages_drill(
                 return not await _firing(http, base, target)
 
             with contextlib.suppress(TimeoutError):  # still firing: the record shows it
-                await wait_for("every alert resolved", quiet, 60, 1.0)
+                # A level alert (loss) ends only after it settled 2 minutes: wait for it.
+                await wait_for("every alert resolved", quiet, 200, 1.0)
             await asyncio.sleep(6.0)  # the resolved messages' delivery
             record = _record(fault, receivers.since(began))
             record.acknowledged = rec_ack
@@ -368,7 +375,7 @@ async def _press_first(receivers: Receivers, target: str, hold: float) -> bool:
 
 def markdown(records: list[FaultRecord]) -> str:
     lines = [
-        "| fault | webhook messages (firing) | Telegram messages | escalation messages "
+        "| fault | webhook messages (firing) | Telegram messages | escalations of the fault "
         "| mixed-language texts | alerts |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
