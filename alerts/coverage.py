@@ -15,7 +15,6 @@ restart interrupts stays as written; the first result after the restart opens a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from alerts import db
 from monitor.config import Target
 from monitor.core.clock import Clock, SystemClock
+from monitor.core.tasks import stop_task
 from monitor.runtime.store import Observation, Store, TargetState
 
 __all__ = ["FLUSH", "Coverage", "Span", "read_coverage"]
@@ -150,11 +150,8 @@ class Coverage:
 
     async def aclose(self) -> None:
         """Write what is open, as far as now, before the database closes."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         future = self.flush()
         if future is not None:
             try:

@@ -73,6 +73,7 @@ from monitor.config import Phase, Settings, Target
 from monitor.core.clock import Clock, SystemClock
 from monitor.core.i18n import Lang, evidence_text, failure_text
 from monitor.core.labels import target_labels
+from monitor.core.tasks import stop_task
 from monitor.runtime import metrics
 from monitor.runtime.store import Observation, Store, TargetEvent, TargetState
 
@@ -353,11 +354,8 @@ class AlertEngine:
         self._tick_now(now)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._started:
             self._memory.flush(self._clock.time())
         await self.dispatcher.aclose()

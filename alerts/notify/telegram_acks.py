@@ -24,6 +24,7 @@ import aiohttp
 
 from alerts.settings import TelegramReceiver
 from monitor.core.i18n import Lang, message_words
+from monitor.core.tasks import stop_task
 
 __all__ = ["CALLBACK_PREFIX", "Acknowledge", "TelegramAcks", "button"]
 
@@ -84,11 +85,8 @@ class TelegramAcks:
         self._task = asyncio.create_task(self._run(), name=f"telegram-acks:{self.name}")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def _url(self, method: str) -> str:
         token = self.settings.token.get_secret_value()

@@ -7,6 +7,9 @@ clock       the ``Clock`` protocol (wall time, monotonic time, sleep) and the sy
 labels      label-set matching (``{"group": ["carrier", "venue"]}`` against a label set)
 i18n        Vietnamese and English words, local time formatting (Asia/Ho_Chi_Minh)
 waiting     ``wait_for``: poll a condition until it holds or a deadline passes
+tasks       ``stop_task``: cancel a background task and await its end
+localtime   times as people type them: local dates and times, or RFC 3339
+sandbox     the jinja2 sandbox of the http receiver's templates (imported by name, when used)
 """
 
 __all__: list[str] = []
