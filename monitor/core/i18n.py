@@ -159,6 +159,10 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "not_found": "Không tìm thấy đối tượng này.",
         "events": "Sự kiện từ thiết bị (SNMP trap)",
         "ports": "Cổng và kênh truyền",
+        "reload_refused": (
+            "Cấu hình mới bị từ chối: netmon vẫn chạy theo cấu hình cũ. Sửa tệp cấu hình rồi "
+            "nạp lại."
+        ),
         "other_ports": "Các cổng khác đang hoạt động",
         "port": "Cổng",
         "alias": "Mô tả (ifAlias)",
@@ -233,6 +237,10 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "not_found": "No such target.",
         "events": "Device events (SNMP traps)",
         "ports": "Ports and circuits",
+        "reload_refused": (
+            "The new settings were refused: netmon runs on the previous ones. Fix the file and "
+            "reload."
+        ),
         "other_ports": "Other ports, up",
         "port": "Port",
         "alias": "Description (ifAlias)",

@@ -307,6 +307,12 @@ def _base(
         "who": None if who is None or who.name == "anonymous" else f"{who.name} ({who.role})",
         "signed_in": bool(request.cookies.get(COOKIE)),
         "report_url": f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}",
+        # A refused reload: the NOC must know the settings on disk are not the ones running.
+        "reload_refused": (
+            service.last_reload_errors[:3]
+            if who is not None and who.at_least("noc") and not service.last_reload_ok
+            else []
+        ),
     }
 
 
@@ -508,8 +514,18 @@ async def _status_render(
     service = request.app[SERVICE]
     scope = tuple(sorted((k, tuple(v)) for k, v in who.scope.items()))
     signed_in = bool(request.cookies.get(COOKIE))
-    # id(settings): a reload shows at once.
-    key = (template, who.name, who.role, scope, lang, signed_in, id(service.settings))
+    # id(settings) and the last reload's time: a reload, taken or refused, shows at once.
+    key = (
+        template,
+        who.name,
+        who.role,
+        scope,
+        lang,
+        signed_in,
+        id(service.settings),
+        service.last_reload_at,
+        service.last_reload_ok,
+    )
     budget = request.app[RENDERS]
     now = time.monotonic()
     task = budget.cached(key, now)

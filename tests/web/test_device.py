@@ -133,3 +133,33 @@ async def test_the_target_page_shows_the_device(tmp_path: Path) -> None:
     assert "Ngừng hoạt động" in page and "Không có mô-đun (notPresent)" in page
     assert "Các cổng khác đang hoạt động (2)" in page
     assert '<tr class="bad"><td><code>127.0.3.1</code></td><td>Idle</td>' in page
+
+
+async def test_a_refused_reload_shows_as_a_banner_to_the_noc_only(tmp_path: Path) -> None:
+    """Issue 14: a reload refused leaves netmon on its old settings; the NOC sees it on every
+    page (with the first errors), an operator does not."""
+    from tests.support.web import NOC, TOKENS, VIETTEL, web_settings
+
+    service = Service(web_settings(tmp_path, tokens=TOKENS))
+    await service.start()
+    service.last_reload_ok = False
+    service.last_reload_errors = ["targets[3].http.expect_status[0]: not a valid integer"]
+    try:
+        async with TestClient(TestServer(make_app(service), host="127.0.0.1")) as client:
+
+            async def page(token: str, path: str = "/") -> str:
+                resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+                assert resp.status == 200
+                return await resp.text()
+
+            noc, operator = await page(NOC), await page(VIETTEL)
+            noc_target = await page(NOC, "/targets/vt")
+            service.last_reload_ok = True
+            fixed = await page(NOC)
+    finally:
+        await service.aclose()
+    banner = "Cấu hình mới bị từ chối: netmon vẫn chạy theo cấu hình cũ."
+    assert banner in noc and "targets[3].http.expect_status[0]" in noc
+    assert banner in noc_target
+    assert banner not in operator and "expect_status" not in operator
+    assert banner not in fixed
