@@ -224,7 +224,7 @@ class Drill:
         await wait_for(
             "HighPacketLoss resolved",
             lambda: self.sink.seen(*rec.expected[0], status="resolved"),
-            60 + 120,  # a level alert ends once settled: [alerts.flapping] settle, 2 minutes
+            60 + 30,  # a level alert ends once settled: the drill's [alerts.flapping] settle, 15 s
         )
         return self.finish(rec, since)
 

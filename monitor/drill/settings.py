@@ -122,6 +122,9 @@ def drill_settings(
                 {"match": {"alertname": ["Watchdog"]}, "receivers": ["am"]},
             ],
             "delivery": {"backoff_initial": "200ms", "backoff_max": "1s"},
+            # Probes every second here: a level alert settles in 15 s, not the shipped 2 minutes
+            # (which a per-test timeout of 120 s cannot wait for).
+            "flapping": {"settle": "15s"},
             # The lab's agents start with the lab: their uptime says "restarted" at first.
             "rules": [{"name": "AgentRestarted", "enabled": False}],
         },
