@@ -569,7 +569,7 @@ async def test_status_page_in_chromium(lab: Netmon) -> None:
             assert await page.locator("html").get_attribute("lang") == "vi"
             body = await page.inner_text("body")
             for heading in ("Nhà mạng và đường truyền", "Hội trường", "Trang thông tin điện tử",
-                            "Thông tin cơ sở", "Cảnh báo đang phát", "Giai đoạn"):  # fmt: skip
+                            "Thông tin cơ sở", "Cảnh báo hiện hành", "Giai đoạn"):  # fmt: skip
                 assert heading in body, heading
             assert await page.locator("li.card").count() == len(lab.names)
             expected = {
