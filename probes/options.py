@@ -144,6 +144,16 @@ class UsmCredentials(BaseModel):
 _CIRCUIT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def _check_regex(pattern: str | None) -> str | None:
+    """A regular expression the settings give (``snmp.interfaces``, a circuit's ``match``)."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return pattern
+
+
 class SnmpCircuit(BaseModel):
     """One entry of ``snmp.circuits``: an interface the NOC names, paged from the first poll.
 
@@ -175,15 +185,7 @@ class SnmpCircuit(BaseModel):
             )
         return value
 
-    @field_validator("match")
-    @classmethod
-    def _pattern(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-        return pattern
+    _pattern = field_validator("match")(_check_regex)
 
     @model_validator(mode="after")
     def _selects_something(self) -> SnmpCircuit:
@@ -261,15 +263,7 @@ class SnmpOptions(_Strict, UsmCredentials):
                 raise ValueError(f"{source!r} is not an IP address (trap_sources)") from None
         return normal
 
-    @field_validator("interfaces")
-    @classmethod
-    def _regex(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-        return pattern
+    _regex = field_validator("interfaces")(_check_regex)
 
     @field_validator("circuits")
     @classmethod

@@ -909,10 +909,7 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
     "bgp_state": {"vi": "trạng thái phiên BGP: {state}", "en": "BGP session state: {state}"},
     "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
     "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
-    "dns": {
-        "vi": "bản ghi DNS khác với giá trị mong đợi",
-        "en": "the DNS answer differs from the expected one",
-    },
+    "dns": _REASONS["answer"],  # the same words as the failure reason
     "trap": {
         "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
         "en": "the device sent {trap} (SNMP trap)",

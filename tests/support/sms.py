@@ -16,8 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.common import LoopbackServer
 
-class SmsGateway:
+
+class SmsGateway(LoopbackServer):
     def __init__(self, token: str, port: int = 0) -> None:
         self.token = token
         self.accepted: list[dict[str, Any]] = []
@@ -27,7 +29,6 @@ class SmsGateway:
         self.requests = 0
         self.answers: list[tuple[int, str] | float] = []
         self.port = port
-        self._runner: web.AppRunner | None = None
 
     async def _fault(self) -> web.Response | None:
         self.requests += 1
@@ -69,20 +70,7 @@ class SmsGateway:
         app = web.Application()
         app.router.add_post("/api/v1/messages", self._messages)
         app.router.add_get("/send", self._send)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.serve(app)
 
 
 @contextlib.asynccontextmanager

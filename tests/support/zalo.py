@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.common import LoopbackServer
+
 
 @dataclass
 class Sent:
@@ -36,7 +38,7 @@ class Sent:
     token: str
 
 
-class ZaloStandIn:
+class ZaloStandIn(LoopbackServer):
     def __init__(self, *, app_id: str, secret_key: str, refresh_token: str, port: int = 0) -> None:
         self.app_id = app_id
         self.secret_key = secret_key
@@ -50,7 +52,6 @@ class ZaloStandIn:
         self.answers_for: dict[str, list[tuple[int, dict[str, Any]] | float]] = {}
         self.not_followers: set[str] = set()
         self.port = port
-        self._runner: web.AppRunner | None = None
 
     def expire(self) -> None:
         self.valid.clear()
@@ -113,20 +114,7 @@ class ZaloStandIn:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._message)
         app.router.add_post("/v4/oa/access_token", self._refresh)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.serve(app)
 
 
 @contextlib.asynccontextmanager
