@@ -10,8 +10,10 @@ netmon's own health metrics are few and go through prometheus_client.
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -114,13 +116,72 @@ class _Prefixes:
         return out
 
 
+# Targets per block: each metric family's lines are kept in blocks of this many targets (in
+# the order their first results came, which is the scheduler's order of offsets, so the targets
+# that changed between two scrapes sit in few blocks), and each block keeps its lines gzipped.
+BLOCK_TARGETS = 256
+# Below this many bytes to compress, gzip is cheaper on the loop than a hop to a thread.
+_GZIP_INLINE = 64 * 1024
+
+
+def gzip_member(data: bytes) -> bytes:
+    """One gzip member (header, deflate at level 1, CRC and length). Members concatenated are
+    one valid gzip stream (RFC 1952 2.2); Prometheus's scraper (Go's gzip.Reader, multistream
+    by default) and Python's gzip read them all, so a scrape re-compresses only what changed."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31, 8)
+    return packer.compress(data) + packer.flush()
+
+
+class _Block:
+    """Up to BLOCK_TARGETS targets' lines of one family, and their gzip member once made."""
+
+    __slots__ = ("lines", "member", "version")
+
+    def __init__(self) -> None:
+        self.lines: dict[str, str] = {}  # target -> its lines of this family
+        self.member: bytes | None = None  # gzip of the joined lines; None: changed since
+        self.version = 0  # bumped at every change: a member made meanwhile is stale
+
+    def change(self) -> None:
+        self.member = None
+        self.version += 1
+
+    def text(self) -> bytes:
+        return "".join(self.lines.values()).encode()
+
+
+class _Family:
+    __slots__ = ("blocks", "head_member", "head_text", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        declared = BY_NAME.get(name)
+        if declared is None:
+            kind, text = "gauge", f"{name} as measured by the probe."
+        else:
+            kind, text = declared.type, declared.help
+        self.head_text = f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
+        self.head_member = gzip_member(self.head_text.encode())
+        self.blocks: list[_Block] = []
+
+    def block(self, index: int) -> _Block:
+        blocks = self.blocks
+        while len(blocks) <= index:
+            blocks.append(_Block())
+        return blocks[index]
+
+
 class MetricsRenderer:
-    """Keeps each target's rendered lines; joins them per family at scrape time."""
+    """Keeps each target's rendered lines, per family in blocks of targets, and each block's
+    gzip member; a scrape joins them and compresses only the blocks that changed since."""
 
     def __init__(self, store: Store) -> None:
-        self._fragments: dict[str, dict[str, str]] = {}  # family -> target -> lines
+        self._families: dict[str, _Family] = {}
         self._prefixes: dict[str, _Prefixes] = {}  # target -> its line heads
         self._families_of: dict[str, tuple[str, ...]] = {}  # target -> families it has lines in
+        self._slot: dict[str, int] = {}  # target -> its block's index
+        self._last_block = 0
+        self._last_fill = 0  # targets given the last block so far
         # The catalogue's order, then any family a probe emits undeclared (a defect
         # tests/probes/test_catalogue.py catches; its series are still exposed).
         self._order: list[str] = [family.name for family in CATALOGUE]
@@ -129,44 +190,118 @@ class MetricsRenderer:
             if state.latest is not None:
                 self._on_record(state, state.latest)
 
+    def _family(self, name: str) -> _Family:
+        family = self._families.get(name)
+        if family is None:
+            family = self._families[name] = _Family(name)
+            if name not in BY_NAME:
+                self._order.append(name)
+        return family
+
     def _on_record(self, state: TargetState, observation: Observation) -> None:
         target = state.target
         name = target.name
         prefixes = self._prefixes.get(name)
         if prefixes is None or prefixes.target is not target:  # new, or reloaded
             prefixes = self._prefixes[name] = _Prefixes(target)
+        slot = self._slot.get(name)
+        if slot is None:
+            # A new target goes last, as it would in one dict per family.
+            if self._last_fill >= BLOCK_TARGETS:
+                self._last_block += 1
+                self._last_fill = 0
+            slot = self._slot[name] = self._last_block
+            self._last_fill += 1
         rendered = prefixes.render(observation)
-        for family, lines in rendered.items():
-            per_target = self._fragments.get(family)
-            if per_target is None:
-                per_target = self._fragments[family] = {}
-                if family not in BY_NAME:
-                    self._order.append(family)
-            per_target[name] = lines
-        for family in self._families_of.get(name, ()):
-            if family not in rendered:
-                self._fragments[family].pop(name, None)
+        families = self._families
+        for family_name, lines in rendered.items():
+            family = families.get(family_name) or self._family(family_name)
+            block = family.block(slot)
+            kept = block.lines
+            if kept.get(name) != lines:
+                kept[name] = lines
+                block.change()
+        for family_name in self._families_of.get(name, ()):
+            if family_name not in rendered:
+                self._drop(family_name, slot, name)
         self._families_of[name] = tuple(rendered)
+
+    def _drop(self, family_name: str, slot: int, name: str) -> None:
+        block = self._families[family_name].blocks[slot]
+        if block.lines.pop(name, None) is not None:
+            block.change()
 
     def _on_remove(self, name: str) -> None:
         self._prefixes.pop(name, None)
-        for family in self._families_of.pop(name, ()):
-            self._fragments[family].pop(name, None)
+        slot = self._slot.pop(name, None)
+        for family_name in self._families_of.pop(name, ()):
+            if slot is not None:
+                self._drop(family_name, slot, name)
+
+    def _sections(self) -> Iterator[tuple[_Family, list[_Block]]]:
+        for name in self._order:
+            family = self._families.get(name)
+            if family is None:
+                continue
+            blocks = [block for block in family.blocks if block.lines]
+            if blocks:
+                yield family, blocks
 
     def render_probes(self) -> str:
         parts: list[str] = []
-        for family in self._order:
-            per_target = self._fragments.get(family)
-            if not per_target:
-                continue
-            declared = BY_NAME.get(family)
-            if declared is None:
-                kind, text = "gauge", f"{family} as measured by the probe."
-            else:
-                kind, text = declared.type, declared.help
-            parts.append(f"# HELP {family} {text}\n# TYPE {family} {kind}\n")
-            parts.append("".join(per_target.values()))
+        for family, blocks in self._sections():
+            parts.append(family.head_text)
+            for block in blocks:
+                parts.extend(block.lines.values())
         return "".join(parts)
+
+    def render_probes_bytes(self) -> bytes:
+        return self.render_probes().encode()
+
+    def _members(self) -> tuple[list[bytes | int], list[tuple[_Block, int, bytes]]]:
+        """The scrape's gzip members in order: bytes where a block's member is kept, else the
+        index of that block in the second list (the block, its version, its text)."""
+        parts: list[bytes | int] = []
+        stale: list[tuple[_Block, int, bytes]] = []
+        for family, blocks in self._sections():
+            parts.append(family.head_member)
+            for block in blocks:
+                if block.member is None:
+                    parts.append(len(stale))
+                    stale.append((block, block.version, block.text()))
+                else:
+                    parts.append(block.member)
+        return parts, stale
+
+    @staticmethod
+    def _assemble(parts: list[bytes | int], made: list[bytes]) -> bytes:
+        return b"".join(part if isinstance(part, bytes) else made[part] for part in parts)
+
+    @staticmethod
+    def _keep(stale: list[tuple[_Block, int, bytes]], made: list[bytes]) -> None:
+        for (block, version, _), member in zip(stale, made, strict=True):
+            if block.version == version:  # unchanged while it was compressed
+                block.member = member
+
+    def render_probes_gzip_sync(self) -> bytes:
+        """The probes' series as gzip members; only the blocks changed since the last scrape
+        are compressed."""
+        parts, stale = self._members()
+        made = [gzip_member(text) for _, _, text in stale]
+        self._keep(stale, made)
+        return self._assemble(parts, made)
+
+    async def render_probes_gzip(self) -> bytes:
+        """As render_probes_gzip_sync, compressing in a thread when there is much to compress
+        (zlib lets go of the GIL)."""
+        parts, stale = self._members()
+        texts = [text for _, _, text in stale]
+        if sum(map(len, texts)) <= _GZIP_INLINE:
+            made = [gzip_member(text) for text in texts]
+        else:
+            made = await asyncio.to_thread(lambda: [gzip_member(text) for text in texts])
+        self._keep(stale, made)
+        return self._assemble(parts, made)
 
 
 class ServiceCollector(Collector):
@@ -189,6 +324,10 @@ def service_registry(read: Callable[[], Iterable[Metric]]) -> CollectorRegistry:
 
 def render_service(registry: CollectorRegistry) -> str:
     return generate_latest(registry).decode()
+
+
+def render_service_bytes(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
 
 
 def gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gzip
 import logging
 import resource
 import socket
@@ -59,8 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Below this size gzip is cheaper on the loop than a hop to a thread.
-_GZIP_INLINE = 64 * 1024
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -393,16 +390,14 @@ async def metrics_handler(request: web.Request) -> web.Response:
         raise ApiError(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
     if verdict == "forbidden":
         raise ApiError(403, "an operator reads metrics through the query proxy")
-    body = request.app[SERVICE].render_metrics().encode()
+    service = request.app[SERVICE]
     if "gzip" in request.headers.get("Accept-Encoding", ""):
-        if len(body) > _GZIP_INLINE:
-            body = await asyncio.to_thread(gzip.compress, body, 1)
-        else:
-            body = gzip.compress(body, 1)
+        # Only what changed since the last scrape is compressed anew (monitor/runtime/metrics.py).
         return web.Response(
-            body=body, headers={"Content-Type": METRICS_TYPE, "Content-Encoding": "gzip"}
+            body=await service.render_metrics_gzip(),
+            headers={"Content-Type": METRICS_TYPE, "Content-Encoding": "gzip"},
         )
-    return web.Response(body=body, headers={"Content-Type": METRICS_TYPE})
+    return web.Response(body=service.render_metrics_bytes(), headers={"Content-Type": METRICS_TYPE})
 
 
 async def healthz_handler(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gzip
 import re
@@ -11,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Settings
+from monitor.runtime import metrics as metrics_module
 from monitor.runtime.metrics import (
     MetricsRenderer,
     escape_label_value,
@@ -274,3 +276,143 @@ async def test_metrics_endpoint_gzip_and_service_metrics() -> None:
         assert by_name["venue-viettel-uplink"]["state"] == "up"
         assert by_name["cong-thong-tin"]["state"] == "unknown"
     await service.aclose()
+
+
+class _Reference:
+    """The renderer as it was before the blocks (issue 17): one dict per family of each
+    target's render_target lines, joined per family in the catalogue's order."""
+
+    def __init__(self, store: Store) -> None:
+        self.fragments: dict[str, dict[str, str]] = {}
+        self.order = [family.name for family in CATALOGUE]
+        store.subscribe(self.on_record, self.on_remove)
+
+    def on_record(self, state: Any, observation: Observation) -> None:
+        rendered = render_target(state.target, observation)
+        for family, lines in rendered.items():
+            if family not in self.fragments:
+                self.fragments[family] = {}
+                if family not in BY_NAME:
+                    self.order.append(family)
+            self.fragments[family][state.target.name] = lines
+        for family, per_target in self.fragments.items():
+            if family not in rendered:
+                per_target.pop(state.target.name, None)
+
+    def on_remove(self, name: str) -> None:
+        for per_target in self.fragments.values():
+            per_target.pop(name, None)
+
+    def render(self) -> str:
+        parts = []
+        for family in self.order:
+            per_target = self.fragments.get(family)
+            if per_target:
+                declared = BY_NAME.get(family)
+                kind, text = (
+                    ("gauge", f"{family} as measured by the probe.")
+                    if declared is None
+                    else (declared.type, declared.help)
+                )
+                parts.append(f"# HELP {family} {text}\n# TYPE {family} {kind}\n")
+                parts.append("".join(per_target.values()))
+        return "".join(parts)
+
+
+def sections(text: str) -> list[tuple[str, list[str]]]:
+    """Each family's header and its lines, the lines sorted (their order within a family
+    carries no meaning to a scraper)."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines(True):
+        if line.startswith("# HELP"):
+            out.append((line, []))
+        elif line.startswith("# TYPE"):
+            out[-1] = (out[-1][0] + line, out[-1][1])
+        else:
+            out[-1][1].append(line)
+    return [(head, sorted(lines)) for head, lines in out]
+
+
+def test_blocks_and_gzip_members_give_the_old_text(monkeypatch: Any) -> None:
+    """Many targets over several blocks, results that change, fail, recover, targets removed
+    and relabelled: the text is the old renderer's (byte for byte while no target's lines left
+    a family and came back; family by family, the same lines, after), its gzip decompresses to
+    the same bytes, and a scrape re-compresses only the blocks whose lines changed."""
+    monkeypatch.setattr(metrics_module, "BLOCK_TARGETS", 8)
+    made: list[int] = []
+    real_member = metrics_module.gzip_member
+
+    def counting_member(data: bytes) -> bytes:
+        made.append(len(data))
+        return real_member(data)
+
+    monkeypatch.setattr(metrics_module, "gzip_member", counting_member)
+    specs = [
+        {**UPLINK, "name": f"uplink-{i:02d}", "labels": {"carrier": f'c"{i % 3}', "site": "hội"}}
+        for i in range(30)
+    ] + [{**SWITCH, "name": f"switch-{i}"} for i in range(5)]
+    store = Store()
+    reference = _Reference(store)
+    renderer = MetricsRenderer(store)
+    store.set_targets(settings(*specs).targets)
+
+    def icmp(rtt: float) -> ProbeResult:
+        return dataclasses.replace(
+            ICMP_OK, samples=(*ICMP_OK.samples[:3], Sample("probe_icmp_rtt_seconds", rtt))
+        )
+
+    for i in range(30):
+        store.record(f"uplink-{i:02d}", Observation(icmp(i / 1000), 1.0, 0.5))
+    for i in range(5):
+        store.record(f"switch-{i}", Observation(SWITCH_OK, 1.0, 0.25))
+    assert renderer.render_probes() == reference.render()
+    whole = renderer.render_probes_bytes()
+    assert gzip.decompress(renderer.render_probes_gzip_sync()) == whole
+    first = len(made)
+    assert first > 10  # the family heads and every block: made once
+    made.clear()
+    assert gzip.decompress(renderer.render_probes_gzip_sync()) == whole
+    assert made == []  # nothing changed: nothing compressed
+    # One target's new RTT: only its block of the RTT family is compressed anew; its other
+    # lines are the same bytes as before.
+    store.record("uplink-03", Observation(icmp(0.25), 1.0, 0.5))
+    assert gzip.decompress(renderer.render_probes_gzip_sync()) == renderer.render_probes_bytes()
+    assert len(made) == 1
+    made.clear()
+    store.record("uplink-12", Observation(HTTP_DOWN, 2.0, 1.0))  # fails: other families
+    store.record("uplink-12", Observation(icmp(0.5), 3.0, 1.0))  # and back
+    store.record("switch-2", Observation(HTTP_DOWN, 2.0, 1.0))
+    # uplink-12's ICMP lines came back: the old renderer put them last in their families, the
+    # blocks last in uplink-12's block.
+    assert sections(renderer.render_probes()) == sections(reference.render())
+    assert gzip.decompress(renderer.render_probes_gzip_sync()) == renderer.render_probes_bytes()
+    assert 0 < len(made) < first
+    # Removals and a relabel: the order within a family may now differ; the lines may not.
+    kept = [s for s in specs if s["name"] not in ("uplink-05", "uplink-20")]
+    kept[0] = {**kept[0], "labels": {"carrier": "vnpt"}}
+    store.set_targets(settings(*kept).targets)
+    store.record(str(kept[0]["name"]), Observation(icmp(0.75), 4.0, 0.5))
+    text = renderer.render_probes()
+    assert sections(text) == sections(reference.render())
+    assert "uplink-05" not in text and "uplink-20" not in text
+    assert gzip.decompress(renderer.render_probes_gzip_sync()).decode() == text
+    parse(text)  # still valid text format
+
+
+async def test_gzip_in_a_thread_keeps_no_member_of_a_block_changed_meanwhile(
+    monkeypatch: Any,
+) -> None:
+    """Much to compress goes to a thread; a result that lands meanwhile must not be hidden by
+    the member made from the text before it."""
+    monkeypatch.setattr(metrics_module, "_GZIP_INLINE", 0)
+    store = Store()
+    renderer = MetricsRenderer(store)
+    store.set_targets(settings(UPLINK).targets)
+    store.record("venue-viettel-uplink", Observation(ICMP_OK, 1.0, 0.5))
+    scrape = asyncio.ensure_future(renderer.render_probes_gzip())
+    await asyncio.sleep(0)  # the scrape took its texts and waits on the thread
+    store.record("venue-viettel-uplink", Observation(ICMP_OK, 2.0, 0.75))
+    assert b"} 0.5\n" in gzip.decompress(await scrape)  # what it took
+    again = gzip.decompress(await renderer.render_probes_gzip())
+    assert b"probe_duration_seconds{" in again and b"} 0.75\n" in again
+    assert again == renderer.render_probes_bytes()
