@@ -95,7 +95,7 @@ def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def scrape_of(renderer: MetricsRenderer) -> Callable[[], bytes]:
-    zipped = getattr(renderer, "render_probes_gzip_sync", None)
+    zipped = getattr(renderer, "render_gzip_sync", None)
     if zipped is not None:
         return zipped  # type: ignore[no-any-return]
     return lambda: gzip.compress(renderer.render_probes().encode(), 1)  # the older renderer

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -118,32 +119,122 @@ class _Prefixes:
 
 # Targets per block: each metric family's lines are kept in blocks of this many targets (in
 # the order their first results came, which is the scheduler's order of offsets, so the targets
-# that changed between two scrapes sit in few blocks), and each block keeps its lines gzipped.
+# that changed between two scrapes sit in few blocks), and each block keeps its lines deflated.
 BLOCK_TARGETS = 256
-# Below this many bytes to compress, gzip is cheaper on the loop than a hop to a thread.
+# Below this many bytes to compress, deflate is cheaper on the loop than a hop to a thread.
 _GZIP_INLINE = 64 * 1024
 
+# The gzip body of a scrape is ONE gzip member (curl --compressed and browsers read only the
+# first member of a multi-member body; Prometheus's Go reader reads them all) whose deflate
+# stream is the kept pieces one after the other: each piece is deflated on its own and ends in
+# a sync flush (byte-aligned, not final), so the pieces concatenate into one valid stream, as
+# pigz does. The member's CRC-32 is combined from the pieces' (zlib's crc32_combine, which
+# Python's zlib does not expose, in the GF(2) arithmetic below).
+_GZIP_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, no mtime, OS unknown
+_DEFLATE_END = b"\x03\x00"  # an empty final block
+_CRC_POLY = 0xEDB88320  # CRC-32, reflected
 
-def gzip_member(data: bytes) -> bytes:
-    """One gzip member (header, deflate at level 1, CRC and length). Members concatenated are
-    one valid gzip stream (RFC 1952 2.2); Prometheus's scraper (Go's gzip.Reader, multistream
-    by default) and Python's gzip read them all, so a scrape re-compresses only what changed."""
-    packer = zlib.compressobj(1, zlib.DEFLATED, 31, 8)
-    return packer.compress(data) + packer.flush()
+
+def _multmodp(a: int, b: int) -> int:
+    """a(x) * b(x) modulo the CRC-32 polynomial, reflected (zlib's multmodp)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+
+
+def _x2n_table() -> list[int]:
+    table, p = [], 1 << 30  # x^1
+    for _ in range(32):
+        table.append(p)
+        p = _multmodp(p, p)
+    return table
+
+
+_X2N = _x2n_table()  # x^(2^n) modulo the polynomial
+
+
+_SHIFT_BYTES: list[list[int]] = []  # [j][k]: x^(8 * (k << 8j)) modulo the polynomial
+
+
+def _shift_tables() -> list[list[int]]:
+    if not _SHIFT_BYTES:  # made at the first scrape: 1,024 products, a few ms once
+        for j in range(4):
+            one = _X2N[3 + 8 * j]  # x^(8 * 2^(8j))
+            row = [1 << 31, one]
+            for _ in range(254):
+                row.append(_multmodp(row[-1], one))
+            _SHIFT_BYTES.append(row)
+    return _SHIFT_BYTES
+
+
+def _shift_of(length: int) -> int:
+    """x^(8 * length) modulo the polynomial: what a CRC is multiplied by to skip length bytes
+    (a product of one table entry per byte of ``length``)."""
+    tables = _shift_tables()
+    p = 0
+    for j in range(4):
+        k = (length >> (8 * j)) & 0xFF
+        if k:
+            p = tables[j][k] if not p else _multmodp(tables[j][k], p)
+    return p or 1 << 31
+
+
+class Piece:
+    """Some text deflated on its own (sync-flushed), with what the gzip trailer needs."""
+
+    __slots__ = ("crc", "deflated", "shift", "size")
+
+    def __init__(self, text: bytes) -> None:
+        packer = zlib.compressobj(1, zlib.DEFLATED, -15, 8)
+        self.deflated = packer.compress(text) + packer.flush(zlib.Z_SYNC_FLUSH)
+        self.crc = zlib.crc32(text)
+        self.size = len(text)
+        self.shift = _shift_of(len(text))
+
+
+def gzip_of(pieces: Sequence[Piece], known: list[tuple[Piece, int, int]] | None = None) -> bytes:
+    """One gzip member whose deflate stream is the pieces' in order. ``known`` holds the
+    previous call's pieces with the CRC and size after each; the CRC of the pieces they share
+    at the start is not combined anew, and ``known`` is updated for the next call."""
+    crc = size = 0
+    start = 0
+    if known is not None:
+        for start, (piece, after, total) in enumerate(known[: len(pieces)]):
+            if pieces[start] is not piece:
+                del known[start:]
+                break
+            crc, size = after, total
+        else:
+            start = min(len(known), len(pieces))
+            del known[start:]
+    for piece in pieces[start:]:
+        crc = _multmodp(piece.shift, crc) ^ piece.crc  # zlib's crc32_combine
+        size += piece.size
+        if known is not None:
+            known.append((piece, crc, size))
+    parts = [_GZIP_HEAD, *(piece.deflated for piece in pieces), _DEFLATE_END]
+    parts.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return b"".join(parts)
 
 
 class _Block:
-    """Up to BLOCK_TARGETS targets' lines of one family, and their gzip member once made."""
+    """Up to BLOCK_TARGETS targets' lines of one family, and their deflated piece once made."""
 
-    __slots__ = ("lines", "member", "version")
+    __slots__ = ("lines", "piece", "version")
 
     def __init__(self) -> None:
         self.lines: dict[str, str] = {}  # target -> its lines of this family
-        self.member: bytes | None = None  # gzip of the joined lines; None: changed since
-        self.version = 0  # bumped at every change: a member made meanwhile is stale
+        self.piece: Piece | None = None  # the joined lines deflated; None: changed since
+        self.version = 0  # bumped at every change: a piece made meanwhile is stale
 
     def change(self) -> None:
-        self.member = None
+        self.piece = None
         self.version += 1
 
     def text(self) -> bytes:
@@ -151,7 +242,7 @@ class _Block:
 
 
 class _Family:
-    __slots__ = ("blocks", "head_member", "head_text", "name")
+    __slots__ = ("blocks", "head_piece", "head_text", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -161,7 +252,7 @@ class _Family:
         else:
             kind, text = declared.type, declared.help
         self.head_text = f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
-        self.head_member = gzip_member(self.head_text.encode())
+        self.head_piece = Piece(self.head_text.encode())
         self.blocks: list[_Block] = []
 
     def block(self, index: int) -> _Block:
@@ -173,13 +264,14 @@ class _Family:
 
 class MetricsRenderer:
     """Keeps each target's rendered lines, per family in blocks of targets, and each block's
-    gzip member; a scrape joins them and compresses only the blocks that changed since."""
+    deflated piece; a scrape joins them and deflates only the blocks that changed since."""
 
     def __init__(self, store: Store) -> None:
         self._families: dict[str, _Family] = {}
         self._prefixes: dict[str, _Prefixes] = {}  # target -> its line heads
         self._families_of: dict[str, tuple[str, ...]] = {}  # target -> families it has lines in
         self._slot: dict[str, int] = {}  # target -> its block's index
+        self._crcs: list[tuple[Piece, int, int]] = []  # the last scrape's, for gzip_of
         self._last_block = 0
         self._last_fill = 0  # targets given the last block so far
         # The catalogue's order, then any family a probe emits undeclared (a defect
@@ -258,50 +350,52 @@ class MetricsRenderer:
     def render_probes_bytes(self) -> bytes:
         return self.render_probes().encode()
 
-    def _members(self) -> tuple[list[bytes | int], list[tuple[_Block, int, bytes]]]:
-        """The scrape's gzip members in order: bytes where a block's member is kept, else the
-        index of that block in the second list (the block, its version, its text)."""
-        parts: list[bytes | int] = []
+    def _pieces(self) -> tuple[list[Piece | int], list[tuple[_Block, int, bytes]]]:
+        """The scrape's pieces in order: a block's kept piece, or the index of that block in
+        the second list (the block, its version, its text) when it changed since."""
+        parts: list[Piece | int] = []
         stale: list[tuple[_Block, int, bytes]] = []
         for family, blocks in self._sections():
-            parts.append(family.head_member)
+            parts.append(family.head_piece)
             for block in blocks:
-                if block.member is None:
+                if block.piece is None:
                     parts.append(len(stale))
                     stale.append((block, block.version, block.text()))
                 else:
-                    parts.append(block.member)
+                    parts.append(block.piece)
         return parts, stale
 
-    @staticmethod
-    def _assemble(parts: list[bytes | int], made: list[bytes]) -> bytes:
-        return b"".join(part if isinstance(part, bytes) else made[part] for part in parts)
+    def _finish(
+        self,
+        parts: list[Piece | int],
+        stale: list[tuple[_Block, int, bytes]],
+        made: list[Piece],
+        tail: bytes,
+    ) -> bytes:
+        for (block, version, _), piece in zip(stale, made, strict=True):
+            if block.version == version:  # unchanged while it was deflated
+                block.piece = piece
+        pieces = [part if isinstance(part, Piece) else made[part] for part in parts]
+        if tail:
+            pieces.append(Piece(tail))
+        return gzip_of(pieces, self._crcs)
 
-    @staticmethod
-    def _keep(stale: list[tuple[_Block, int, bytes]], made: list[bytes]) -> None:
-        for (block, version, _), member in zip(stale, made, strict=True):
-            if block.version == version:  # unchanged while it was compressed
-                block.member = member
+    def render_gzip_sync(self, tail: bytes = b"") -> bytes:
+        """The probes' series, then ``tail``, gzipped; only the blocks changed since the last
+        scrape are deflated anew."""
+        parts, stale = self._pieces()
+        return self._finish(parts, stale, [Piece(text) for _, _, text in stale], tail)
 
-    def render_probes_gzip_sync(self) -> bytes:
-        """The probes' series as gzip members; only the blocks changed since the last scrape
-        are compressed."""
-        parts, stale = self._members()
-        made = [gzip_member(text) for _, _, text in stale]
-        self._keep(stale, made)
-        return self._assemble(parts, made)
-
-    async def render_probes_gzip(self) -> bytes:
-        """As render_probes_gzip_sync, compressing in a thread when there is much to compress
-        (zlib lets go of the GIL)."""
-        parts, stale = self._members()
+    async def render_gzip(self, tail: bytes = b"") -> bytes:
+        """As render_gzip_sync, deflating in a thread when there is much to deflate (zlib
+        lets go of the GIL)."""
+        parts, stale = self._pieces()
         texts = [text for _, _, text in stale]
         if sum(map(len, texts)) <= _GZIP_INLINE:
-            made = [gzip_member(text) for text in texts]
+            made = [Piece(text) for text in texts]
         else:
-            made = await asyncio.to_thread(lambda: [gzip_member(text) for text in texts])
-        self._keep(stale, made)
-        return self._assemble(parts, made)
+            made = await asyncio.to_thread(lambda: [Piece(text) for text in texts])
+        return self._finish(parts, stale, made, tail)
 
 
 class ServiceCollector(Collector):

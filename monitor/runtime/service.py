@@ -155,10 +155,9 @@ class Service:
         return self.renderer.render_probes_bytes() + metrics.render_service_bytes(self.registry)
 
     async def render_metrics_gzip(self) -> bytes:
-        """/metrics gzipped: the probes' kept members, then netmon's own figures (a few lines,
-        read anew each scrape) as one more member."""
-        probes = await self.renderer.render_probes_gzip()
-        return probes + metrics.gzip_member(metrics.render_service_bytes(self.registry))
+        """/metrics gzipped: the probes' kept pieces, then netmon's own figures (a few lines,
+        read anew each scrape)."""
+        return await self.renderer.render_gzip(metrics.render_service_bytes(self.registry))
 
     def _service_metrics(self) -> Iterable[Metric]:
         stats = self.scheduler.stats

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import gzip
 import re
+import zlib
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -260,7 +261,7 @@ async def test_metrics_endpoint_gzip_and_service_metrics() -> None:
         )
         assert zipped.headers["Content-Encoding"] == "gzip"
         # The same text but for the process_* figures, read anew at each scrape (memory moves).
-        assert steady(gzip.decompress(await zipped.read()).decode()) == steady(text)
+        assert steady(one_member(await zipped.read()).decode()) == steady(text)
         series = parse(text)
         assert series["netmon_config_last_reload_successful"][0][1] == 1
         kinds = {lab["kind"] for lab, _ in series["netmon_probes_in_flight"]}
@@ -276,6 +277,15 @@ async def test_metrics_endpoint_gzip_and_service_metrics() -> None:
         assert by_name["venue-viettel-uplink"]["state"] == "up"
         assert by_name["cong-thong-tin"]["state"] == "unknown"
     await service.aclose()
+
+
+def one_member(body: bytes) -> bytes:
+    """The text of a gzip body that is one member, all of it: what curl --compressed and a
+    browser read (they stop after the first member)."""
+    reader = zlib.decompressobj(31)
+    text = reader.decompress(body)
+    assert reader.eof and reader.unused_data == b""
+    return text
 
 
 class _Reference:
@@ -333,20 +343,20 @@ def sections(text: str) -> list[tuple[str, list[str]]]:
     return [(head, sorted(lines)) for head, lines in out]
 
 
-def test_blocks_and_gzip_members_give_the_old_text(monkeypatch: Any) -> None:
+def test_blocks_and_their_deflated_pieces_give_the_old_text(monkeypatch: Any) -> None:
     """Many targets over several blocks, results that change, fail, recover, targets removed
     and relabelled: the text is the old renderer's (byte for byte while no target's lines left
     a family and came back; family by family, the same lines, after), its gzip decompresses to
     the same bytes, and a scrape re-compresses only the blocks whose lines changed."""
     monkeypatch.setattr(metrics_module, "BLOCK_TARGETS", 8)
-    made: list[int] = []
-    real_member = metrics_module.gzip_member
+    made: list[bytes] = []
 
-    def counting_member(data: bytes) -> bytes:
-        made.append(len(data))
-        return real_member(data)
+    class CountingPiece(metrics_module.Piece):
+        def __init__(self, text: bytes) -> None:
+            made.append(text)
+            super().__init__(text)
 
-    monkeypatch.setattr(metrics_module, "gzip_member", counting_member)
+    monkeypatch.setattr(metrics_module, "Piece", CountingPiece)
     specs = [
         {**UPLINK, "name": f"uplink-{i:02d}", "labels": {"carrier": f'c"{i % 3}', "site": "hội"}}
         for i in range(30)
@@ -367,16 +377,17 @@ def test_blocks_and_gzip_members_give_the_old_text(monkeypatch: Any) -> None:
         store.record(f"switch-{i}", Observation(SWITCH_OK, 1.0, 0.25))
     assert renderer.render_probes() == reference.render()
     whole = renderer.render_probes_bytes()
-    assert gzip.decompress(renderer.render_probes_gzip_sync()) == whole
+    body = renderer.render_gzip_sync()
+    assert one_member(body) == gzip.decompress(body) == whole
     first = len(made)
     assert first > 10  # the family heads and every block: made once
     made.clear()
-    assert gzip.decompress(renderer.render_probes_gzip_sync()) == whole
+    assert one_member(renderer.render_gzip_sync()) == whole
     assert made == []  # nothing changed: nothing compressed
     # One target's new RTT: only its block of the RTT family is compressed anew; its other
     # lines are the same bytes as before.
     store.record("uplink-03", Observation(icmp(0.25), 1.0, 0.5))
-    assert gzip.decompress(renderer.render_probes_gzip_sync()) == renderer.render_probes_bytes()
+    assert one_member(renderer.render_gzip_sync()) == renderer.render_probes_bytes()
     assert len(made) == 1
     made.clear()
     store.record("uplink-12", Observation(HTTP_DOWN, 2.0, 1.0))  # fails: other families
@@ -385,7 +396,7 @@ def test_blocks_and_gzip_members_give_the_old_text(monkeypatch: Any) -> None:
     # uplink-12's ICMP lines came back: the old renderer put them last in their families, the
     # blocks last in uplink-12's block.
     assert sections(renderer.render_probes()) == sections(reference.render())
-    assert gzip.decompress(renderer.render_probes_gzip_sync()) == renderer.render_probes_bytes()
+    assert one_member(renderer.render_gzip_sync()) == renderer.render_probes_bytes()
     assert 0 < len(made) < first
     # Removals and a relabel: the order within a family may now differ; the lines may not.
     kept = [s for s in specs if s["name"] not in ("uplink-05", "uplink-20")]
@@ -395,24 +406,24 @@ def test_blocks_and_gzip_members_give_the_old_text(monkeypatch: Any) -> None:
     text = renderer.render_probes()
     assert sections(text) == sections(reference.render())
     assert "uplink-05" not in text and "uplink-20" not in text
-    assert gzip.decompress(renderer.render_probes_gzip_sync()).decode() == text
+    assert one_member(renderer.render_gzip_sync()).decode() == text
     parse(text)  # still valid text format
 
 
-async def test_gzip_in_a_thread_keeps_no_member_of_a_block_changed_meanwhile(
+async def test_deflate_in_a_thread_keeps_no_piece_of_a_block_changed_meanwhile(
     monkeypatch: Any,
 ) -> None:
     """Much to compress goes to a thread; a result that lands meanwhile must not be hidden by
-    the member made from the text before it."""
+    the piece made from the text before it."""
     monkeypatch.setattr(metrics_module, "_GZIP_INLINE", 0)
     store = Store()
     renderer = MetricsRenderer(store)
     store.set_targets(settings(UPLINK).targets)
     store.record("venue-viettel-uplink", Observation(ICMP_OK, 1.0, 0.5))
-    scrape = asyncio.ensure_future(renderer.render_probes_gzip())
+    scrape = asyncio.ensure_future(renderer.render_gzip())
     await asyncio.sleep(0)  # the scrape took its texts and waits on the thread
     store.record("venue-viettel-uplink", Observation(ICMP_OK, 2.0, 0.75))
-    assert b"} 0.5\n" in gzip.decompress(await scrape)  # what it took
-    again = gzip.decompress(await renderer.render_probes_gzip())
+    assert b"} 0.5\n" in one_member(await scrape)  # what it took
+    again = one_member(await renderer.render_gzip())
     assert b"probe_duration_seconds{" in again and b"} 0.75\n" in again
     assert again == renderer.render_probes_bytes()
