@@ -564,6 +564,16 @@ class AlertEngine:
     ) -> None:
         name = state.target.name
         condition = rule.condition
+        existing = self._by_target.get(name, {}).get(rule.name, {})
+        quick = condition.quick
+        if quick is not None and not existing:
+            # No alert of this rule on this target: unless a series holds now, this result
+            # changes nothing (the steady state of almost every result), so say so cheaply.
+            for labels, value in index.get(quick.name, ()):
+                if quick.holds(value) and quick.selects(labels):
+                    break
+            else:
+                return
         now = obs.started
         excluded: list[Labels] = []
         if rule.unless is not None:
@@ -577,7 +587,6 @@ class AlertEngine:
             recovered = {
                 p.labels: recover.test(p, now) for p in self._values(recover, state, obs, index)
             }
-        existing = self._by_target.get(name, {}).get(rule.name, {})
         seen: set[str] = set()
         for point in self._values(condition, state, obs, index):
             labels = point.labels

@@ -39,7 +39,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from monitor.core.durations import parse_duration
 
@@ -241,6 +241,7 @@ class Condition:
     _selectors_: tuple[Selector, ...] = field(init=False, repr=False, compare=False)
     _uses_prev_: bool = field(init=False, repr=False, compare=False)
     _rate_windows_: frozenset[float] = field(init=False, repr=False, compare=False)
+    _quick_: Quick | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         root = self.root
@@ -253,6 +254,7 @@ class Condition:
         object.__setattr__(self, "_uses_prev_", any(t.kind == "prev" for t in terms))
         windows = frozenset(t.window for t in terms if t.window is not None)
         object.__setattr__(self, "_rate_windows_", windows)
+        object.__setattr__(self, "_quick_", _quick(root, selectors))
 
     def _comparisons(self) -> tuple[Comparison, ...]:
         return self._comparisons_
@@ -298,6 +300,13 @@ class Condition:
                 return term.window
         return None
 
+    @property
+    def quick(self) -> Quick | None:
+        """The condition in its most common shape, ``sample <op> number`` (the sample on the
+        left, numbers only on the right, no prev(), rate() or time()), ready to test a bare
+        value: None for any other shape."""
+        return self._quick_
+
     def matches(self, labels: Labels) -> bool:
         """Whether any selector of the condition selects a series with these labels."""
         return any(s.matches(labels) for s in self._selectors_)
@@ -314,6 +323,39 @@ class Condition:
             if not math.isnan(value):
                 return value
         return math.nan
+
+
+class Quick(NamedTuple):
+    """``sign × sample <op> threshold`` over the series whose labels include ``pairs``; what
+    ``Condition.test`` is for such a condition and a series its selector selects, made once
+    per rule (the engine asks it of every series of every result)."""
+
+    name: str  # the sample
+    pairs: Labels  # label pairs the series must carry (the selector's, all ``=``)
+    sign: float
+    op: Callable[[float, float], bool]
+    threshold: float
+
+    def selects(self, labels: Labels) -> bool:
+        return all(pair in labels for pair in self.pairs)
+
+    def holds(self, value: float) -> bool:
+        # NaN compares false, as Comparison.test says (!= would say true).
+        return value == value and self.op(self.sign * value, self.threshold)
+
+
+def _quick(root: Node, selectors: tuple[Selector, ...]) -> Quick | None:
+    if not isinstance(root, Comparison) or len(selectors) != 1 or len(root.left) != 1:
+        return None
+    (term,) = root.left
+    selector = selectors[0]
+    if term.kind != "sample" or any(t.kind != "number" for t in root.right):
+        return None
+    if selector.not_equal or any(value == "" for _, value in selector.equal):
+        return None  # "" means absent too: left to Selector.matches
+    threshold = _sum(root.right, None, 0.0)
+    assert isinstance(threshold, float)
+    return Quick(selector.name, selector.equal, term.sign, _OPS[root.op], threshold)
 
 
 class _Parser:

@@ -108,3 +108,58 @@ def test_rate_and_global_conditions() -> None:
 def test_errors_say_where_and_what(text: str, says: str) -> None:
     with pytest.raises(ExprError, match=re.escape(says)):
         parse(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "probe_success == 0",
+        "probe_icmp_packet_loss_ratio > 0.2",
+        'probe_icmp_rtt_seconds{stat="avg"} > 150ms',
+        "probe_icmp_jitter_seconds >= 30ms + 5ms",
+        "-probe_http_status_code < -399",
+        'ifOperStatus{ifName="ge-0/0/1",ifAlias="Uplink"} != 1',
+        "probe_dns_answer_rrs <= 0",
+    ],
+)
+def test_the_quick_form_says_what_test_says(text: str) -> None:
+    """The engine tests a rule's series with Condition.quick when it can (issue 17): for every
+    value, NaN and infinities too, and for labels that do and do not match, it must answer
+    what the full Condition.matches and Condition.test answer."""
+    condition = parse(text)
+    quick = condition.quick
+    assert quick is not None and condition.selector is not None
+    assert quick.name == condition.selector.name
+    label_sets = [
+        (),
+        (("stat", "avg"),),
+        (("stat", "max"),),
+        (("ifIndex", "3"), ("ifName", "ge-0/0/1"), ("ifAlias", "Uplink")),
+        (("ifName", "ge-0/0/1"),),
+    ]
+    values = [0.0, -0.0, 0.2, 0.2000001, 0.15, 0.151, 0.035, 0.03, 1.0, 2.0, 399.0, 400.0, -1.0]
+    values += [math.nan, math.inf, -math.inf, 1e300]
+    for labels in label_sets:
+        assert quick.selects(labels) is condition.matches(labels), labels
+        if not condition.matches(labels):
+            continue
+        for value in values:
+            full = condition.test(Point(labels, value), NOW) is True
+            assert quick.holds(value) is full, (labels, value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "probe_ssl_earliest_cert_expiry - time() < 21d",
+        "prev(ifOperStatus) == 1 and ifOperStatus != 1",
+        "rate(ifHCInOctets[5m]) > 1e9",
+        'ifOperStatus{ifAlias!="spare"} != 1',
+        'ifOperStatus{circuit=""} != 1',
+        "probe_duration_seconds > 5 or probe_duration_seconds < 0",
+        "5 < probe_duration_seconds",
+        "time() > 0",
+    ],
+)
+def test_other_shapes_have_no_quick_form(text: str) -> None:
+    assert parse(text).quick is None
