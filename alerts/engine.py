@@ -531,15 +531,20 @@ class AlertEngine:
         prev = condition.uses_prev
         # rate(): against the oldest result inside the window that has the series.
         rates: dict[Labels, dict[float, float]] = {lab: {} for lab, _ in current}
-        for window in condition.rate_windows:
+        for window in condition.rate_windows if current else ():
             oldest: dict[Labels, tuple[float, float]] = {}
             horizon = obs.started - window
-            for past in state.history:
+            missing = len(rates)  # series of this result not yet found in the history
+            for past in state.history:  # oldest first
                 if past.started < horizon or past.started >= obs.started:
                     continue
                 for sample in past.result.samples:
                     if sample.name == selector.name and sample.labels not in oldest:
                         oldest[sample.labels] = (past.started, sample.value)
+                        if sample.labels in rates:
+                            missing -= 1
+                if missing <= 0:
+                    break  # every series has its oldest point: later results cannot change it
             for labels, value in current:
                 then = oldest.get(labels)
                 if then is None or value < then[1] or obs.started <= then[0]:
@@ -565,16 +570,22 @@ class AlertEngine:
         name = state.target.name
         condition = rule.condition
         existing = self._by_target.get(name, {}).get(rule.name, {})
-        quick = condition.quick
-        if quick is not None and not existing:
-            # No alert of this rule on this target: unless a series holds now, this result
-            # changes nothing (the steady state of almost every result), so say so cheaply.
-            for labels, value in index.get(quick.name, ()):
-                if quick.holds(value) and quick.selects(labels):
-                    break
-            else:
-                return
         now = obs.started
+        if not existing:
+            # No alert of this rule on this target: unless a series holds now, this result
+            # changes nothing (the steady state of almost every result), so say so cheaply,
+            # before reading unless and recover.
+            quick = condition.quick
+            if quick is not None:
+                for labels, value in index.get(quick.name, ()):
+                    if quick.holds(value) and quick.selects(labels):
+                        break
+                else:
+                    return
+            elif not any(
+                condition.test(p, now) is True for p in self._values(condition, state, obs, index)
+            ):
+                return
         excluded: list[Labels] = []
         if rule.unless is not None:
             unless = rule.unless
@@ -590,10 +601,14 @@ class AlertEngine:
         seen: set[str] = set()
         for point in self._values(condition, state, obs, index):
             labels = point.labels
-            value = condition.shown(point, now)
             holds = condition.test(point, now) is True
+            if not holds and not existing:
+                continue  # no alert to step, none to make (below: the same, dearer)
             key = alert_key(rule.name, name, labels)
             alert = existing.get(key)
+            if alert is None and not holds:
+                continue
+            value = condition.shown(point, now)
             if rule.recover is not None and alert is not None and alert.state != "inactive":
                 # Active: it lasts until the recovery condition holds, whatever expr says now.
                 holds = holds or _recovered(recovered, labels) is not True
