@@ -575,6 +575,9 @@ class AlertEngine:
             # No alert of this rule on this target: unless a series holds now, this result
             # changes nothing (the steady state of almost every result), so say so cheaply,
             # before reading unless and recover.
+            selector = condition.selector
+            if selector is not None and selector.name not in index:
+                return  # no series it reads in this result
             quick = condition.quick
             if quick is not None:
                 for labels, value in index.get(quick.name, ()):

@@ -11,7 +11,6 @@ netmon's own health metrics are few and go through prometheus_client.
 from __future__ import annotations
 
 import asyncio
-import math
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,12 +29,12 @@ def escape_label_value(value: str) -> str:
 
 
 def format_value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
+    try:
+        whole = int(value)
+    except (OverflowError, ValueError):  # infinite, or NaN
+        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
+    if value == whole and -1e15 < value < 1e15:
+        return str(whole)
     return repr(value)
 
 
@@ -80,12 +79,14 @@ class _Prefixes:
     the same bytes as ``render_target`` (tests/runtime/test_metrics.py pins it), a third of
     its cost."""
 
-    __slots__ = ("base", "heads", "target")
+    __slots__ = ("base", "duration_head", "heads", "success_head", "target")
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.base = target_labels(target)
         self.heads: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self.success_head = self.head("probe_success", ())
+        self.duration_head = self.head("probe_duration_seconds", ())
 
     def head(self, name: str, extra: tuple[tuple[str, str], ...]) -> str:
         key = (name, extra)
@@ -101,8 +102,8 @@ class _Prefixes:
         result = observation.result
         head = self.head
         out: dict[str, str] = {
-            "probe_success": head("probe_success", ()) + ("1\n" if result.success else "0\n"),
-            "probe_duration_seconds": head("probe_duration_seconds", ())
+            "probe_success": self.success_head + ("1\n" if result.success else "0\n"),
+            "probe_duration_seconds": self.duration_head
             + format_value(observation.duration)
             + "\n",
         }
@@ -110,10 +111,29 @@ class _Prefixes:
             out["probe_failure_info"] = (
                 head("probe_failure_info", (("reason", result.reason or "unknown"),)) + "1\n"
             )
+        heads = self.heads
+        several: dict[str, list[str]] | None = None  # families of more lines, joined once
         for sample in result.samples:
-            line = head(sample.name, sample.labels) + format_value(sample.value) + "\n"
-            previous = out.get(sample.name)
-            out[sample.name] = line if previous is None else previous + line
+            name = sample.name
+            line = (
+                (heads.get((name, sample.labels)) or head(name, sample.labels))
+                + format_value(sample.value)
+                + "\n"
+            )
+            previous = out.get(name)
+            if previous is None:
+                out[name] = line
+                continue
+            if several is None:
+                several = {}
+            parts = several.get(name)
+            if parts is None:
+                several[name] = [previous, line]
+            else:
+                parts.append(line)
+        if several:
+            for name, parts in several.items():
+                out[name] = "".join(parts)
         return out
 
 
@@ -269,7 +289,8 @@ class MetricsRenderer:
     def __init__(self, store: Store) -> None:
         self._families: dict[str, _Family] = {}
         self._prefixes: dict[str, _Prefixes] = {}  # target -> its line heads
-        self._families_of: dict[str, tuple[str, ...]] = {}  # target -> families it has lines in
+        # target -> family -> the block holding its lines there: the families it has lines in
+        self._blocks_of: dict[str, dict[str, _Block]] = {}
         self._slot: dict[str, int] = {}  # target -> its block's index
         self._crcs: list[tuple[Piece, int, int]] = []  # the last scrape's, for gzip_of
         self._last_block = 0
@@ -305,30 +326,33 @@ class MetricsRenderer:
             slot = self._slot[name] = self._last_block
             self._last_fill += 1
         rendered = prefixes.render(observation)
-        families = self._families
+        mine = self._blocks_of.get(name)
+        if mine is None:
+            mine = self._blocks_of[name] = {}
         for family_name, lines in rendered.items():
-            family = families.get(family_name) or self._family(family_name)
-            block = family.block(slot)
+            block = mine.get(family_name)
+            if block is None:
+                family = self._families.get(family_name) or self._family(family_name)
+                block = mine[family_name] = family.block(slot)
             kept = block.lines
             if kept.get(name) != lines:
                 kept[name] = lines
-                block.change()
-        for family_name in self._families_of.get(name, ()):
-            if family_name not in rendered:
-                self._drop(family_name, slot, name)
-        self._families_of[name] = tuple(rendered)
+                block.piece = None  # block.change(), inline: this runs per family per result
+                block.version += 1
+        if mine.keys() != rendered.keys():  # a family it had lines in has none now
+            for family_name in [f for f in mine if f not in rendered]:
+                self._drop(mine.pop(family_name), name)
 
-    def _drop(self, family_name: str, slot: int, name: str) -> None:
-        block = self._families[family_name].blocks[slot]
+    @staticmethod
+    def _drop(block: _Block, name: str) -> None:
         if block.lines.pop(name, None) is not None:
             block.change()
 
     def _on_remove(self, name: str) -> None:
         self._prefixes.pop(name, None)
-        slot = self._slot.pop(name, None)
-        for family_name in self._families_of.pop(name, ()):
-            if slot is not None:
-                self._drop(family_name, slot, name)
+        self._slot.pop(name, None)
+        for block in self._blocks_of.pop(name, {}).values():
+            self._drop(block, name)
 
     def _sections(self) -> Iterator[tuple[_Family, list[_Block]]]:
         for name in self._order:
