@@ -17,7 +17,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHES = ["icmp", "http", "metrics", "scale", "snmp", "alerts"]
+BENCHES = ["icmp", "http", "metrics", "result_path", "scale", "snmp", "alerts"]
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -55,7 +55,8 @@ def main() -> int:
     rows = [
         ("icmp CPU/echo vs fping", dig(load("icmp"), "goals")),
         ("http", dig(load("http"), "results")),
-        ("metrics render 100k series", dig(load("metrics"), "netmon_render_cpu_ms_median")),
+        ("metrics scrape 120k series, gzip", dig(load("metrics"), "scrape_gzip_cpu_ms_median")),
+        ("per-result path", dig(load("result_path"), "icmp", "us_per_result_median")),
         ("scale 10k targets", dig(load("scale"), "goals")),
         ("snmp", dig(load("snmp"), "goals")),
         ("alerts time-to-alert", dig(load("alerts"), "netmon", "to_alert")),
