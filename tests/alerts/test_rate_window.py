@@ -12,7 +12,6 @@ from monitor.config import Settings
 from monitor.runtime.store import Observation, Store
 from probes.base import ProbeResult, Sample
 
-
 Labels = tuple[tuple[str, str], ...]
 
 

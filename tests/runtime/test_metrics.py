@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
+import math
+import random
 import re
 import zlib
 from typing import Any
@@ -427,3 +429,16 @@ async def test_deflate_in_a_thread_keeps_no_piece_of_a_block_changed_meanwhile(
     again = one_member(await renderer.render_gzip())
     assert b"probe_duration_seconds{" in again and b"} 0.75\n" in again
     assert again == renderer.render_probes_bytes()
+
+
+def test_value_lines_are_format_value_in_bytes() -> None:
+    """The renderer writes values with _value_line (bytes, one step); it must write what
+    format_value says, for every kind of value a probe gives."""
+    rng = random.Random(17)
+    values: list[float] = [0.000152, 5, 1.0, 0.0, -0.0, 1e15, 1e16, -3.5, 2**60, 1.7e18]
+    values += [math.nan, math.inf, -math.inf, 86400.5, 1e-300, 5e-324, 123456789012.0]
+    values += [rng.uniform(-1e6, 1e6) for _ in range(2000)]
+    values += [rng.randint(-(10**17), 10**17) for _ in range(500)]
+    values += [float(rng.randint(-(10**17), 10**17)) for _ in range(500)]
+    for value in values:
+        assert metrics_module._value_line(value) == (format_value(value) + "\n").encode(), value
