@@ -400,8 +400,13 @@ class AlertEngine:
         if rules:
             index = self._sample_index(obs)
             self._deferred = []
+            alerts = self._by_target.get(name)
             try:
                 for rule in rules:
+                    if (not alerts or not alerts.get(rule.name)) and self._none_holds(
+                        rule, state, obs, index
+                    ):
+                        continue  # no alert to step and none to make
                     self._eval(rule, state, obs, index)
             finally:
                 fired, self._deferred = self._deferred, None
@@ -560,6 +565,31 @@ class AlertEngine:
             for lab, v in current
         ]
 
+    def _none_holds(
+        self,
+        rule: Rule,
+        state: TargetState,
+        obs: Observation,
+        index: dict[str, list[tuple[Labels, float]]],
+    ) -> bool:
+        """Whether no series of ``rule`` holds in this result. For a rule with no alert on the
+        target, that means the result changes nothing (the steady state of almost every
+        result), so it is asked first, cheaply, before unless and recover are read."""
+        condition = rule.condition
+        selector = condition.selector
+        if selector is not None and selector.name not in index:
+            return True  # no series it reads in this result
+        quick = condition.quick
+        if quick is not None:
+            for labels, value in index.get(quick.name, ()):
+                if quick.holds(value) and quick.selects(labels):
+                    return False
+            return True
+        now = obs.started
+        return not any(
+            condition.test(p, now) is True for p in self._values(condition, state, obs, index)
+        )
+
     def _eval(
         self,
         rule: Rule,
@@ -571,24 +601,6 @@ class AlertEngine:
         condition = rule.condition
         existing = self._by_target.get(name, {}).get(rule.name, {})
         now = obs.started
-        if not existing:
-            # No alert of this rule on this target: unless a series holds now, this result
-            # changes nothing (the steady state of almost every result), so say so cheaply,
-            # before reading unless and recover.
-            selector = condition.selector
-            if selector is not None and selector.name not in index:
-                return  # no series it reads in this result
-            quick = condition.quick
-            if quick is not None:
-                for labels, value in index.get(quick.name, ()):
-                    if quick.holds(value) and quick.selects(labels):
-                        break
-                else:
-                    return
-            elif not any(
-                condition.test(p, now) is True for p in self._values(condition, state, obs, index)
-            ):
-                return
         excluded: list[Labels] = []
         if rule.unless is not None:
             unless = rule.unless
