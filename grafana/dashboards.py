@@ -45,7 +45,7 @@ from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from monitor.config import Settings
-from monitor.core.i18n import Lang, reason_words
+from monitor.core.i18n import Lang, bgp_state_text, port_state_text, reason_words
 
 __all__ = [
     "DASHBOARDS",
@@ -163,27 +163,26 @@ CONTENT = _mapping(
 )
 DNS_MATCH = _mapping({"1": ("Đúng", "green"), "0": ("Sai bản ghi", "red")})
 RELOAD = _mapping({"1": ("Thành công", "green"), "0": ("Bị từ chối", "red")})
-# IF-MIB ifOperStatus and BGP4-MIB bgpPeerState.
+# IF-MIB ifOperStatus in the status page's words (a port's state on a device's page), and
+# BGP4-MIB bgpPeerState by the protocol's own names.
+_IF_COLOURS = {
+    "up": "green",
+    "down": "red",
+    "testing": "blue",
+    "unknown": "gray",
+    "dormant": "yellow",
+    "notPresent": "gray",
+    "lowerLayerDown": "orange",
+}
 IF_STATUS = _mapping(
     {
-        "1": ("up", "green"),
-        "2": ("down", "red"),
-        "3": ("testing", "blue"),
-        "4": ("unknown", "gray"),
-        "5": ("dormant", "yellow"),
-        "6": ("notPresent", "gray"),
-        "7": ("lowerLayerDown", "orange"),
+        str(code): (port_state_text(state, "vi"), colour)
+        for code, (state, colour) in enumerate(_IF_COLOURS.items(), start=1)
     }
 )
+_BGP_COLOURS = ("red", "orange", "orange", "yellow", "yellow", "green")  # idle..established
 BGP_STATE = _mapping(
-    {
-        "1": ("idle", "red"),
-        "2": ("connect", "orange"),
-        "3": ("active", "orange"),
-        "4": ("opensent", "yellow"),
-        "5": ("openconfirm", "yellow"),
-        "6": ("established", "green"),
-    }
+    {str(n): (bgp_state_text(n), colour) for n, colour in enumerate(_BGP_COLOURS, start=1)}
 )
 AVAILABILITY = _thresholds((None, "red"), (0.95, "orange"), (0.99, "green"))
 ONE_IS_GREEN = _thresholds((None, "red"), (1, "green"))  # 1 = up, reloaded, scraped

@@ -132,7 +132,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "result": "Kết quả",
         "detail": "Chi tiết",
         "ok": "đạt",
-        "failed": "lỗi",
+        "failed": "không đạt",
         "back": "Về trang tổng quan",
         "kind": "Loại",
         "group": "Nhóm",

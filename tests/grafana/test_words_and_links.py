@@ -20,7 +20,7 @@ import pytest
 
 from grafana.dashboards import DASHBOARDS, TARGET_LINK_TITLE, build_all
 from monitor.config import load_settings, parse_settings
-from monitor.core.i18n import reason_text
+from monitor.core.i18n import port_state_text, reason_text
 from probes.catalogue import BY_NAME
 from tests.support.common import REPO
 
@@ -238,3 +238,18 @@ def test_data_links_follow_external_url(tmp_path: Path) -> None:
         "https://noc.daklak.local/netmon/targets/${__field.labels.target}",
         "https://noc.daklak.local/netmon/targets/${__value.raw}",
     }
+
+
+def test_interface_states_in_the_pages_words() -> None:
+    """ifOperStatus in the words of a device's page; bgpPeerState by the protocol's names."""
+    ports = _panel("netmon-carriers", "Trạng thái cổng")
+    (mapping,) = ports["fieldConfig"]["defaults"]["mappings"]
+    words = {code: m["text"] for code, m in mapping["options"].items()}
+    assert words["1"] == port_state_text("up", "vi") == "Hoạt động"
+    assert words["2"] == port_state_text("down", "vi") == "Ngừng hoạt động"
+    assert words["7"] == port_state_text("lowerLayerDown", "vi")
+    assert mapping["options"]["2"]["color"] == "red"
+    bgp = _panel("netmon-carriers", "Phiên BGP")
+    (mapping,) = bgp["fieldConfig"]["defaults"]["mappings"]
+    assert mapping["options"]["6"] == {"text": "Established", "color": "green", "index": 5}
+    assert mapping["options"]["1"]["color"] == "red"
