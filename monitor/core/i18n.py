@@ -285,8 +285,9 @@ _UNREACHABLE_STATE: dict[Lang, str] = {"vi": "Mất kết nối", "en": "Unreach
 
 
 def state_text(state: str, reason: str | None, lang: Lang) -> str:
-    """A card's state in words; a ``down`` target by its reason code."""
-    if state == "down" and (reason is None or reason in _REACHABILITY):
+    """A card's state in words; a ``down`` target by its last probe's reason code (none: the
+    probe passed and an alert says down, which is no reachability fault)."""
+    if state == "down" and reason in _REACHABILITY:
         return _UNREACHABLE_STATE[lang]
     return STATE_WORDS[lang].get(state, state)
 

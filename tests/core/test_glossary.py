@@ -111,6 +111,7 @@ def test_reachability_words() -> None:
     assert failure_text("content", "vi").startswith("không đạt")
     assert state_text("suppressed", None, "vi") == "Bị ẩn do thiết bị cấp trên mất kết nối"
     assert state_text("up", None, "vi") == "Hoạt động"
+    assert state_text("down", None, "vi") == "Sự cố"  # the probe passed; an alert says down
     # The reasons themselves: "mất kết nối" in none of them (they say what happened).
     assert not [t for t in reason_words("vi").values() if "mất kết nối" in t.lower()]
 
