@@ -24,6 +24,7 @@ __all__ = [
     "ICMP",
     "SCHEDULER",
     "SNMP",
+    "STREAM",
     "TCP",
 ]
 
@@ -174,6 +175,39 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    # The stream probe's (kind "stream": HLS and Icecast/HTTP audio).
+    Family(
+        "probe_stream_media_sequence",
+        "gauge",
+        "EXT-X-MEDIA-SEQUENCE of the HLS media playlist at its last fetch.",
+    ),
+    Family(
+        "probe_stream_segment_age_seconds",
+        "gauge",
+        "Seconds since the newest HLS segment ended (program date-time, else Last-Modified).",
+    ),
+    Family("probe_stream_bitrate_bps", "gauge", "Measured bitrate of the stream, bits per second."),
+    Family(
+        "probe_stream_declared_bitrate_bps",
+        "gauge",
+        "Bitrate the server declares (HLS BANDWIDTH, icy-br), bits per second.",
+    ),
+    Family(
+        "probe_stream_segment_download_seconds",
+        "gauge",
+        "Seconds to download the newest HLS segment.",
+    ),
+    Family(
+        "probe_stream_segment_duration_seconds",
+        "gauge",
+        "Duration of the newest HLS segment (its EXTINF), seconds.",
+    ),
+    Family(
+        "probe_stream_info",
+        "gauge",
+        "The stream's name (icy-name, variant) and content type.",
+        ("name", "content_type"),
+    ),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
@@ -235,4 +269,13 @@ SNMP = _families(
     "probe_snmp_if_utilization_ratio",
     "bgpPeerState",
     "probe_snmp_oid_value",
+)
+STREAM = _families(
+    "probe_stream_media_sequence",
+    "probe_stream_segment_age_seconds",
+    "probe_stream_bitrate_bps",
+    "probe_stream_declared_bitrate_bps",
+    "probe_stream_segment_download_seconds",
+    "probe_stream_segment_duration_seconds",
+    "probe_stream_info",
 )

@@ -324,6 +324,45 @@ class SnmpOptions(_Strict, UsmCredentials):
         return self._trap_community
 
 
+class StreamOptions(_Strict):
+    """``stream = {...}``: a live HLS stream or an Icecast/Shoutcast/HTTP audio stream (see
+    probes/stream.py). Bitrates are bits per second."""
+
+    address: ClassVar[str] = "url"
+
+    # "auto": HLS when the answer is a playlist (#EXTM3U), audio otherwise.
+    protocol: Literal["auto", "hls", "audio"] = "auto"
+    # HLS master playlists: "highest" or "lowest" BANDWIDTH, a resolution ("1280x720" or
+    # "720p"), else a text found in the variant's NAME attribute or URI.
+    variant: str = Field(default="highest", min_length=1, max_length=200)
+    min_bitrate: int = Field(default=0, ge=0, le=10**10)
+    max_bitrate: int | None = Field(default=None, ge=1, le=10**10)
+    # Audio: how long to read the stream (at most the probe's timeout, less a margin).
+    listen: Duration = Field(default=3.0, ge=0.5, le=60.0)
+    max_playlist_bytes: int = Field(default=256 << 10, ge=1024, le=4 << 20)
+    # A bigger segment (or more audio than this in `listen`) is a `bitrate` failure: the
+    # download stops there. Nothing of it is kept in memory.
+    max_segment_bytes: int = Field(default=64 << 20, ge=64 << 10, le=1 << 30)
+    headers: dict[str, str] = Field(default_factory=dict)
+    tls_verify: bool = True
+    ca_file: str | None = None
+
+    @field_validator("variant")
+    @classmethod
+    def _variant(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("variant is blank: give highest, lowest, 1280x720, 720p or a name")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _bitrate_range(self) -> StreamOptions:
+        if self.max_bitrate is not None and self.max_bitrate < self.min_bitrate:
+            raise ValueError(
+                f"max_bitrate {self.max_bitrate} is below min_bitrate {self.min_bitrate}"
+            )
+        return self
+
+
 # Every kind the settings accept, and its options model. The probe registry (``PROBES`` in
 # ``probes/__init__.py``) has the same keys; a test holds them equal.
 OPTIONS: dict[str, type[KindOptions]] = {
@@ -332,4 +371,5 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "dns": DnsOptions,
     "tcp": TcpOptions,
     "snmp": SnmpOptions,
+    "stream": StreamOptions,
 }

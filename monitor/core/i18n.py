@@ -84,6 +84,19 @@ _REASONS: dict[str, dict[Lang, str]] = {
     },
     "probe_error": {"vi": "lỗi nội bộ của netmon", "en": "internal netmon error"},
     "config": {"vi": "cấu hình đối tượng không đúng", "en": "target misconfigured"},
+    "stalled": {
+        "vi": "luồng phát trực tiếp bị đứng (danh sách phát không đổi)",
+        "en": "the live stream is stalled (the playlist does not move)",
+    },
+    "slow": {
+        "vi": "tải đoạn phát chậm hơn thời lượng của nó",
+        "en": "a segment downloads slower than it plays",
+    },
+    "bitrate": {
+        "vi": "tốc độ bit của luồng ngoài khoảng cho phép",
+        "en": "the stream's bitrate is out of range",
+    },
+    "playlist": {"vi": "danh sách phát HLS không hợp lệ", "en": "invalid HLS playlist"},
     # netmon's own
     "packet_loss": {"vi": "mất gói {loss}", "en": "{loss} packet loss"},
     "tls_expiring": {
