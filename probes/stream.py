@@ -18,7 +18,8 @@ can tell: the time since its first fetch of the media playlist (the playlist mov
 or has not moved since).
 
 Audio (commune radio): read ``listen`` seconds of the stream and measure the bitrate over the
-second half of that time, past the burst Icecast sends a new listener at once. icy-name and
+second half of the time from the first audio byte to the end, past the burst Icecast sends a
+new listener at once (counted in 40 time slices: memory does not grow with the stream). icy-name and
 icy-br are kept as information. Silence detection is out of scope: it needs decoding the audio.
 
 Every read is bounded: playlists by ``max_playlist_bytes``, segments and audio by
@@ -373,6 +374,9 @@ async def _hls(run: _Run, url: URL, first: Playlist, fetched: _Fetch) -> ProbeRe
         return failure("playlist", f"{media_url}: no EXT-X-TARGETDURATION (not a media playlist)")
     if not media.segments:
         return failure("playlist", f"{media_url}: the media playlist lists no segment")
+    if media.endlist:
+        where = f"sequence {media.media_sequence}"
+        return failure("stalled", f"the playlist has ended (EXT-X-ENDLIST) at {where}")
     target = media.target_duration
     newest = media.segments[-1]
     seg = await _download(run, media_url.join(URL(newest.uri)), newest)
@@ -385,7 +389,7 @@ async def _hls(run: _Run, url: URL, first: Playlist, fetched: _Fetch) -> ProbeRe
     due = t_first + target
     moved = False
     second = media
-    while not media.endlist:
+    while True:
         await asyncio.sleep(max(0.0, min(due, latest) - time.monotonic()))
         second, fetched = await _fetch_playlist(run, media_url)
         moved = second.position != media.position
@@ -418,8 +422,6 @@ async def _hls(run: _Run, url: URL, first: Playlist, fetched: _Fetch) -> ProbeRe
         samples.append(Sample("probe_stream_declared_bitrate_bps", float(variant.bandwidth)))
     out = tuple(samples)
     where = f"sequence {second.media_sequence}"
-    if media.endlist:
-        return failure("stalled", f"the playlist has ended (EXT-X-ENDLIST) at {where}", out)
     if not moved:
         if watched < target:
             return failure(
@@ -462,6 +464,20 @@ def _icy_bitrate(headers: Any) -> float | None:
     return float(digits[1]) * 1000 if digits else None
 
 
+_BINS = 40
+
+
+def _steady_rate(arrived: list[int], start: float, first: float | None, listen: float) -> float:
+    """Bits per second over the second half of the time from the first audio to the end of
+    listening: the burst a server sends a new listener at once falls in the first half."""
+    if first is None or listen <= 0:
+        return 0.0
+    width = listen / _BINS
+    since = int(((first - start) + (listen - (first - start)) / 2) / width + 0.999)
+    since = min(since, _BINS - 1)
+    return sum(arrived[since:]) * 8 / ((_BINS - since) * width)
+
+
 async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> ProbeResult:
     content_type = resp.content_type
     name = resp.headers.get("icy-name", "")[:120]
@@ -471,21 +487,22 @@ async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> Prob
         return failure("protocol", f"the answer is {content_type}, not an audio stream")
     listen = min(run.opts.listen, max(0.0, run.left() - 0.05))
     start = time.monotonic()
-    half = start + listen / 2
+    arrived = [0] * _BINS  # bytes by arrival time, in _BINS slices of the listening time
+    first: float | None = None  # when the first audio came
     total = len(prefix)
-    late = 0  # bytes that arrived in the second half of the listening time
     ended = False
     cap = run.opts.max_segment_bytes
     try:
         async with asyncio.timeout(listen):
             while total <= cap:
                 chunk = await resp.content.readany()
+                now = time.monotonic()
                 if not chunk:
                     ended = True
                     break
+                first = now if first is None else first
                 total += len(chunk)
-                if time.monotonic() >= half:
-                    late += len(chunk)
+                arrived[min(_BINS - 1, int((now - start) / listen * _BINS))] += len(chunk)
     except TimeoutError:
         pass
     resp.close()
@@ -503,7 +520,7 @@ async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> Prob
             f"more than max_segment_bytes {cap:,} bytes in {elapsed:.1f} s",
             tuple(samples),
         )
-    bps = late * 8 / (listen / 2) if listen > 0 else 0.0
+    bps = _steady_rate(arrived, start, first, listen)
     samples.append(Sample("probe_stream_bitrate_bps", bps))
     out = tuple(samples)
     if total == 0:
