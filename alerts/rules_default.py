@@ -246,6 +246,22 @@ en = "{target} answers with an HTTP error"
 [rules.description]
 vi = "{target} ({group}) trả lời sai mã trạng thái từ {since}: {detail}"
 en = "{target} ({group}) has answered with a wrong status since {since}: {detail}"
+
+# A livestream whose playlist stopped moving still answers: the encoder or its feed stalled,
+# not the server (kind "stream"; an ended audio stream says the same).
+[[rules]]
+name = "StreamStalled"
+match = { kind = ["stream"] }
+expr = 'probe_failure_info{reason="stalled"} == 1'
+failures = 2
+recoveries = 1
+severity = "critical"
+[rules.summary]
+vi = "{title}: luồng phát trực tiếp bị đứng"
+en = "{title}: the live stream is stalled"
+[rules.description]
+vi = "Luồng không chạy từ {since}: kiểm tra bộ mã hóa và nguồn tín hiệu. {detail}"
+en = "The stream has not moved since {since}: check the encoder and its feed. {detail}"
 """
 
 SHIPPED_INHIBIT_TOML = r"""
@@ -259,6 +275,12 @@ equal = ["target"]
 [[inhibit]]
 source_match = { alertname = ["PageDefaced"] }
 target_match = { alertname = ["TargetDown", "BannerMissing"] }
+equal = ["target"]
+
+# A stalled stream answers: one page says it is stalled, not down.
+[[inhibit]]
+source_match = { alertname = ["StreamStalled"] }
+target_match = { alertname = ["TargetDown"] }
 equal = ["target"]
 
 # The banner is gone from a page that answers: the site is not down.

@@ -180,7 +180,9 @@ async def test_live_hls_through_the_master_playlist(hls: LiveHls, ctx: ProbeCont
     assert figure(result, "probe_stream_segment_age_seconds") < 3
     info = next(s for s in result.samples if s.name == "probe_stream_info")
     assert dict(info.labels) == {"name": "truc-tiep", "content_type": "video/mp2t"}
+    # Every family of the kind, as declared in probes/catalogue.py.
     assert undeclared(FAMILIES, result.samples) == []
+    assert {s.name for s in result.samples} == {f.name for f in FAMILIES}
 
 
 @on_module_loop
