@@ -26,9 +26,9 @@ Every read is bounded: playlists by ``max_playlist_bytes``, segments and audio b
 ``max_segment_bytes`` and by time (nothing of a segment or of the audio is kept, only counted),
 so an endless, huge, dripping or garbage answer costs only its own probe and gives a reason.
 
-The playlist is parsed here, not with the ``m3u8`` package: measured on this machine, m3u8 6.0
-took 0.4-0.7 ms for a five-segment playlist and 120 ms for 3,000 segments (CPU on the event
-loop); the subset a probe needs (the tags below) parses in a few microseconds per line.
+The playlist is parsed here, not with the ``m3u8`` package (6.0, well kept, no dependencies):
+the probe needs a few tags, and m3u8 took 4 to 10 times this parser's CPU on the same
+playlists over runs here (bench/bench_stream.py: 5 and 3,000 segments), all on the event loop.
 """
 
 from __future__ import annotations
@@ -77,12 +77,22 @@ class Variant:
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Segment:
     uri: str
     duration: float
     sequence: int
-    program_date_time: float | None  # unix seconds of its first sample, when the tag says
+    # The latest EXT-X-PROGRAM-DATE-TIME before it and the media time since: read only for the
+    # segment the probe looks at (a date per line costs more than all the rest of the parse).
+    pdt_text: str | None = None
+    pdt_offset: float = 0.0
+
+    @property
+    def program_date_time(self) -> float | None:
+        """Unix seconds of its first sample, when the playlist says."""
+        if self.pdt_text is None:
+            return None
+        return _pdt(self.pdt_text) + self.pdt_offset
 
 
 @dataclass(slots=True)
@@ -132,7 +142,9 @@ def parse_playlist(text: str) -> Playlist:
     sequence: int | None = None
     duration: float | None = None
     stream_inf: dict[str, str] | None = None
-    clock: float | None = None  # the next segment's program date-time
+    pdt_text: str | None = None  # the latest EXT-X-PROGRAM-DATE-TIME, its line, and the
+    pdt_line = 0  # media time from it to the next segment
+    since = 0.0
     number, line = 0, ""
     try:
         for raw in lines:
@@ -147,9 +159,8 @@ def parse_playlist(text: str) -> Playlist:
                 elif duration is not None:
                     if sequence is None:
                         sequence = playlist.media_sequence
-                    playlist.segments.append(Segment(line, duration, sequence, clock))
-                    if clock is not None:
-                        clock += duration
+                    playlist.segments.append(Segment(line, duration, sequence, pdt_text, since))
+                    since += duration
                     sequence += 1
                     duration = None
                 continue
@@ -165,11 +176,14 @@ def parse_playlist(text: str) -> Playlist:
             elif tag == "#EXT-X-MEDIA-SEQUENCE":
                 playlist.media_sequence = int(value)
             elif tag == "#EXT-X-PROGRAM-DATE-TIME":
-                clock = _pdt(value)
+                pdt_text, pdt_line, since = value, number, 0.0
             elif tag == "#EXT-X-ENDLIST":
                 playlist.endlist = True
             elif tag == "#EXT-X-STREAM-INF":
                 stream_inf = _attributes(value)
+        if pdt_text is not None:  # the one a probe reads (the newest segment's)
+            number, line = pdt_line, lines[pdt_line - 1].strip()
+            _pdt(pdt_text)
     except ValueError as exc:
         raise ValueError(f"line {number}: {line[:60]!r}: {exc}") from None
     return playlist
