@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -470,7 +471,7 @@ async def _hls(run: _Run, url: URL, first: Playlist, fetched: _Fetch) -> ProbeRe
 # --------------------------------------------------------------------------- audio
 
 
-def _icy_bitrate(headers: Any) -> float | None:
+def _icy_bitrate(headers: Mapping[str, str]) -> float | None:
     value = headers.get("icy-br") or headers.get("ice-bitrate")
     if not value:
         return None
@@ -492,12 +493,18 @@ def _steady_rate(arrived: list[int], start: float, first: float | None, listen: 
     return sum(arrived[since:]) * 8 / ((_BINS - since) * width)
 
 
-async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> ProbeResult:
-    content_type = resp.content_type
-    name = resp.headers.get("icy-name", "")[:120]
-    declared = _icy_bitrate(resp.headers)
-    if content_type.startswith("text/") and not resp.headers.get("icy-name"):
-        resp.close()
+async def _audio(
+    run: _Run,
+    read: Callable[[], Awaitable[bytes]],
+    content_type: str,
+    headers: Mapping[str, str],
+    prefix: bytes = b"",
+) -> ProbeResult:
+    """``read`` gives the stream's next bytes (b"" at its end); ``headers`` with lowercase
+    names are looked up for icy-name and icy-br."""
+    name = headers.get("icy-name", "")[:120]
+    declared = _icy_bitrate(headers)
+    if content_type.startswith("text/") and not headers.get("icy-name"):
         return failure("protocol", f"the answer is {content_type}, not an audio stream")
     listen = min(run.opts.listen, max(0.0, run.left() - 0.05))
     start = time.monotonic()
@@ -509,7 +516,7 @@ async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> Prob
     try:
         async with asyncio.timeout(listen):
             while total <= cap:
-                chunk = await resp.content.readany()
+                chunk = await read()
                 now = time.monotonic()
                 if not chunk:
                     ended = True
@@ -519,7 +526,6 @@ async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> Prob
                 arrived[min(_BINS - 1, int((now - start) / listen * _BINS))] += len(chunk)
     except TimeoutError:
         pass
-    resp.close()
     elapsed = time.monotonic() - start
     samples = [Sample("probe_stream_info", 1.0, (("name", name), ("content_type", content_type)))]
     if declared is not None:
@@ -546,6 +552,51 @@ async def _audio(run: _Run, resp: aiohttp.ClientResponse, prefix: bytes) -> Prob
     icy = f" (declared {_rate(declared)})" if declared is not None else ""
     detail = f"{who}{content_type or 'audio'} at {_rate(bps)}{icy} over {listen:g} s"
     return ProbeResult(success=True, reason=None, detail=detail, samples=out)
+
+
+_ICY_HEAD = 16 * 1024
+
+
+async def _icy(run: _Run, url: URL) -> ProbeResult:
+    """The stream of a SHOUTcast v1 server, whose "ICY 200 OK" status line HTTP clients
+    refuse: one plain request, headers up to 16 KiB, then the audio as ``_audio`` reads it."""
+    tls = run.ssl if url.scheme == "https" else None
+    host = url.raw_host or ""
+    reader, writer = await asyncio.open_connection(
+        host, url.port, ssl=tls, limit=_ICY_HEAD, server_hostname=host if tls else None
+    )
+    try:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in run.opts.headers.items())
+        request = (
+            f"GET {url.raw_path_qs or '/'} HTTP/1.0\r\nHost: {url.raw_authority}\r\n"
+            f"User-Agent: {USER_AGENT}\r\nIcy-MetaData: 0\r\n{extra}\r\n"
+        )
+        writer.write(request.encode("latin-1", "replace"))
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            return failure("protocol", f"ICY answer headers over {_ICY_HEAD:,} bytes")
+        except asyncio.IncompleteReadError:
+            return failure("protocol", "the server closed the connection within its ICY headers")
+        try:  # names are UTF-8 on most servers; Latin-1 on old ones
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            text = head.decode("latin-1")
+        lines = text.split("\r\n")
+        status = lines[0].split()
+        if len(status) < 2 or not status[1].isdigit():
+            return failure("protocol", f"bad ICY status line {lines[0][:60]!r}")
+        if not 200 <= int(status[1]) < 300:
+            return failure("status", f"ICY {status[1]} for the stream ({url})")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            key, colon, value = line.partition(":")
+            if colon:
+                headers[key.strip().lower()] = value.strip()
+        content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        return await _audio(run, functools.partial(reader.read, _CHUNK), content_type, headers)
+    finally:
+        writer.close()
 
 
 # --------------------------------------------------------------------------- the probe
@@ -582,12 +633,25 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
                 prefix = await resp.content.read(16)  # a playlist served as text/plain
                 hls = prefix.lstrip(b"\xef\xbb\xbf \r\n").startswith(b"#EXTM3U")
             if not hls:
-                return await _audio(run, resp, prefix)
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                try:
+                    return await _audio(run, resp.content.readany, content_type, headers, prefix)
+                finally:
+                    resp.close()  # the stream goes on: never read it to its end
             text = await _read_text(resp, opts.max_playlist_bytes, prefix)
             fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp))
         return await _hls(run, url, _parse(text, url), fetched)
     except _Failed as failed:
         return failed.result
+    except aiohttp.ClientResponseError as exc:
+        if "b'ICY " not in str(exc.message) or opts.protocol == "hls":
+            return failure(*_classify(exc))
+        try:  # SHOUTcast v1 answers "ICY 200 OK", which is not HTTP
+            return await _icy(run, url)
+        except _Failed as failed:
+            return failed.result
+        except (OSError, TimeoutError) as again:
+            return failure(*_classify(again))
     except Exception as exc:  # whatever a hostile server provokes: never raise out
         if not isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
             log.warning("stream probe of %s: unexpected %r", target.name, exc, exc_info=True)

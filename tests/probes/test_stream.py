@@ -204,10 +204,12 @@ async def test_variant_by_name_resolution_and_a_missing_one(
 @needs_ffmpeg
 async def test_bitrate_out_of_range(hls: LiveHls, ctx: ProbeContext) -> None:
     url = f"{hls.base}/live.m3u8"  # the media playlist itself
-    low = await run(stream_target(url, min_bitrate=5_000_000), ctx)
+    low, high = await asyncio.gather(
+        run(stream_target(url, min_bitrate=5_000_000), ctx),
+        run(stream_target(url, max_bitrate=10_000), ctx),
+    )
     assert low.reason == "bitrate", low.detail
     assert "below min_bitrate 5.00 Mbit/s" in low.detail
-    high = await run(stream_target(url, max_bitrate=10_000), ctx)
     assert high.reason == "bitrate", high.detail
     assert "above max_bitrate 10 kbit/s" in high.detail
 
@@ -379,6 +381,50 @@ async def test_refused_and_untrusted_tls(ctx: ProbeContext, tmp_path: Path) -> N
         await runner.cleanup()
     assert untrusted.reason == "tls", untrusted.detail
     assert trusted.reason == "status", trusted.detail  # through TLS to the server's 404
+
+
+@on_module_loop
+async def test_shoutcast_v1_icy_status_line(ctx: ProbeContext) -> None:
+    """SHOUTcast v1 answers "ICY 200 OK", which HTTP clients refuse: the probe reads it itself."""
+    heads = {
+        "/": "ICY 200 OK\r\nicy-name:Đài xã Ea Kao\r\nicy-br:64\r\n".encode()
+        + b"content-type:audio/mpeg\r\n\r\n",
+        "/huge": b"ICY 200 OK\r\n" + b"icy-notice: x\r\n" * 2000,
+        "/full": b"ICY 401 Service Unavailable\r\n\r\n",
+    }
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await reader.readuntil(b"\r\n\r\n")
+            path = request.split()[1].decode()
+            writer.write(heads[path])
+            for _ in range(12 if path == "/" else 0):  # 64 kbit/s
+                writer.write(b"\xff" * 1600)
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, HOSTILE_HOST, 0)
+    port = server.sockets[0].getsockname()[1]
+    base = f"http://{HOSTILE_HOST}:{port}"
+    try:
+        radio, huge, full = await asyncio.gather(
+            run(stream_target(base + "/", listen="2s"), ctx),
+            run(stream_target(base + "/huge"), ctx),
+            run(stream_target(base + "/full"), ctx),
+        )
+    finally:
+        server.close()
+    assert radio.success, radio.detail
+    assert 32_000 < figure(radio, "probe_stream_bitrate_bps") < 128_000
+    assert figure(radio, "probe_stream_declared_bitrate_bps") == 64_000
+    info = next(s for s in radio.samples if s.name == "probe_stream_info")
+    assert dict(info.labels) == {"name": "Đài xã Ea Kao", "content_type": "audio/mpeg"}
+    assert (huge.reason, full.reason) == ("protocol", "status"), (huge.detail, full.detail)
+    assert "over 16,384 bytes" in huge.detail
 
 
 # --------------------------------------------------------------------------- Icecast radio
