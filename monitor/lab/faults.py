@@ -18,6 +18,8 @@ Modes by kind of target:
   linkDown and bgpBackwardTransition traps to the trap receiver), ``agent-silent`` (no answer
   at all), ``reboot`` (silent a few seconds, then sysUpTime and counters from zero and a
   coldStart trap); see ``monitor/lab/snmp.py``;
+- the congress livestream (HLS, ``monitor/lab/stream.py``): ``stalled`` (the playlists stop
+  moving; the server still answers);
 - ICMP hosts: ``down`` (every echo request to the address dropped) and ``loss`` (about 30 %
   dropped), as rules in one nftables table the lab owns (``inet netmon_lab``). The table is made
   when the first ICMP fault is set, rewritten whole (atomically) on every change, and deleted

@@ -39,6 +39,11 @@ __all__ = [
     "SNMP_TRAP_ADDRESS",
     "SNMP_TRAP_COMMUNITY",
     "SNMP_USERS",
+    "STREAM_HOST",
+    "STREAM_MODES",
+    "STREAM_NAME",
+    "STREAM_PORT",
+    "STREAM_TITLE",
     "TLS_PORT",
     "WEB_PORT",
     "IcmpHost",
@@ -64,6 +69,13 @@ DNS_MODES = ("dns-changed", "servfail", "silent", "garbage")
 SMTP_MODES = ("slow", "down")
 ICMP_MODES = ("down", "loss")
 SNMP_MODES = ("iface-down", "agent-silent", "reboot")
+STREAM_MODES = ("stalled",)
+
+# The congress livestream (monitor/lab/stream.py): HLS made up on the fly.
+STREAM_NAME = "truyen-hinh-truc-tiep"
+STREAM_TITLE = "Truyền hình trực tiếp Đại hội"
+STREAM_HOST = "127.0.1.70"
+STREAM_PORT = 8080
 
 
 def check_loopback(host: str) -> str:
