@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="503, slow, deface, banner-gone, tls-expiring, down (websites); "
         "dns-changed, servfail, silent, garbage (dns); slow, down (smtp); "
-        "down, loss (icmp); iface-down, agent-silent, reboot (snmp)",
+        "down, loss (icmp); iface-down, agent-silent, reboot (snmp); stalled (stream)",
     )
     control(fail)
 
