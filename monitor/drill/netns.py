@@ -63,6 +63,9 @@ ROLES = ("mon", "dc", "vt", "vn", "core")
 CARRIERS = {"viettel": "vt", "vnpt": "vn"}
 WEB = {"dc-web-1": "10.77.5.10", "dc-web-2": "10.77.5.11"}
 WEB_PORT = 8000
+# The congress livestream (monitor/lab/stream.py) beside the web servers.
+STREAM = ("dc-livestream", "10.77.5.12")
+STREAM_URL = f"http://{STREAM[1]}:{WEB_PORT}/live/master.m3u8"
 ADDRESSES = {
     "viettel-edge": "10.77.10.2",
     "vnpt-edge": "10.77.20.2",
@@ -232,7 +235,7 @@ class NetnsLab:
         self._veth("vn", "core", "10.77.21.1/30", "core", "vn", "10.77.21.2/30")
         # Servers and venue hosts are addresses on the namespace's own loopback (no dummy
         # driver needed): they answer for themselves, routed like any LAN behind the router.
-        for addr in WEB.values():
+        for addr in (*WEB.values(), STREAM[1]):
             self._ip("dc", "addr", "add", f"{addr}/32", "dev", "lo")
         for addr in ("10.77.101.10/32", "10.77.101.11/32", "10.77.102.10/32", "10.77.102.11/32"):
             self._ip("core", "addr", "add", addr, "dev", "lo")
@@ -243,6 +246,7 @@ class NetnsLab:
             self.start_snmpd(carrier)
         for name in WEB:
             self.start_web(name)
+        self.start_stream()
 
     def _routes(self) -> None:
         """Every static route, idempotent: a link set down loses the routes through it, so a
@@ -322,10 +326,14 @@ class NetnsLab:
                 str(root), str(WEB_PORT)]  # fmt: skip
         self.popen("dc", argv, f"web-{name}")
 
+    def start_stream(self) -> None:
+        argv = [sys.executable, "-m", "monitor.lab.stream", STREAM[1], str(WEB_PORT)]
+        self.popen("dc", argv, STREAM[0])
+
     def wait_ready(self, within: float = 20.0) -> None:
         """Until every web server answers and every router is reachable from netmon's namespace."""
         deadline = time.monotonic() + within
-        pending = [*(f"http://{a}:{WEB_PORT}/" for a in WEB.values())]
+        pending = [*(f"http://{a}:{WEB_PORT}/" for a in WEB.values()), STREAM_URL]
         while pending:
             url = pending[0]
             try:
@@ -438,6 +446,15 @@ class NetnsLab:
     def resume_web(self, name: str) -> Event:
         self.procs[f"web-{name}"].send_signal(signal.SIGCONT)
         return self._event("web-resumed", name)
+
+    def stall_stream(self) -> Event:
+        """The livestream's playlists stop moving; its server still answers."""
+        self.procs[STREAM[0]].send_signal(signal.SIGUSR1)
+        return self._event("stream-stalled", STREAM[0])
+
+    def resume_stream(self) -> Event:
+        self.procs[STREAM[0]].send_signal(signal.SIGUSR2)
+        return self._event("stream-resumed", STREAM[0])
 
     # ------------------------------------------------------------------ teardown
 

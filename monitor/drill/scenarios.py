@@ -20,7 +20,7 @@ from typing import Any
 from monitor.core.waiting import wait_for
 
 from . import nsenter
-from .netns import CARRIERS, COMMUNITY, NetnsLab
+from .netns import CARRIERS, COMMUNITY, STREAM, NetnsLab
 from .processes import Proc, alertmanager, netmon, netmon_alerts
 from .settings import GROUP_WAIT, NETMON_ADDRESS, TIME_TO_ALERT_GOAL, TRAP_PORT, drill_settings
 from .sink import Page, Sink
@@ -29,7 +29,14 @@ LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
 LINK_UP = "1.3.6.1.6.3.1.1.5.4"
 IF_ENTRY = "1.3.6.1.2.1.2.2.1"
 
-HEALS = ("heal", "loss-cleared", "snmpd-started", "web-resumed", "delay-cleared")
+HEALS = (
+    "heal",
+    "loss-cleared",
+    "snmpd-started",
+    "web-resumed",
+    "delay-cleared",
+    "stream-resumed",
+)
 
 
 @dataclass
@@ -351,6 +358,32 @@ class Drill:
             lambda: self.lab.resume_web("dc-web-1"),
         )
 
+    async def stream_stalled(self) -> Record:
+        """The livestream's encoder stalls: its server answers with a playlist that no longer
+        moves. StreamStalled pages (not TargetDown: the server is up), then resolves."""
+        rec = self.record("stream-stalled")
+        name = STREAM[0]
+        rec.expected = [("StreamStalled", name)]
+        rec.forbidden = [f"TargetDown {name}"]
+        rec.goal = 30.0  # two 3 s probes that each watch the playlist for its 2 s target duration
+        since = len(self.sink.pages)
+        self.lab.stall_stream()
+        await wait_for("StreamStalled", lambda: self.sink.seen(*rec.expected[0]), 90)
+        rec.notes.append(f"{name}: reason {await self.target_reason(name)}")
+        await asyncio.sleep(GROUP_WAIT + 2)  # any other page would arrive by now
+        # Its TargetDown is held by the StreamStalled inhibit rule (not a hold of the target
+        # itself, which ``held`` would count against the page).
+        for a in await netmon_alerts(self.lab, self.node):
+            if a.get("target") == name and a.get("held"):
+                rec.notes.append(f"{a['rule']} {name}: {a['held']}")
+        self.lab.resume_stream()
+        await wait_for(
+            "StreamStalled resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
 
 SCENARIOS: dict[str, str] = {
     "viettel-cut": "viettel_cut",
@@ -359,6 +392,7 @@ SCENARIOS: dict[str, str] = {
     "linkdown-trap": "linkdown_trap",
     "snmp-agent-stopped": "snmp_agent_stopped",
     "web-server-hung": "web_server_hung",
+    "stream-stalled": "stream_stalled",
 }
 
 

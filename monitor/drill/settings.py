@@ -13,7 +13,7 @@ from typing import Any
 
 import tomli_w
 
-from .netns import ADDRESSES, COMMUNITY, WEB, WEB_PORT
+from .netns import ADDRESSES, COMMUNITY, STREAM, STREAM_URL, WEB, WEB_PORT
 
 NETMON_ADDRESS = "10.77.0.2"
 TRAP_PORT = 1162
@@ -94,6 +94,19 @@ def drill_settings(
                 "labels": {"carrier": "dc"},
             }
         )
+    # The livestream: 2 s segments, so its own interval and timeout (a probe watches the
+    # playlist for one target duration; the 1 s default could not).
+    targets.append(
+        {
+            "name": STREAM[0],
+            "kind": "stream",
+            "url": STREAM_URL,
+            "group": "datacentre",
+            "labels": {"carrier": "dc"},
+            "interval": "3s",
+            "timeout": "3s",
+        }
+    )
     targets += extra_targets or []
     listen = listen or f"127.0.0.1:{18000 + (os.getpid() + len(str(path))) % 2000}"
     doc: dict[str, Any] = {

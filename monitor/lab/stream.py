@@ -5,17 +5,23 @@ playlist of the last five 2 s segments, its media sequence following the clock, 
 with its EXT-X-PROGRAM-DATE-TIME; ``/live/720p/N.ts`` is a segment of transport-stream packets
 at the variant's bitrate. The fault ``stalled`` freezes the playlists where they are, as a
 stalled encoder leaves them (the server still answers); healing lets them follow the clock again.
+
+The drills run it alone in a namespace: ``python -m monitor.lab.stream HOST PORT``; SIGUSR1
+stalls it, SIGUSR2 heals it, SIGTERM stops it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import sys
 import time
 from datetime import UTC, datetime
 
 from aiohttp import web
 
-__all__ = ["LabStream"]
+__all__ = ["LabStream", "main"]
 
 _log = logging.getLogger("netmon.lab")
 
@@ -111,3 +117,30 @@ def _playlist(lines: list[str]) -> web.Response:
         content_type="application/vnd.apple.mpegurl",
         headers={"Cache-Control": "no-cache"},
     )
+
+
+async def _serve(host: str, port: int) -> None:
+    stream = LabStream(host, port)
+    await stream.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGUSR1, stream.set_fault, "stalled")
+    loop.add_signal_handler(signal.SIGUSR2, stream.set_fault, None)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"lab stream on {stream.url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await stream.close()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or not argv[1].isdigit():
+        print("usage: python -m monitor.lab.stream HOST PORT", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(argv[0], int(argv[1])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -288,3 +288,16 @@ async def test_web_server_hung(tmp_path: Path) -> None:
     assert alerts[("TargetDown", "dc-web-1")]["resolved"] is not None, rec.to_json()
     assert set(alerts) == {("TargetDown", "dc-web-1")}, rec.to_json()
     assert rec.notes == ["dc-web-1: reason timeout"], rec.notes
+
+
+@needs_netns_lab
+async def test_stream_stalled(tmp_path: Path) -> None:
+    async with drill_for(tmp_path) as d:
+        rec = await d.stream_stalled()
+    assert not rec.missed(), rec.to_json()
+    alerts = {(a["alertname"], a["target"]): a for a in rec.alerts()}
+    assert set(alerts) == {("StreamStalled", "dc-livestream")}, rec.to_json()
+    stalled = alerts[("StreamStalled", "dc-livestream")]
+    assert stalled["time_to_alert"] <= rec.goal and stalled["resolved"] is not None
+    assert rec.notes[0] == "dc-livestream: reason stalled", rec.notes
+    assert "TargetDown dc-livestream: inhibited by StreamStalled" in " ".join(rec.notes), rec.notes
