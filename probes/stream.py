@@ -248,10 +248,11 @@ async def _make_session() -> tuple[aiohttp.ClientSession, Callable[[], Any]]:
     session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
-        headers={"User-Agent": USER_AGENT},
+        # A segment's size is what crossed the wire: nothing compressed is asked for or undone.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
-        auto_decompress=False,  # a segment's size is what crossed the wire
+        auto_decompress=False,
     )
     return session, session.close
 
@@ -261,6 +262,7 @@ class _Fetch:
     text: str
     elapsed: float
     last_modified: float | None
+    url: URL  # where the playlist was, after redirects: its URIs are relative to it
 
 
 @dataclass(slots=True)
@@ -310,7 +312,7 @@ async def _fetch_playlist(run: _Run, url: URL) -> tuple[Playlist, _Fetch]:
     async with run.session.get(url, headers=run.headers(), ssl=run.ssl) as resp:
         _check_status(resp, "playlist")
         text = await _read_text(resp, run.opts.max_playlist_bytes)
-        fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp))
+        fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp), resp.url)
     return _parse(text, url), fetched
 
 
@@ -380,7 +382,7 @@ async def _hls(run: _Run, url: URL, first: Playlist, fetched: _Fetch) -> ProbeRe
         if variant is None:
             shown = ", ".join(_variant_name(v) for v in first.variants[:6])
             return failure("playlist", f"no variant matches {run.opts.variant!r} ({shown})")
-        media_url = url.join(URL(variant.uri))
+        media_url = fetched.url.join(URL(variant.uri))
         t_first = time.monotonic()
         media, fetched = await _fetch_playlist(run, media_url)
         if media.variants:
@@ -394,7 +396,7 @@ async def _hls(run: _Run, url: URL, first: Playlist, fetched: _Fetch) -> ProbeRe
         return failure("stalled", f"the playlist has ended (EXT-X-ENDLIST) at {where}")
     target = media.target_duration
     newest = media.segments[-1]
-    seg = await _download(run, media_url.join(URL(newest.uri)), newest)
+    seg = await _download(run, fetched.url.join(URL(newest.uri)), newest)
     play = newest.duration if newest.duration > 0 else target
     bps = seg.size * 8 / play
 
@@ -639,7 +641,7 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
                 finally:
                     resp.close()  # the stream goes on: never read it to its end
             text = await _read_text(resp, opts.max_playlist_bytes, prefix)
-            fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp))
+            fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp), resp.url)
         return await _hls(run, url, _parse(text, url), fetched)
     except _Failed as failed:
         return failed.result

@@ -308,7 +308,11 @@ async def hostile() -> AsyncIterator[str]:
             await resp.write(b"<html>Trang ch\xe1\xbb\xa7</html>")
         return resp
 
+    async def moved(request: web.Request) -> web.Response:  # a CDN sends players to an edge
+        raise web.HTTPFound(f"/{request.match_info['name']}.m3u8")
+
     app = web.Application()
+    app.router.add_get("/old/{name}.m3u8", moved)
     app.router.add_get("/endless.m3u8", endless)
     app.router.add_get("/{name}.m3u8", playlist)
     app.router.add_get("/{kind}/seg{n}.ts", segment)
@@ -356,6 +360,9 @@ async def test_a_moving_playlist_with_good_segments_passes(hostile: str, ctx: Pr
     assert figure(result, "probe_stream_bitrate_bps") == 150_400
     # No program date-time here: the age comes from the playlist fetches (documented bound).
     assert 0 < figure(result, "probe_stream_segment_age_seconds") < 2
+    # Behind a redirect, the segments are where the playlist was found, not where it was asked.
+    moved = await run(stream_target(hostile + "/old/good.m3u8"), ctx)
+    assert moved.success, moved.detail
 
 
 @on_module_loop
