@@ -509,6 +509,8 @@ async def _audio(
     if content_type.startswith("text/") and not headers.get("icy-name"):
         return failure("protocol", f"the answer is {content_type}, not an audio stream")
     listen = min(run.opts.listen, max(0.0, run.left() - 0.05))
+    if listen < 0.25:
+        return failure("timeout", "the target's timeout leaves no time to listen to the stream")
     start = time.monotonic()
     arrived = [0] * _BINS  # bytes by arrival time, in _BINS slices of the listening time
     first: float | None = None  # when the first audio came

@@ -354,6 +354,13 @@ async def test_a_hostile_server_costs_only_its_probe(
 
 
 @on_module_loop
+async def test_audio_with_no_time_to_listen_is_a_timeout(hostile: str, ctx: ProbeContext) -> None:
+    result = await run(stream_target(hostile + "/audio/closes", timeout="250ms"), ctx)
+    assert result.reason == "timeout", result.detail
+    assert "no time to listen" in result.detail
+
+
+@on_module_loop
 async def test_a_moving_playlist_with_good_segments_passes(hostile: str, ctx: ProbeContext) -> None:
     result = await run(stream_target(hostile + "/good.m3u8"), ctx)
     assert result.success, result.detail
