@@ -94,6 +94,9 @@ _REASONS: dict[str, dict[Lang, str]] = {
     },
     "maintenance": {"vi": "đang bảo trì ({window})", "en": "in maintenance ({window})"},
     "not_probed": {"vi": "chưa đo lần nào", "en": "not probed yet"},
+    # The ledger's own, for a circuit and a BGP peer (alerts/ledger.py)
+    "interface_down": {"vi": "kênh truyền mất kết nối", "en": "circuit down"},
+    "bgp_down": {"vi": "phiên BGP không thiết lập", "en": "BGP session not established"},
 }
 _UNKNOWN_REASON: dict[Lang, str] = {"vi": "lỗi: {code}", "en": "failed: {code}"}
 
@@ -1077,3 +1080,111 @@ def evidence_text(
             elif facts.get("found"):
                 parts.append(say("forbidden", words=words_of("found")))
     return "; ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- notes, maintenance
+# The NOC's notes on outages and the maintenance forms (monitor/web/forms.py, the report).
+_NOTE_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "note": "Ghi chú",
+        "note_by": "Người ghi",
+        "note_at": "Lúc",
+        "note_save": "Lưu ghi chú",
+        "note_hint": "Văn bản thường, tối đa {max} ký tự",
+        "note_saved": "Đã lưu ghi chú",
+        "note_marker": "Có ghi chú",
+        "maintenance": "Bảo trì",
+        "maintenance_page": "Lịch bảo trì",
+        "maintenance_new": "Đặt lịch bảo trì",
+        "maintenance_for_target": "Đặt bảo trì cho đối tượng này",
+        "maintenance_name": "Tên lịch",
+        "maintenance_match": "Áp dụng cho",
+        "maintenance_match_hint": (
+            "nhãn=giá trị, cách nhau bởi dấu phẩy; ví dụ target=so-tt-tt hoặc carrier=viettel"
+        ),
+        "maintenance_from": "Từ",
+        "maintenance_to": "Đến",
+        "maintenance_local": "giờ Việt Nam ({zone})",
+        "maintenance_comment": "Nội dung",
+        "maintenance_author": "Người đặt",
+        "maintenance_source": "Nguồn",
+        "maintenance_source_settings": "tệp cấu hình",
+        "maintenance_source_api": "giao diện/API",
+        "maintenance_active": "Đang diễn ra",
+        "maintenance_upcoming": "Sắp diễn ra",
+        "maintenance_none": "Không có lịch bảo trì nào đang mở.",
+        "maintenance_create": "Đặt lịch",
+        "maintenance_extend": "Gia hạn đến",
+        "maintenance_extend_button": "Gia hạn",
+        "maintenance_end": "Kết thúc ngay",
+        "maintenance_saved": "Đã lưu lịch bảo trì {name}",
+        "maintenance_ended": "Đã kết thúc lịch bảo trì {name}",
+        "maintenance_refused": "Không lưu được",
+        "maintenance_max": "Dài nhất {max}",
+        "maintenance_windows": "Các lịch bảo trì trong kỳ",
+        "maintenance_time": "Thời gian bảo trì được trừ",
+        "outage_start": "Bắt đầu sự cố",
+        "outage_end": "Kết thúc sự cố",
+        "level_outage": "sự cố",
+        "level_maintenance": "bảo trì",
+        "sheet_maintenance": "Lịch bảo trì",
+    },
+    "en": {
+        "note": "Note",
+        "note_by": "Written by",
+        "note_at": "At",
+        "note_save": "Save note",
+        "note_hint": "Plain text, at most {max} characters",
+        "note_saved": "Note saved",
+        "note_marker": "Has a note",
+        "maintenance": "Maintenance",
+        "maintenance_page": "Maintenance windows",
+        "maintenance_new": "New maintenance window",
+        "maintenance_for_target": "Set maintenance for this target",
+        "maintenance_name": "Name",
+        "maintenance_match": "Applies to",
+        "maintenance_match_hint": (
+            "label=value, comma separated; e.g. target=so-tt-tt or carrier=viettel"
+        ),
+        "maintenance_from": "From",
+        "maintenance_to": "To",
+        "maintenance_local": "Vietnam time ({zone})",
+        "maintenance_comment": "Comment",
+        "maintenance_author": "Set by",
+        "maintenance_source": "Source",
+        "maintenance_source_settings": "settings file",
+        "maintenance_source_api": "pages/API",
+        "maintenance_active": "In progress",
+        "maintenance_upcoming": "Upcoming",
+        "maintenance_none": "No maintenance window is open.",
+        "maintenance_create": "Create",
+        "maintenance_extend": "Extend to",
+        "maintenance_extend_button": "Extend",
+        "maintenance_end": "End now",
+        "maintenance_saved": "Maintenance window {name} saved",
+        "maintenance_ended": "Maintenance window {name} ended",
+        "maintenance_refused": "Not saved",
+        "maintenance_max": "At most {max}",
+        "maintenance_windows": "Maintenance windows in the period",
+        "maintenance_time": "Maintenance time taken out",
+        "outage_start": "outage_start",
+        "outage_end": "outage_end",
+        "level_outage": "outage",
+        "level_maintenance": "maintenance",
+        "sheet_maintenance": "Maintenance",
+    },
+}
+# The CSV's columns after the figures: an outage's or a window's own (issue 14).
+_REPORT_CSV_MORE: dict[Lang, tuple[str, ...]] = {
+    "vi": ("Bắt đầu (giờ địa phương)", "Kết thúc (giờ địa phương)", "Ghi chú", "Người ghi"),
+    "en": ("start_local", "end_local", "note", "note_by"),
+}
+
+
+def note_words(lang: Lang) -> dict[str, str]:
+    """The words of notes on outages and of the maintenance forms and lists."""
+    return _NOTE_WORDS[lang]
+
+
+def report_csv_more(lang: Lang) -> tuple[str, ...]:
+    return _REPORT_CSV_MORE[lang]
