@@ -129,6 +129,8 @@ def test_the_report_rows_keep_their_figures_in_place() -> None:
         "downtime_seconds": 45.0,
         "maintenance_seconds": 0.0,
         "ack": None,
+        "id": 7,
+        "note": {"text": "Cáp quang đứt", "by": "noc", "at": "2025-10-14T01:05:00Z"},
     }
     row = {
         "name": "vt",
@@ -161,6 +163,17 @@ def test_the_report_rows_keep_their_figures_in_place() -> None:
         "scope": None,
         "filters": {},
         "unknown_maintenance_windows": [],
+        "maintenance_windows": [
+            {
+                "name": "nang-cap",
+                "match": {"target": ["vt"]},
+                "start": "2025-10-14T02:00:00Z",
+                "end": "2025-10-14T03:00:00Z",
+                "comment": "Nâng cấp",
+                "author": "noc",
+                "maintenance_seconds": 3600.0,
+            }
+        ],
         "sections": [section],
     }
     assert dumps(schemas.Report.model_validate(report).model_dump()) == dumps(report)
