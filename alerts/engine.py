@@ -1088,6 +1088,10 @@ class AlertEngine:
         result: Outage | None = await self.db.run(db.outage_by_id(outage_id), write=False)
         return result
 
+    def open_notes(self) -> dict[str, dict[str, Any]]:
+        """The notes on open outages, by target (a circuit's or a peer's: its device's)."""
+        return self._ledger.open_notes()
+
     def open_outage(self, name: str) -> Outage | None:
         """The open outage of ``name`` (a target, a circuit, a peer), as the ledger holds it."""
         return self._ledger.open(name)

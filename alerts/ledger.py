@@ -212,6 +212,19 @@ class Ledger:
         self._down[name] = dataclasses.replace(open_, ack=ack)
         return self._db.submit(db.outage_ack(name, open_.start, ack))
 
+    def open_notes(self) -> dict[str, dict[str, Any]]:
+        """The notes on open outages by the target they belong to (a circuit's and a peer's
+        go to their device; the target's own note first)."""
+        out: dict[str, dict[str, Any]] = {}
+        for outage in self._down.values():
+            if outage.note is None:
+                continue
+            device = outage.labels.get("device") if "/" in outage.target else None
+            owner = device or outage.target
+            if owner not in out or owner == outage.target:
+                out[owner] = outage.note
+        return out
+
     def note(self, outage: Outage) -> None:
         """``outage`` (read back after its note was written): an open one keeps its note in
         memory too (the cards show it)."""

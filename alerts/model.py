@@ -209,7 +209,7 @@ def check_note(text: str) -> str:
     if not text:
         raise ValueError("the note is empty")
     if len(text) > NOTE_MAX:
-        raise ValueError(f"the note has {len(text)} characters; at most {NOTE_MAX}")
+        raise ValueError(f"the note has {len(text)} characters: at most {NOTE_MAX} characters")
     if any((ord(c) < 0x20 and c not in "\n\r\t") or 0x7F <= ord(c) <= 0x9F for c in text):
         raise ValueError("the note holds control characters")
     return text.replace("\r\n", "\n")

@@ -1100,7 +1100,7 @@ _NOTE_WORDS: dict[Lang, dict[str, str]] = {
         "maintenance_name": "Tên lịch",
         "maintenance_match": "Áp dụng cho",
         "maintenance_match_hint": (
-            "nhãn=giá trị, cách nhau bởi dấu phẩy; ví dụ target=so-tt-tt hoặc carrier=viettel"
+            "nhãn=giá trị, cách nhau bởi dấu phẩy; ví dụ carrier=viettel hoặc site=hoi-truong"
         ),
         "maintenance_from": "Từ",
         "maintenance_to": "Đến",

@@ -40,6 +40,7 @@ from monitor.core.i18n import (
     held_text,
     language,
     local_time,
+    note_words,
     reason_text,
     severity_text,
     words,
@@ -48,6 +49,7 @@ from monitor.runtime.service import Service
 from monitor.runtime.store import Observation
 from monitor.web.device import device
 from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal, same_origin
+from monitor.web.notes import card_marks, target_notes
 from monitor.web.status import (
     SPARK_POINTS,
     STATES,
@@ -58,7 +60,15 @@ from monitor.web.status import (
     public_address,
 )
 
-__all__ = ["RENDER_BURST", "RENDER_RATE", "RenderBudget", "add_routes", "sparkline"]
+__all__ = [
+    "RENDER_BURST",
+    "RENDER_RATE",
+    "TEMPLATES",
+    "RenderBudget",
+    "add_routes",
+    "base_context",
+    "sparkline",
+]
 
 HERE = Path(__file__).resolve().parent
 REFRESH_SECONDS = 10
@@ -217,6 +227,7 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
         "detail": view.detail or "",
         "figures": _figure_texts(view, w),
         "spark": sparkline(view.target, view.history, lang),
+        **card_marks(dict(view.note or {}), view.maintenance_comment, lang),
     }
 
 
@@ -307,6 +318,13 @@ def _base(
         "who": None if who is None or who.name == "anonymous" else f"{who.name} ({who.role})",
         "signed_in": bool(request.cookies.get(COOKIE)),
         "report_url": f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}",
+        # The maintenance forms (monitor/web/forms.py): the noc role only.
+        "maintenance_url": (
+            f"/maintenance?{urlencode({'lang': lang})}"
+            if who is not None and who.at_least("noc")
+            else ""
+        ),
+        "maintenance_link": note_words(lang)["maintenance_page"],
         # A refused reload: the NOC must know the settings on disk are not the ones running.
         "reload_refused": (
             service.last_reload_errors[:3]
@@ -314,6 +332,11 @@ def _base(
             else []
         ),
     }
+
+
+def base_context(request: web.Request, who: Principal, lang: Lang, page: str) -> dict[str, Any]:
+    """The frame of a page without a refresh (monitor/web/forms.py's)."""
+    return {**_base(request, who, lang, "", page), "fragment_url": ""}
 
 
 def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[str, Any]:
@@ -423,6 +446,7 @@ async def _target_context(
             for o in reversed(outages[-_OUTAGE_ROWS:])
         ],
         "alerts": [a for a in _alert_rows(b, lang, zone) if a["target"] == name],
+        "notes": target_notes(request, who, lang, name, outages, zone, now),
         "can_ack": _can_ack(request, who),
         "events": [
             {"time": local_time(e.at, tz), "name": e.name, "detail": e.detail}

@@ -126,6 +126,9 @@ class TargetView:
     # The most severe alert paging for it ("critical", "warning"; "" when none): the card's
     # colour, so a critical fault is red whatever else is firing.
     severity: str = ""
+    # The active window's comment, and the NOC's note on its open outage (issue 14).
+    maintenance_comment: str = ""
+    note: Mapping[str, Any] | None = None
 
     def title(self, lang: Lang) -> str:
         """The target's display name (its ``title``, else its name)."""
@@ -163,6 +166,7 @@ def view_target(
     alerts: Sequence[Mapping[str, Any]],
     principal: Principal,
     names: DisplayNames = NO_NAMES,
+    note: Mapping[str, Any] | None = None,
 ) -> TargetView:
     """One target's state. ``parents``: the store's states by name; ``windows``: the engine's
     maintenance list; ``alerts``: firing alerts already in the principal's scope."""
@@ -256,6 +260,8 @@ def view_target(
         alerts=mine,
         history=history,
         names=names,
+        maintenance_comment=str(window.get("comment") or "") if window is not None else "",
+        note=note,
     )
 
 
@@ -373,6 +379,7 @@ def board(service: Service, principal: Principal, now: float) -> Board:
     names = {s.target.name for s in visible}
     alerts = visible_alerts(service.alerts.alerts_json(), principal, names)
     windows = service.alerts.maintenance()
+    notes = service.alerts.open_notes()
     display = service.settings.display_names
     # Each target is handed only its own alerts: scanning all of them per target was
     # quadratic (800 targets down: 0.7 s on the loop per render).
@@ -387,6 +394,7 @@ def board(service: Service, principal: Principal, now: float) -> Board:
             alerts=by_target.get(s.target.name, ()),
             principal=principal,
             names=display,
+            note=notes.get(s.target.name),
         )
         for s in visible
     )
