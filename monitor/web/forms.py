@@ -15,7 +15,7 @@ a window in the past, with from after to, or longer than ``[alerts] max_maintena
 refused with its reason, shown above the form with the values kept).
 
 The times of the form are local times of ``[server] timezone`` (Asia/Ho_Chi_Minh), as the
-NOC reads them (``2026-12-08T14:00`` from the browser's picker, or ``08/12/2026 14:00``).
+NOC reads them: ``08/12/2026 14:00`` (24 h), or ``2026-12-08T14:00``.
 """
 
 from __future__ import annotations
@@ -167,10 +167,11 @@ def _ts(text: object) -> float | None:
 
 
 def _input_time(ts: float | None, zone: ZoneInfo) -> str:
-    """A time as the datetime-local picker shows it: local, to the minute."""
+    """A time as the form shows it: local, to the minute, as the pages write times (a text
+    field, not the browser's picker, which follows the browser's locale: 12 h in en-US)."""
     if ts is None:
         return ""
-    return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%dT%H:%M")
+    return datetime.fromtimestamp(ts, zone).strftime("%d/%m/%Y %H:%M")
 
 
 def _maintenance_context(
