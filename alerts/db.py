@@ -423,9 +423,15 @@ def open_outages(conn: sqlite3.Connection) -> list[Outage]:
 
 
 def query_outages(
-    target: str | None, group: str | None, since: float | None, until: float | None
+    target: str | None,
+    group: str | None,
+    since: float | None,
+    until: float | None,
+    *,
+    device: str | None = None,
 ) -> Job:
-    """Outages overlapping [since, until), oldest first; None leaves a bound open."""
+    """Outages overlapping [since, until), oldest first; None leaves a bound open.
+    ``device``: the outages of its circuits and BGP peers (``DEVICE/...``)."""
 
     def job(conn: sqlite3.Connection) -> list[Outage]:
         where: list[str] = []
@@ -433,6 +439,9 @@ def query_outages(
         if target is not None:
             where.append("target = ?")
             args.append(target)
+        if device is not None:
+            where.append("substr(target, 1, ?) = ?")
+            args += [len(device) + 1, device + "/"]
         if group is not None:
             where.append("grp = ?")
             args.append(group)

@@ -1109,9 +1109,12 @@ class AlertEngine:
         group: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        *,
+        device: str | None = None,
     ) -> list[Outage]:
-        """Every recorded outage overlapping [since, until), oldest first (for reports)."""
-        return await self._ledger.query(target, group, since, until)
+        """Every recorded outage overlapping [since, until), oldest first (for reports);
+        ``device``: those of its circuits and BGP peers."""
+        return await self._ledger.query(target, group, since, until, device=device)
 
     # ------------------------------------------------------------------ the tick
 

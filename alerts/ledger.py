@@ -261,6 +261,10 @@ class Ledger:
         group: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        *,
+        device: str | None = None,
     ) -> list[Outage]:
-        """Every recorded outage overlapping [since, until), oldest first."""
-        return await self._db.run(db.query_outages(target, group, since, until), write=False)
+        """Every recorded outage overlapping [since, until), oldest first (``device``: those
+        of its circuits and BGP peers)."""
+        job = db.query_outages(target, group, since, until, device=device)
+        return await self._db.run(job, write=False)

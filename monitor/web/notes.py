@@ -28,7 +28,7 @@ from aiohttp import web
 from alerts.model import NOTE_MAX, Outage
 from monitor.config.access import Principal
 from monitor.core.i18n import Lang, duration_text, local_time, note_words, reason_text
-from monitor.web.guard import COOKIE
+from monitor.web.guard import COOKIE, SERVICE
 
 __all__ = ["MARKER_CHARS", "NOTES_SHOWN", "card_marks", "csrf_token", "note_text", "target_notes"]
 
@@ -76,7 +76,7 @@ def card_marks(note: dict[str, Any] | None, maintenance_comment: str, lang: Lang
     return {"note": marker, "maintenance_comment": _short(maintenance_comment)}
 
 
-def target_notes(
+async def target_notes(
     request: web.Request,
     who: Principal,
     lang: Lang,
@@ -85,11 +85,18 @@ def target_notes(
     zone: str,
     now: float,
 ) -> dict[str, Any]:
-    """The target page's notes part (``_notes.html``)."""
+    """The target page's notes part (``_notes.html``): its own outages and those of its
+    circuits and BGP peers (a device's), newest first."""
     tz = ZoneInfo(zone)
     nw = note_words(lang)
     noc = who.at_least("noc")
-    shown = [o for o in reversed(outages) if o.id is not None][:NOTES_SHOWN]
+    try:
+        parts = await request.app[SERVICE].alerts.outages(device=name)
+    except Exception:  # the database is failing: the page shows what it has
+        parts = []
+    mine = [o for o in [*outages, *parts] if o.id is not None and who.sees_labels(o.labels)]
+    mine.sort(key=lambda o: (o.start, o.id or 0))
+    shown = list(reversed(mine))[:NOTES_SHOWN]
     back = "/targets/" + quote(name, safe="") + "?" + urlencode({"lang": lang})
     return {
         "nw": nw,
@@ -102,6 +109,9 @@ def target_notes(
         "rows": [
             {
                 "id": o.id,
+                "subject": o.target.removeprefix(name + "/").replace("bgp:", "BGP ")
+                if o.target != name
+                else "",
                 "action": f"/outages/{o.id}/note?{urlencode({'lang': lang})}",
                 "start": local_time(o.start, tz),
                 "end": local_time(o.end, tz) if o.end is not None else "…",

@@ -446,7 +446,7 @@ async def _target_context(
             for o in reversed(outages[-_OUTAGE_ROWS:])
         ],
         "alerts": [a for a in _alert_rows(b, lang, zone) if a["target"] == name],
-        "notes": target_notes(request, who, lang, name, outages, zone, now),
+        "notes": await target_notes(request, who, lang, name, outages, zone, now),
         "can_ack": _can_ack(request, who),
         "events": [
             {"time": local_time(e.at, tz), "name": e.name, "detail": e.detail}

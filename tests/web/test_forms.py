@@ -119,7 +119,7 @@ async def test_noc_creates_extends_and_ends_a_window_in_the_browser(
     assert window["author"] == "noc" and window["active"] and window["match"] == {"target": ["vn"]}
     # The card and the target page show the comment.
     board = await (await client.get("/")).text()
-    card = board.split('data-target="vn"', 1)[1].split("</li>", 1)[0]
+    card = re.split(r'<li class="card[^"]*" data-target="vn"', board)[1].split("</li>", 1)[0]
     assert "Bảo trì" in card and "Thay cáp quang &lt;b&gt;VNPT&lt;/b&gt;" in card
 
     # Extend to three hours from now.
@@ -261,7 +261,7 @@ async def test_notes_through_the_api_and_the_page_are_plain_text(
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     board = await (await client.get("/")).text()
-    card = board.split('data-target="vn"', 1)[1].split("</li>", 1)[0]
+    card = re.split(r'<li class="card[^"]*" data-target="vn"', board)[1].split("</li>", 1)[0]
     assert "✎ Ghi chú: &lt;script&gt;" in card  # the card's marker, escaped and cut short
     report = await (
         await client.get("/api/v1/report?from=2000-01-01T00:00:00Z&format=html&lang=en")
@@ -303,3 +303,66 @@ def test_a_malformed_max_maintenance_names_the_key_and_exits_2(
     path = write_toml('[alerts]\nmax_maintenance = "10s"\n')  # under the minute it must be
     proc = run_cli("check-config", str(path))
     assert proc.returncode == 2 and "alerts.max_maintenance" in proc.stderr
+
+
+async def test_a_devices_circuit_outage_takes_a_note_on_the_devices_page(
+    tmp_path: Path,
+) -> None:
+    """The Viettel uplink of a router, down while the router answers: its outage is listed
+    on the router's page (named by its circuit), takes a note there, and the router's card
+    carries the note's marker."""
+    from monitor.config import parse_settings
+    from probes.base import Sample
+
+    raw = {
+        "server": {"state_dir": str(tmp_path / "state")},
+        "targets": [
+            {
+                "name": "router",
+                "kind": "snmp",
+                "host": "127.0.3.9",
+                "group": "carrier",
+                "labels": {"carrier": "viettel"},
+                "snmp": {
+                    "community": "netmon-lab",
+                    "circuits": [{"name": "viettel-uplink", "ifName": "ge-0/0/0"}],
+                },
+            }
+        ],
+        "access": {"tokens": TOKENS},
+    }
+    service = Service(parse_settings(raw, tmp_path))
+    await service.start()
+    labels = (("ifIndex", "1"), ("ifName", "ge-0/0/0"), ("circuit", "viettel-uplink"))
+    poll = ProbeResult(
+        True,
+        None,
+        "polled",
+        (Sample("ifOperStatus", 2.0, labels), Sample("ifAdminStatus", 1.0, labels)),
+    )
+    service.store.record("router", Observation(poll, time.time(), 0.01))
+    try:
+        async with TestClient(TestServer(make_app(service), host="127.0.0.1")) as client:
+            outages: list[Any] = []
+            for _ in range(100):
+                outages = await service.alerts.outages(device="router")
+                if outages:
+                    break
+                await service.alerts.db.run(lambda c: None)
+            assert [o.target for o in outages] == ["router/viettel-uplink"]
+            await sign_in(client, NOC)
+            page = await (await client.get("/targets/router?lang=en")).text()
+            assert "<b>viettel-uplink</b>" in page
+            resp = await client.post(
+                f"/outages/{outages[0].id}/note?lang=en",
+                data={"csrf": csrf_of(page), "note": "Viettel: cáp đứt ở Km 12"},
+                allow_redirects=False,
+            )
+            assert resp.status == 303
+            assert resp.headers["Location"].startswith("/targets/router?lang=en")
+            board = await (await client.get("/?lang=en")).text()
+            card = re.split(r'<li class="card[^"]*" data-target="router"', board)[1]
+            card = card.split("</li>", 1)[0]
+            assert "✎ Note: Viettel: cáp đứt ở Km 12" in card
+    finally:
+        await service.aclose()
