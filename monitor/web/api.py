@@ -41,7 +41,7 @@ from monitor.web.guard import SERVICE, ApiError, fail, require
 from monitor.web.openapi import document
 from monitor.web.status import STATES, board, observation_json, target_json
 
-__all__ = ["add_routes", "dumps", "json_answer", "parse_time", "window_from_body"]
+__all__ = ["add_routes", "dumps", "json_answer", "outage_id_of", "parse_time", "window_from_body"]
 
 PREFIX = "/api/v1"
 _HISTORY = 120
@@ -467,15 +467,22 @@ def window_from_body(body: dict[str, Any], author: str) -> MaintenanceWindow:
     return window
 
 
+def outage_id_of(text: str) -> int | None:
+    """An outage's id from a path (a SQLite rowid: 1 to 2**63 - 1), None for any other text."""
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value < 2**63 else None
+
+
 async def note_handler(request: web.Request) -> web.Response:
     """{"note": text}: the NOC's note on outage ``id`` (replacing any before it); role noc.
     Plain text, at most alerts.model.NOTE_MAX characters (400 with the reason past it);
     every page and report escapes it. The target page's form posts the same."""
     who = await require(request, "noc", session_changes=True)
     service = request.app[SERVICE]
-    try:
-        outage_id = int(request.match_info["id"])
-    except ValueError:
+    outage_id = outage_id_of(request.match_info["id"])
+    if outage_id is None:
         fail(404, f"no outage is {request.match_info['id']!r}")
     try:
         body = schemas.NoteRequest.model_validate_json(await request.text() or "{}")

@@ -32,7 +32,7 @@ from alerts.engine import MaintenanceError
 from alerts.model import NOTE_MAX
 from monitor.config.access import Principal
 from monitor.core.i18n import Lang, language, local_time, note_words, words
-from monitor.web.api import window_from_body
+from monitor.web.api import outage_id_of, window_from_body
 from monitor.web.guard import GUARD, SERVICE, ApiError, same_origin
 from monitor.web.notes import csrf_ok, csrf_token
 from monitor.web.pages import TEMPLATES, base_context
@@ -317,10 +317,9 @@ async def note_submit(request: web.Request) -> web.StreamResponse:
     who = await _noc(request, changing=True)
     fields = await _form(request)
     service = request.app[SERVICE]
-    try:
-        outage_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="no such outage", content_type="text/plain") from None
+    outage_id = outage_id_of(request.match_info["id"])
+    if outage_id is None:
+        raise web.HTTPNotFound(text="no such outage", content_type="text/plain")
     found = await service.alerts.outage(outage_id)
     if found is None or not who.sees_labels({**found.labels, "target": found.target}):
         raise web.HTTPNotFound(text="no such outage", content_type="text/plain")

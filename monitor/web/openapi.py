@@ -310,7 +310,12 @@ def document(settings: Settings) -> dict[str, Any]:
                 ),
                 "operationId": "noteOutage",
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": INT},
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {**INT, "format": "int64", "minimum": 1},
+                    },
                 ],
                 "requestBody": {
                     "required": True,

@@ -246,6 +246,9 @@ async def test_notes_through_the_api_and_the_page_are_plain_text(
     assert (await note("a\x00b")).status == 400
     unknown = await client.post("/api/v1/outages/999999/note", json={"note": "x"}, headers=bearer)
     assert unknown.status == 404
+    for bad in ("187330571653066940292792320", "0", "-1", "x", "9223372036854775808"):
+        resp = await client.post(f"/api/v1/outages/{bad}/note", json={"note": "x"}, headers=bearer)
+        assert resp.status == 404, bad  # never a 5xx: an id SQLite cannot hold is no outage
     hostile = '<script>alert("x")</script> <img src=x onerror=alert(1)> Cáp đứt ở Km 12'
     answer = await note(hostile)
     assert answer.status == 200, await answer.text()
