@@ -1,9 +1,9 @@
 """What the pages show of notes on outages and of maintenance windows, and the forms' CSRF
 token (the routes are monitor/web/forms.py; pages.py and the templates only include this).
 
-- ``csrf_token``: an HMAC of the session id (the HttpOnly cookie, which no other site can
-  read), so a form rendered for a session carries a value another site cannot guess; the
-  forms check it and the request's origin (``forms.py``).
+- ``csrf_token``: an HMAC, with a secret of the process, of the session id (the HttpOnly
+  cookie, which no other site can read), so a form rendered for a session carries a value
+  another site cannot guess; the forms check it and the request's origin (``forms.py``).
 - ``target_notes``: the target page's part: its recent outages with their notes and, for the
   noc role, a note form per outage and the link to the maintenance form for this target.
 - ``card_marks``: the short lines of a card: the maintenance window's comment and a marker
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,17 +37,22 @@ NOTES_SHOWN = 10  # outages with a note form on a target's page, newest first
 MARKER_CHARS = 60  # a card shows this much of a note
 
 
+# A secret of this process: a page rendered before a restart needs reloading to post again.
+_SECRET = secrets.token_bytes(32)
+
+
 def csrf_token(request: web.Request) -> str:
-    """The forms' token for this browser's session ("" without one: the forms then refuse)."""
+    """The forms' token: bound to this browser's session, or (no session: ``[access]
+    anonymous`` lets the lab's loopback in without a token) to none; either way made with a
+    secret of the process, in a page no other site can read."""
     sid = request.cookies.get(COOKIE, "")
-    if not sid:
-        return ""
-    return hmac.new(sid.encode(), b"netmon-forms-v1", hashlib.sha256).hexdigest()
+    bound = f"session:{sid}" if sid else "anonymous"
+    return hmac.new(_SECRET, bound.encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_ok(request: web.Request, given: object) -> bool:
     expected = csrf_token(request)
-    return bool(expected) and isinstance(given, str) and hmac.compare_digest(expected, given)
+    return isinstance(given, str) and hmac.compare_digest(expected, given)
 
 
 def _ts(text: object) -> float | None:

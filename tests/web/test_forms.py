@@ -369,3 +369,32 @@ async def test_a_devices_circuit_outage_takes_a_note_on_the_devices_page(
             assert "✎ Note: Viettel: cáp đứt ở Km 12" in card
     finally:
         await service.aclose()
+
+
+async def test_the_forms_work_for_the_labs_anonymous_noc_and_still_need_the_token(
+    tmp_path: Path,
+) -> None:
+    """``[access] anonymous = "noc"`` (and the lab's "auto" on loopback): no session to sign
+    in with, so the token is bound to none, yet a post without the page's token is refused."""
+    service = Service(web_settings(tmp_path, anonymous="noc"))
+    await service.start()
+    try:
+        async with TestClient(TestServer(make_app(service), host="127.0.0.1")) as client:
+            page = await (await client.get("/maintenance?lang=en")).text()
+            now = time.time()
+            form = {
+                "name": "an-danh",
+                "match": "target=vt",
+                "start": local(now),
+                "end": local(now + 600),
+            }
+            refused = await client.post("/maintenance", data=form)
+            assert refused.status == 403
+            made = await client.post(
+                "/maintenance", data={**form, "csrf": csrf_of(page)}, allow_redirects=False
+            )
+            assert made.status == 303, await made.text()
+            window = {w["name"]: w for w in service.alerts.maintenance()}["an-danh"]
+            assert window["author"] == "anonymous"
+    finally:
+        await service.aclose()
