@@ -225,8 +225,14 @@ def _days_text(seconds: float, lang: Lang) -> str:
 async def maintenance_page(request: web.Request) -> web.Response:
     lang = _lang(request)
     who = await _noc(request, changing=False)
-    done = request.query.get("done", "")
-    context = _maintenance_context(request, who, lang, done=done[:200])
+    # What the last post did, worded here: the query names a window, never a message.
+    nw = note_words(lang)
+    done = ""
+    for key in ("saved", "ended"):
+        name = request.query.get(key, "")[:100]
+        if name:
+            done = nw[f"maintenance_{key}"].format(name=name)
+    context = _maintenance_context(request, who, lang, done=done)
     return _page(request, "maintenance.html", context)
 
 
@@ -238,7 +244,6 @@ async def maintenance_submit(request: web.Request) -> web.StreamResponse:
     fields = await _form(request)
     service = request.app[SERVICE]
     zone = ZoneInfo(service.settings.server.timezone)
-    nw = note_words(lang)
     values = {k: fields.get(k, "") for k in ("name", "match", "start", "end", "comment")}
     extend = fields.get("extend") == "1"
     try:
@@ -270,8 +275,7 @@ async def maintenance_submit(request: web.Request) -> web.StreamResponse:
         return _refused(request, who, lang, values, str(exc))
     except ApiError as exc:
         return _refused(request, who, lang, values, exc.message)
-    done = nw["maintenance_saved"].format(name=window.name)
-    raise web.HTTPSeeOther("/maintenance?" + urlencode({"lang": lang, "done": done}))
+    raise web.HTTPSeeOther("/maintenance?" + urlencode({"lang": lang, "saved": window.name}))
 
 
 def _refused(
@@ -295,8 +299,7 @@ async def maintenance_end(request: web.Request) -> web.StreamResponse:
         return _refused_plain(request, who, lang, str(exc))
     if ended is None:
         return _refused_plain(request, who, lang, f"no open maintenance window is named {name!r}")
-    done = note_words(lang)["maintenance_ended"].format(name=name)
-    raise web.HTTPSeeOther("/maintenance?" + urlencode({"lang": lang, "done": done}))
+    raise web.HTTPSeeOther("/maintenance?" + urlencode({"lang": lang, "ended": name}))
 
 
 def _refused_plain(request: web.Request, who: Principal, lang: Lang, reason: str) -> web.Response:
