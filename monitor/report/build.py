@@ -44,7 +44,7 @@ from pathlib import Path
 
 from alerts import db
 from alerts.coverage import read_coverage
-from alerts.ledger import bgp_subject, circuit_subject
+from alerts.ledger import bgp_device, bgp_subject, circuit_subject
 from alerts.model import MaintenanceWindow, Outage
 from monitor.config import Settings
 from monitor.config.access import ANONYMOUS_ADMIN, Principal
@@ -229,7 +229,15 @@ def build(
     bgp_devices = {
         t.name: t for t in settings.targets if isinstance(t.options, SnmpOptions) and t.options.bgp
     }
-    for subject, device, kind, first_seen in subjects:
+    # A peer with an outage is a peer the ledger saw, should ledger_subjects lack it.
+    named = {name for name, *_ in subjects}
+    extra: list[Subject] = []
+    for o in outages:
+        device = bgp_device(o.target)
+        if device is not None and device in bgp_devices and o.target not in named:
+            named.add(o.target)
+            extra.append((o.target, device, "bgp", -math.inf))
+    for subject, device, kind, first_seen in [*subjects, *extra]:
         dev = bgp_devices.get(device)
         if kind != "bgp" or dev is None or not subject.startswith(bgp_subject(device, "")):
             continue

@@ -176,10 +176,12 @@ def test_the_arithmetic_with_a_gap_a_circuit_peers_a_note_and_a_window(tmp_path:
     settings = settings_of(tmp_path)
     rep = report_of(settings, LEDGER, [WINDOW, ELSEWHERE], COVERAGE, SUBJECTS)
     check_figures(rep)
-    # Without the ledger's subjects, the peers that never went down would have no row: the
-    # one that did still counts (from its outage), the other is missing.
+    # Without the ledger's subjects (a peer that never went down would have no row), a peer
+    # with an outage is still a peer of its device, watched as the device.
     bare = report_of(settings, LEDGER, [WINDOW], COVERAGE, [])
-    assert {r.name for r in bare.sections[0].rows} >= {PEER1, PEER2}
+    rows = {r.name: r for r in bare.sections[0].rows}
+    assert rows[PEER1].kind == "bgp" and rows[PEER1].figures.availability == 88.889
+    assert rows[PEER2].figures.watched_seconds == 32400  # from the device's first span
 
 
 async def test_the_same_ledger_from_sqlite_and_in_every_format(tmp_path: Path) -> None:
