@@ -91,6 +91,16 @@ class _Target:
     def match_labels(self) -> dict[str, str]:
         return {**self.labels, "target": self.name, "group": self.group, "kind": self.kind}
 
+    def selected_by(self, window: MaintenanceWindow) -> bool:
+        """Whether ``window`` covers this row: its own labels, or (a circuit, a BGP peer)
+        its device's, as the engine and the ledger match them (``target`` = the device)."""
+        if window.selects(self.match_labels):
+            return True
+        if not self.watched_as:
+            return False
+        device = {**self.labels, "target": self.watched_as, "group": self.group, "kind": "snmp"}
+        return window.selects(device)
+
 
 def _target_figures(
     target: _Target,
@@ -103,10 +113,9 @@ def _target_figures(
     coverage: Sequence[Span],
     min_coverage: float,
 ) -> Row:
-    labels = target.match_labels
     watched = union(clip(coverage, start, end))
     maint = union(
-        [w.span for w in windows if w.selects(labels)]
+        [w.span for w in windows if target.selected_by(w)]
         + [
             (o.start, o.end if o.end is not None else now)
             for o in outages
@@ -342,7 +351,7 @@ def _window_lines(
         a, b = window.span
         if b <= start or a >= end:
             continue
-        selected = [t for t in chosen if window.selects(t.match_labels)]
+        selected = [t for t in chosen if t.selected_by(window)]
         if not selected:
             continue
         seconds = 0.0

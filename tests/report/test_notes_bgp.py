@@ -260,3 +260,29 @@ async def test_the_same_ledger_from_sqlite_and_in_every_format(tmp_path: Path) -
     assert "Các lịch bảo trì trong kỳ" in page and "noc-ca" in page
     english, _ = to_html(rep, "en")
     assert "Maintenance windows in the period" in english
+
+
+def test_a_window_on_the_device_covers_its_circuits_and_peers(tmp_path: Path) -> None:
+    """``target = viettel-edge-router`` mutes the router's alerts, its circuits' and its
+    peers' (the engine matches them with the device's labels): the report counts the same
+    window as maintenance for each of their rows. 02:00-02:30 covers the uplink's outage."""
+    settings = settings_of(tmp_path)
+    window = MaintenanceWindow.at(
+        "thay-module",
+        {"target": [ROUTER]},
+        ts("2025-10-14T02:00:00+00:00"),
+        ts("2025-10-14T02:30:00+00:00"),
+        "Thay module quang",
+        "noc",
+    )
+    rep = report_of(settings, LEDGER, [window], COVERAGE, SUBJECTS)
+    rows = {r.name: r.figures for r in rep.sections[0].rows}
+    assert rows[CIRCUIT].downtime_seconds == 0
+    assert rows[CIRCUIT].maintenance_downtime_seconds == 1800
+    assert {n: f.maintenance_seconds for n, f in rows.items()} == {
+        ROUTER: 1800,
+        CIRCUIT: 1800,
+        PEER1: 1800,
+        PEER2: 0,  # not yet seen at 02:00
+    }
+    assert [(w.window.name, w.seconds) for w in rep.windows] == [("thay-module", 3 * 1800)]
