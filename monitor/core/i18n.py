@@ -98,7 +98,7 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "maintenance": {"vi": "đang bảo trì ({window})", "en": "in maintenance ({window})"},
     "not_probed": {"vi": "chưa đo lần nào", "en": "not probed yet"},
     # The ledger's own, for a circuit and a BGP peer (alerts/ledger.py)
-    "interface_down": {"vi": "kênh truyền mất kết nối", "en": "circuit down"},
+    "interface_down": {"vi": "kênh truyền không hoạt động", "en": "circuit not up"},
     "bgp_down": {"vi": "phiên BGP không thiết lập", "en": "BGP session not established"},
 }
 _UNKNOWN_REASON: dict[Lang, str] = {"vi": "lỗi: {code}", "en": "failed: {code}"}

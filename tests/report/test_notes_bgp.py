@@ -240,7 +240,7 @@ async def test_the_same_ledger_from_sqlite_and_in_every_format(tmp_path: Path) -
         NOTE["text"],
         "noc",
     ]
-    assert outage_rows[1][head.index("Tổng thời gian mất kết nối (giây)")] == "3600"
+    assert outage_rows[1][head.index("Tổng thời gian sự cố (giây)")] == "3600"
     [window_row] = [r for r in table[1:] if r[3] == "bảo trì"]
     assert window_row[4] == "bao-tri-bgp"
     assert window_row[head.index("Thời gian bảo trì (giây)")] == "3600"
