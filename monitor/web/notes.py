@@ -31,7 +31,7 @@ from monitor.config.access import Principal
 from monitor.core.i18n import Lang, duration_text, local_time, note_words, reason_text
 from monitor.web.guard import COOKIE, SERVICE
 
-__all__ = ["MARKER_CHARS", "NOTES_SHOWN", "card_marks", "csrf_token", "note_text", "target_notes"]
+__all__ = ["MARKER_CHARS", "NOTES_SHOWN", "card_marks", "csrf_ok", "csrf_token", "target_notes"]
 
 NOTES_SHOWN = 10  # outages with a note form on a target's page, newest first
 MARKER_CHARS = 60  # a card shows this much of a note
@@ -60,13 +60,6 @@ def _ts(text: object) -> float | None:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def note_text(note: dict[str, Any] | None, zone: ZoneInfo) -> str:
-    """``"text" (by, 08/12/2026 10:00:00)``-style line of a note, "" without one."""
-    if not note:
-        return ""
-    return f"{note.get('text', '')} ({note.get('by', '')}, {local_time(_ts(note.get('at')), zone)})"
 
 
 def _short(text: str) -> str:
