@@ -88,7 +88,7 @@ def tick_hours(end: float, zone: ZoneInfo, every: int = 3) -> list[tuple[float, 
     local = datetime.fromtimestamp(start, zone).replace(minute=0, second=0, microsecond=0)
     ticks = []
     while local.timestamp() <= end:
-        if local.timestamp() >= start and local.hour % every == 0:
+        if local.timestamp() > start and local.hour % every == 0:
             ticks.append((local.timestamp(), local.strftime("%H:00")))
         local = (local + timedelta(hours=1, minutes=5)).replace(minute=0)
     return ticks
