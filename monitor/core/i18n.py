@@ -175,6 +175,26 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "trước",
         "bgp_peers": "Phiên BGP",
         "peer": "Đối tác BGP",
+        # The wall, the 24-hour history, the theme (issue 14, the wall).
+        "wall": "Màn hình trực",
+        "wall_all_up": "Mọi đối tượng đều hoạt động bình thường.",
+        "wall_up": "Hoạt động bình thường",
+        "wall_sign_in": (
+            "Màn hình trực cần mã truy cập: mở địa chỉ /wall#token=… với mã của màn hình "
+            "trực, hoặc đăng nhập."
+        ),
+        "wall_signing_in": "Đang đăng nhập màn hình trực…",
+        "wall_token_refused": "Mã truy cập của màn hình trực không đúng.",
+        "history_day": "24 giờ qua",
+        "legend_up": "hoạt động",
+        "legend_down": "mất kết nối",
+        "legend_partial": "lúc được lúc mất",
+        "legend_gap": "không có dữ liệu (netmon không đo)",
+        "legend_mean": "trung bình 5 phút, vạch: thấp nhất đến cao nhất",
+        "info_more": "thông tin",
+        "theme": "Giao diện",
+        "theme_light": "Giao diện sáng",
+        "theme_dark": "Giao diện tối",
     },
     "en": {
         "title": "Network and link monitor",
@@ -253,6 +273,24 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "before",
         "bgp_peers": "BGP sessions",
         "peer": "BGP peer",
+        "wall": "Wall display",
+        "wall_all_up": "Every target is up.",
+        "wall_up": "Up",
+        "wall_sign_in": (
+            "The wall needs its access token: open /wall#token=… with the wall's token, or sign in."
+        ),
+        "wall_signing_in": "Signing the wall in…",
+        "wall_token_refused": "The wall's access token is wrong.",
+        "history_day": "Last 24 hours",
+        "legend_up": "up",
+        "legend_down": "down",
+        "legend_partial": "partly down",
+        "legend_gap": "no data (netmon not watching)",
+        "legend_mean": "5-minute mean, bar: lowest to highest",
+        "info_more": "info",
+        "theme": "Theme",
+        "theme_light": "Light theme",
+        "theme_dark": "Dark theme",
     },
 }
 

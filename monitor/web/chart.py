@@ -7,7 +7,7 @@ Three strips over the same time axis, from ``monitor.runtime.history``'s buckets
 - ICMP only: the loss of each bucket as a bar (0-100 %);
 - up/down as a band: green all up, red all down, orange some of each, and nothing but the
   hatched background where no result came in (netmon stopped, the target not yet added):
-  no data is a gap, never up.
+  no data is a gap (grey, "no data"), never up.
 
 Hour ticks every three hours in the server's zone (Asia/Ho_Chi_Minh). Colours come from
 classes (netmon.css), so the CSP forbids no style and both themes apply.
@@ -26,7 +26,7 @@ from monitor.runtime.history import BUCKET, KEEP, Bucket
 __all__ = ["WIDTH", "history_svg", "tick_hours"]
 
 WIDTH, HEIGHT = 960, 214
-_LEFT, _RIGHT = 56, 952
+_LEFT, _RIGHT = 84, 952
 _VALUE_TOP, _VALUE_BOTTOM = 8, 120
 _LOSS_TOP, _LOSS_BOTTOM = 128, 150
 _BAND_TOP, _BAND_BOTTOM = 160, 178
@@ -100,9 +100,7 @@ def _state(b: Bucket) -> str:
     return "down" if b.up == 0 else "partial"
 
 
-def history_svg(
-    buckets: list[Bucket], kind: str, now: float, zone: ZoneInfo, lang: Lang
-) -> Markup:
+def history_svg(buckets: list[Bucket], kind: str, now: float, zone: ZoneInfo, lang: Lang) -> Markup:
     """The day before ``now`` as an SVG element (safe markup for a template)."""
     t = _TEXT[lang]
     last = int(now) // BUCKET
@@ -117,7 +115,8 @@ def history_svg(
     for at, text in tick_hours((last + 1) * BUCKET, zone):
         x = _LEFT + (at - first * BUCKET) * (_RIGHT - _LEFT) / KEEP
         parts.append(
-            f'<line class="h-grid" x1="{x:.1f}" y1="{_VALUE_TOP}" x2="{x:.1f}" y2="{_BAND_BOTTOM}"/>'
+            f'<line class="h-grid" x1="{x:.1f}" y1="{_VALUE_TOP}" x2="{x:.1f}" '
+            f'y2="{_BAND_BOTTOM}"/>'
             f'<text class="h-tick" x="{x:.1f}" y="{_TICK_Y}" text-anchor="middle">{text}</text>'
         )
     # The figure: bars min-max and the mean as a line broken at gaps.
@@ -184,6 +183,21 @@ def history_svg(
             band[-1] = (band[-1][0], b.slot, state)
         else:
             band.append((b.slot, b.slot, state))
+    # What no result covers, drawn as such: grey, never green.
+    covered = {b.slot for b in shown}
+    gap_start: int | None = None
+    for slot in range(first, last + 2):
+        if slot <= last and slot not in covered:
+            gap_start = slot if gap_start is None else gap_start
+        elif gap_start is not None:
+            x0, x1 = _x(gap_start, first), _x(slot, first)
+            span = duration_text(float((slot - gap_start) * BUCKET), lang)
+            parts.append(
+                f'<rect class="h-gap" x="{x0:.1f}" y="{_BAND_TOP}" width="{x1 - x0:.2f}" '
+                f'height="{_BAND_BOTTOM - _BAND_TOP}"><title>{escape(t["gap"])} · '
+                f"{escape(span)}</title></rect>"
+            )
+            gap_start = None
     for start, end, state in band:
         x0, x1 = _x(start, first), _x(end + 1, first)
         span = duration_text(float((end + 1 - start) * BUCKET), lang)

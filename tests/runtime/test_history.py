@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from collections import deque
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -157,10 +156,14 @@ def test_svg_is_xml_with_points_where_expected() -> None:
     band = [(r.get("data-state"), float(r.get("x", 0)), float(r.get("width", 0)))
             for r in root.iter(f"{SVG}rect") if r.get("data-state")]  # fmt: skip
     assert [b[0] for b in band] == ["up", "down", "up"]  # the gap is no rectangle
-    # Their widths are 6 h, 1 h and 2 h of the 896 px day; a 3-hour hole between 2 and 3.
-    per_hour = (952 - 56) / 24
+    # Their widths are 6 h, 1 h and 2 h of the 868 px day; a 3-hour hole between 2 and 3.
+    per_hour = (952 - 84) / 24
     assert [round(b[2] / per_hour, 2) for b in band] == [6.0, 1.0, 2.0]
     assert round((band[2][1] - (band[1][1] + band[1][2])) / per_hour, 2) == 3.0
+    # Drawn as gaps, grey: the day's window before DAY (12 h less the one bucket of now), the
+    # hole, and the bucket of now, which no result has reached yet.
+    gaps = [float(r.get("width", 0)) for r in root.iter(f"{SVG}rect") if r.get("class") == "h-gap"]
+    assert [round(g / per_hour, 2) for g in gaps] == [11.92, 3.0, 0.08]
     # The mean line breaks at the outage and the gap: two polylines, 72 and 24 points.
     lines = [p.get("points", "").split() for p in root.iter(f"{SVG}polyline")]
     assert [len(p) for p in lines] == [72, 24]
