@@ -17,8 +17,15 @@ from tests.support.common import REPO
 from tests.web.walls import NOC, VIETTEL, WALL, running
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 IMG = REPO / "docs" / "img"
 PHONE = {"width": 390, "height": 844}
 WALL_SIZE = {"width": 1920, "height": 1080}
