@@ -40,7 +40,8 @@ _DNS = "probe_dns_lookup_time_seconds"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (
-    target TEXT NOT NULL, slot INTEGER NOT NULL, count INTEGER NOT NULL, up INTEGER NOT NULL,
+    target TEXT NOT NULL, slot INTEGER NOT NULL, kind TEXT NOT NULL,
+    count INTEGER NOT NULL, up INTEGER NOT NULL,
     n INTEGER NOT NULL, vmin REAL NOT NULL, vsum REAL NOT NULL, vmax REAL NOT NULL,
     loss_n INTEGER NOT NULL, loss_sum REAL NOT NULL,
     PRIMARY KEY (target, slot)
@@ -74,8 +75,8 @@ class Bucket:
     def loss(self) -> float | None:
         return self.loss_sum / self.loss_n if self.loss_n else None
 
-    def row(self, target: str) -> tuple[str, int, int, int, int, float, float, float, int, float]:
-        return (target, self.slot, self.count, self.up, self.n, self.vmin, self.vsum,
+    def row(self, target: str, kind: str) -> tuple[Any, ...]:
+        return (target, self.slot, kind, self.count, self.up, self.n, self.vmin, self.vsum,
                 self.vmax, self.loss_n, self.loss_sum)  # fmt: skip
 
 
@@ -108,6 +109,8 @@ class History:
         self._path = path
         self._now = now
         self._targets: dict[str, dict[int, Bucket]] = {}
+        self._kinds: dict[str, str] = {}  # the kind each target's buckets were measured as
+        self._gone: set[str] = set()  # targets whose rows the next flush deletes
         self._dirty: dict[tuple[str, int], Bucket] = {}
         self._task: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
@@ -122,6 +125,7 @@ class History:
         buckets = self._targets.get(name)
         if buckets is None:
             buckets = self._targets[name] = {}
+            self._kinds[name] = target.kind
         bucket = buckets.get(slot)
         if bucket is None:
             bucket = buckets[slot] = Bucket(slot)
@@ -143,6 +147,15 @@ class History:
             bucket.loss_n += 1
             bucket.loss_sum += loss
         self._dirty[(name, slot)] = bucket
+
+    def on_remove(self, name: str) -> None:
+        """A reload dropped or changed the target: a new kind plots another figure, so its
+        day starts again (as the store's own history does); a relabelled one keeps it."""
+        state = self._store.get(name)
+        if state is None or state.target.kind != self._kinds.get(name, state.target.kind):
+            self._targets.pop(name, None)
+            self._kinds.pop(name, None)
+            self._gone.add(name)
 
     # ------------------------------------------------------------------ reading
 
@@ -172,19 +185,22 @@ class History:
             conn.execute("DELETE FROM history WHERE slot < ?", (since_slot,))
             conn.commit()
             return conn.execute(
-                "SELECT target, slot, count, up, n, vmin, vsum, vmax, loss_n, loss_sum "
+                "SELECT target, slot, kind, count, up, n, vmin, vsum, vmax, loss_n, loss_sum "
                 "FROM history WHERE slot >= ? ORDER BY target, slot",
                 (since_slot,),
             ).fetchall()
         finally:
             conn.close()
 
-    def _write(self, rows: Iterable[tuple[Any, ...]], before_slot: int) -> None:
+    def _write(
+        self, rows: Iterable[tuple[Any, ...]], before_slot: int, gone: Iterable[str] = ()
+    ) -> None:
         conn = self._connect()
         try:
             with conn:
+                conn.executemany("DELETE FROM history WHERE target = ?", [(g,) for g in gone])
                 conn.executemany(
-                    "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
                 conn.execute("DELETE FROM history WHERE slot < ?", (before_slot,))
         finally:
@@ -200,7 +216,11 @@ class History:
         except (sqlite3.Error, OSError) as exc:
             log.warning("history not read from %s: %s", self._path, exc)
             return
-        for target, slot, count, up, n, vmin, vsum, vmax, loss_n, loss_sum in rows:
+        for target, slot, kind, count, up, n, vmin, vsum, vmax, loss_n, loss_sum in rows:
+            state = self._store.get(str(target))
+            if state is None or state.target.kind != kind:  # dropped, or measured otherwise
+                continue
+            self._kinds[str(target)] = str(kind)
             buckets = self._targets.setdefault(str(target), {})
             if int(slot) not in buckets:  # results recorded since the start win over the file
                 buckets[int(slot)] = Bucket(int(slot), int(count), int(up), int(n), float(vmin),
@@ -210,7 +230,7 @@ class History:
             self._targets[name] = dict(sorted(buckets.items()))
 
     def start(self) -> None:
-        self._store.subscribe(self.on_record)
+        self._store.subscribe(self.on_record, self.on_remove)
         if self._path is not None:
             self._task = asyncio.create_task(self._run(), name="history")
 
@@ -220,17 +240,24 @@ class History:
         if self._path is None:
             return
         for name in [n for n in self._targets if self._store.get(n) is None]:
-            del self._targets[name]
+            self.on_remove(name)
         dirty, self._dirty = self._dirty, {}
-        rows = [b.row(name) for (name, _), b in dirty.items() if name in self._targets]
+        rows = [
+            b.row(name, self._kinds[name])
+            for (name, slot), b in dirty.items()
+            if self._targets.get(name, {}).get(slot) is b
+        ]
         before = int(self._now()) // BUCKET - _SLOTS
+        # A target whose day started again (dropped, or another kind): its rows go first.
+        gone, self._gone = sorted(self._gone), set()
         async with self._writing:
             try:
-                await asyncio.to_thread(self._write, rows, before)
+                await asyncio.to_thread(self._write, rows, before, gone)
             except (sqlite3.Error, OSError) as exc:
                 self.write_errors += 1
                 for (name, slot), bucket in dirty.items():  # again at the next flush
                     self._dirty.setdefault((name, slot), bucket)
+                self._gone.update(gone)
                 log.warning("history not written to %s: %s", self._path, exc)
 
     async def _run(self) -> None:

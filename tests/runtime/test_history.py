@@ -45,7 +45,7 @@ def make(tmp_path: Path | None, clock: Clock) -> tuple[Store, History]:
     store = Store()
     store.set_targets([ICMP, WEB])
     history = History(store, tmp_path / "history.sqlite" if tmp_path else None, now=clock)
-    store.subscribe(history.on_record)
+    store.subscribe(history.on_record, history.on_remove)
     return store, history
 
 
@@ -105,6 +105,34 @@ async def test_a_restart_keeps_the_day_and_the_downtime_stays_a_gap(tmp_path: Pa
     _, third = make(tmp_path, clock)
     await third.load()
     assert [b.slot - int(DAY) // BUCKET for b in third.buckets("vt")] == [35]
+
+
+async def test_a_reload_keeps_a_relabelled_day_and_drops_another_kinds(tmp_path: Path) -> None:
+    clock = Clock(DAY + 600)
+    store, history = make(tmp_path, clock)
+    store.record("vt", Observation(echo(True, 0.01, 0.0), DAY + 1, 0.01))
+    store.record("web", Observation(ProbeResult(True, None, ""), DAY + 1, 0.2))
+    await history.flush()
+    relabelled = ICMP.model_copy(update={"labels": {"carrier": "viettel"}})
+    as_tcp = Target.model_validate(
+        {"name": "web", "kind": "tcp", "host": "127.0.0.1", "tcp": {"port": 9}}
+    )
+    store.set_targets([relabelled, as_tcp])
+    assert len(history.buckets("vt")) == 1  # the same figure: its day stays
+    assert history.buckets("web") == []  # another figure now: its day starts again
+    await history.flush()
+    # Written so: a restart reads the ICMP day back and nothing of the HTTP one.
+    store2 = Store()
+    store2.set_targets([relabelled, as_tcp])
+    again = History(store2, tmp_path / "history.sqlite", now=clock)
+    await again.load()
+    assert (len(again.buckets("vt")), again.buckets("web")) == (1, [])
+    # Removed from the settings: forgotten, in memory and in the file.
+    store.set_targets([as_tcp])
+    await history.flush()
+    third = History(store2, tmp_path / "history.sqlite", now=clock)
+    await third.load()
+    assert third.buckets("vt") == []
 
 
 async def test_a_write_that_fails_is_tried_again(tmp_path: Path) -> None:
