@@ -321,7 +321,12 @@ def _base(
         "zone": service.settings.server.timezone,
         "who": None if who is None or who.name == "anonymous" else f"{who.name} ({who.role})",
         "signed_in": bool(request.cookies.get(COOKIE)),
-        "report_url": f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}",
+        # The report is the API's: a wall token, which reads no API, gets no link to it.
+        "report_url": (
+            f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}"
+            if who is None or who.at_least("operator")
+            else ""
+        ),
         # A refused reload: the NOC must know the settings on disk are not the ones running.
         "reload_refused": (
             service.last_reload_errors[:3]

@@ -225,3 +225,24 @@ def test_hour_ticks_are_local() -> None:
     ticks = tick_hours(DAY, HCM)
     assert len(ticks) == 8 and ticks[-1] == (DAY, "00:00")
     assert all(int(at) % 3600 == 0 for at, _ in ticks)
+
+
+async def test_the_service_keeps_the_day_across_a_restart(tmp_path: Path) -> None:
+    """The wiring: the service feeds the history, writes it on stop and reads it at start."""
+    from monitor.runtime.service import Service
+    from tests.web.walls import wall_settings
+
+    now = time.time()
+    service = Service(wall_settings(tmp_path))
+    await service.start()
+    service.store.record("hoi-truong", Observation(echo(True, 0.004, 0.0), now - 600, 0.01))
+    service.store.record("hoi-truong", Observation(echo(False, 0.0, 1.0), now - 30, 0.01))
+    await service.aclose()
+    assert (tmp_path / "state" / "history.sqlite").exists()
+    again = Service(wall_settings(tmp_path))
+    await again.start()
+    try:
+        got = [(b.count, b.up) for b in again.history.buckets("hoi-truong")]
+        assert sum(c for c, _ in got) == 2 and sum(u for _, u in got) == 1
+    finally:
+        await again.aclose()

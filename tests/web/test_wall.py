@@ -92,6 +92,7 @@ async def test_a_wall_token_reads_the_pages_and_nothing_else(site: Site) -> None
         status, html = await get(site, path, WALL)
         assert status == 200, path
         assert 'class="ack"' not in html  # no acknowledgement from the wall
+        assert "/api/v1/report" not in html  # nor a link to what it may not read
     for path in ("/api/v1/targets", "/api/v1/alerts", "/api/v1/outages", "/api/v1/report"):
         status, _ = await get(site, path, WALL)
         assert status == 403, path
