@@ -179,6 +179,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "wall": "Màn hình trực",
         "wall_all_up": "Mọi đối tượng đều hoạt động bình thường.",
         "wall_up": "Hoạt động bình thường",
+        "wall_by_group": "Số đối tượng hoạt động theo nhóm",
         "wall_sign_in": (
             "Màn hình trực cần mã truy cập: mở địa chỉ /wall#token=… với mã của màn hình "
             "trực, hoặc đăng nhập."
@@ -276,6 +277,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "wall": "Wall display",
         "wall_all_up": "Every target is up.",
         "wall_up": "Up",
+        "wall_by_group": "Targets up, by group",
         "wall_sign_in": (
             "The wall needs its access token: open /wall#token=… with the wall's token, or sign in."
         ),
