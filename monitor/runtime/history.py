@@ -7,7 +7,8 @@ response time) over the successful results that had one, and the sum of the ICMP
 A bucket with no result is simply absent: the page draws it as a gap ("no data"), never as up.
 
 Fed by a store listener (``on_record``: a dict lookup and a few additions per result, measured
-in tests/runtime/test_history.py). Buckets are written to SQLite (``history.sqlite`` under
+in tests/runtime/test_history.py), into flat arrays: 28 bytes a bucket, 8 kB a target's day.
+Buckets are written to SQLite (``history.sqlite`` under
 ``[server] state_dir``) every ``FLUSH`` seconds by a thread, never on the loop, and read back
 at start: a restart keeps the day's history, and the time netmon was stopped stays a gap.
 """
@@ -18,6 +19,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +101,95 @@ def _value(kind: str, obs: Observation) -> tuple[float | None, float | None]:
     return obs.duration, None
 
 
+def _add(bucket: Bucket, kind: str, obs: Observation) -> None:
+    if bucket.count >= _MANY:
+        return
+    bucket.count += 1
+    value, loss = _value(kind, obs)
+    if obs.result.success:
+        bucket.up += 1
+        if value is not None:
+            if bucket.n == 0 or value < bucket.vmin:
+                bucket.vmin = value
+            if value > bucket.vmax:
+                bucket.vmax = value
+            bucket.vsum += value
+            bucket.n += 1
+    if loss is not None:
+        bucket.loss_n += 1
+        bucket.loss_sum += loss
+
+
+_NO_SLOT = -1
+_MANY = 65535  # results a bucket counts at most (uint16): a result a second is 300
+
+
+class _Day:
+    """One target's day: the bucket being filled as an object (what each result touches),
+    and the sealed ones in a ring of ``_SLOTS`` entries in flat arrays (28 bytes a bucket: a
+    day is 8 kB, 10,000 targets 81 MB), indexed by slot % _SLOTS. An entry whose ``slots``
+    value is not the slot asked for is empty, so rolling over costs nothing."""
+
+    __slots__ = ("count", "current", "flushed", "kind", "loss_n", "loss_sum", "low", "n",
+                 "slots", "up", "vmax", "vmin", "vsum")  # fmt: skip
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # what the figures were measured as
+        self.slots = array("i", [_NO_SLOT]) * _SLOTS
+        self.count = array("H", [0]) * _SLOTS
+        self.up = array("H", [0]) * _SLOTS
+        self.n = array("H", [0]) * _SLOTS
+        self.loss_n = array("H", [0]) * _SLOTS
+        self.vmin = array("f", [0.0]) * _SLOTS
+        self.vsum = array("f", [0.0]) * _SLOTS
+        self.vmax = array("f", [0.0]) * _SLOTS
+        self.loss_sum = array("f", [0.0]) * _SLOTS
+        self.low = _UNCHANGED  # the oldest sealed slot changed since the last flush
+        self.current: Bucket | None = None
+        self.flushed = (0, 0)  # the current bucket's slot and count when last written
+
+    def seal(self) -> None:
+        """The current bucket into the ring (a new slot began)."""
+        if self.current is not None:
+            self.put(self.current)
+            self.low = min(self.low, self.current.slot)
+            self.current = None
+
+    def sealed(self, slot: int) -> Bucket | None:
+        i = slot % _SLOTS
+        return self.bucket(i) if self.slots[i] == slot else None
+
+    def all(self) -> list[Bucket]:
+        """Every bucket held (the ring's, then the current), unordered, maybe older than a
+        day."""
+        found = [self.bucket(i) for i, slot in enumerate(self.slots) if slot != _NO_SLOT]
+        if self.current is not None:
+            found = [b for b in found if b.slot != self.current.slot] + [self.current]
+        return found
+
+    def reset(self, i: int, slot: int) -> None:
+        self.slots[i] = slot
+        self.count[i] = self.up[i] = self.n[i] = self.loss_n[i] = 0
+        self.vmin[i] = self.vsum[i] = self.vmax[i] = self.loss_sum[i] = 0.0
+
+    def bucket(self, i: int) -> Bucket:
+        return Bucket(self.slots[i], self.count[i], self.up[i], self.n[i], self.vmin[i],
+                      self.vsum[i], self.vmax[i], self.loss_n[i], self.loss_sum[i])  # fmt: skip
+
+    def put(self, b: Bucket) -> None:
+        i = b.slot % _SLOTS
+        self.slots[i] = b.slot
+        self.count[i], self.up[i], self.n[i] = (min(v, _MANY) for v in (b.count, b.up, b.n))
+        self.loss_n[i] = min(b.loss_n, _MANY)
+        self.vmin[i], self.vsum[i], self.vmax[i] = b.vmin, b.vsum, b.vmax
+        self.loss_sum[i] = b.loss_sum
+
+
+_UNCHANGED = 2**31 - 1
+
+
 class History:
-    """Per target, an insertion-ordered dict slot → Bucket, at most a day of it."""
+    """Per target, a day of buckets (``_Day``), fed by the store."""
 
     def __init__(
         self, store: Store, path: Path | None, *, now: Callable[[], float] = time.time
@@ -108,10 +197,8 @@ class History:
         self._store = store
         self._path = path
         self._now = now
-        self._targets: dict[str, dict[int, Bucket]] = {}
-        self._kinds: dict[str, str] = {}  # the kind each target's buckets were measured as
+        self._days: dict[str, _Day] = {}
         self._gone: set[str] = set()  # targets whose rows the next flush deletes
-        self._dirty: dict[tuple[str, int], Bucket] = {}
         self._task: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
         self.write_errors = 0
@@ -120,53 +207,50 @@ class History:
 
     def on_record(self, state: TargetState, obs: Observation) -> None:
         target = state.target
-        name = target.name
+        day = self._days.get(target.name)
+        if day is None:
+            day = self._days[target.name] = _Day(target.kind)
         slot = int(obs.started) // BUCKET
-        buckets = self._targets.get(name)
-        if buckets is None:
-            buckets = self._targets[name] = {}
-            self._kinds[name] = target.kind
-        bucket = buckets.get(slot)
+        bucket = day.current
+        if bucket is None or bucket.slot != slot:
+            if bucket is not None and slot < bucket.slot:  # a late result: rare, slower
+                self._late(day, slot, target.kind, obs)
+                return
+            day.seal()
+            bucket = day.current = day.sealed(slot) or Bucket(slot)
+        _add(bucket, target.kind, obs)
+
+    def _late(self, day: _Day, slot: int, kind: str, obs: Observation) -> None:
+        bucket = day.sealed(slot)
         if bucket is None:
-            bucket = buckets[slot] = Bucket(slot)
-            oldest = slot - _SLOTS
-            for old in [s for s in buckets if s <= oldest]:  # a day past: roll over
-                del buckets[old]
-        bucket.count += 1
-        value, loss = _value(target.kind, obs)
-        if obs.result.success:
-            bucket.up += 1
-            if value is not None:
-                if bucket.n == 0 or value < bucket.vmin:
-                    bucket.vmin = value
-                if value > bucket.vmax:
-                    bucket.vmax = value
-                bucket.vsum += value
-                bucket.n += 1
-        if loss is not None:
-            bucket.loss_n += 1
-            bucket.loss_sum += loss
-        self._dirty[(name, slot)] = bucket
+            i = slot % _SLOTS
+            if day.slots[i] > slot:  # older than the day kept: nowhere to go
+                return
+            bucket = Bucket(slot)
+        _add(bucket, kind, obs)
+        day.put(bucket)
+        day.low = min(day.low, slot)
 
     def on_remove(self, name: str) -> None:
         """A reload dropped or changed the target: a new kind plots another figure, so its
         day starts again (as the store's own history does); a relabelled one keeps it."""
         state = self._store.get(name)
-        if state is None or state.target.kind != self._kinds.get(name, state.target.kind):
-            self._targets.pop(name, None)
-            self._kinds.pop(name, None)
+        day = self._days.get(name)
+        if day is not None and (state is None or state.target.kind != day.kind):
+            del self._days[name]
             self._gone.add(name)
 
     # ------------------------------------------------------------------ reading
 
     def buckets(self, name: str, until: float | None = None) -> list[Bucket]:
-        """The target's buckets of the day before ``until`` (now), oldest first."""
-        end = (self._now() if until is None else until) // BUCKET
+        """The target's buckets of the day before ``until`` (now), oldest first; a slot no
+        result reached is not there."""
+        day = self._days.get(name)
+        if day is None:
+            return []
+        end = int(self._now() if until is None else until) // BUCKET
         start = end - _SLOTS
-        return sorted(
-            (b for b in self._targets.get(name, {}).values() if start < b.slot <= end),
-            key=lambda b: b.slot,
-        )
+        return sorted((b for b in day.all() if start < b.slot <= end), key=lambda b: b.slot)
 
     # ------------------------------------------------------------------ keeping it
 
@@ -220,14 +304,13 @@ class History:
             state = self._store.get(str(target))
             if state is None or state.target.kind != kind:  # dropped, or measured otherwise
                 continue
-            self._kinds[str(target)] = str(kind)
-            buckets = self._targets.setdefault(str(target), {})
-            if int(slot) not in buckets:  # results recorded since the start win over the file
-                buckets[int(slot)] = Bucket(int(slot), int(count), int(up), int(n), float(vmin),
-                                            float(vsum), float(vmax), int(loss_n),
-                                            float(loss_sum))  # fmt: skip
-        for name, buckets in self._targets.items():
-            self._targets[name] = dict(sorted(buckets.items()))
+            day = self._days.get(str(target))
+            if day is None:
+                day = self._days[str(target)] = _Day(str(kind))
+            newer = day.current is not None and day.current.slot >= int(slot)
+            if not newer and day.slots[int(slot) % _SLOTS] < int(slot):  # since the start wins
+                day.put(Bucket(int(slot), int(count), int(up), int(n), float(vmin),
+                               float(vsum), float(vmax), int(loss_n), float(loss_sum)))  # fmt: skip
 
     def start(self) -> None:
         self._store.subscribe(self.on_record, self.on_remove)
@@ -239,14 +322,24 @@ class History:
         the settings dropped."""
         if self._path is None:
             return
-        for name in [n for n in self._targets if self._store.get(n) is None]:
+        for name in [n for n in self._days if self._store.get(n) is None]:
             self.on_remove(name)
-        dirty, self._dirty = self._dirty, {}
-        rows = [
-            b.row(name, self._kinds[name])
-            for (name, slot), b in dirty.items()
-            if self._targets.get(name, {}).get(slot) is b
-        ]
+        rows: list[tuple[Any, ...]] = []
+        lows: dict[str, int] = {}
+        currents: dict[str, tuple[int, int]] = {}
+        for name, day in self._days.items():
+            current = day.current
+            if current is not None and (current.slot, current.count) != day.flushed:
+                currents[name], day.flushed = day.flushed, (current.slot, current.count)
+                rows.append(current.row(name, day.kind))
+            if day.low == _UNCHANGED:
+                continue
+            lows[name], day.low = day.low, _UNCHANGED
+            rows.extend(
+                day.bucket(i).row(name, day.kind)
+                for i, slot in enumerate(day.slots)
+                if slot >= lows[name] and (current is None or slot != current.slot)
+            )
         before = int(self._now()) // BUCKET - _SLOTS
         # A target whose day started again (dropped, or another kind): its rows go first.
         gone, self._gone = sorted(self._gone), set()
@@ -255,10 +348,14 @@ class History:
                 await asyncio.to_thread(self._write, rows, before, gone)
             except (sqlite3.Error, OSError) as exc:
                 self.write_errors += 1
-                for (name, slot), bucket in dirty.items():  # again at the next flush
-                    self._dirty.setdefault((name, slot), bucket)
-                self._gone.update(gone)
                 log.warning("history not written to %s: %s", self._path, exc)
+                for name, low in lows.items():  # again at the next flush
+                    if (again := self._days.get(name)) is not None:
+                        again.low = min(again.low, low)
+                for name, flushed in currents.items():
+                    if (again := self._days.get(name)) is not None:
+                        again.flushed = flushed
+                self._gone.update(gone)
 
     async def _run(self) -> None:
         while True:
