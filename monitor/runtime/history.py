@@ -176,6 +176,21 @@ class _Day:
         return Bucket(self.slots[i], self.count[i], self.up[i], self.n[i], self.vmin[i],
                       self.vsum[i], self.vmax[i], self.loss_n[i], self.loss_sum[i])  # fmt: skip
 
+    def merge(self, older: _Day) -> None:
+        """Take the entries of a day read back from disk that this one has nothing newer
+        for (results recorded since the start win)."""
+        limit = self.current.slot if self.current is not None else 2**31
+        for i, slot in enumerate(older.slots):
+            if self.slots[i] < slot < limit:
+                self.slots[i] = slot
+                self.count[i], self.up[i], self.n[i] = older.count[i], older.up[i], older.n[i]
+                self.loss_n[i], self.loss_sum[i] = older.loss_n[i], older.loss_sum[i]
+                self.vmin[i], self.vsum[i], self.vmax[i] = (
+                    older.vmin[i],
+                    older.vsum[i],
+                    older.vmax[i],
+                )
+
     def put(self, b: Bucket) -> None:
         i = b.slot % _SLOTS
         self.slots[i] = b.slot
@@ -202,6 +217,8 @@ class History:
         self._task: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
         self.write_errors = 0
+        self._pruned = 0  # the slot before which rows were last deleted
+        self.ready = asyncio.Event()  # set once the file is read back (or found unreadable)
 
     # ------------------------------------------------------------------ the per-result hook
 
@@ -263,21 +280,35 @@ class History:
         conn.execute(_SCHEMA)
         return conn
 
-    def _read(self, since_slot: int) -> list[Any]:
+    def _read(self, since_slot: int, kinds: dict[str, str]) -> dict[str, _Day]:
+        """The days written, of the targets ``kinds`` names as measured so (in a thread:
+        10,000 targets' days are 2.9 million rows)."""
         conn = self._connect()
+        days: dict[str, _Day] = {}
         try:
             conn.execute("DELETE FROM history WHERE slot < ?", (since_slot,))
             conn.commit()
-            return conn.execute(
+            rows = conn.execute(
                 "SELECT target, slot, kind, count, up, n, vmin, vsum, vmax, loss_n, loss_sum "
                 "FROM history WHERE slot >= ? ORDER BY target, slot",
                 (since_slot,),
-            ).fetchall()
+            )
+            for target, slot, kind, count, up, n, vmin, vsum, vmax, loss_n, loss_sum in rows:
+                if kinds.get(target) != kind:  # dropped, or measured otherwise
+                    continue
+                day = days.get(target)
+                if day is None:
+                    day = days[target] = _Day(kind)
+                i = slot % _SLOTS
+                day.slots[i], day.count[i], day.up[i], day.n[i] = slot, count, up, n
+                day.vmin[i], day.vsum[i], day.vmax[i] = vmin, vsum, vmax
+                day.loss_n[i], day.loss_sum[i] = loss_n, loss_sum
         finally:
             conn.close()
+        return days
 
     def _write(
-        self, rows: Iterable[tuple[Any, ...]], before_slot: int, gone: Iterable[str] = ()
+        self, rows: Iterable[tuple[Any, ...]], before_slot: int | None, gone: Iterable[str] = ()
     ) -> None:
         conn = self._connect()
         try:
@@ -286,36 +317,44 @@ class History:
                 conn.executemany(
                     "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
-                conn.execute("DELETE FROM history WHERE slot < ?", (before_slot,))
+                if before_slot is not None:  # a scan of the table: once an hour
+                    conn.execute("DELETE FROM history WHERE slot < ?", (before_slot,))
         finally:
             conn.close()
 
     async def load(self) -> None:
-        """Take back the day written before a restart (a thread reads it)."""
-        if self._path is None:
-            return
-        since = int(self._now()) // BUCKET - _SLOTS
+        """Take back the day written before a restart. A thread reads it (10,000 targets'
+        days are 2.9 million rows, seconds of work); probing goes on meanwhile, and what it
+        records wins over the file."""
         try:
-            rows = await asyncio.to_thread(self._read, since)
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("history not read from %s: %s", self._path, exc)
-            return
-        for target, slot, kind, count, up, n, vmin, vsum, vmax, loss_n, loss_sum in rows:
-            state = self._store.get(str(target))
-            if state is None or state.target.kind != kind:  # dropped, or measured otherwise
-                continue
-            day = self._days.get(str(target))
-            if day is None:
-                day = self._days[str(target)] = _Day(str(kind))
-            newer = day.current is not None and day.current.slot >= int(slot)
-            if not newer and day.slots[int(slot) % _SLOTS] < int(slot):  # since the start wins
-                day.put(Bucket(int(slot), int(count), int(up), int(n), float(vmin),
-                               float(vsum), float(vmax), int(loss_n), float(loss_sum)))  # fmt: skip
+            if self._path is None:
+                return
+            since = int(self._now()) // BUCKET - _SLOTS
+            kinds = {state.target.name: state.target.kind for state in self._store}
+            try:
+                async with self._writing:
+                    days = await asyncio.to_thread(self._read, since, kinds)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("history not read from %s: %s", self._path, exc)
+                return
+            for n, (name, day) in enumerate(days.items()):
+                if n % 500 == 499:
+                    await asyncio.sleep(0)
+                state = self._store.get(name)
+                if state is None or state.target.kind != day.kind:  # a reload meanwhile
+                    continue
+                mine = self._days.get(name)
+                if mine is None:
+                    self._days[name] = day
+                else:
+                    mine.merge(day)
+        finally:
+            self.ready.set()
 
     def start(self) -> None:
+        """Listen to the store at once; read the file back and write it in the background."""
         self._store.subscribe(self.on_record, self.on_remove)
-        if self._path is not None:
-            self._task = asyncio.create_task(self._run(), name="history")
+        self._task = asyncio.create_task(self._run(), name="history")
 
     async def flush(self) -> None:
         """Write the buckets changed since the last flush, in a thread; forget the targets
@@ -327,20 +366,26 @@ class History:
         rows: list[tuple[Any, ...]] = []
         lows: dict[str, int] = {}
         currents: dict[str, tuple[int, int]] = {}
-        for name, day in self._days.items():
+        for n, (name, day) in enumerate(list(self._days.items())):
+            if n % 500 == 499:  # 10,000 targets: the loop breathes between slices
+                await asyncio.sleep(0)
             current = day.current
             if current is not None and (current.slot, current.count) != day.flushed:
                 currents[name], day.flushed = day.flushed, (current.slot, current.count)
                 rows.append(current.row(name, day.kind))
             if day.low == _UNCHANGED:
                 continue
-            lows[name], day.low = day.low, _UNCHANGED
-            rows.extend(
-                day.bucket(i).row(name, day.kind)
-                for i, slot in enumerate(day.slots)
-                if slot >= lows[name] and (current is None or slot != current.slot)
-            )
-        before = int(self._now()) // BUCKET - _SLOTS
+            low, day.low = day.low, _UNCHANGED
+            lows[name] = low
+            top = current.slot if current is not None else low + _SLOTS
+            for slot in range(max(low, top - _SLOTS), top):  # usually one: the last sealed
+                sealed = day.sealed(slot)
+                if sealed is not None:
+                    rows.append(sealed.row(name, day.kind))
+        oldest = int(self._now()) // BUCKET - _SLOTS
+        before: int | None = None
+        if oldest - self._pruned >= 3600 // BUCKET:  # rows a day old go once an hour
+            before = self._pruned = oldest
         # A target whose day started again (dropped, or another kind): its rows go first.
         gone, self._gone = sorted(self._gone), set()
         async with self._writing:
@@ -358,6 +403,9 @@ class History:
                 self._gone.update(gone)
 
     async def _run(self) -> None:
+        await self.load()
+        if self._path is None:
+            return
         while True:
             await asyncio.sleep(FLUSH)
             await self.flush()

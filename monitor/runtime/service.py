@@ -76,8 +76,7 @@ class Service:
         """What needs the loop before probing starts: the alert engine takes back its state."""
         await self.alerts.start()
         self.coverage.start()
-        await self.history.load()
-        self.history.start()
+        self.history.start()  # reads its file back in the background
         await self.traps.start()  # a taken port is logged and shown in metrics, not raised
         self._start_telegram_acks(self.settings)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -112,6 +113,21 @@ async def test_a_restart_keeps_the_day_and_the_downtime_stays_a_gap(tmp_path: Pa
     _, third = make(tmp_path, clock)
     await third.load()
     assert [b.slot - int(DAY) // BUCKET for b in third.buckets("vt")] == [35]
+
+
+async def test_a_late_result_counts_in_its_own_bucket_and_is_written(tmp_path: Path) -> None:
+    clock = Clock(DAY + 3 * BUCKET)
+    store, history = make(tmp_path, clock)
+    store.record("vt", Observation(echo(True, 0.01, 0.0), DAY + 10, 0.01))
+    store.record("vt", Observation(echo(True, 0.01, 0.0), DAY + BUCKET + 10, 0.01))
+    await history.flush()
+    # A probe that started in the first five minutes and reports after the second began.
+    store.record("vt", Observation(echo(False, 0.0, 1.0), DAY + BUCKET - 1, 0.01))
+    assert [(b.count, b.up) for b in history.buckets("vt")] == [(2, 1), (1, 1)]
+    await history.flush()
+    _, again = make(tmp_path, clock)
+    await again.load()
+    assert [(b.count, b.up) for b in again.buckets("vt")] == [(2, 1), (1, 1)]
 
 
 async def test_a_reload_keeps_a_relabelled_day_and_drops_another_kinds(tmp_path: Path) -> None:
@@ -252,6 +268,7 @@ async def test_the_service_keeps_the_day_across_a_restart(tmp_path: Path) -> Non
     assert (tmp_path / "state" / "history.sqlite").exists()
     again = Service(wall_settings(tmp_path))
     await again.start()
+    await asyncio.wait_for(again.history.ready.wait(), 10)
     try:
         got = [(b.count, b.up) for b in again.history.buckets("hoi-truong")]
         assert sum(c for c, _ in got) == 2 and sum(u for _, u in got) == 1
