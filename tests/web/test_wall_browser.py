@@ -1,10 +1,12 @@
 """The wall, the phone and a target's 24 hours in Debian's Chromium through Playwright, in
-both languages: no console error, and the layout facts a NOC relies on. Screenshots for the
-README land in docs/img (wall-dark.png, target-history.png, phone.png)."""
+both languages: no console error, and the layout facts a NOC relies on. The screenshots
+(wall-dark.png, target-history.png, phone.png) go to a temporary directory, or to the README's
+when asked: ``NETMON_SCREENSHOTS=docs/img .venv/bin/pytest tests/web/test_wall_browser.py``."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +28,6 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-IMG = REPO / "docs" / "img"
 PHONE = {"width": 390, "height": 844}
 WALL_SIZE = {"width": 1920, "height": 1080}
 
@@ -41,6 +42,14 @@ def _missing() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed"
     return None
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    wanted = os.environ.get("NETMON_SCREENSHOTS")
+    where = (REPO / wanted) if wanted else tmp_path / "shots"
+    where.mkdir(parents=True, exist_ok=True)
+    return where
 
 
 @pytest.fixture
@@ -112,7 +121,7 @@ async def until(check: Callable[[], Any], what: str, within: float = 20.0) -> No
 
 
 async def test_the_wall_signs_in_from_its_fragment_and_shows_the_worst_first(
-    site: str, browser: Callable[..., Any]
+    site: str, browser: Callable[..., Any], shots: Path
 ) -> None:
     page = await browser(viewport=WALL_SIZE)
     # No session, no header: the page's script signs in with the fragment's token.
@@ -137,8 +146,7 @@ async def test_the_wall_signs_in_from_its_fragment_and_shows_the_worst_first(
     assert await page.evaluate(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
-    IMG.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(IMG / "wall-dark.png"))
+    await page.screenshot(path=str(shots / "wall-dark.png"))
     # It refreshes itself in place.
     await until(
         lambda: page.evaluate("document.getElementById('main').dataset.refreshed"),
@@ -167,11 +175,12 @@ async def test_the_wall_in_english_and_within_an_operators_scope(
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 async def test_a_phone_shows_targets_first_and_folds_the_alerts(
-    site: str, browser: Callable[..., Any], lang: str
+    site: str, browser: Callable[..., Any], lang: str, shots: Path
 ) -> None:
     page = await browser(viewport=PHONE, is_mobile=True, has_touch=True, **bearer(NOC))
     await page.goto(f"{site}/?lang={lang}")
     assert await top(page, "li.card") < await top(page, "section.alerts")
+    assert await page.locator("a.to-alerts").is_visible()  # a way down to them from the top
     assert not await page.locator("details.alerts-fold").evaluate("d => d.open")
     await page.click("details.alerts-fold > summary")
     assert await page.locator("details.alerts-fold").evaluate("d => d.open")
@@ -185,15 +194,18 @@ async def test_a_phone_shows_targets_first_and_folds_the_alerts(
     if lang == "vi":
         await page.click("details.alerts-fold > summary")  # folded again for the picture
         await page.evaluate("window.scrollTo(0, 0)")
-        await page.screenshot(path=str(IMG / "phone.png"))
+        await page.screenshot(path=str(shots / "phone.png"))
     # On a wide screen the alerts come before the targets, unfolded.
     await page.set_viewport_size(WALL_SIZE)
     await page.reload()
     assert await top(page, "section.alerts") < await top(page, "li.card")
+    assert not await page.locator("a.to-alerts").is_visible()
     assert await page.locator("details.alerts-fold").evaluate("d => d.open")
 
 
-async def test_a_targets_day_and_the_theme_switch(site: str, browser: Callable[..., Any]) -> None:
+async def test_a_targets_day_and_the_theme_switch(
+    site: str, browser: Callable[..., Any], shots: Path
+) -> None:
     page = await browser(
         viewport={"width": 1280, "height": 900}, color_scheme="light", **bearer(NOC)
     )
@@ -215,7 +227,7 @@ async def test_a_targets_day_and_the_theme_switch(site: str, browser: Callable[.
         "rgb(16, 20, 24)"
     )
     assert await page.inner_text("#theme-toggle") == "Giao diện sáng"
-    await page.locator("section.history-day").screenshot(path=str(IMG / "target-history.png"))
+    await page.locator("section.history-day").screenshot(path=str(shots / "target-history.png"))
     await page.goto(f"{site}/targets/cong-thong-tin?lang=en")
     assert "Response time" in "".join(await page.locator("svg.history text").all_text_contents())
     assert await page.locator("svg.history rect.h-loss").count() == 0
