@@ -167,7 +167,7 @@ async def test_the_wall_in_english_and_within_an_operators_scope(
     assert "Warning" in text and "3 Info" in text and "VNPT" not in text
     # A wrong token in the fragment says so, and signs nothing in.
     other = await browser(viewport=WALL_SIZE, refused=True)
-    await other.goto(f"{site}/wall?lang=en#token=not-the-token")
+    await other.goto(f"{site}/wall?lang=en#token=not-the-token%E0%A4%A")  # and not %-encoded
     await other.wait_for_selector("#wall-refused:not([hidden])", timeout=15000)
     assert "wrong" in await other.inner_text("#wall-refused")
     assert await other.locator("li.wall-card").count() == 0

@@ -66,7 +66,14 @@
   // fragment never reaches the server; the screen signs in again when the session ends.
   function wallToken() {
     var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash || "");
-    return match ? decodeURIComponent(match[1]) : null;
+    if (!match) {
+      return null;
+    }
+    try {
+      return decodeURIComponent(match[1]);
+    } catch (e) {
+      return match[1]; // not %-encoded text: taken as it is (and refused if wrong)
+    }
   }
   function wallSignIn(onRefused) {
     var token = wallToken();
