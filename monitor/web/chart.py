@@ -7,7 +7,7 @@ Three strips over the same time axis, from ``monitor.runtime.history``'s buckets
 - ICMP only: the loss of each bucket as a bar (0-100 %);
 - up/down as a band: green all up, red all down, orange some of each, and nothing but the
   hatched background where no result came in (netmon stopped, the target not yet added):
-  no data is a gap (grey, "no data"), never up.
+  no data is a gap (grey, "không giám sát" / "not watched", the report's words), never up.
 
 Hour ticks every three hours in the server's zone (Asia/Ho_Chi_Minh). Colours come from
 classes (netmon.css), so the CSP forbids no style and both themes apply.
@@ -38,24 +38,24 @@ _TEXT = {
         "response": "Thời gian phản hồi",
         "loss": "Mất gói",
         "band": "Hoạt động",
-        "summary": "24 giờ qua: {up} đạt trên {count} kết quả; không có dữ liệu {gap}",
+        "summary": "24 giờ qua: {up} đạt trên {count} kết quả; không giám sát {gap}",
         "none": "Chưa có dữ liệu trong 24 giờ qua",
         "up": "hoạt động",
-        "down": "mất kết nối",
-        "partial": "lúc được lúc mất",
-        "gap": "không có dữ liệu",
+        "down": "sự cố",
+        "partial": "có lúc sự cố",
+        "gap": "không giám sát",
     },
     "en": {
         "rtt": "RTT",
         "response": "Response time",
         "loss": "Loss",
         "band": "Up",
-        "summary": "Last 24 hours: {up} of {count} results ok; no data for {gap}",
+        "summary": "Last 24 hours: {up} of {count} results ok; not watched for {gap}",
         "none": "No data in the last 24 hours",
         "up": "up",
         "down": "down",
         "partial": "partly down",
-        "gap": "no data",
+        "gap": "not watched",
     },
 }
 

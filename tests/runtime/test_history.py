@@ -231,13 +231,13 @@ def test_svg_is_xml_with_points_where_expected() -> None:
     ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "h-tick"]
     assert ticks == ["15:00", "18:00", "21:00", "00:00", "03:00", "06:00", "09:00", "12:00"]
     # The 12 hours before DAY and the 3-hour hole are not watched, and say so.
-    summary = "24 giờ qua: 96 đạt trên 108 kết quả; không có dữ liệu 15 giờ"
+    summary = "24 giờ qua: 96 đạt trên 108 kết quả; không giám sát 15 giờ"
     assert root.get("aria-label") == summary
 
 
 def test_svg_of_nothing_and_of_an_http_target() -> None:
     empty = _parse(str(history_svg([], "http", DAY, HCM, "en")))
-    assert empty.get("aria-label") == "No data in the last 24 hours"
+    assert empty.get("aria-label") == "No data in the last 24 hours"  # nothing at all yet
     assert not [r for r in empty.iter(f"{SVG}rect") if r.get("data-state")]
     clock = Clock(DAY + 3600)
     store, history = make(None, clock)

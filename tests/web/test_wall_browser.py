@@ -216,7 +216,7 @@ async def test_a_targets_day_and_the_theme_switch(
         "r => r.map(e => e.dataset.state)"
     )
     assert "down" in band and band.count("up") >= 2  # the outage and the gap split the band
-    assert "không có dữ liệu" in (await chart.get_attribute("aria-label") or "")
+    assert "không giám sát" in (await chart.get_attribute("aria-label") or "")
     # The browser prefers light: light it is, until the switch says dark, which stays.
     light = await page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert light == "rgb(244, 246, 248)"
