@@ -260,8 +260,8 @@ severity = "critical"
 vi = "Tổng đài / trung kế SIP {title} không hoạt động: {failure}"
 en = "SIP trunk or PBX {title} is down: {failure}"
 [rules.description]
-vi = "Điện thoại và đường dây nóng qua {title} có thể không gọi được từ {since}: {detail}. Kiểm tra tổng đài, kênh truyền và phía nhà mạng."
-en = "Phones and hotlines through {title} may be cut since {since}: {detail}. Check the PBX, the link and the carrier's side."
+vi = "Điện thoại và đường dây nóng qua {title} có thể không gọi được: {detail}"
+en = "Phones and hotlines through {title} may be cut: {detail}"
 """
 
 SHIPPED_INHIBIT_TOML = r"""
