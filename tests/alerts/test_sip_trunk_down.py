@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.alerts import (
-    FakeClock,
     alert_states,
     running,
     sink_server,
@@ -16,6 +15,7 @@ from tests.support.alerts import (
     webhook_alerts,
     write_settings,
 )
+from tests.support.clock import FakeClock
 from tests.support.sip import port_of_udp, reply, udp_server
 
 
