@@ -405,10 +405,18 @@ class _StreamChannel(_Channel):
             # A request from the server: skip its body too, to keep the framing.
             length = _request_length(head)
             if length:
-                await self.reader.readexactly(length)
+                try:
+                    await self.reader.readexactly(length)
+                except asyncio.IncompleteReadError:
+                    raise SipProtocolError("the connection closed within a request") from None
             return None
         length = content_length(response, required=True)
-        body = await self.reader.readexactly(length) if length else b""
+        try:
+            body = await self.reader.readexactly(length) if length else b""
+        except asyncio.IncompleteReadError as exc:
+            raise SipProtocolError(
+                f"the connection closed within the body ({len(exc.partial)} of {length} bytes)"
+            ) from None
         return SipResponse(response.code, response.phrase, response.headers, body)
 
     async def close(self, polite: bool) -> None:
@@ -605,6 +613,9 @@ async def _open(
                 await writer.start_tls(
                     client_context(opts.tls_verify, opts.ca_file), server_hostname=server_name
                 )
+        except TimeoutError:
+            writer.transport.abort()
+            raise
         except (ssl.SSLError, OSError, EOFError) as exc:
             writer.transport.abort()
             raise _TlsFailure(f"TLS handshake as {server_name} failed: {_why(exc)}") from exc
@@ -764,7 +775,8 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     except ConnectionRefusedError:
         return failure("refused", f"{where} refused the connection", tuple(samples))
     except TimeoutError:
-        return failure("timeout", f"connecting to {where} timed out", tuple(samples))
+        shake = " (and the TLS handshake)" if opts.transport == "tls" else ""
+        return failure("timeout", f"connecting to {where}{shake} timed out", tuple(samples))
     except OSError as exc:
         return failure("unreachable", f"{where} is unreachable ({_why(exc)})", tuple(samples))
     samples += opened

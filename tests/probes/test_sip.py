@@ -433,6 +433,40 @@ async def test_tcp_hostile_answers_are_protocol(
     assert len(result.detail) < 400
 
 
+def short_body(req: bytes) -> bytes:
+    return reply(req).replace(b"Content-Length: 0", b"Content-Length: 100") + b"ten bytes."
+
+
+async def test_tcp_closed_within_the_body_is_protocol(ctx: ProbeContext) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(short_body(await reader.readuntil(b"\r\n\r\n")))
+        await writer.drain()
+        writer.close()
+
+    async with tcp_server("127.0.8.24", handler) as port:
+        result = await run(target("127.0.8.24", transport="tcp", port=port), ctx)
+    assert result.reason == "protocol", result.detail
+    assert "closed within the body (10 of 100 bytes)" in result.detail
+
+
+async def test_tls_to_a_server_that_does_not_speak_tls(ctx: ProbeContext) -> None:
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SIP/2.0 200 OK\r\n\r\n" * 20)
+        await writer.drain()
+        await reader.read()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async with tcp_server("127.0.8.25", plain) as port:
+        garbage = await run(target("127.0.8.25", transport="tls", port=port), ctx)
+    async with tcp_server("127.0.8.25", silent) as port:
+        hung = await run(target("127.0.8.25", timeout="1s", transport="tls", port=port), ctx)
+    assert garbage.reason == "tls", garbage.detail
+    assert hung.reason == "timeout", hung.detail
+    assert "(and the TLS handshake) timed out" in hung.detail
+
+
 async def test_tcp_drip_is_a_timeout_within_the_budget(ctx: ProbeContext) -> None:
     async with tcp_server("127.0.8.21", tcp_answer(lambda req: reply(req), drip=0.05)) as port:
         loop = asyncio.get_running_loop()
