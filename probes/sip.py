@@ -497,18 +497,21 @@ class _Dialog:
         uri: str,
         to: str,
         extra: list[str],
+        sender: str | None = None,
     ) -> tuple[bytes, str, str]:
-        """(the request, its branch, its CSeq header)."""
+        """(the request, its branch, its CSeq header). ``sender``: the From address (a
+        REGISTER's is the address of record, RFC 3261 §10.2); netmon's own by default."""
         self.cseq += 1
         branch = "z9hG4bK" + secrets.token_hex(10)
         local_host, local_port = self.channel.local
         cseq = f"{self.cseq} {method}"
+        sender = sender or f"<sip:netmon@{_hostport(local_host)}>"
         lines = [
             f"{method} {uri} SIP/2.0",
             f"Via: SIP/2.0/{self.transport} {_hostport(local_host, local_port)}"
             f";branch={branch};rport",
             "Max-Forwards: 70",
-            f"From: <sip:netmon@{_hostport(local_host)}>;tag={self.tag}",
+            f"From: {sender};tag={self.tag}",
             f"To: {to}",
             f"Call-ID: {self.call_id}",
             f"CSeq: {cseq}",
@@ -686,7 +689,7 @@ async def _register(
                     nc=uses,
                 )
                 extra.append(f"{name}: {value}")
-            request, branch, cseq = dialog.request("REGISTER", uri, aor, extra)
+            request, branch, cseq = dialog.request("REGISTER", uri, aor, extra, sender=aor)
             response = await dialog.transact(request, branch, cseq, deadline)
             if response.code not in (401, 407):
                 return response
@@ -701,7 +704,12 @@ async def _register(
         return response
 
     start = time.perf_counter()
-    response = await send(reg.expires)
+    expires = reg.expires
+    response = await send(expires)
+    brief = _min_expires(response)
+    if brief is not None:  # 423 Interval Too Brief: once more with the registrar's minimum
+        expires = brief
+        response = await send(expires)
     took = time.perf_counter() - start
     who = f"{reg.user}@{reg.domain or host}"
     if response.code in (401, 407, 403):
@@ -723,15 +731,21 @@ async def _register(
         removed = await send(0)
     except (_Timeout, SipProtocolError, OSError) as exc:
         why = "no answer" if isinstance(exc, _Timeout) else _why(exc)
-        return None, f"{said}; its removal failed ({why}): it lapses in {reg.expires} s"
+        return None, f"{said}; its removal failed ({why}): it lapses in {expires} s"
     if not 200 <= removed.code < 300:
-        return None, (
-            f"{said}; its removal was answered {removed.code}: it lapses in {reg.expires} s"
-        )
+        return None, f"{said}; its removal was answered {removed.code}: it lapses in {expires} s"
     # The 200 lists the bindings that remain (RFC 3261 §10.3 step 8): ours must be gone.
     if _binds(removed, contact):
-        return None, f"{said}; the registrar kept its binding: it lapses in {reg.expires} s"
+        return None, f"{said}; the registrar kept its binding: it lapses in {expires} s"
     return None, f"{said} and unregistered"
+
+
+def _min_expires(response: SipResponse) -> int | None:
+    """A 423's Min-Expires, when netmon may use it (at most an hour)."""
+    if response.code != 423:
+        return None
+    value = (response.first("min-expires") or "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= 3600 else None
 
 
 def _contact_key(value: str) -> str:

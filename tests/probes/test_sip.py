@@ -27,7 +27,7 @@ from probes.sip import Challenge, SipProtocolError, digest_authorization, parse_
 from tests.probes.test_catalogue import check
 from tests.support.common import REPO
 from tests.support.kamailio import PASSWORD, SERVER, USER, Kamailio, kamailio_missing
-from tests.support.sip import port_of_udp, reply, udp_server
+from tests.support.sip import header, port_of_udp, reply, udp_server
 
 KAMAILIO_HOST = "127.0.8.1"
 SHA256_HOST = "127.0.8.2"
@@ -198,6 +198,59 @@ async def test_register_with_sha256_digest(tmp_path: Path, ctx: ProbeContext) ->
     assert result.success, result.detail
     assert "unregistered" in result.detail
     assert wrong.reason == "sip_auth", wrong.detail
+
+
+@needs_kamailio
+async def test_interval_too_brief_is_retried_with_the_minimum(
+    tmp_path: Path, ctx: ProbeContext
+) -> None:
+    """A registrar whose minimum is 120 s answers the 60 s REGISTER 423 (Min-Expires: 120):
+    the probe registers again for 120 s, and still removes the binding."""
+    server = Kamailio(tmp_path / "kamailio-423", "127.0.8.3", min_expires=120)
+    await server.start()
+    try:
+        t = target("127.0.8.3", port=server.port, register={"user": USER, "password": PASSWORD})
+        result = await run(t, ctx)
+        left = await server.bindings(USER)
+    finally:
+        await server.stop()
+    assert result.success, result.detail
+    assert result.detail.endswith("and unregistered"), result.detail
+    assert "Address:" not in left, left
+
+
+async def test_register_headers(ctx: ProbeContext) -> None:
+    """The REGISTER's From and To are the address of record, its Contact netmon's socket
+    with the extension's user, Expires as set then 0; a registrar that lists the binding
+    still after the removal is said to have kept it."""
+    requests: list[str] = []
+
+    def answer(req: bytes) -> list[bytes]:
+        text = req.decode()
+        requests.append(text)
+        if text.startswith("REGISTER"):
+            contact = header(req, "Contact")
+            return [reply(req, extra=f"Contact: {contact};expires=60\r\n")]
+        return [reply(req)]
+
+    async with udp_server("127.0.8.18", answer) as server:
+        t = target(
+            "127.0.8.18",
+            port=port_of_udp(server),
+            register={"user": "1080", "password": "p", "domain": "pbx.daklak.lab"},
+        )
+        result = await run(t, ctx)
+    assert result.success, result.detail
+    assert "the registrar kept its binding: it lapses in 60 s" in result.detail
+    register, removal = requests[1], requests[2]
+    assert register.startswith("REGISTER sip:pbx.daklak.lab SIP/2.0\r\n")
+    assert "\r\nFrom: <sip:1080@pbx.daklak.lab>;tag=" in register
+    assert "\r\nTo: <sip:1080@pbx.daklak.lab>\r\n" in register
+    assert re.search(r"\r\nContact: <sip:1080@127\.[0-9.]+:\d+;transport=udp>\r\n", register)
+    assert "\r\nExpires: 60\r\n" in register and "\r\nExpires: 0\r\n" in removal
+    assert header(register.encode(), "Call-ID") == header(removal.encode(), "Call-ID")
+    assert header(register.encode(), "CSeq") == "2 REGISTER"
+    assert header(removal.encode(), "CSeq") == "3 REGISTER"
 
 
 @needs_kamailio

@@ -86,7 +86,7 @@ loadmodule "tls.so"
 loadmodule "ctl.so"
 
 modparam("usrloc", "db_mode", 0)
-modparam("registrar", "min_expires", 0)
+modparam("registrar", "min_expires", {min_expires})
 modparam("tls", "config", "{tls_cfg}")
 modparam("auth", "algorithm", "{algorithm}")
 modparam("ctl", "binrpc", "unix:{ctl}")
@@ -137,9 +137,11 @@ class Kamailio:
         host: str,
         ca: trustme.CA | None = None,
         algorithm: str = "MD5",
+        min_expires: int = 0,
     ) -> None:
         self.directory = directory
         self.algorithm = algorithm
+        self.min_expires = min_expires
         self.ctl = directory / "ctl.sock"
         self.host = host
         self.ca = ca or trustme.CA()
@@ -172,6 +174,7 @@ class Kamailio:
                 password=PASSWORD,
                 user=USER,
                 algorithm=self.algorithm,
+                min_expires=self.min_expires,
                 ctl=self.ctl,
             )
         )
