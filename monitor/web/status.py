@@ -75,6 +75,8 @@ def figures(target: Target, obs: Observation | None) -> Figures:
                 rtt = sample.value
         elif sample.name == "probe_sip_info":
             sip_server = dict(sample.labels).get("server")
+        elif sample.name == "probe_sip_duration_seconds" and ("phase", "options") in sample.labels:
+            values["sip_options"] = sample.value  # the OPTIONS' round trip: its response time
         else:
             values.setdefault(sample.name, sample.value)
     loss = values.get("probe_icmp_packet_loss_ratio")
@@ -82,6 +84,8 @@ def figures(target: Target, obs: Observation | None) -> Figures:
     response = None if target.kind == "icmp" else obs.duration
     if target.kind == "dns" and "probe_dns_lookup_time_seconds" in values:
         response = values["probe_dns_lookup_time_seconds"]
+    if target.kind == "sip" and "sip_options" in values:
+        response = values["sip_options"]
     return Figures(
         rtt=rtt,
         loss=loss,
