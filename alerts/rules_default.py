@@ -248,7 +248,8 @@ vi = "{target} ({group}) trả lời sai mã trạng thái từ {since}: {detail
 en = "{target} ({group}) has answered with a wrong status since {since}: {detail}"
 
 # A PBX or a carrier's SIP trunk that does not answer OPTIONS as it should, or an extension
-# that cannot register (issue 16): the venue's phones and hotlines are cut.
+# that cannot register (issue 16): the venue's phones and hotlines are cut. The summary does
+# not use {failure}, whose words for "status" are HTTP's; the description quotes the probe.
 [[rules]]
 name = "SipTrunkDown"
 match = { kind = ["sip"] }
@@ -257,8 +258,8 @@ failures = 2
 recoveries = 2
 severity = "critical"
 [rules.summary]
-vi = "Tổng đài / trung kế SIP {title} không hoạt động: {failure}"
-en = "SIP trunk or PBX {title} is down: {failure}"
+vi = "Tổng đài / trung kế SIP {title} không hoạt động"
+en = "SIP trunk or PBX {title} is down"
 [rules.description]
 vi = "Điện thoại và đường dây nóng qua {title} có thể không gọi được: {detail}"
 en = "Phones and hotlines through {title} may be cut: {detail}"

@@ -47,8 +47,10 @@ async def test_a_failing_trunk_pages_sip_trunk_down(tmp_path: Path) -> None:
             # TargetDown fires too, held by the shipped inhibit rule: one page, not two.
             target_down = states.get(("viettel-sip-trunk", "TargetDown"))
             assert target_down is None or target_down.get("held"), target_down
-            summary = noc.alerts()[0]["annotations"]["summary"]
-            assert "viettel-sip-trunk" in summary
+            annotations = noc.alerts()[0]["annotations"]
+            assert annotations["summary"].startswith("Tổng đài / trung kế SIP viettel-sip-trunk")
+            assert "HTTP" not in annotations["summary"]
+            assert "OPTIONS answered 503 Service Unavailable" in annotations["description"]
             up[0] = True
             await until(clock, service, "the end", lambda: noc.kinds() == ["firing", "resolved"])
     assert all(a["labels"]["alertname"] == "SipTrunkDown" for a in noc.alerts())
