@@ -24,6 +24,7 @@ __all__ = [
     "Lang",
     "LocalName",
     "dead_letter_text",
+    "detail_text",
     "evidence_text",
     "failure_text",
     "group_title",
@@ -31,7 +32,9 @@ __all__ = [
     "local_time",
     "message_words",
     "reason_text",
+    "reason_words",
     "severity_text",
+    "state_text",
     "words",
 ]
 
@@ -58,7 +61,7 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "refused": {"vi": "kết nối bị từ chối", "en": "connection refused"},
     "unreachable": {"vi": "không tới được địa chỉ", "en": "address unreachable"},
     "connection": {"vi": "lỗi kết nối", "en": "connection error"},
-    "tls": {"vi": "lỗi TLS hoặc chứng chỉ số", "en": "TLS or certificate error"},
+    "tls": {"vi": "lỗi TLS hoặc chứng thư số", "en": "TLS or certificate error"},
     "status": {"vi": "mã trạng thái HTTP không đúng", "en": "unexpected HTTP status"},
     "content": {
         "vi": "nội dung trang sai (mất băng rôn hoặc trang bị thay đổi)",
@@ -88,7 +91,7 @@ _REASONS: dict[str, dict[Lang, str]] = {
     # netmon's own
     "packet_loss": {"vi": "mất gói {loss}", "en": "{loss} packet loss"},
     "tls_expiring": {
-        "vi": "chứng chỉ TLS còn {days} ngày là hết hạn",
+        "vi": "chứng thư số còn {days} ngày là hết hạn",
         "en": "TLS certificate expires in {days} days",
     },
     "alert": {"vi": "{summary}", "en": "{summary}"},
@@ -106,7 +109,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "title": "Giám sát mạng và đường truyền",
         "lang_other": "English",
         "phase": "Giai đoạn",
-        "no_phase": "Không trong giai đoạn nào của kế hoạch",
+        "no_phase": "Ngoài giai đoạn kế hoạch",
         "next_phase": "Giai đoạn tiếp theo",
         "from": "từ",
         "to": "đến",
@@ -124,8 +127,8 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "response": "Thời gian phản hồi",
         "status_code": "Mã HTTP",
         "history": "Lịch sử đo gần đây",
-        "outages": "Các lần mất kết nối",
-        "no_outages": "Chưa ghi nhận lần mất kết nối nào.",
+        "outages": "Các lần sự cố",
+        "no_outages": "Chưa ghi nhận sự cố nào.",
         "start": "Bắt đầu",
         "end": "Kết thúc",
         "duration": "Thời gian",
@@ -133,7 +136,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "result": "Kết quả",
         "detail": "Chi tiết",
         "ok": "đạt",
-        "failed": "lỗi",
+        "failed": "không đạt",
         "back": "Về trang tổng quan",
         "kind": "Loại",
         "group": "Nhóm",
@@ -184,7 +187,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "title": "Network and link monitor",
         "lang_other": "Tiếng Việt",
         "phase": "Phase",
-        "no_phase": "Not in any phase of the plan",
+        "no_phase": "Outside plan phases",
         "next_phase": "Next phase",
         "from": "from",
         "to": "to",
@@ -263,9 +266,9 @@ _WORDS: dict[Lang, dict[str, str]] = {
 STATE_WORDS: dict[Lang, dict[str, str]] = {
     "vi": {
         "up": "Hoạt động",
-        "down": "Mất kết nối",
+        "down": "Sự cố",
         "degraded": "Suy giảm",
-        "suppressed": "Bị che (cấp trên hỏng)",
+        "suppressed": "Bị ẩn do thiết bị cấp trên mất kết nối",
         "maintenance": "Bảo trì",
         "unknown": "Chưa đo",
     },
@@ -278,6 +281,19 @@ STATE_WORDS: dict[Lang, dict[str, str]] = {
         "unknown": "Not probed",
     },
 }
+
+
+# A target down for want of reachability is "Mất kết nối"; any other failure (HTTP status,
+# content, certificate, DNS answer) is "Sự cố" (docs/glossary.md): STATE_WORDS' "down".
+_UNREACHABLE_STATE: dict[Lang, str] = {"vi": "Mất kết nối", "en": "Unreachable"}
+
+
+def state_text(state: str, reason: str | None, lang: Lang) -> str:
+    """A card's state in words; a ``down`` target by its last probe's reason code (none: the
+    probe passed and an alert says down, which is no reachability fault)."""
+    if state == "down" and reason in _REACHABILITY:
+        return _UNREACHABLE_STATE[lang]
+    return STATE_WORDS[lang].get(state, state)
 
 
 def language(value: str | None, default: str) -> Lang:
@@ -393,6 +409,29 @@ def reason_text(code: str | None, lang: Lang, fields: Mapping[str, str] | None =
 
 def reason_codes() -> tuple[str, ...]:
     return tuple(_REASONS)
+
+
+def reason_words(lang: Lang) -> dict[str, str]:
+    """Every reason code whose words need no figures, capitalised: what a table of failures
+    shows for a bare code (Grafana's value mappings), the same words as the pages'."""
+    return {
+        code: text[lang][:1].upper() + text[lang][1:]
+        for code, text in _REASONS.items()
+        if "{" not in text[lang]
+    }
+
+
+def detail_text(reason: str | None, detail: str | None, lang: Lang) -> str:
+    """A probe's result as the pages show it: in Vietnamese, a sentence from its reason code
+    with the probe's own English ``detail`` beside it (probes speak codes and English; the
+    words are the web's); in English, the detail. A code whose words need figures, or no
+    code (a success), gives the detail alone."""
+    detail = detail or ""
+    sentence = reason_words(lang).get(reason or "")
+    if sentence is None or (lang == "en" and detail):
+        return detail
+    sentence += "."
+    return f"{sentence} ({detail})" if detail else sentence
 
 
 def local_time(ts: float | None, zone: ZoneInfo, *, seconds: bool = True) -> str:
@@ -524,18 +563,18 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "carriers": "Theo nhà mạng",
         "groups": "Theo nhóm",
         "targets": "Theo đối tượng",
-        "outage_list": "Danh sách các lần mất kết nối",
+        "outage_list": "Danh sách các lần sự cố",
         "name": "Tên",
         "group": "Nhóm",
         "carrier": "Nhà mạng",
         "n": "Số đối tượng",
         "availability": "Khả dụng",
-        "outages": "Số lần mất",
-        "downtime": "Tổng thời gian mất",
+        "outages": "Số lần sự cố",
+        "downtime": "Tổng thời gian sự cố",
         "longest": "Lần lâu nhất",
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
-        "m_down": "Mất trong bảo trì",
+        "m_down": "Sự cố trong bảo trì",
         "coverage": "Độ phủ giám sát",
         "unwatched": "Không giám sát",
         "legend_unwatched": "không giám sát",
@@ -556,23 +595,23 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "reason": "Nguyên nhân",
         "counted": "Tính vào kỳ",
         "total": "Tổng cộng",
-        "none": "Không có lần mất kết nối nào trong kỳ.",
+        "none": "Không có sự cố nào trong kỳ.",
         "chart": "Biểu đồ",
-        "legend_down": "mất kết nối",
+        "legend_down": "sự cố",
         "legend_maint": "bảo trì",
         "method": (
-            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi lần mất kết "
-            "nối từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
+            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi sự cố tính "
+            "từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
             "sự giám sát (có kết quả đo); thời gian không giám sát không được coi là hoạt động "
-            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − mất kết "
-            "nối) / (thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / "
-            "thời gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một lần mất kết nối "
-            "kéo dài qua hai giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
+            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − sự cố) / "
+            "(thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / thời "
+            "gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một sự cố kéo dài qua hai "
+            "giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
             "đó. Số liệu theo nhà mạng và theo nhóm cộng thời gian của các đối tượng. Giờ hiển "
             "thị theo múi giờ"
         ),
         "unknown_windows": (
-            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian mất kết nối"
+            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian sự cố"
         ),
         "removed": "đã bỏ khỏi cấu hình",
     },
@@ -660,12 +699,12 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
         "Nhà mạng",
         "Số đối tượng",
         "Khả dụng (%)",
-        "Số lần mất kết nối",
-        "Tổng thời gian mất kết nối (giây)",
-        "Lần mất lâu nhất (giây)",
+        "Số lần sự cố",
+        "Tổng thời gian sự cố (giây)",
+        "Sự cố lâu nhất (giây)",
         "Thời gian khắc phục trung bình (giây)",
         "Thời gian bảo trì (giây)",
-        "Thời gian mất kết nối trong bảo trì (giây)",
+        "Thời gian sự cố trong bảo trì (giây)",
         "Thời gian tính khả dụng (giây)",
         "Độ dài kỳ (giây)",
         "Thời gian được giám sát (giây)",
@@ -702,7 +741,7 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "sheet_carriers": "Theo nhà mạng",
         "sheet_groups": "Theo nhóm",
         "sheet_targets": "Theo đối tượng",
-        "sheet_outages": "Các lần mất kết nối",
+        "sheet_outages": "Các lần sự cố",
         "section": "Giai đoạn",
         "range": "Toàn kỳ báo cáo",
         "from": "Từ",
@@ -715,8 +754,8 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "yes": "có",
         "no": "đã bỏ",
         "availability": "Khả dụng",
-        "outages": "Số lần mất kết nối",
-        "downtime": "Tổng thời gian mất",
+        "outages": "Số lần sự cố",
+        "downtime": "Tổng thời gian sự cố",
         "longest": "Lần lâu nhất",
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
@@ -728,7 +767,7 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "end": "Kết thúc",
         "reason": "Nguyên nhân",
         "counted": "Tính vào kỳ",
-        "m_down": "Mất trong bảo trì",
+        "m_down": "Sự cố trong bảo trì",
         "maintenance_window": "Cửa sổ bảo trì",
     },
     "en": {
@@ -830,7 +869,7 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "port": "cổng",
         "evidence": "Bằng chứng",
         "phase": "Giai đoạn",
-        "no_phase": "ngoài các đợt của kế hoạch",
+        "no_phase": "ngoài giai đoạn kế hoạch",
         "link": "Xem trên trang giám sát",
         "runbook": "Hướng dẫn xử lý",
         "codes": "Mã cảnh báo",
@@ -863,7 +902,7 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "port": "port",
         "evidence": "Evidence",
         "phase": "Phase",
-        "no_phase": "outside the plan's waves",
+        "no_phase": "outside plan phases",
         "link": "On the status page",
         "runbook": "Runbook",
         "codes": "Alert code",

@@ -34,6 +34,7 @@ from monitor.config.access import Principal
 from monitor.core.i18n import (
     STATE_WORDS,
     Lang,
+    detail_text,
     duration_text,
     group_key,
     group_title,
@@ -42,6 +43,7 @@ from monitor.core.i18n import (
     local_time,
     reason_text,
     severity_text,
+    state_text,
     words,
 )
 from monitor.runtime.service import Service
@@ -202,6 +204,12 @@ def sparkline(target: Target, history: tuple[Observation, ...], lang: Lang) -> M
     )
 
 
+def _probe_reason(view: TargetView) -> str | None:
+    """The last probe's own reason code (the card's reason may be an alert's or a hold's)."""
+    last = view.history[-1].result if view.history else None
+    return None if last is None or last.success else last.reason
+
+
 def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]:
     w = words(lang)
     tz = ZoneInfo(zone)
@@ -214,11 +222,11 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
         "carrier": view.label("carrier", lang),
         "state": view.state,
         "severity": view.severity,
-        "state_text": STATE_WORDS[lang][view.state],
+        "state_text": state_text(view.state, _probe_reason(view), lang),
         "since": local_time(since, tz) if since else "",
         "ago": (f"{duration_text(now - since, lang)} {w['ago']}" if since else ""),
         "reason": view.reason_text(lang) if view.state != "up" else "",
-        "detail": view.detail or "",
+        "detail": detail_text(_probe_reason(view), view.detail, lang),
         "figures": _figure_texts(view, w),
         "spark": sparkline(view.target, view.history, lang),
     }
@@ -390,7 +398,7 @@ async def _target_context(
                 "ok": obs.result.success,
                 "duration": _ms(obs.duration),
                 "figures": ", ".join(parts),
-                "detail": obs.result.detail,
+                "detail": detail_text(obs.result.reason, obs.result.detail, lang),
             }
         )
     target = state.target
