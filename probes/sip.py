@@ -781,18 +781,28 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     if not is_ip_literal(host):
         samples.append(_phase("resolve", time.perf_counter() - start))
 
-    family, address = addresses[0]
-    try:
-        channel, opened, said = await _open(opts, host, port, family, address, deadline)
-    except _TlsFailure as exc:
-        return failure("tls", f"{where}: {exc}", tuple(samples))
-    except ConnectionRefusedError:
-        return failure("refused", f"{where} refused the connection", tuple(samples))
-    except TimeoutError:
-        shake = " (and the TLS handshake)" if opts.transport == "tls" else ""
-        return failure("timeout", f"connecting to {where}{shake} timed out", tuple(samples))
-    except OSError as exc:
-        return failure("unreachable", f"{where} is unreachable ({_why(exc)})", tuple(samples))
+    # Over TCP/TLS each address in turn until one takes the connection (as the tcp probe);
+    # over UDP nothing tells at this point: the first address.
+    candidates = addresses[:1] if opts.transport == "udp" else addresses
+    opened_channel: tuple[_Channel, list[Sample], str] | None = None
+    error: OSError | None = None
+    for family, address in candidates:
+        try:
+            opened_channel = await _open(opts, host, port, family, address, deadline)
+            break
+        except _TlsFailure as exc:
+            return failure("tls", f"{where}: {exc}", tuple(samples))
+        except TimeoutError:
+            shake = " (and the TLS handshake)" if opts.transport == "tls" else ""
+            return failure("timeout", f"connecting to {where}{shake} timed out", tuple(samples))
+        except OSError as exc:
+            error = exc
+    if opened_channel is None:
+        error = error or OSError("no address to connect to")
+        if isinstance(error, ConnectionRefusedError):
+            return failure("refused", f"{where} refused the connection", tuple(samples))
+        return failure("unreachable", f"{where} is unreachable ({_why(error)})", tuple(samples))
+    channel, opened, said = opened_channel
     samples += opened
 
     transport = opts.transport.upper()

@@ -379,6 +379,24 @@ async def test_an_answer_to_another_request_is_ignored(
     assert "responses to another request ignored" in result.detail
 
 
+async def test_a_flood_of_answers_to_another_request_is_protocol(ctx: ProbeContext) -> None:
+    def answer(req: bytes) -> list[bytes]:
+        return [reply(req, call_id=f"flood-{n}") for n in range(30)]
+
+    async with udp_server("127.0.8.19", answer) as server:
+        result = await run(target("127.0.8.19", timeout="3s", port=port_of_udp(server)), ctx)
+    assert result.reason == "protocol", result.detail
+    assert "21 responses, none to netmon's request" in result.detail
+    assert len(server.received) == 1  # ended at once, not at the deadline
+
+
+async def test_a_host_name_is_resolved(ctx: ProbeContext) -> None:
+    async with tcp_server("127.0.0.1", tcp_answer(lambda req: reply(req))) as port:
+        result = await run(target("localhost", transport="tcp", port=port), ctx)
+    assert result.success, result.detail
+    assert "probe_sip_duration_seconds{phase=resolve}" in samples(result)
+
+
 async def test_a_wrong_answer_then_the_right_one_succeeds(ctx: ProbeContext) -> None:
     def answer(req: bytes) -> list[bytes]:
         return [reply(req, call_id="stale"), reply(req, extra="User-Agent: FPBX-16\r\n")]
