@@ -246,6 +246,23 @@ en = "{target} answers with an HTTP error"
 [rules.description]
 vi = "{target} ({group}) trả lời sai mã trạng thái từ {since}: {detail}"
 en = "{target} ({group}) has answered with a wrong status since {since}: {detail}"
+
+# A PBX or a carrier's SIP trunk that does not answer OPTIONS as it should, or an extension
+# that cannot register (issue 16): the venue's phones and hotlines are cut. The summary does
+# not use {failure}, whose words for "status" are HTTP's; the description quotes the probe.
+[[rules]]
+name = "SipTrunkDown"
+match = { kind = ["sip"] }
+expr = "probe_success == 0"
+failures = 2
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "Tổng đài / trung kế SIP {title} không hoạt động"
+en = "SIP trunk or PBX {title} is down"
+[rules.description]
+vi = "Điện thoại và đường dây nóng qua {title} có thể không gọi được: {detail}"
+en = "Phones and hotlines through {title} may be cut: {detail}"
 """
 
 SHIPPED_INHIBIT_TOML = r"""
@@ -259,6 +276,12 @@ equal = ["target"]
 [[inhibit]]
 source_match = { alertname = ["PageDefaced"] }
 target_match = { alertname = ["TargetDown", "BannerMissing"] }
+equal = ["target"]
+
+# A SIP trunk or PBX that fails: SipTrunkDown says so, not a generic "down" as well.
+[[inhibit]]
+source_match = { alertname = ["SipTrunkDown"] }
+target_match = { alertname = ["TargetDown"] }
 equal = ["target"]
 
 # The banner is gone from a page that answers: the site is not down.

@@ -23,6 +23,7 @@ __all__ = [
     "HTTP",
     "ICMP",
     "SCHEDULER",
+    "SIP",
     "SNMP",
     "TCP",
 ]
@@ -174,6 +175,27 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    # SIP (probes/sip.py): an OPTIONS ping, optionally a REGISTER.
+    Family(
+        "probe_sip_status_code", "gauge", "SIP status code of the last OPTIONS' final response."
+    ),
+    Family(
+        "probe_sip_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the SIP probe (resolve, connect, tls, options, register).",
+        ("phase",),
+    ),
+    Family(
+        "probe_sip_info",
+        "gauge",
+        "The SIP server's Server (else User-Agent) header, as a label; always 1.",
+        ("server",),
+    ),
+    Family(
+        "probe_sip_register_success",
+        "gauge",
+        "Whether the extension registered (1) or not (0); its binding is removed at once.",
+    ),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
@@ -235,4 +257,12 @@ SNMP = _families(
     "probe_snmp_if_utilization_ratio",
     "bgpPeerState",
     "probe_snmp_oid_value",
+)
+SIP = _families(
+    "probe_sip_duration_seconds",
+    "probe_sip_status_code",
+    "probe_sip_info",
+    "probe_sip_register_success",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
 )

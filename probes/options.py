@@ -324,6 +324,108 @@ class SnmpOptions(_Strict, UsmCredentials):
         return self._trap_community
 
 
+# What a user part may not hold unescaped here (netmon does not %-escape: a number or a name).
+_SIP_UNSAFE = re.compile(r"[\s<>\"@;:,?\\]")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
+def _sip_user(value: str | None) -> str | None:
+    if value is not None and _SIP_UNSAFE.search(value):
+        raise ValueError(f"{value!r} has characters a SIP URI's user part cannot carry here")
+    return value
+
+
+def _sip_domain(value: str | None) -> str | None:
+    if value is None or _HOSTNAME.match(value):
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a host name nor an IP address") from None
+    return value
+
+
+class SipRegister(BaseModel):
+    """``sip.register = {...}``: an extension that must be able to register (RFC 3261 §10).
+
+    The probe registers it (answering a 401/407 digest challenge, RFC 2617 / RFC 8760: MD5,
+    SHA-256, SHA-512-256) and at once removes the binding again with ``Expires: 0``, so that
+    no registration of netmon's is kept (nor steals the extension's calls for long: at most
+    ``expires`` seconds if the removal is lost).
+    """
+
+    model_config = SETTINGS_CONFIG
+
+    user: str = Field(min_length=1, max_length=128)  # the AOR's user part: "101"
+    # The digest username, when it is not ``user`` (some PBXs use an auth id).
+    auth_user: str | None = Field(default=None, min_length=1, max_length=128)
+    # The AOR's host (and the REGISTER's Request-URI): by default the target's host.
+    domain: str | None = Field(default=None, min_length=1, max_length=253)
+    password: SecretStr | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    expires: int = Field(default=60, ge=1, le=3600)
+
+    _password: SecretStr | None = PrivateAttr(default=None)
+
+    _check_env = field_validator("password_env")(secrets.check_env)
+    _check_file = field_validator("password_file")(secrets.check_file)
+
+    _check_user = field_validator("user", "auth_user")(_sip_user)
+    _check_domain = field_validator("domain")(_sip_domain)
+
+    @model_validator(mode="after")
+    def _resolve_password(self) -> SipRegister:
+        self._password = secrets.resolve(self.password, self.password_env, self.password_file)
+        if self._password is None:
+            raise ValueError("register needs a password (password, password_env or password_file)")
+        return self
+
+    @property
+    def password_secret(self) -> SecretStr:
+        assert self._password is not None  # the validator refuses a register without one
+        return self._password
+
+
+class SipOptions(_Strict):
+    """``sip = {...}``: a SIP OPTIONS ping (RFC 3261 §11), optionally a REGISTER (probes/sip.py)."""
+
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    # By default 5060 (udp, tcp) or 5061 (tls).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # Final responses that count as up; 200 by default. A PBX that challenges OPTIONS (401,
+    # 407) or refuses them (403, 405) still shows it is alive: list those codes to accept them.
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    # The Request-URI's user part (a hotline number, or none: the server itself).
+    user: str | None = Field(default=None, min_length=1, max_length=128)
+    # The Request-URI's and To's host, when the server wants its domain, not its address.
+    domain: str | None = Field(default=None, min_length=1, max_length=253)
+    tls_verify: bool = True
+    ca_file: str | None = None
+    server_name: str | None = None
+    # The key is ``register`` (an attribute of every pydantic model's metaclass: hence the alias).
+    registration: SipRegister | None = Field(default=None, alias="register")
+
+    @field_validator("expect_status")
+    @classmethod
+    def _final_codes(cls, codes: list[int]) -> list[int]:
+        for code in codes:
+            if not 200 <= code <= 699:
+                raise ValueError(f"{code} is not a final SIP response code (200-699)")
+        return codes
+
+    _check_user = field_validator("user")(_sip_user)
+    _check_domain = field_validator("domain")(_sip_domain)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 5061 if self.transport == "tls" else 5060
+
+
 # Every kind the settings accept, and its options model. The probe registry (``PROBES`` in
 # ``probes/__init__.py``) has the same keys; a test holds them equal.
 OPTIONS: dict[str, type[KindOptions]] = {
@@ -332,4 +434,5 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "dns": DnsOptions,
     "tcp": TcpOptions,
     "snmp": SnmpOptions,
+    "sip": SipOptions,
 }

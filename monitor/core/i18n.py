@@ -76,6 +76,10 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "en": "the DNS answer differs from the expected one",
     },
     "snmp_auth": {"vi": "lỗi xác thực SNMP", "en": "SNMP authentication failed"},
+    "sip_auth": {
+        "vi": "tổng đài từ chối đăng ký máy nhánh SIP (sai tài khoản hoặc mật khẩu)",
+        "en": "the PBX refused the SIP extension's registration (wrong user or password)",
+    },
     "snmp_error": {"vi": "thiết bị báo lỗi SNMP", "en": "the SNMP agent reported an error"},
     "no_such_object": {"vi": "thiếu dữ liệu SNMP cần đọc", "en": "an SNMP object is missing"},
     "icmp_not_permitted": {

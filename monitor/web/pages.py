@@ -168,6 +168,10 @@ def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
         out.append(f"{w['response']} {_ms(fig.response)}")
     if fig.http_status is not None:
         out.append(f"HTTP {fig.http_status}")
+    if fig.sip_status is not None:
+        out.append(f"SIP {fig.sip_status}")
+    if fig.sip_server:
+        out.append(fig.sip_server)
     return out
 
 
@@ -486,6 +490,8 @@ async def _target_context(
             parts.append(f"{w['loss']} {fig.loss * 100:.0f} %")
         if fig.http_status is not None:
             parts.append(f"HTTP {fig.http_status}")
+        if fig.sip_status is not None:
+            parts.append(f"SIP {fig.sip_status}")
         history.append(
             {
                 "time": local_time(obs.started, tz),
