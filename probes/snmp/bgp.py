@@ -47,6 +47,7 @@ _HUAWEI_STATE: Final = "1.3.6.1.4.1.2011.5.25.177.1.1.2.1.5"
 _HUAWEI_VRF: Final = "1.3.6.1.4.1.2011.5.25.177.1.1.1.1.6"
 
 _INET_TYPES: Final = {1: "ipv4", 2: "ipv6", 3: "ipv4", 4: "ipv6"}
+_INET_LENGTHS: Final = {1: 4, 2: 16, 3: 8, 4: 20}  # ipv4z, ipv6z: the address, a 4-octet zone
 _HUAWEI_AFI: Final = {1: "ipv4", 2: "ipv6", 25: "vpls", 196: "l2vpn"}
 
 
@@ -78,19 +79,13 @@ def _inet(subids: list[int], at: int) -> tuple[str, str, int] | None:
     octets = subids[at + 2 : at + 2 + length]
     if len(octets) != length or any(not 0 <= o <= 255 for o in octets):
         return None
-    afi = _INET_TYPES.get(kind)
-    raw = bytes(octets)
-    try:
-        if kind in (1, 2) and length in (4, 16):
-            text = str(ipaddress.ip_address(raw))
-        elif kind in (3, 4) and length in (8, 20):  # the address, then a 4-octet zone index
-            zone = int.from_bytes(raw[-4:], "big")
-            text = f"{ipaddress.ip_address(raw[:-4])}%{zone}"
-        else:
-            return None
-    except ValueError:
+    if _INET_LENGTHS.get(kind) != length:
         return None
-    return text, afi or "", at + 2 + length
+    raw = bytes(octets)
+    text = str(ipaddress.ip_address(raw[:4] if kind == 3 else raw[:16]))
+    if kind in (3, 4):
+        text += f"%{int.from_bytes(raw[-4:], 'big')}"
+    return text, _INET_TYPES[kind], at + 2 + length
 
 
 def _bgp4(subids: list[int]) -> tuple[str, str, str] | None:
