@@ -127,8 +127,8 @@ CATALOGUE: tuple[Family, ...] = (
         "bgpPeerState",
         "gauge",
         "BGP peer state (BGP4-MIB, or the vendor's peer table: CISCO-BGP4-MIB, "
-        "BGP4-V2-MIB-JUNIPER, HUAWEI-BGP-VPN-MIB): 1 idle, 2 connect, 3 active, 4 opensent, "
-        "5 openconfirm, 6 established.",
+        "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB, HUAWEI-BGP-VPN-MIB): 1 idle, 2 connect, "
+        "3 active, 4 opensent, 5 openconfirm, 6 established.",
         ("peer", "afi", "vrf"),
     ),
     Family(

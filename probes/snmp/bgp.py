@@ -13,6 +13,8 @@ CISCO-BGP4-MIB cbgpPeer3Table 1.3.6.1.4.1.9.9.187.1.2.9.1.5        vrfId, type, 
 CISCO-BGP4-MIB cbgpPeer2Table 1.3.6.1.4.1.9.9.187.1.2.5.1.3        type, addr
 BGP4-V2-MIB-JUNIPER           1.3.6.1.4.1.2636.5.1.1.2.1.1.1.2     instance, local type,
 jnxBgpM2PeerTable                                                  local addr, type, addr
+ARISTA-BGP4V2-MIB             1.3.6.1.4.1.30065.4.1.1.2.1.13       instance, type, addr
+aristaBgp4V2PeerTable
 HUAWEI-BGP-VPN-MIB            1.3.6.1.4.1.2011.5.25.177.1.1.2.1.5  instance, afi, safi, type,
 hwBgpPeerTable                (hwBgpPeerVrfName:                   addr
                               1.3.6.1.4.1.2011.5.25.177.1.1.1.1.6)
@@ -23,7 +25,7 @@ BGP4-MIB bgpPeerTable         1.3.6.1.2.1.15.3.1.2                 IpAddress (4 
 IMPLIED in any of these tables), after an InetAddressType (1 ipv4, 2 ipv6, 3 ipv4z, 4 ipv6z).
 Each peer is ``Peer(peer, afi, vrf, state)``: ``afi`` "ipv4" or "ipv6" ("vpls", "l2vpn" for
 Huawei's address families), ``vrf`` the VRF's name where the table names it (Cisco's
-cbgpPeer3VrfName, Huawei's hwBgpPeerVrfName), Juniper's routing-instance index as a number,
+cbgpPeer3VrfName, Huawei's hwBgpPeerVrfName), Juniper's and Arista's routing-instance index,
 "" for BGP4-MIB and cbgpPeer2Table (the default VRF). A peer that a table lists once per
 address family (Huawei) is kept once per (peer, afi, vrf).
 """
@@ -43,6 +45,7 @@ BGP4_PEER_STATE: Final = "1.3.6.1.2.1.15.3.1.2"
 _CISCO3: Final = "1.3.6.1.4.1.9.9.187.1.2.9.1."
 _CISCO2_STATE: Final = "1.3.6.1.4.1.9.9.187.1.2.5.1.3"
 _JUNIPER_STATE: Final = "1.3.6.1.4.1.2636.5.1.1.2.1.1.1.2"
+_ARISTA_STATE: Final = "1.3.6.1.4.1.30065.4.1.1.2.1.13"  # the draft's BGP4-V2, Arista-homed
 _HUAWEI_STATE: Final = "1.3.6.1.4.1.2011.5.25.177.1.1.2.1.5"
 _HUAWEI_VRF: Final = "1.3.6.1.4.1.2011.5.25.177.1.1.1.1.6"
 
@@ -94,7 +97,8 @@ def _bgp4(subids: list[int]) -> tuple[str, str, str] | None:
     return ".".join(map(str, subids)), "ipv4", ""
 
 
-def _cisco3(subids: list[int]) -> tuple[str, str, str] | None:
+def _by_instance(subids: list[int]) -> tuple[str, str, str] | None:
+    """An instance (a VRF id), then the peer's InetAddressType and InetAddress."""
     if not subids:
         return None
     remote = _inet(subids, 1)
@@ -134,9 +138,10 @@ def _huawei(subids: list[int]) -> tuple[str, str, str] | None:
 
 # In order of preference: the first with rows is read.
 TABLES: Final = (
-    Table("CISCO-BGP4-MIB cbgpPeer3Table", _CISCO3 + "5", _CISCO3 + "4", _cisco3),
+    Table("CISCO-BGP4-MIB cbgpPeer3Table", _CISCO3 + "5", _CISCO3 + "4", _by_instance),
     Table("CISCO-BGP4-MIB cbgpPeer2Table", _CISCO2_STATE, None, _cisco2),
     Table("BGP4-V2-MIB-JUNIPER jnxBgpM2PeerTable", _JUNIPER_STATE, None, _juniper),
+    Table("ARISTA-BGP4V2-MIB aristaBgp4V2PeerTable", _ARISTA_STATE, None, _by_instance),
     Table("HUAWEI-BGP-VPN-MIB hwBgpPeerTable", _HUAWEI_STATE, _HUAWEI_VRF, _huawei),
     Table("BGP4-MIB bgpPeerTable", BGP4_PEER_STATE, None, _bgp4),
 )

@@ -6,7 +6,8 @@ What one poll asks (numeric OIDs, no MIB files at run time):
 - one walk of the ifTable and ifXTable columns below, all columns in the same GETBULK (a
   24-port switch answers in one round trip; a 1,000-port one in a few dozen);
 - with ``bgp = true``, one walk of the BGP peer tables' state columns: BGP4-MIB's and the
-  vendors' (``probes.snmp.bgp``: CISCO-BGP4-MIB, BGP4-V2-MIB-JUNIPER, HUAWEI-BGP-VPN-MIB), all
+  vendors' (``probes.snmp.bgp``: CISCO-BGP4-MIB, BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB,
+  HUAWEI-BGP-VPN-MIB), all
   in the same GETBULK; the extra ``oids``, by GET.
 
 What it exports, named as snmp_exporter names them (its if_mib module), so that the dashboards
@@ -582,7 +583,8 @@ def _bgp(walked: dict[str, Varbinds], encoding: str | None, samples: list[Sample
     if table is None:
         return (
             "; bgp = true, but the agent lists no BGP peer (BGP4-MIB, CISCO-BGP4-MIB, "
-            "BGP4-V2-MIB-JUNIPER and HUAWEI-BGP-VPN-MIB peer tables empty or not in its view)"
+            "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB and HUAWEI-BGP-VPN-MIB peer tables empty "
+            "or not in its view)"
         )
     established = 0
     for peer in found:

@@ -2,8 +2,9 @@
 served by Debian's snmpd from recordings (tests/probes/snmp/recording.py, ``pass_persist``):
 
 - BGP peers in the vendors' tables (Cisco cbgpPeer3Table and cbgpPeer2Table, Juniper
-  jnxBgpM2PeerTable, Huawei hwBgpPeerTable): IPv4 and IPv6 peers, peers in a VRF; a router with
-  no peer table at all is up, with the finding on its BGP series;
+  jnxBgpM2PeerTable, Arista aristaBgp4V2PeerTable, Huawei hwBgpPeerTable): IPv4 and IPv6
+  peers, peers in a VRF; a router with no peer table at all is up, with the finding on its
+  BGP series;
 - GBK-encoded ifDescr and ifAlias (Huawei, H3C), decoded with ``label_encoding``, and bad runs
   collapsed to one U+FFFD;
 - string extra OIDs (sysDescr, sysLocation, entPhysicalDescr, entPhysicalSerialNum) as
@@ -48,6 +49,7 @@ AGENTS = {
     "cisco-peer2": ("127.0.7.2", {".1.3.6.1.4.1": ["cisco-peer2.snmprec"]}),
     "juniper-bgp": ("127.0.7.3", {".1.3.6.1.4.1": ["juniper-bgp.snmprec"]}),
     "huawei-bgp": ("127.0.7.4", {".1.3.6.1.4.1": ["huawei-bgp.snmprec"]}),
+    "arista-bgp": ("127.0.7.6", {".1.3.6.1.4.1": ["arista-bgp.snmprec"]}),
     "huawei-gbk": ("127.0.7.5", {"-p 1 .1.3.6.1.2.1.2.2": ["gbk-ifmib.snmprec"],
                                  "-p 1 .1.3.6.1.2.1.31.1.1": ["gbk-ifmib.snmprec"],
                                  ".1.3.6.1.2.1.47": ["entity.snmprec"]}),
@@ -132,6 +134,15 @@ VENDORS = {
             ("127.0.4.1", "ipv4", "0"): 6,
             ("fd00:4e::1", "ipv6", "0"): 6,
             ("127.0.5.1", "ipv4", "5"): 1,
+        },
+        "BGP 2/3 peers established",
+    ),
+    "arista-bgp": (
+        "ARISTA-BGP4V2-MIB aristaBgp4V2PeerTable",
+        {
+            ("127.0.4.1", "ipv4", "1"): 6,
+            ("fd00:4e::1", "ipv6", "1"): 6,
+            ("127.0.8.1", "ipv4", "3"): 4,
         },
         "BGP 2/3 peers established",
     ),
