@@ -73,6 +73,10 @@ class Table:
     vrf_name: str | None  # a column of VRF names under the same index, if the table has one
     decode: Decode
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.state,) if self.vrf_name is None else (self.state, self.vrf_name)
+
 
 def _inet(subids: list[int], at: int) -> tuple[str, str, int] | None:
     """(address, afi, next position) of an InetAddressType + InetAddress at ``at``."""

@@ -7,8 +7,8 @@ What one poll asks (numeric OIDs, no MIB files at run time):
   24-port switch answers in one round trip; a 1,000-port one in a few dozen);
 - with ``bgp = true``, one walk of the BGP peer tables' state columns: BGP4-MIB's and the
   vendors' (``probes.snmp.bgp``: CISCO-BGP4-MIB, BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB,
-  HUAWEI-BGP-VPN-MIB), all
-  in the same GETBULK; the extra ``oids``, by GET.
+  HUAWEI-BGP-VPN-MIB), all in the same GETBULK; from then on only the table that had rows
+  (every table again once that one is empty); the extra ``oids``, by GET.
 
 What it exports, named as snmp_exporter names them (its if_mib module), so that the dashboards
 and alert rules NOC engineers know work unchanged:
@@ -167,6 +167,8 @@ class _TargetState:
     # With an ``interfaces`` filter: fetch only the kept rows (they were few at the last poll),
     # else walk the whole table.
     selective: bool = True
+    # The BGP peer table that had rows last time: only its columns are walked, while it has.
+    bgp_table: bgp_tables.Table | None = None
 
 
 @dataclass(eq=False)
@@ -357,7 +359,12 @@ async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:
             state.selective = opts.version != "1" and _fetch_pays(len(kept), len(total), opts)
     bgp = None
     if opts.bgp:
-        bgp = await session.walk(bgp_tables.COLUMNS, opts.max_repetitions)
+        table = state.bgp_table
+        bgp = await session.walk(
+            table.columns if table else bgp_tables.COLUMNS, opts.max_repetitions
+        )
+        if table is not None and not bgp[table.state]:  # gone: look in every table again
+            bgp = await session.walk(bgp_tables.COLUMNS, opts.max_repetitions)
     extra = await session.get([o.lstrip(".") for o in opts.oids]) if opts.oids else []
     return _Poll(uptime[1], name[1], by_name, bgp, extra, None if kept is None else set(kept))
 
@@ -543,7 +550,7 @@ def _result(
     interfaces = _interfaces(state, opts, poll, seconds, samples)
     if interfaces[1] == 0:
         problems.append("the ifTable is empty or not in the agent's view")
-    bgp_text = _bgp(poll.bgp, encoding, samples) if poll.bgp is not None else ""
+    bgp_text = _bgp(state, poll.bgp, encoding, samples) if poll.bgp is not None else ""
     for oid, value in poll.extra:
         number = _number(value)
         if _missing(value):
@@ -570,13 +577,16 @@ def _result(
     return ProbeResult(True, None, detail, tuple(samples))
 
 
-def _bgp(walked: dict[str, Varbinds], encoding: str | None, samples: list[Sample]) -> str:
+def _bgp(
+    state: _TargetState, walked: dict[str, Varbinds], encoding: str | None, samples: list[Sample]
+) -> str:
     """Append the BGP samples; the detail's BGP words.
 
     No peer table is a finding on these series (``probe_snmp_bgp_table_present 0``,
     ``probe_snmp_bgp_peers 0``), not a failed poll: the interfaces were read.
     """
     table, found, bad = bgp_tables.peers(walked, functools.partial(decode_label, encoding=encoding))
+    state.bgp_table = table
     mib = table.mib if table is not None else ""
     samples.append(Sample("probe_snmp_bgp_table_present", 1.0 if table is not None else 0.0))
     samples.append(Sample("probe_snmp_bgp_peers", float(len(found)), (("mib", mib),)))

@@ -33,6 +33,7 @@ from probes import PROBES
 from probes.base import ProbeResult, Sample
 from probes.context import ProbeContext
 from probes.snmp.ber import OCTET_STRING, Value
+from probes.snmp.bgp import COLUMNS, TABLES
 from probes.snmp.probe import OID_INFO_MAX, _info_text, decode_label
 from tests.fixtures.snmpd import COMMUNITY, SNMPD, Snmpd
 from tests.probes.snmp.agents import ROUTER, lab_agent
@@ -415,3 +416,25 @@ async def test_a_poll_longer_than_its_interval_reports() -> None:
     assert all(o.duration > 0.5 for o in long_state.history)
     assert scheduler.stats.skipped["snmp"] >= len(long_results) - 1
     assert capped_state.latest.result.reason == "timeout"
+
+
+async def test_later_polls_walk_only_the_table_that_had_rows(
+    agents: dict[str, Snmpd], ctx: ProbeContext
+) -> None:
+    t = target(agents["cisco-bgp"], "cisco-again", bgp=True)
+    first = await poll(t, ctx)
+    shared = await ctx.shared("snmp", _no_shared)
+    state = shared.states[t.name]
+    assert state.bgp_table is not None and state.bgp_table is TABLES[0]  # cbgpPeer3Table
+    second = await poll(t, ctx)
+    assert bgp_peers(second) == bgp_peers(first)
+    walked = set(state.session._rows)
+    assert tuple(COLUMNS) in walked and TABLES[0].columns in walked
+    # The table read last time is empty now (here: pretend it was Huawei's): every table again.
+    state.bgp_table = next(table for table in TABLES if table.mib.startswith("HUAWEI"))
+    third = await poll(t, ctx)
+    assert bgp_peers(third) == bgp_peers(first) and state.bgp_table is TABLES[0]
+
+
+async def _no_shared() -> Any:
+    raise AssertionError("the snmp probe made its shared state already")
