@@ -601,7 +601,7 @@ def _bgp(
         labels = (("peer", peer.peer), ("afi", peer.afi), ("vrf", peer.vrf))
         samples.append(Sample("bgpPeerState", float(peer.state), labels))
         established += peer.state == 6
-    skipped = f", {bad} rows not understood" if bad else ""
+    skipped = f", {bad} {'row' if bad == 1 else 'rows'} not understood" if bad else ""
     return f"; BGP {established}/{len(found)} peers established ({mib}{skipped})"
 
 

@@ -127,7 +127,7 @@ VENDORS = {
     "cisco-peer2": (
         "CISCO-BGP4-MIB cbgpPeer2Table",
         {("127.0.4.1", "ipv4", ""): 6, ("fd00:4e::1", "ipv6", ""): 2},
-        "BGP 1/2 peers established (CISCO-BGP4-MIB cbgpPeer2Table, 1 rows not understood)",
+        "BGP 1/2 peers established (CISCO-BGP4-MIB cbgpPeer2Table, 1 row not understood)",
     ),
     "juniper-bgp": (
         "BGP4-V2-MIB-JUNIPER jnxBgpM2PeerTable",
