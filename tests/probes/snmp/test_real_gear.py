@@ -35,7 +35,7 @@ from probes.context import ProbeContext
 from probes.snmp.ber import OCTET_STRING, Value
 from probes.snmp.bgp import COLUMNS, TABLES
 from probes.snmp.probe import OID_INFO_MAX, _info_text, decode_label
-from tests.fixtures.snmpd import COMMUNITY, SNMPD, Snmpd
+from tests.fixtures.snmpd import COMMUNITY, NET_SNMP_TOOLS, SNMPD, Snmpd, tool
 from tests.probes.snmp.agents import ROUTER, lab_agent
 
 pytestmark = pytest.mark.skipif(SNMPD is None, reason="snmpd is not installed (Debian snmpd)")
@@ -319,8 +319,10 @@ IF_NUMBER = "1.3.6.1.2.1.2.1.0"
 
 
 def snmpget(agent: Snmpd, oid: str) -> str:
+    binary = tool("snmpget")
+    assert binary is not None
     done = subprocess.run(
-        ["snmpget", "-v2c", "-c", COMMUNITY, "-Oqv", "-On", agent.target, oid],
+        [binary, "-v2c", "-c", COMMUNITY, "-Oqv", "-On", agent.target, oid],
         capture_output=True,
         text=True,
         timeout=10,
@@ -329,6 +331,7 @@ def snmpget(agent: Snmpd, oid: str) -> str:
     return done.stdout.strip().strip('"')
 
 
+@pytest.mark.skipif(not NET_SNMP_TOOLS, reason="Net-SNMP's snmpget is not installed (Debian snmp)")
 async def test_string_oids_are_info_metrics(agents: dict[str, Snmpd], ctx: ProbeContext) -> None:
     agent = agents["huawei-gbk"]
     oids = [SYS_DESCR, SYS_OBJECT_ID, SYS_LOCATION, ENT_DESCR, ENT_SERIAL, IF_NUMBER]
