@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -262,8 +267,8 @@ async def test_gbk_filter_matches_decoded_text(agents: dict[str, Snmpd], ctx: Pr
 async def test_without_label_encoding_bad_runs_collapse(
     agents: dict[str, Snmpd], ctx: ProbeContext
 ) -> None:
-    """As snmp_exporter (Go's strings.ToValidUTF8): each run of bad bytes is one U+FFFD, not
-    one per byte."""
+    """As snmp_exporter since its #968 (Go's strings.ToValidUTF8): each run of bad bytes is one
+    U+FFFD, not one per byte."""
     result = await poll(target(agents["huawei-gbk"], "no-codec"), ctx)
     descr, alias = aliases(result)["1"]
     assert alias == "\ufffd VNPT \ufffd"
@@ -441,3 +446,74 @@ async def test_later_polls_walk_only_the_table_that_had_rows(
 
 async def _no_shared() -> Any:
     raise AssertionError("the snmp probe made its shared state already")
+
+
+EXPORTER = Path("/usr/bin/prometheus-snmp-exporter")
+
+
+@pytest.mark.skipif(
+    not EXPORTER.exists(), reason="snmp_exporter is not installed (Debian prometheus-snmp-exporter)"
+)
+async def test_where_debian_snmp_exporter_fails_the_scrape(
+    agents: dict[str, Snmpd], ctx: ProbeContext, tmp_path: Path
+) -> None:
+    """Debian's snmp_exporter (0.21) polls the same GBK agent: the whole scrape fails ("label
+    value ... is not valid UTF-8", its issues #637 and #824). Later snmp_exporters (#968) put
+    strings.ToValidUTF8(value, "\ufffd") there: each run of bad bytes one U+FFFD, which is what
+    netmon does without ``label_encoding``, and the poll succeeds."""
+    agent = agents["huawei-gbk"]
+    if_oper, if_descr = "1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.2.2.1.2"
+    if_alias = "1.3.6.1.2.1.31.1.1.1.18"
+    lookups = [
+        {"labels": ["ifIndex"], "labelname": name, "oid": oid, "type": "DisplayString"}
+        for name, oid in (("ifDescr", if_descr), ("ifAlias", if_alias))
+    ]
+    module = {
+        "walk": [if_oper, if_descr, if_alias],
+        "metrics": [
+            {"name": "ifOperStatus", "oid": if_oper, "type": "gauge", "help": "ifOperStatus",
+             "indexes": [{"labelname": "ifIndex", "type": "gauge"}], "lookups": lookups}
+        ],
+        "version": 2,
+        "auth": {"community": COMMUNITY},
+    }  # fmt: skip
+    config = tmp_path / "snmp.yml"
+    config.write_text(json.dumps({"gbk": module}), encoding="utf-8")  # JSON is YAML
+    with socket.socket() as free:
+        free.bind(("127.0.7.12", 0))
+        port = free.getsockname()[1]
+    url = f"http://127.0.7.12:{port}/snmp?module=gbk&target={agent.address}:{agent.port}"
+    status, body = await asyncio.to_thread(_exporter_scrape, config, port, url)
+    assert status == 500, body
+    assert b'label value "uplink \\xff\\xfe\\xfd Viettel" is not valid UTF-8' in body
+    result = await poll(target(agent, "as-exporter"), ctx)
+    assert result.success, result.detail
+    assert aliases(result)["3"] == ("GigabitEthernet0/0/3", "uplink \ufffd Viettel")
+
+
+def _exporter_scrape(config: Path, port: int, url: str) -> tuple[int, bytes]:
+    exporter = subprocess.Popen(
+        [str(EXPORTER), f"--config.file={config}", f"--web.listen-address=127.0.7.12:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        return _scrape(url)
+    finally:
+        exporter.terminate()
+        exporter.wait(10)
+
+
+def _scrape(url: str) -> tuple[int, bytes]:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                body: bytes = answer.read()
+                return answer.status, body
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
