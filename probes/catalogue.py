@@ -127,9 +127,22 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "bgpPeerState",
         "gauge",
-        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
-        "6 established.",
-        ("peer",),
+        "BGP peer state (BGP4-MIB, or the vendor's peer table: CISCO-BGP4-MIB, "
+        "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB, HUAWEI-BGP-VPN-MIB): 1 idle, 2 connect, "
+        "3 active, 4 opensent, 5 openconfirm, 6 established.",
+        ("peer", "afi", "vrf"),
+    ),
+    Family(
+        "probe_snmp_bgp_table_present",
+        "gauge",
+        "With bgp = true: whether the agent lists BGP peers in any peer table it has (1) or "
+        "none (0).",
+    ),
+    Family(
+        "probe_snmp_bgp_peers",
+        "gauge",
+        "With bgp = true: the BGP peers the agent lists, and the table read (mib).",
+        ("mib",),
     ),
     Family(
         "probe_snmp_if_utilization_ratio",
@@ -153,6 +166,13 @@ CATALOGUE: tuple[Family, ...] = (
         "gauge",
         "The value of an extra numeric OID of the target.",
         ("oid",),
+    ),
+    Family(
+        "probe_snmp_oid_info",
+        "gauge",
+        "An extra OID of the target whose value is a string (sysDescr, sysLocation, a serial "
+        "number), as a label; always 1.",
+        ("oid", "value"),
     ),
     # Blackbox_exporter's further HTTP, DNS and TCP figures (its names and meanings).
     Family("probe_http_redirects", "gauge", "The number of redirects the probe followed."),
@@ -256,7 +276,10 @@ SNMP = _families(
     "ifOutOctets",
     "probe_snmp_if_utilization_ratio",
     "bgpPeerState",
+    "probe_snmp_bgp_table_present",
+    "probe_snmp_bgp_peers",
     "probe_snmp_oid_value",
+    "probe_snmp_oid_info",
 )
 SIP = _families(
     "probe_sip_duration_seconds",

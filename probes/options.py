@@ -6,6 +6,7 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import re
 from typing import ClassVar, Literal, Self
@@ -236,6 +237,15 @@ class SnmpOptions(_Strict, UsmCredentials):
     circuits: list[SnmpCircuit] = Field(default_factory=list, max_length=256)
     bgp: bool = False
     oids: list[str] = Field(default_factory=list)
+    # The codec tried after UTF-8 for labels (ifAlias, ifDescr, sysName, string OIDs): "gbk"
+    # for Huawei and H3C descriptions typed in Chinese. Undecodable runs become one U+FFFD.
+    label_encoding: str | None = None
+    # Let the target's timeout exceed its interval (a 1,300-port chassis polled every 10 s):
+    # a poll still running at its next slot makes the scheduler skip that slot, as always.
+    timeout_over_interval: bool = False
+    # About how many interfaces the agent has: only for `netmon check-config`'s estimate of
+    # whether a walk fits in the timeout.
+    expected_interfaces: int | None = Field(default=None, ge=1, le=1_000_000)
     # Traps (monitor.runtime.traps). A trap is credited to this target only when its datagram
     # comes from `host` or from one of `trap_sources` (the agent's address after NAT; IP
     # addresses only): never by an address the trap claims inside itself.
@@ -284,6 +294,24 @@ class SnmpOptions(_Strict, UsmCredentials):
             if circuit.selects(index, name, descr, alias):
                 return circuit
         return None
+
+    @field_validator("label_encoding")
+    @classmethod
+    def _known_codec(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        try:
+            info = codecs.lookup(name)
+        except LookupError:
+            raise ValueError(
+                f'{name!r} is not a text encoding Python knows (label_encoding; e.g. "gbk", '
+                '"gb18030", "big5", "shift_jis", "cp1258")'
+            ) from None
+        try:
+            "".encode(info.name)
+        except (LookupError, TypeError):
+            raise ValueError(f"{name!r} is not a text encoding (label_encoding)") from None
+        return info.name
 
     @field_validator("oids")
     @classmethod

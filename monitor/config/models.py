@@ -474,4 +474,6 @@ class Settings(SettingsModel):
 
     def timeout_for(self, target: Target, interval: float) -> float:
         timeout = target.timeout if target.timeout is not None else self.defaults.timeout
+        if target.snmp is not None and target.snmp.timeout_over_interval:
+            return timeout  # a long walk may overrun: the scheduler skips the slots it covers
         return min(timeout, interval)

@@ -239,7 +239,7 @@ async def test_snmp_samples_are_declared(ctx: ProbeContext) -> None:
                     "timeout": "300ms",
                     "retries": 0,
                     "bgp": True,
-                    "oids": ["1.3.6.1.2.1.2.1.0"],  # ifNumber
+                    "oids": ["1.3.6.1.2.1.2.1.0", "1.3.6.1.2.1.1.5.0"],  # ifNumber, sysName
                 },
             )
             for n, agent in enumerate(agents)
