@@ -27,15 +27,75 @@ from probes.base import KindOptions
 IpProtocol = Literal["ip4", "ip6"]
 
 
+def _check_regex(pattern: str | None) -> str | None:
+    """A regular expression the settings give (``snmp.interfaces``, a circuit's ``match``)."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return pattern
+
+
 class _Strict(KindOptions):
     model_config = SETTINGS_CONFIG
 
 
-class IcmpOptions(_Strict):
+def _check_ip(address: str | None) -> str | None:
+    """An IP address the settings give (``source_ip_address``), in its normal form."""
+    if address is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        raise ValueError(f"{address!r} is not an IP address") from None
+
+
+class IpChoice(BaseModel):
+    """Which address family a name resolves to (probes/resolve.py), as blackbox_exporter's
+    ``preferred_ip_protocol`` and ``ip_protocol_fallback``. netmon prefers IPv4 (blackbox:
+    IPv6): the province's links are IPv4 first. An IP literal is probed as it is."""
+
+    model_config = SETTINGS_CONFIG
+
+    preferred_ip_protocol: IpProtocol = "ip4"
+    ip_protocol_fallback: bool = True
+
+
+class IcmpOptions(_Strict, IpChoice):
     count: int = Field(default=5, ge=1, le=100)
     spacing: Duration = Field(default=0.2, ge=0.001, le=10.0)
-    payload_size: int = Field(default=56, ge=0, le=1400)
-    ip_protocol: IpProtocol = "ip4"
+    # Up to 65,507 bytes: with dont_fragment, a size above a link's MTU finds a black hole.
+    payload_size: int = Field(default=56, ge=0, le=65507)
+    # The first key netmon had for the family: the same as preferred_ip_protocol without
+    # fallback (a name without an address of that family fails), as it always behaved.
+    ip_protocol: IpProtocol | None = None
+    # Set DF (IPv4) / refuse to fragment (IPv6): an echo larger than the path's MTU fails with
+    # "fragmentation needed" instead of being fragmented.
+    dont_fragment: bool = False
+    ttl: int | None = Field(default=None, ge=1, le=255)
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @model_validator(mode="after")
+    def _one_family_key(self) -> IcmpOptions:
+        if (
+            self.ip_protocol is not None
+            and "preferred_ip_protocol" in self.model_fields_set
+            and self.ip_protocol != self.preferred_ip_protocol
+        ):
+            raise ValueError(
+                "ip_protocol and preferred_ip_protocol disagree: give preferred_ip_protocol only"
+            )
+        return self
+
+    @property
+    def family_choice(self) -> tuple[str, bool]:
+        """(preferred protocol, fallback) with the older ``ip_protocol`` key honoured."""
+        if self.ip_protocol is not None and "preferred_ip_protocol" not in self.model_fields_set:
+            return self.ip_protocol, False
+        return self.preferred_ip_protocol, self.ip_protocol_fallback
 
 
 class HttpOptions(_Strict):
@@ -68,9 +128,52 @@ class HttpOptions(_Strict):
 DnsType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA"]
 
 
-class DnsOptions(_Strict):
+def _check_regexes(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        _check_regex(pattern)
+    return patterns
+
+
+class DnsRecordChecks(BaseModel):
+    """blackbox_exporter's ``validate_answer_rrs`` (and authority, additional): regular
+    expressions searched in each record's zone-file text ("name\tttl\tclass\ttype\trdata",
+    the text blackbox's regexes are written for)."""
+
+    model_config = SETTINGS_CONFIG
+
+    fail_if_matches_regexp: list[str] = Field(default_factory=list, max_length=32)
+    fail_if_all_match_regexp: list[str] = Field(default_factory=list, max_length=32)
+    fail_if_not_matches_regexp: list[str] = Field(default_factory=list, max_length=32)
+    fail_if_none_matches_regexp: list[str] = Field(default_factory=list, max_length=32)
+
+    _regexes = field_validator(
+        "fail_if_matches_regexp",
+        "fail_if_all_match_regexp",
+        "fail_if_not_matches_regexp",
+        "fail_if_none_matches_regexp",
+    )(_check_regexes)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.fail_if_matches_regexp
+            or self.fail_if_all_match_regexp
+            or self.fail_if_not_matches_regexp
+            or self.fail_if_none_matches_regexp
+        )
+
+
+class DnsOptions(_Strict, IpChoice):
     query: str = Field(min_length=1, max_length=253)
     type: DnsType = "A"
+    # CH: the CHAOS class (version.bind, hostname.bind, id.server TXT queries).
+    query_class: Literal["IN", "CH"] = "IN"
+    validate_answer_rrs: DnsRecordChecks = Field(default_factory=DnsRecordChecks)
+    validate_authority_rrs: DnsRecordChecks = Field(default_factory=DnsRecordChecks)
+    validate_additional_rrs: DnsRecordChecks = Field(default_factory=DnsRecordChecks)
+    # With type SOA: the zone's other servers; each is asked the same question and its serial
+    # compared with the target's (probe_dns_serial_difference{server}).
+    secondaries: list[str] = Field(default_factory=list, max_length=16)
     # Expected answers as their text form ("198.51.100.80", "mail.example. ", ...): the answer
     # set must equal this set. Empty: any answer with the expected rcode succeeds.
     expect: list[str] = Field(default_factory=list)
@@ -79,8 +182,82 @@ class DnsOptions(_Strict):
     transport: Literal["udp", "tcp"] = "udp"
     recursion_desired: bool = True
 
+    @field_validator("secondaries")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not host or len(host) > 253 or any(c.isspace() for c in host):
+                raise ValueError(f"{host!r} is not a host name or an IP address")
+        return hosts
 
-class TcpOptions(_Strict):
+    @model_validator(mode="after")
+    def _secondaries_need_soa(self) -> DnsOptions:
+        if self.secondaries and self.type != "SOA":
+            raise ValueError(f"secondaries compare SOA serials: type must be SOA, not {self.type}")
+        return self
+
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class TcpStep(BaseModel):
+    """One step of ``tcp.query_response``, as blackbox_exporter's: read lines until one
+    matches ``expect`` (a regular expression), then send ``send`` (``${1}``, ``${name}``: the
+    match's groups), then with ``starttls`` shake hands over TLS on the same connection.
+    ``labels`` (name → template with the same groups) become ``probe_expect_info``."""
+
+    model_config = SETTINGS_CONFIG
+
+    expect: str | None = Field(default=None, min_length=1)
+    send: str | None = None
+    starttls: bool = False
+    labels: dict[str, str] = Field(default_factory=dict, max_length=16)
+
+    _regex = field_validator("expect")(_check_regex)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for name in labels:
+            if not _LABEL_NAME.match(name):
+                raise ValueError(f"{name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return labels
+
+    @model_validator(mode="after")
+    def _does_something(self) -> TcpStep:
+        if self.expect is None and self.send is None and not self.starttls:
+            raise ValueError("a step needs expect, send or starttls")
+        if self.labels and self.expect is None:
+            raise ValueError("labels are filled from expect's match: give expect")
+        return self
+
+
+# The dialogues ``tcp.starttls = "smtp" | "imap" | "pop3"`` stands for: greeting, the upgrade,
+# then one command over TLS to show the server still answers, and a polite goodbye.
+STARTTLS_DIALOGUES: dict[str, tuple[TcpStep, ...]] = {
+    "smtp": (
+        TcpStep(expect=r"^220 ", send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", send="STARTTLS"),
+        TcpStep(expect=r"^220 ", starttls=True),
+        TcpStep(send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", send="QUIT"),
+    ),
+    "imap": (
+        TcpStep(expect=r"^\* OK", send="a1 STARTTLS"),
+        TcpStep(expect=r"^a1 OK", starttls=True),
+        TcpStep(send="a2 CAPABILITY"),
+        TcpStep(expect=r"^a2 OK", send="a3 LOGOUT"),
+    ),
+    "pop3": (
+        TcpStep(expect=r"^\+OK", send="STLS"),
+        TcpStep(expect=r"^\+OK", starttls=True),
+        TcpStep(send="CAPA"),
+        TcpStep(expect=r"^\.$", send="QUIT"),
+    ),
+}
+
+
+class TcpOptions(_Strict, IpChoice):
     port: int = Field(ge=1, le=65535)
     tls: bool = False
     tls_verify: bool = True
@@ -88,6 +265,32 @@ class TcpOptions(_Strict):
     server_name: str | None = None
     # The first line the server sends must contain this (e.g. "220" for SMTP).
     expect_banner: str | None = None
+    # blackbox's query_response: a dialogue of expect/send/starttls steps.
+    query_response: list[TcpStep] = Field(default_factory=list, max_length=64)
+    # A ready dialogue upgrading to TLS (SMTP on 25/587, IMAP on 143, POP3 on 110).
+    starttls: Literal["smtp", "imap", "pop3"] | None = None
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @model_validator(mode="after")
+    def _one_dialogue(self) -> TcpOptions:
+        if self.starttls is not None and self.query_response:
+            raise ValueError("give starttls or query_response, not both")
+        upgrades = sum(step.starttls for step in self.query_response) + (self.starttls is not None)
+        if upgrades and self.tls:
+            raise ValueError("starttls upgrades a plain connection: tls must be false")
+        if upgrades > 1:
+            raise ValueError("query_response upgrades to TLS more than once")
+        if (self.query_response or self.starttls) and self.expect_banner is not None:
+            raise ValueError("expect_banner and a dialogue both read the greeting: give one")
+        return self
+
+    @property
+    def steps(self) -> tuple[TcpStep, ...]:
+        if self.starttls is not None:
+            return STARTTLS_DIALOGUES[self.starttls]
+        return tuple(self.query_response)
 
 
 class UsmCredentials(BaseModel):
@@ -142,16 +345,6 @@ class UsmCredentials(BaseModel):
 
 
 _CIRCUIT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def _check_regex(pattern: str | None) -> str | None:
-    """A regular expression the settings give (``snmp.interfaces``, a circuit's ``match``)."""
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-    return pattern
 
 
 class SnmpCircuit(BaseModel):
