@@ -211,9 +211,11 @@ def check_records(texts: list[str], checks: DnsRecordChecks) -> str | None:
         for text in texts:
             if not re.search(pattern, text):
                 return f"{_record(text)} does not match {pattern!r} (fail_if_not_matches_regexp)"
+    # As blackbox's code and tests do, despite the name: fail unless every record matches.
     for pattern in checks.fail_if_all_match_regexp:
-        if texts and all(re.search(pattern, text) for text in texts):
-            return f"every record matches {pattern!r} (fail_if_all_match_regexp)"
+        for text in texts:
+            if not re.search(pattern, text):
+                return f"{_record(text)} does not match {pattern!r} (fail_if_all_match_regexp)"
     if checks.fail_if_none_matches_regexp and not any(
         re.search(pattern, text) for pattern in checks.fail_if_none_matches_regexp for text in texts
     ):
