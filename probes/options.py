@@ -209,11 +209,14 @@ class TcpStep(BaseModel):
     model_config = SETTINGS_CONFIG
 
     expect: str | None = Field(default=None, min_length=1)
+    # netmon's: a line matching this while waiting for ``expect`` fails the step at once
+    # (a mail server's error reply), instead of waiting for the timeout.
+    fail_if_matches: str | None = Field(default=None, min_length=1)
     send: str | None = None
     starttls: bool = False
     labels: dict[str, str] = Field(default_factory=dict, max_length=16)
 
-    _regex = field_validator("expect")(_check_regex)
+    _regex = field_validator("expect", "fail_if_matches")(_check_regex)
 
     @field_validator("labels")
     @classmethod
@@ -227,8 +230,8 @@ class TcpStep(BaseModel):
     def _does_something(self) -> TcpStep:
         if self.expect is None and self.send is None and not self.starttls:
             raise ValueError("a step needs expect, send or starttls")
-        if self.labels and self.expect is None:
-            raise ValueError("labels are filled from expect's match: give expect")
+        if (self.labels or self.fail_if_matches) and self.expect is None:
+            raise ValueError("labels and fail_if_matches go with expect: give expect")
         return self
 
 
@@ -236,23 +239,23 @@ class TcpStep(BaseModel):
 # then one command over TLS to show the server still answers, and a polite goodbye.
 STARTTLS_DIALOGUES: dict[str, tuple[TcpStep, ...]] = {
     "smtp": (
-        TcpStep(expect=r"^220 ", send="EHLO netmon.invalid"),
-        TcpStep(expect=r"^250 ", send="STARTTLS"),
-        TcpStep(expect=r"^220 ", starttls=True),
+        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="STARTTLS"),
+        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", starttls=True),
         TcpStep(send="EHLO netmon.invalid"),
-        TcpStep(expect=r"^250 ", send="QUIT"),
+        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="QUIT"),
     ),
     "imap": (
-        TcpStep(expect=r"^\* OK", send="a1 STARTTLS"),
-        TcpStep(expect=r"^a1 OK", starttls=True),
+        TcpStep(expect=r"^\* OK", fail_if_matches=r"^\* (BYE|NO|BAD)", send="a1 STARTTLS"),
+        TcpStep(expect=r"^a1 OK", fail_if_matches=r"^a1 (NO|BAD)", starttls=True),
         TcpStep(send="a2 CAPABILITY"),
-        TcpStep(expect=r"^a2 OK", send="a3 LOGOUT"),
+        TcpStep(expect=r"^a2 OK", fail_if_matches=r"^a2 (NO|BAD)", send="a3 LOGOUT"),
     ),
     "pop3": (
-        TcpStep(expect=r"^\+OK", send="STLS"),
-        TcpStep(expect=r"^\+OK", starttls=True),
+        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", send="STLS"),
+        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", starttls=True),
         TcpStep(send="CAPA"),
-        TcpStep(expect=r"^\.$", send="QUIT"),
+        TcpStep(expect=r"^\.$", fail_if_matches=r"^-ERR", send="QUIT"),
     ),
 }
 

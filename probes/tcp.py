@@ -110,8 +110,10 @@ class _Dialogue:
         self.reader = reader
         self.last = ""
 
-    async def expect(self, pattern: re.Pattern[str]) -> re.Match[str] | str:
-        """The first line that matches, or why none did (a sentence)."""
+    async def expect(
+        self, pattern: re.Pattern[str], refusal: re.Pattern[str] | None = None
+    ) -> re.Match[str] | str:
+        """The first line that matches, or why none did (a phrase)."""
         read = 0
         while read < EXPECT_LIMIT:
             try:
@@ -128,6 +130,8 @@ class _Dialogue:
             match = pattern.search(line)
             if match is not None:
                 return match
+            if refusal is not None and refusal.search(line):
+                return f"the server refused: {_shown(line)}"
             if not raw.endswith(b"\n"):
                 return "the server closed the connection"
         return f"no line matched in the first {EXPECT_LIMIT >> 20} MiB"
@@ -212,16 +216,19 @@ async def _dialogue(
     talk = _Dialogue(reader)
     start = time.perf_counter()
     said = ""
-    regex_failed = 0.0
     try:
         for number, step in enumerate(steps, 1):
             send = step.send
             if step.expect is not None:
-                pattern = re.compile(step.expect)
-                found = await talk.expect(pattern)
+                refusal = re.compile(step.fail_if_matches) if step.fail_if_matches else None
+                found = await talk.expect(re.compile(step.expect), refusal)
                 if isinstance(found, str):
                     samples.append(Sample("probe_failed_due_to_regex", 1.0))
-                    last = f"; its last line was {_shown(talk.last)}" if talk.last else ""
+                    last = (
+                        f"; its last line was {_shown(talk.last)}"
+                        if talk.last and "refused" not in found
+                        else ""
+                    )
                     return failure(
                         "expect",
                         f"{where}: step {number} expected a line matching {step.expect!r}, "
@@ -245,17 +252,17 @@ async def _dialogue(
             if step.starttls:
                 shook = await _handshake(writer, opts, host, where, samples, "starttls")
                 if isinstance(shook, ProbeResult):
-                    samples.append(Sample("probe_failed_due_to_regex", regex_failed))
+                    samples.append(Sample("probe_failed_due_to_regex", 0.0))
                     return failure(
                         shook.reason or "tls", f"after STARTTLS: {shook.detail}", shook.samples
                     )
                 said = f", STARTTLS {shook}"
     except (OSError, ssl.SSLError) as exc:
-        samples.append(Sample("probe_failed_due_to_regex", regex_failed))
+        samples.append(Sample("probe_failed_due_to_regex", 0.0))
         return failure(
             "protocol", f"{where} broke the connection in the dialogue: {_why(exc)}", tuple(samples)
         )
-    samples.append(Sample("probe_failed_due_to_regex", regex_failed))
+    samples.append(Sample("probe_failed_due_to_regex", 0.0))
     samples.append(_phase("dialogue", time.perf_counter() - start))
     return f", {len(steps)} dialogue steps{said}"
 
