@@ -38,6 +38,7 @@ from tests.probes.test_tcp import (
     serve,
     server_tls,
     target,
+    until_eof,
 )
 from tests.support.common import free_port
 
@@ -305,7 +306,7 @@ async def test_a_hostile_dialogue_costs_only_its_probe(ctx: ProbeContext) -> Non
         result = await run(target(HOST, port, query_response=steps), ctx)
     assert result.reason == "expect" and "first 1 MiB" in result.detail
     # A server that says nothing: the scheduler's timeout cuts the probe from outside.
-    async with serve(HOST, lambda r, w: r.read()) as port:
+    async with serve(HOST, until_eof) as port:
         with pytest.raises(TimeoutError):
             await run(target(HOST, port, query_response=steps), ctx, limit=0.3)
 
