@@ -262,7 +262,6 @@ DNS = _families(
     "probe_dns_serial",
     "probe_dns_secondary_serial",
     "probe_dns_serial_difference",
-    "probe_failed_due_to_regex",
     "probe_ip_protocol",
     "probe_ip_addr_hash",
 )

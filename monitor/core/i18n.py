@@ -67,6 +67,18 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "redirects": {"vi": "chuyển hướng không hợp lệ", "en": "bad redirect"},
     "protocol": {"vi": "phản hồi sai giao thức", "en": "protocol error"},
     "banner": {"vi": "lời chào của dịch vụ không đúng", "en": "wrong service banner"},
+    "expect": {
+        "vi": "dịch vụ trả lời không như kịch bản kiểm tra",
+        "en": "the service did not answer as the dialogue expects",
+    },
+    "fragmentation_needed": {
+        "vi": "gói tin lớn hơn MTU của đường truyền (cần phân mảnh)",
+        "en": "packet larger than the path's MTU (fragmentation needed)",
+    },
+    "secondary": {
+        "vi": "máy chủ DNS phụ không trả lời",
+        "en": "a secondary DNS server did not answer",
+    },
     "rcode": {"vi": "máy chủ DNS trả mã lỗi", "en": "the DNS server answered with an error"},
     "answer": {
         "vi": "bản ghi DNS khác với giá trị mong đợi",
