@@ -509,9 +509,10 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
                 f"as {addr} is",
                 address_samples,
             )
-    else:
-        options = _PLAIN
-    icmp = await ctx.shared(options.key(fam), lambda: _open(fam, options))
+        key = options.key(fam)
+    else:  # the plain shared socket: the common case costs no more than before
+        options, key = _PLAIN, fam.key
+    icmp = await ctx.shared(key, lambda: _open(fam, options))
     if isinstance(icmp, _Unavailable):
         return failure(icmp.reason, icmp.detail, address_samples)
 
