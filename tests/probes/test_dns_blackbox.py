@@ -32,6 +32,7 @@ from probes.base import ProbeResult
 from probes.context import ProbeContext
 from probes.dns import check_records, serial_difference
 from probes.options import DnsRecordChecks
+from probes.resolve import LOOKUP_KEY, Lookup, hosts_lookup
 from tests.support.alerts import sink_server
 
 HOST = "127.0.15.1"
@@ -428,3 +429,36 @@ async def test_secondaries_serials_and_the_mismatch_rule(ctx: ProbeContext, tmp_
             await engine.aclose()
             for srv in servers:
                 await srv.close()
+
+
+# --------------------------------------------------------------------------- TestDNSProtocol
+
+
+async def test_blackbox_dns_protocol(ctx: ProbeContext) -> None:
+    """TestDNSProtocol: a server name with both families, each preference, over UDP and TCP.
+    blackbox's default preference is ip6; netmon's is ip4 (a documented difference)."""
+    table = {"dual.lab": ["127.0.15.1", "::1"]}
+
+    async def nothing() -> None:
+        return None
+
+    async def install() -> tuple[Lookup, Any]:
+        return hosts_lookup(table), nothing
+
+    await ctx.shared(LOOKUP_KEY, install)
+    records = {("bbx.lab.", "A"): ["127.0.0.1", "127.0.0.2"]}
+    v4 = await start_dns_server(HOST, 0, records)
+    v6 = await start_dns_server("::1", v4.port, records)
+    try:
+        for transport in ("udp", "tcp"):
+            for preference, protocol in (({"preferred_ip_protocol": "ip6"}, 6), ({}, 4)):
+                options = {"query": "bbx.lab", "port": v4.port, "transport": transport}
+                t = Target.model_validate(
+                    {"name": "d", "kind": "dns", "host": "dual.lab", "dns": options | preference}
+                )
+                result = await run(t, ctx)
+                assert result.success, (transport, preference, result.detail)
+                assert values(result)["probe_ip_protocol"] == protocol
+    finally:
+        await v4.close()
+        await v6.close()

@@ -197,6 +197,14 @@ async def test_blackbox_query_response_matching(ctx: ProbeContext) -> None:
     assert got["probe_expect_info{step=1}{name=ssh_comments}{value=Debian-2}"] == 1
 
 
+def test_blackbox_probe_expect_info_templates() -> None:
+    """TestProbeExpectInfo: label templates filled from the match."""
+    match = re.search(r"^SSH-2.0-([^ -]+)(?: (.*))?$", "SSH-2.0-OpenSSH_6.9p1 Debian-2")
+    assert match is not None
+    assert tcp_probe.expand("got ${1} here", match) == "got OpenSSH_6.9p1 here"
+    assert tcp_probe.expand("${1} on ${2}", match) == "OpenSSH_6.9p1 on Debian-2"
+
+
 def test_expand_follows_go() -> None:
     match = re.search(r"(?P<user>\w+)@(\w+)", "noc@daklak")
     assert match is not None
