@@ -443,9 +443,7 @@ def _address_samples(address: str) -> tuple[Sample, ...]:
 async def _resolve(
     ctx: ProbeContext, host: str, opts: IcmpOptions
 ) -> tuple[_Family, str, tuple[Sample, ...]] | ProbeResult:
-    known = _literal(host)
-    if known is not None:
-        return known
+    """A name's address (``probes/resolve.py``), as ``_literal`` gives a literal's."""
     preferred, fallback = opts.family_choice
     try:
         resolved = await resolve(ctx, host, preferred, fallback)
@@ -496,12 +494,14 @@ def _settle_all(done: asyncio.Future[None]) -> None:
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, IcmpOptions)
     host = target.host or ""
-    resolved = await _resolve(ctx, host, opts)
+    # An IP literal (most targets) needs no coroutine to resolve: the cache answers.
+    resolved = _literal(host) or await _resolve(ctx, host, opts)
     if isinstance(resolved, ProbeResult):
         return resolved
     fam, addr, address_samples = resolved
-    if opts.dont_fragment or opts.ttl is not None or opts.source_ip_address is not None:
-        options = _SocketOptions(opts.dont_fragment, opts.ttl, opts.source_ip_address)
+    choice = opts.socket_choice
+    if choice is not None:
+        options = _SocketOptions(*choice)
         if options.source is not None and (":" in options.source) != (fam is V6):
             return failure(
                 "unreachable",
@@ -534,12 +534,16 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         if timer is not None:
             timer.cancel()
         icmp.forget(run)
-    name = host if host == addr else f"{host} ({addr})"
-    return _result(run, opts, wait, name, address_samples)
+    return _result(run, opts, wait, host, addr, address_samples)
 
 
 def _result(
-    run: _Run, opts: IcmpOptions, wait: float, name: str, address_samples: tuple[Sample, ...]
+    run: _Run,
+    opts: IcmpOptions,
+    wait: float,
+    host: str,
+    addr: str,
+    address_samples: tuple[Sample, ...],
 ) -> ProbeResult:
     count = opts.count
     rtts = [rtt / 1e9 for rtt in run.rtts if rtt is not None]
@@ -564,6 +568,7 @@ def _result(
         )
         return ProbeResult(True, None, detail, tuple(samples))
     samples += address_samples
+    name = host if host == addr else f"{host} ({addr})"
     if run.too_big:
         header = 28 if ":" not in name else 48  # IP + ICMP headers
         detail = (

@@ -6,6 +6,7 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import ClassVar, Literal, Self
@@ -89,6 +90,14 @@ class IcmpOptions(_Strict, IpChoice):
                 "ip_protocol and preferred_ip_protocol disagree: give preferred_ip_protocol only"
             )
         return self
+
+    @functools.cached_property
+    def socket_choice(self) -> tuple[bool, int | None, str | None] | None:
+        """(dont_fragment, ttl, source) when the target needs a socket of its own, else None
+        (the family's shared socket); computed once, read on every probe."""
+        if not self.dont_fragment and self.ttl is None and self.source_ip_address is None:
+            return None
+        return self.dont_fragment, self.ttl, self.source_ip_address
 
     @property
     def family_choice(self) -> tuple[str, bool]:
