@@ -259,6 +259,8 @@ async def _secondary_serial(
         return "refused the query"
     except (dns.exception.DNSException, EOFError, OSError) as exc:
         return _why(exc)
+    except Exception as exc:  # anything else a hostile reply makes dnspython raise
+        return _why(exc)
     if response.rcode() != dns.rcode.NOERROR:
         return f"answered {dns.rcode.to_text(response.rcode())}"
     serial = _soa_serial(response)

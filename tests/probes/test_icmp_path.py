@@ -7,7 +7,8 @@ The probe runs in A (as root: a raw socket) or in B. Echoes above 1280 bytes wit
 "fragmentation needed" (the MTU black hole of a carrier link), or the kernel's own "message too
 long" once the path MTU is known or when the narrow link is the sender's own; without DF, or
 below the MTU, they pass. TTL 1 dies at R. A source address B has no route back to is never
-answered. Root only: skipped, with the reason, where namespaces cannot be made.
+answered. The same path carries IPv6 (R answers "packet too big"). Root only: skipped, with the
+reason, where namespaces cannot be made.
 """
 
 from __future__ import annotations
@@ -97,6 +98,14 @@ def path() -> Iterator[None]:
             # B routes back only to A's LAN: 10.215.9.1 (A's other address) is unreachable.
             f"ip -n {B} route add 10.215.0.0/24 via 10.215.1.2",
             f"ip netns exec {R} sysctl -qw net.ipv4.ip_forward=1",
+            # The same path over IPv6 (fd15:0::/64 and fd15:1::/64; 1280 is IPv6's minimum).
+            f"ip -n {A} addr add fd15:0::1/64 dev {TAG}ar nodad",
+            f"ip -n {R} addr add fd15:0::2/64 dev {TAG}ra nodad",
+            f"ip -n {R} addr add fd15:1::2/64 dev {TAG}rb nodad",
+            f"ip -n {B} addr add fd15:1::1/64 dev {TAG}br nodad",
+            f"ip -n {A} -6 route add fd15:1::/64 via fd15:0::2",
+            f"ip -n {B} -6 route add fd15:0::/64 via fd15:1::2",
+            f"ip netns exec {R} sysctl -qw net.ipv6.conf.all.forwarding=1",
         )
         yield
     finally:
@@ -210,3 +219,25 @@ def test_dont_fragment_through_a_ping_socket(path: None) -> None:
     assert "TTL exceeded" in out[2]["detail"], out[2]
     own = probe_in(B, [("10.215.1.2", {"dont_fragment": True, "payload_size": 1400})], raw=False)
     assert own[0]["reason"] == "fragmentation_needed", own[0]
+
+
+def test_ipv6_dont_fragment_meets_packet_too_big(path: None) -> None:
+    far = "fd15:1::1"
+    out = probe_in(
+        A,
+        [
+            (far, {"dont_fragment": True, "payload_size": 1200}),
+            (far, {"dont_fragment": True, "payload_size": 1400}),  # R: packet too big
+            (far, {"dont_fragment": True, "payload_size": 1400}),  # the path MTU is known now
+            (far, {"ttl": 1}),  # the hop limit: dies at R
+        ],
+    )
+    assert out[0]["success"], out[0]
+    assert out[0]["samples"]["probe_ip_protocol"] == 6
+    assert out[1]["reason"] == "fragmentation_needed", out[1]
+    assert "packet too big from fd15::2" in out[1]["detail"], out[1]
+    assert "MTU 1280" in out[1]["detail"], out[1]
+    assert "1448 bytes" in out[1]["detail"]  # 1400 + the IPv6 and ICMPv6 headers
+    assert out[2]["reason"] == "fragmentation_needed", out[2]
+    assert out[3]["reason"] == "unreachable", out[3]
+    assert "hop limit exceeded in transit from fd15::2" in out[3]["detail"], out[3]
