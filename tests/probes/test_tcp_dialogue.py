@@ -470,3 +470,44 @@ async def test_dovecot_imap_and_pop3_starttls(
     # waits for its line (as blackbox's) until the scheduler's timeout cuts the probe.
     with pytest.raises(TimeoutError):
         await run(target(DOVECOT_HOST, pop3, starttls="imap", ca_file=ca_file), ctx, limit=0.5)
+
+
+async def test_dialogue_figures_on_metrics(ctx: ProbeContext) -> None:
+    """What /metrics shows of a dialogue: the catalogue's HELP and TYPE, the step's labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from monitor.config import Settings
+    from monitor.runtime.metrics import MetricsRenderer
+    from monitor.runtime.store import Observation, Store
+
+    async def ssh(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+        await writer.drain()
+        writer.close()
+
+    step = {"expect": "^SSH-2.0-([^ -]+)", "labels": {"ssh_version": "${1}"}}
+    async with serve(HOST, ssh) as port:
+        doc: dict[str, Any] = {"name": "ssh-bastion", "kind": "tcp", "host": HOST}
+        doc["group"] = "datacenter"
+        doc["tcp"] = {"port": port, "query_response": [step]}
+        settings = Settings.model_validate({"targets": [doc]})
+        result = await run(settings.targets[0], ctx)
+    assert result.success, result.detail
+    store = Store()
+    renderer = MetricsRenderer(store)
+    store.set_targets(settings.targets)
+    store.record("ssh-bastion", Observation(result, 1.0, 0.01))
+    text = renderer.render_probes()
+    assert "# TYPE probe_expect_info gauge" in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    (info,) = families["probe_expect_info"].samples
+    assert info.labels == {
+        "target": "ssh-bastion",
+        "kind": "tcp",
+        "group": "datacenter",
+        "step": "1",
+        "name": "ssh_version",
+        "value": "OpenSSH_9.2p1",
+    }
+    assert families["probe_failed_due_to_regex"].samples[0].value == 0
+    assert families["probe_ip_protocol"].samples[0].value == 4
