@@ -182,6 +182,11 @@ CATALOGUE: tuple[Family, ...] = (
         "Whether the probe failed because an expected line or record did not match (1) or not.",
     ),
     Family(
+        "probe_failed_due_to_bytes",
+        "gauge",
+        "Whether the probe failed because the expected bytes did not come (1) or not (0).",
+    ),
+    Family(
         "probe_expect_info",
         "gauge",
         "A label of a tcp.query_response step, filled from its expect's match; always 1.",
@@ -270,6 +275,7 @@ TCP = _families(
     "probe_tls_version_info",
     "probe_ssl_earliest_cert_expiry",
     "probe_failed_due_to_regex",
+    "probe_failed_due_to_bytes",
     "probe_expect_info",
     "probe_ip_protocol",
     "probe_ip_addr_hash",

@@ -221,6 +221,8 @@ class TcpStep(BaseModel):
     # netmon's: a line matching this while waiting for ``expect`` fails the step at once
     # (a mail server's error reply), instead of waiting for the timeout.
     fail_if_matches: str | None = Field(default=None, min_length=1)
+    # The next bytes the server sends, exactly (after expect's line when both are given).
+    expect_bytes: str | None = Field(default=None, min_length=1, max_length=4096)
     send: str | None = None
     starttls: bool = False
     labels: dict[str, str] = Field(default_factory=dict, max_length=16)
@@ -237,8 +239,13 @@ class TcpStep(BaseModel):
 
     @model_validator(mode="after")
     def _does_something(self) -> TcpStep:
-        if self.expect is None and self.send is None and not self.starttls:
-            raise ValueError("a step needs expect, send or starttls")
+        if (
+            self.expect is None
+            and self.expect_bytes is None
+            and self.send is None
+            and not self.starttls
+        ):
+            raise ValueError("a step needs expect, expect_bytes, send or starttls")
         if (self.labels or self.fail_if_matches) and self.expect is None:
             raise ValueError("labels and fail_if_matches go with expect: give expect")
         return self

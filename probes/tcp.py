@@ -13,7 +13,8 @@ blackbox's: each step reads lines until one matches ``expect`` (searched, Python
 ``send`` with ``${1}``/``${name}`` replaced by the match's groups, then optionally upgrades the
 connection to TLS. Lines are sent with CRLF (the mail protocols' line end; blackbox sends LF,
 which strict SMTP servers refuse). ``probe_failed_due_to_regex`` is 1 when an expect found no
-line, else 0; a step's ``labels`` give ``probe_expect_info{step, name, value}``. A line longer
+line, else 0 (``probe_failed_due_to_bytes`` likewise for ``expect_bytes``: the exact bytes
+next); a step's ``labels`` give ``probe_expect_info{step, name, value}``. A line longer
 than 64 KiB, or 1 MiB read without a match, ends the probe: a hostile server costs only that.
 
 Reasons: "dns", "refused", "unreachable", "timeout" (the kernel gave up connecting), "tls",
@@ -216,6 +217,12 @@ async def _dialogue(
     talk = _Dialogue(reader)
     start = time.perf_counter()
     said = ""
+
+    def fail(reason: str, detail: str, regex: bool = False, data: bool = False) -> ProbeResult:
+        samples.append(Sample("probe_failed_due_to_regex", 1.0 if regex else 0.0))
+        samples.append(Sample("probe_failed_due_to_bytes", 1.0 if data else 0.0))
+        return failure(reason, detail, tuple(samples))
+
     try:
         for number, step in enumerate(steps, 1):
             send = step.send
@@ -223,17 +230,16 @@ async def _dialogue(
                 refusal = re.compile(step.fail_if_matches) if step.fail_if_matches else None
                 found = await talk.expect(re.compile(step.expect), refusal)
                 if isinstance(found, str):
-                    samples.append(Sample("probe_failed_due_to_regex", 1.0))
                     last = (
                         f"; its last line was {_shown(talk.last)}"
                         if talk.last and "refused" not in found
                         else ""
                     )
-                    return failure(
+                    return fail(
                         "expect",
                         f"{where}: step {number} expected a line matching {step.expect!r}, "
                         f"but {found}{last}",
-                        tuple(samples),
+                        regex=True,
                     )
                 if send is not None:
                     send = expand(send, found)
@@ -246,23 +252,34 @@ async def _dialogue(
                             (("step", str(number)), ("name", name), ("value", value)),
                         )
                     )
+            if step.expect_bytes is not None:
+                want = step.expect_bytes.encode("utf-8")
+                try:
+                    got = await reader.readexactly(len(want))
+                except asyncio.IncompleteReadError as exc:
+                    return fail(
+                        "expect",
+                        f"{where}: step {number} expected {len(want)} bytes, the server closed "
+                        f"the connection after {len(exc.partial)}",
+                    )
+                if got != want:
+                    return fail(
+                        "expect",
+                        f"{where}: step {number} expected the bytes {want!r}, got {got!r}",
+                        data=True,
+                    )
             if send is not None:
                 writer.write(send.encode("utf-8") + b"\r\n")
                 await writer.drain()
             if step.starttls:
                 shook = await _handshake(writer, opts, host, where, samples, "starttls")
                 if isinstance(shook, ProbeResult):
-                    samples.append(Sample("probe_failed_due_to_regex", 0.0))
-                    return failure(
-                        shook.reason or "tls", f"after STARTTLS: {shook.detail}", shook.samples
-                    )
+                    return fail(shook.reason or "tls", f"after STARTTLS: {shook.detail}")
                 said = f", STARTTLS {shook}"
     except (OSError, ssl.SSLError) as exc:
-        samples.append(Sample("probe_failed_due_to_regex", 0.0))
-        return failure(
-            "protocol", f"{where} broke the connection in the dialogue: {_why(exc)}", tuple(samples)
-        )
+        return fail("protocol", f"{where} broke the connection in the dialogue: {_why(exc)}")
     samples.append(Sample("probe_failed_due_to_regex", 0.0))
+    samples.append(Sample("probe_failed_due_to_bytes", 0.0))
     samples.append(_phase("dialogue", time.perf_counter() - start))
     return f", {len(steps)} dialogue steps{said}"
 
@@ -337,6 +354,7 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
             done += talked
         else:
             samples.append(Sample("probe_failed_due_to_regex", 0.0))
+            samples.append(Sample("probe_failed_due_to_bytes", 0.0))
         polite = True
     finally:
         await _close(writer, polite)

@@ -135,6 +135,9 @@ async def test_starttls_with_an_untrusted_certificate_fails_tls(
     assert result.reason == "tls", result.detail
     assert result.detail.startswith("after STARTTLS: TLS handshake with")
     assert "certificate" in result.detail
+    got = samples(result)
+    assert got["probe_failed_due_to_regex"] == 0 and got["probe_failed_due_to_bytes"] == 0
+    assert "probe_ssl_earliest_cert_expiry" not in got
 
 
 def irc_server(blacklisted: bool) -> Handler:
@@ -195,6 +198,31 @@ async def test_blackbox_query_response_matching(ctx: ProbeContext) -> None:
     assert got["probe_failed_due_to_regex"] == 0
     assert got["probe_expect_info{step=1}{name=ssh_version}{value=OpenSSH_6.9p1}"] == 1
     assert got["probe_expect_info{step=1}{name=ssh_comments}{value=Debian-2}"] == 1
+
+
+async def test_blackbox_query_response_byte_mode(ctx: ProbeContext) -> None:
+    """TestTCPConnectionQueryResponseByteMode and ...ByteModeFail."""
+    for sent, should in ((b"not-a-line", True), (b"something-else", False)):
+        async with serve(HOST, sends_and_closes(sent)) as port:
+            steps = [{"expect_bytes": "not-a-line"}]
+            result = await run(target(HOST, port, query_response=steps), ctx)
+        assert result.success is should, result.detail
+        got = samples(result)
+        assert got["probe_failed_due_to_regex"] == 0
+        assert got["probe_failed_due_to_bytes"] == (0 if should else 1)
+    async with serve(HOST, sends_and_closes(b"not-a")) as port:
+        result = await run(target(HOST, port, query_response=steps), ctx)
+    assert result.reason == "expect" and "after 5" in result.detail
+    assert samples(result)["probe_failed_due_to_bytes"] == 0  # too short, as blackbox's
+
+
+def sends_and_closes(data: bytes) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+        writer.close()
+
+    return handler
 
 
 def test_blackbox_probe_expect_info_templates() -> None:
