@@ -462,3 +462,42 @@ async def test_blackbox_dns_protocol(ctx: ProbeContext) -> None:
     finally:
         await v4.close()
         await v6.close()
+
+
+def servfail(query: dns.message.Message) -> dns.message.Message:
+    """miekg's dns.HandleFailed: SERVFAIL to everything."""
+    reply = dns.message.make_response(query)
+    reply.set_rcode(dns.rcode.SERVFAIL)
+    return reply
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_blackbox_servfail_and_metric_names(ctx: ProbeContext, transport: str) -> None:
+    """TestServfailDNSResponse (its two invalid-name cases are settings errors here, exit 2:
+    test_bad_settings_name_their_key) and TestDNSMetrics' names."""
+    server = await Server().start(servfail)
+    try:
+        port = server.port(transport)
+        failed = await run(target(port, transport), ctx)
+        accepted = await run(target(port, transport, expect_rcode="SERVFAIL"), ctx)
+    finally:
+        server.close()
+    assert failed.reason == "rcode" and "SERVFAIL" in failed.detail
+    assert accepted.success, accepted.detail
+    names = {s.name for s in accepted.samples}
+    assert {
+        "probe_dns_lookup_time_seconds",
+        "probe_dns_duration_seconds",
+        "probe_dns_answer_rrs",
+        "probe_dns_authority_rrs",
+        "probe_dns_additional_rrs",
+        "probe_dns_query_succeeded",
+        "probe_ip_protocol",
+        "probe_ip_addr_hash",
+    } <= names
+    phases = {s.labels for s in accepted.samples if s.name == "probe_dns_duration_seconds"}
+    assert phases == {(("phase", p),) for p in ("resolve", "connect", "request")}
+    with pytest.raises(ValueError, match="type"):
+        target(53, transport, type="NOT_A_VALID_QUERY_TYPE")
+    with pytest.raises(ValueError, match="expect_rcode"):
+        target(53, transport, expect_rcode="NOT_A_VALID_RCODE")
