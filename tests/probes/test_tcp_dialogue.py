@@ -216,6 +216,16 @@ async def test_blackbox_query_response_byte_mode(ctx: ProbeContext) -> None:
     assert samples(result)["probe_failed_due_to_bytes"] == 0  # too short, as blackbox's
 
 
+async def test_blackbox_timeout_tcp_server_closes_before_the_line(ctx: ProbeContext) -> None:
+    """TestPrometheusTimeoutTCP: the server hangs up before the expected line."""
+    async with serve(HOST, sends_and_closes(b"")) as port:
+        steps = [{"expect": "SSH-2.0-(OpenSSH_6.9p1) Debian-2"}]
+        result = await run(target(HOST, port, query_response=steps), ctx)
+    assert result.reason == "expect"
+    assert "the server closed the connection" in result.detail
+    assert samples(result)["probe_failed_due_to_regex"] == 1
+
+
 def sends_and_closes(data: bytes) -> Handler:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(data)
