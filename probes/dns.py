@@ -360,7 +360,7 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     resolve_s = time.perf_counter() - start
     base = [*resolved.samples]
 
-    def failed(reason: str, detail: str) -> ProbeResult:
+    def query_failure(reason: str, detail: str) -> ProbeResult:
         samples = [*base, Sample("probe_dns_query_succeeded", 0.0), *_phases(resolve_s, timing)]
         return failure(reason, detail, tuple(samples))
 
@@ -368,20 +368,20 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     try:
         response = await _exchange(query, resolved.family, resolved.address, opts, timing)
     except (dns.exception.Timeout, TimeoutError):
-        return failed("timeout", f"{asked}: no answer from {server} over {timing.via}")
+        return query_failure("timeout", f"{asked}: no answer from {server} over {timing.via}")
     except ConnectionRefusedError:
-        return failed("refused", f"{asked}: {server} refused the query over {timing.via}")
+        return query_failure("refused", f"{asked}: {server} refused the query over {timing.via}")
     except (dns.exception.DNSException, EOFError, ConnectionResetError) as exc:
-        return failed(
+        return query_failure(
             "protocol",
             f"{asked}: {server} sent a malformed answer over {timing.via} ({_why(exc)})",
         )
     except OSError as exc:
-        return failed(
+        return query_failure(
             "unreachable", f"{asked}: {server} unreachable over {timing.via} ({_why(exc)})"
         )
     except Exception as exc:  # anything else the reply makes dnspython raise
-        return failed("protocol", f"{asked}: {server} over {timing.via}: {_why(exc)}")
+        return query_failure("protocol", f"{asked}: {server} over {timing.via}: {_why(exc)}")
     elapsed = time.perf_counter() - start
     via = timing.via
 

@@ -218,7 +218,9 @@ async def _dialogue(
     start = time.perf_counter()
     said = ""
 
-    def fail(reason: str, detail: str, regex: bool = False, data: bool = False) -> ProbeResult:
+    def dialogue_failure(
+        reason: str, detail: str, regex: bool = False, data: bool = False
+    ) -> ProbeResult:
         samples.append(Sample("probe_failed_due_to_regex", 1.0 if regex else 0.0))
         samples.append(Sample("probe_failed_due_to_bytes", 1.0 if data else 0.0))
         return failure(reason, detail, tuple(samples))
@@ -235,7 +237,7 @@ async def _dialogue(
                         if talk.last and "refused" not in found
                         else ""
                     )
-                    return fail(
+                    return dialogue_failure(
                         "expect",
                         f"{where}: step {number} expected a line matching {step.expect!r}, "
                         f"but {found}{last}",
@@ -257,13 +259,13 @@ async def _dialogue(
                 try:
                     got = await reader.readexactly(len(want))
                 except asyncio.IncompleteReadError as exc:
-                    return fail(
+                    return dialogue_failure(
                         "expect",
                         f"{where}: step {number} expected {len(want)} bytes, the server closed "
                         f"the connection after {len(exc.partial)}",
                     )
                 if got != want:
-                    return fail(
+                    return dialogue_failure(
                         "expect",
                         f"{where}: step {number} expected the bytes {want!r}, got {got!r}",
                         data=True,
@@ -274,10 +276,14 @@ async def _dialogue(
             if step.starttls:
                 shook = await _handshake(writer, opts, host, where, samples, "starttls")
                 if isinstance(shook, ProbeResult):
-                    return fail(shook.reason or "tls", f"after STARTTLS: {shook.detail}")
+                    return dialogue_failure(
+                        shook.reason or "tls", f"after STARTTLS: {shook.detail}"
+                    )
                 said = f", STARTTLS {shook}"
     except (OSError, ssl.SSLError) as exc:
-        return fail("protocol", f"{where} broke the connection in the dialogue: {_why(exc)}")
+        return dialogue_failure(
+            "protocol", f"{where} broke the connection in the dialogue: {_why(exc)}"
+        )
     samples.append(Sample("probe_failed_due_to_regex", 0.0))
     samples.append(Sample("probe_failed_due_to_bytes", 0.0))
     samples.append(_phase("dialogue", time.perf_counter() - start))

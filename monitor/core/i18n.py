@@ -922,6 +922,10 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
     "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
     "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
     "dns": _REASONS["answer"],  # the same words as the failure reason
+    "dns_serial": {
+        "vi": "máy chủ chính có serial {primary}, máy chủ phụ lệch {behind}",
+        "en": "the primary's serial is {primary}, the secondary is {behind} behind",
+    },
     "trap": {
         "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
         "en": "the device sent {trap} (SNMP trap)",
@@ -1071,6 +1075,10 @@ def evidence_text(
         parts.append(say("errors", value=f"{value:.3g}"))
     elif focus == "probe_dns_answer_match":
         parts.append(say("dns"))
+    elif focus == "probe_dns_serial_difference" and not math.isnan(value):
+        primary = samples.get("probe_dns_serial")
+        shown = f"{primary:.0f}" if primary is not None else "?"
+        parts.append(say("dns_serial", primary=shown, behind=f"{value:.0f}"))
     else:  # the target failed: the reason in words, with its figures
         status = samples.get("probe_http_status_code")
         said_by_figures = (reason == "status" and status is not None and status > 0) or (

@@ -413,8 +413,16 @@ async def test_secondaries_serials_and_the_mismatch_rule(ctx: ProbeContext, tmp_
             await probe_at(32)
             assert mismatch() == {THIRD: "firing"}
             alert = next(a for a in engine.alerts_json() if a["rule"] == "DnsSerialMismatch")
-            assert THIRD in alert["annotations"]["summary_vi"]
+            assert alert["annotations"]["summary_vi"].endswith(
+                f"máy chủ DNS phụ {THIRD} lệch số serial với máy chủ chính (2)"
+            ), alert["annotations"]["summary_vi"]
             assert THIRD in alert["annotations"]["summary_en"]
+            assert alert["annotations"]["evidence_vi"] == (
+                "máy chủ chính có serial 2025101403, máy chủ phụ lệch 2"
+            )
+            assert alert["annotations"]["evidence_en"] == (
+                "the primary's serial is 2025101403, the secondary is 2 behind"
+            )
             # The transfer happens: resolved.
             third.set("zone.lab.", "SOA", soa(2025101403))
             await probe_at(33)
