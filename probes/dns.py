@@ -33,7 +33,7 @@ import ipaddress
 import re
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import dns._asyncbackend  # the home of dnspython's DatagramSocket base class
@@ -128,16 +128,20 @@ class _Timing:
     connect: float = 0.0
     request: float = 0.0
     via: str = "UDP"
-    extra: list[str] = field(default_factory=list)
 
 
 async def _udp(
-    query: dns.message.Message, family: int, address: str, port: int, timing: _Timing
+    query: dns.message.Message,
+    family: int,
+    address: str,
+    port: int,
+    source: tuple[str, int] | None,
+    timing: _Timing,
 ) -> dns.message.Message:
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
     transport, protocol = await loop.create_datagram_endpoint(
-        _Datagram, remote_addr=(address, port), family=family
+        _Datagram, local_addr=source, remote_addr=(address, port), family=family
     )
     sock = _ConnectedUdp(family, transport, protocol)
     timing.connect += time.perf_counter() - start
@@ -153,12 +157,17 @@ async def _udp(
 
 
 async def _tcp(
-    query: dns.message.Message, family: int, address: str, port: int, timing: _Timing
+    query: dns.message.Message,
+    family: int,
+    address: str,
+    port: int,
+    source: tuple[str, int] | None,
+    timing: _Timing,
 ) -> dns.message.Message:
     start = time.perf_counter()
     backend = dns.asyncbackend.get_default_backend()
     sock = await backend.make_socket(  # type: ignore[no-untyped-call]
-        family, socket.SOCK_STREAM, 0, None, (address, port), None
+        family, socket.SOCK_STREAM, 0, source, (address, port), None
     )
     timing.connect += time.perf_counter() - start
     start = time.perf_counter()
@@ -172,14 +181,15 @@ async def _tcp(
 async def _exchange(
     query: dns.message.Message, family: int, address: str, opts: DnsOptions, timing: _Timing
 ) -> dns.message.Message:
+    source = (opts.source_ip_address, 0) if opts.source_ip_address else None
     if opts.transport == "tcp":
         timing.via = "TCP"
-        return await _tcp(query, family, address, opts.port, timing)
+        return await _tcp(query, family, address, opts.port, source, timing)
     try:
-        return await _udp(query, family, address, opts.port, timing)
+        return await _udp(query, family, address, opts.port, source, timing)
     except dns.message.Truncated:
         timing.via = "TCP after a truncated UDP answer"
-        return await _tcp(query, family, address, opts.port, timing)
+        return await _tcp(query, family, address, opts.port, source, timing)
 
 
 def record_texts(rrsets: list[dns.rrset.RRset]) -> list[str]:

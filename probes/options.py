@@ -183,6 +183,9 @@ class DnsOptions(_Strict, IpChoice):
     # With type SOA: the zone's other servers; each is asked the same question and its serial
     # compared with the target's (probe_dns_serial_difference{server}).
     secondaries: list[str] = Field(default_factory=list, max_length=16)
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
     # Expected answers as their text form ("198.51.100.80", "mail.example. ", ...): the answer
     # set must equal this set. Empty: any answer with the expected rcode succeeds.
     expect: list[str] = Field(default_factory=list)

@@ -36,6 +36,7 @@ from probes.resolve import LOOKUP_KEY, Lookup, hosts_lookup
 from tests.support.alerts import sink_server
 
 HOST = "127.0.15.1"
+PEERS: list[str] = []  # the client addresses the test servers saw
 Handler = Callable[[dns.message.Message], dns.message.Message]
 
 
@@ -89,6 +90,7 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         assert self.transport is not None
+        PEERS.append(addr[0])
         reply = self.handler(dns.message.from_wire(data))
         self.transport.sendto(reply.to_wire(), addr)
 
@@ -96,6 +98,7 @@ class _Udp(asyncio.DatagramProtocol):
 async def _tcp(
     handler: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
+    PEERS.append(writer.get_extra_info("peername")[0])
     try:
         while True:
             (size,) = struct.unpack("!H", await reader.readexactly(2))
@@ -509,3 +512,16 @@ async def test_blackbox_servfail_and_metric_names(ctx: ProbeContext, transport: 
         target(53, transport, type="NOT_A_VALID_QUERY_TYPE")
     with pytest.raises(ValueError, match="expect_rcode"):
         target(53, transport, expect_rcode="NOT_A_VALID_RCODE")
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_source_ip_address(
+    authoritative_server: Server, ctx: ProbeContext, transport: str
+) -> None:
+    PEERS.clear()
+    port = authoritative_server.port(transport)
+    result = await run(target(port, transport, source_ip_address="127.0.15.9"), ctx)
+    assert result.success, result.detail
+    assert PEERS == ["127.0.15.9"]
+    result = await run(target(port, transport, source_ip_address="127.0.15.10"), ctx)
+    assert PEERS[-1] == "127.0.15.10"
