@@ -50,6 +50,8 @@ BAD = [
     ("dns", 'query = "a.lab", validate_answer_rrs = { fail_if = ["x"] }', "fail_if"),
     ("dns", 'query = "a.lab", secondaries = ["127.0.0.2"]', "type must be SOA"),
     ("dns", 'query = "a.lab", ip_protocol_fallback = "maybe"', "ip_protocol_fallback"),
+    ("dns", 'query = "a.lab", source_ip_address = "::g"', "targets[0].dns.source_ip_address"),
+    ("tcp", 'port = 25, query_response = [{ expect_bytes = "" }]', "expect_bytes"),
     ("icmp", "ttl = 0", "targets[0].icmp.ttl"),
     ("icmp", "ttl = 256", "targets[0].icmp.ttl"),
     ("icmp", "dont_fragment = 3", "targets[0].icmp.dont_fragment"),
