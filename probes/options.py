@@ -28,14 +28,10 @@ from probes.base import KindOptions
 IpProtocol = Literal["ip4", "ip6"]
 
 
-def _check_regex(pattern: str | None) -> str | None:
-    """A regular expression the settings give (``snmp.interfaces``, a circuit's ``match``)."""
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-    return pattern
+def _regex_setting(pattern: str | None) -> str | None:
+    """A regular expression of the tcp and dns options (``_check_regex``, with the SNMP
+    options below, says what is wrong with it)."""
+    return _check_regex(pattern)
 
 
 class _Strict(KindOptions):
@@ -139,7 +135,7 @@ DnsType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", 
 
 def _check_regexes(patterns: list[str]) -> list[str]:
     for pattern in patterns:
-        _check_regex(pattern)
+        _regex_setting(pattern)
     return patterns
 
 
@@ -230,7 +226,7 @@ class TcpStep(BaseModel):
     starttls: bool = False
     labels: dict[str, str] = Field(default_factory=dict, max_length=16)
 
-    _regex = field_validator("expect", "fail_if_matches")(_check_regex)
+    _regex = field_validator("expect", "fail_if_matches")(_regex_setting)
 
     @field_validator("labels")
     @classmethod
@@ -252,31 +248,6 @@ class TcpStep(BaseModel):
         if (self.labels or self.fail_if_matches) and self.expect is None:
             raise ValueError("labels and fail_if_matches go with expect: give expect")
         return self
-
-
-# The dialogues ``tcp.starttls = "smtp" | "imap" | "pop3"`` stands for: greeting, the upgrade,
-# then one command over TLS to show the server still answers, and a polite goodbye.
-STARTTLS_DIALOGUES: dict[str, tuple[TcpStep, ...]] = {
-    "smtp": (
-        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", send="EHLO netmon.invalid"),
-        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="STARTTLS"),
-        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", starttls=True),
-        TcpStep(send="EHLO netmon.invalid"),
-        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="QUIT"),
-    ),
-    "imap": (
-        TcpStep(expect=r"^\* OK", fail_if_matches=r"^\* (BYE|NO|BAD)", send="a1 STARTTLS"),
-        TcpStep(expect=r"^a1 OK", fail_if_matches=r"^a1 (NO|BAD)", starttls=True),
-        TcpStep(send="a2 CAPABILITY"),
-        TcpStep(expect=r"^a2 OK", fail_if_matches=r"^a2 (NO|BAD)", send="a3 LOGOUT"),
-    ),
-    "pop3": (
-        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", send="STLS"),
-        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", starttls=True),
-        TcpStep(send="CAPA"),
-        TcpStep(expect=r"^\.$", fail_if_matches=r"^-ERR", send="QUIT"),
-    ),
-}
 
 
 class TcpOptions(_Strict, IpChoice):
@@ -367,6 +338,16 @@ class UsmCredentials(BaseModel):
 
 
 _CIRCUIT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _check_regex(pattern: str | None) -> str | None:
+    """A regular expression the settings give (``snmp.interfaces``, a circuit's ``match``)."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return pattern
 
 
 class SnmpCircuit(BaseModel):
@@ -547,4 +528,30 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "dns": DnsOptions,
     "tcp": TcpOptions,
     "snmp": SnmpOptions,
+}
+
+
+# The dialogues ``tcp.starttls = "smtp" | "imap" | "pop3"`` stands for: greeting, the upgrade,
+# then one command over TLS to show the server still answers, and a polite goodbye. Here, after
+# the SNMP options, because building the steps runs their regex check (``_check_regex``).
+STARTTLS_DIALOGUES: dict[str, tuple[TcpStep, ...]] = {
+    "smtp": (
+        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="STARTTLS"),
+        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", starttls=True),
+        TcpStep(send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="QUIT"),
+    ),
+    "imap": (
+        TcpStep(expect=r"^\* OK", fail_if_matches=r"^\* (BYE|NO|BAD)", send="a1 STARTTLS"),
+        TcpStep(expect=r"^a1 OK", fail_if_matches=r"^a1 (NO|BAD)", starttls=True),
+        TcpStep(send="a2 CAPABILITY"),
+        TcpStep(expect=r"^a2 OK", fail_if_matches=r"^a2 (NO|BAD)", send="a3 LOGOUT"),
+    ),
+    "pop3": (
+        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", send="STLS"),
+        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", starttls=True),
+        TcpStep(send="CAPA"),
+        TcpStep(expect=r"^\.$", fail_if_matches=r"^-ERR", send="QUIT"),
+    ),
 }
