@@ -123,6 +123,22 @@ en = "The DNS answer for {title} changed"
 vi = "Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
 en = "The name may be hijacked or misconfigured."
 
+# A secondary whose SOA serial is not the primary's for 30 minutes has missed the zone's last
+# update (NOTIFY or the transfer failed); a shorter gap is the transfer under way.
+[[rules]]
+name = "DnsSerialMismatch"
+match = { kind = ["dns"] }
+expr = "probe_dns_serial_difference != 0"
+for = "30m"
+recoveries = 1
+severity = "warning"
+[rules.summary]
+vi = "{title}: máy chủ DNS phụ {server} lệch số serial với máy chủ chính ({value})"
+en = "{title}: secondary DNS server {server} is out of step with the primary ({value} serials)"
+[rules.description]
+vi = "Máy chủ phụ chưa nhận bản cập nhật vùng: kiểm tra NOTIFY và chuyển vùng (AXFR/IXFR)."
+en = "The secondary has not taken the zone's last update: check NOTIFY and zone transfers."
+
 # A port pages when it goes from up to down (not for every port that is not up: ports never
 # seen up, notPresent, dormant, lowerLayerDown), and a circuit the settings name
 # (snmp.circuits) from the first poll; either lasts until the port is up again.

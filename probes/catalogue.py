@@ -191,7 +191,8 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "probe_tcp_duration_seconds",
         "gauge",
-        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner).",
+        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner, dialogue, "
+        "starttls).",
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
@@ -216,6 +217,53 @@ CATALOGUE: tuple[Family, ...] = (
         "gauge",
         "Whether the extension registered (1) or not (0); its binding is removed at once.",
     ),
+    # Issue 15: blackbox's dialogue, DNS and address figures (its names and meanings).
+    Family(
+        "probe_failed_due_to_regex",
+        "gauge",
+        "Whether the probe failed because an expected line or record did not match (1) or not.",
+    ),
+    Family(
+        "probe_failed_due_to_bytes",
+        "gauge",
+        "Whether the probe failed because the expected bytes did not come (1) or not (0).",
+    ),
+    Family(
+        "probe_expect_info",
+        "gauge",
+        "A label of a tcp.query_response step, filled from its expect's match; always 1.",
+        ("step", "name", "value"),
+    ),
+    Family("probe_ip_protocol", "gauge", "The IP version the probe used (4 or 6)."),
+    Family(
+        "probe_ip_addr_hash",
+        "gauge",
+        "FNV-1a hash of the probed IP address: a change of value is a change of address.",
+    ),
+    Family(
+        "probe_dns_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the DNS probe (resolve, connect, request).",
+        ("phase",),
+    ),
+    Family(
+        "probe_dns_query_succeeded",
+        "gauge",
+        "Whether the DNS server answered the query (1), whatever the rcode, or not (0).",
+    ),
+    Family("probe_dns_serial", "gauge", "The serial of the zone's SOA record in the answer."),
+    Family(
+        "probe_dns_secondary_serial",
+        "gauge",
+        "The SOA serial a secondary server (dns.secondaries) answers.",
+        ("server",),
+    ),
+    Family(
+        "probe_dns_serial_difference",
+        "gauge",
+        "The target's SOA serial minus a secondary's, in serial arithmetic (0: in step).",
+        ("server",),
+    ),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
@@ -233,6 +281,8 @@ ICMP = _families(
     "probe_icmp_packet_loss_ratio",
     "probe_icmp_rtt_seconds",
     "probe_icmp_jitter_seconds",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 HTTP = _families(
     "probe_http_duration_seconds",
@@ -254,9 +304,23 @@ DNS = _families(
     "probe_dns_authority_rrs",
     "probe_dns_additional_rrs",
     "probe_dns_answer_match",
+    "probe_dns_duration_seconds",
+    "probe_dns_query_succeeded",
+    "probe_dns_serial",
+    "probe_dns_secondary_serial",
+    "probe_dns_serial_difference",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 TCP = _families(
-    "probe_tcp_duration_seconds", "probe_tls_version_info", "probe_ssl_earliest_cert_expiry"
+    "probe_tcp_duration_seconds",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
+    "probe_failed_due_to_regex",
+    "probe_failed_due_to_bytes",
+    "probe_expect_info",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 SNMP = _families(
     "sysUpTime",
