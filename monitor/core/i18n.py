@@ -70,12 +70,28 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "redirects": {"vi": "chuyển hướng không hợp lệ", "en": "bad redirect"},
     "protocol": {"vi": "phản hồi sai giao thức", "en": "protocol error"},
     "banner": {"vi": "lời chào của dịch vụ không đúng", "en": "wrong service banner"},
+    "expect": {
+        "vi": "dịch vụ trả lời không như kịch bản kiểm tra",
+        "en": "the service did not answer as the dialogue expects",
+    },
+    "fragmentation_needed": {
+        "vi": "gói tin lớn hơn MTU của đường truyền (cần phân mảnh)",
+        "en": "packet larger than the path's MTU (fragmentation needed)",
+    },
+    "secondary": {
+        "vi": "máy chủ DNS phụ không trả lời",
+        "en": "a secondary DNS server did not answer",
+    },
     "rcode": {"vi": "máy chủ DNS trả mã lỗi", "en": "the DNS server answered with an error"},
     "answer": {
         "vi": "bản ghi DNS khác với giá trị mong đợi",
         "en": "the DNS answer differs from the expected one",
     },
     "snmp_auth": {"vi": "lỗi xác thực SNMP", "en": "SNMP authentication failed"},
+    "sip_auth": {
+        "vi": "tổng đài từ chối đăng ký máy nhánh SIP (sai tài khoản hoặc mật khẩu)",
+        "en": "the PBX refused the SIP extension's registration (wrong user or password)",
+    },
     "snmp_error": {"vi": "thiết bị báo lỗi SNMP", "en": "the SNMP agent reported an error"},
     "no_such_object": {"vi": "thiếu dữ liệu SNMP cần đọc", "en": "an SNMP object is missing"},
     "icmp_not_permitted": {
@@ -181,6 +197,27 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "trước",
         "bgp_peers": "Phiên BGP",
         "peer": "Đối tác BGP",
+        # The wall, the 24-hour history, the theme (issue 14, the wall).
+        "wall": "Màn hình trực",
+        "wall_all_up": "Mọi đối tượng đều hoạt động bình thường.",
+        "wall_up": "Hoạt động bình thường",
+        "wall_by_group": "Số đối tượng hoạt động theo nhóm",
+        "wall_sign_in": (
+            "Màn hình trực cần mã truy cập: mở địa chỉ /wall#token=… với mã của màn hình "
+            "trực, hoặc đăng nhập."
+        ),
+        "wall_signing_in": "Đang đăng nhập màn hình trực…",
+        "wall_token_refused": "Mã truy cập của màn hình trực không đúng.",
+        "history_day": "24 giờ qua",
+        "legend_up": "hoạt động",
+        "legend_down": "sự cố",
+        "legend_partial": "có lúc sự cố",
+        "legend_gap": "không giám sát (netmon không có kết quả)",
+        "legend_mean": "trung bình 5 phút, vạch: thấp nhất đến cao nhất",
+        "info_more": "thông tin",
+        "theme": "Giao diện",
+        "theme_light": "Giao diện sáng",
+        "theme_dark": "Giao diện tối",
     },
     "en": {
         "title": "Network and link monitor",
@@ -259,6 +296,25 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "before",
         "bgp_peers": "BGP sessions",
         "peer": "BGP peer",
+        "wall": "Wall display",
+        "wall_all_up": "Every target is up.",
+        "wall_up": "Up",
+        "wall_by_group": "Targets up, by group",
+        "wall_sign_in": (
+            "The wall needs its access token: open /wall#token=… with the wall's token, or sign in."
+        ),
+        "wall_signing_in": "Signing the wall in…",
+        "wall_token_refused": "The wall's access token is wrong.",
+        "history_day": "Last 24 hours",
+        "legend_up": "up",
+        "legend_down": "down",
+        "legend_partial": "partly down",
+        "legend_gap": "not watched (netmon has no result)",
+        "legend_mean": "5-minute mean, bar: lowest to highest",
+        "info_more": "info",
+        "theme": "Theme",
+        "theme_light": "Light theme",
+        "theme_dark": "Dark theme",
     },
 }
 
@@ -952,6 +1008,10 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
     "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
     "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
     "dns": _REASONS["answer"],  # the same words as the failure reason
+    "dns_serial": {
+        "vi": "máy chủ chính có serial {primary}, máy chủ phụ lệch {behind}",
+        "en": "the primary's serial is {primary}, the secondary is {behind} behind",
+    },
     "trap": {
         "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
         "en": "the device sent {trap} (SNMP trap)",
@@ -1101,6 +1161,10 @@ def evidence_text(
         parts.append(say("errors", value=f"{value:.3g}"))
     elif focus == "probe_dns_answer_match":
         parts.append(say("dns"))
+    elif focus == "probe_dns_serial_difference" and not math.isnan(value):
+        primary = samples.get("probe_dns_serial")
+        shown = f"{primary:.0f}" if primary is not None else "?"
+        parts.append(say("dns_serial", primary=shown, behind=f"{value:.0f}"))
     else:  # the target failed: the reason in words, with its figures
         status = samples.get("probe_http_status_code")
         said_by_figures = (reason == "status" and status is not None and status > 0) or (
