@@ -12,7 +12,8 @@ result that did not reach the device says nothing of its circuits: their state i
 and an open circuit outage stays open until a result says the port is up again.
 
 BGP peers likewise (issue 14, point 2): an SNMP target with ``snmp.bgp = true`` has each peer
-its ``bgpPeerState`` samples name as a subject ``DEVICE/bgp:PEER`` (``bgp_subject``), down
+its ``bgpPeerState`` samples name as a subject ``DEVICE/bgp:PEER`` (``bgp_subject``; a VRF
+and an unusual address family are added to the name, as the samples are per peer, afi, vrf), down
 while the state is not established (6), with the device's labels (its ``carrier`` first of
 all) and ``peer``/``device``. The settings do not list peers, so the first time one is seen it
 is written to ``ledger_subjects``: the report gives it a row (watched when its device is)
@@ -49,9 +50,19 @@ def circuit_subject(device: str, circuit: str) -> str:
     return f"{device}/{circuit}"
 
 
-def bgp_subject(device: str, peer: str) -> str:
-    """The ledger's name of a device's BGP peer: ``viettel-edge-router/bgp:10.0.0.1``."""
-    return f"{device}{_BGP}{peer}"
+_DEFAULT_VRF = ("", "0", "default")  # BGP4-MIB's none, Huawei's public instance, Cisco's
+
+
+def bgp_subject(device: str, peer: str, vrf: str = "", afi: str = "") -> str:
+    """The ledger's name of a device's BGP peer: ``viettel-edge-router/bgp:10.0.0.1``; a peer
+    in a VRF adds ``@VRF``, an address family other than IPv4/IPv6 (Huawei's VPLS, L2VPN)
+    ``#AFI``: the probe's samples are one per (peer, afi, vrf)."""
+    name = f"{device}{_BGP}{peer}"
+    if vrf not in _DEFAULT_VRF:
+        name += f"@{vrf}"
+    if afi not in ("", "ipv4", "ipv6"):
+        name += f"#{afi}"
+    return name
 
 
 def bgp_device(name: str) -> str | None:
@@ -130,10 +141,12 @@ class Ledger:
         for sample in obs.result.samples:
             if sample.name != "bgpPeerState":
                 continue
-            peer = dict(sample.labels).get("peer", "")
+            found = dict(sample.labels)
+            peer = found.get("peer", "")
             if not peer:
                 continue
-            name = bgp_subject(target.name, peer)
+            vrf, afi = found.get("vrf", ""), found.get("afi", "")
+            name = bgp_subject(target.name, peer, vrf, afi)
             if name not in self._peers_seen:
                 self._peers_seen.add(name)
                 self._db.submit(db.save_subject(name, target.name, "bgp", obs.started))
@@ -141,6 +154,7 @@ class Ledger:
             open_ = self._down.get(name)
             if down and open_ is None:
                 labels = {**target.labels, "peer": peer, "device": target.name}
+                labels.update({k: v for k, v in (("vrf", vrf), ("afi", afi)) if v})
                 outage = Outage(
                     target=name,
                     group=target.group,

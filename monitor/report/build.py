@@ -250,8 +250,8 @@ def build(
         dev = bgp_devices.get(device)
         if kind != "bgp" or dev is None or not subject.startswith(bgp_subject(device, "")):
             continue
-        peer = subject[len(bgp_subject(device, "")) :]
-        labels = {**dev.labels, "peer": peer, "device": dev.name}
+        peer = subject[len(bgp_subject(device, "")) :]  # with its @VRF, #AFI if any
+        labels = {**dev.labels, "peer": peer.split("@")[0].split("#")[0], "device": dev.name}
         known_targets[subject] = _Target(
             subject, dev.group, "bgp", labels, True, dev.name, watched_from=first_seen
         )

@@ -242,3 +242,42 @@ async def test_a_note_on_an_open_outage_reaches_memory_and_the_row(tmp_path: Pat
         assert ledger.open_notes() == {}
     finally:
         await database.close()
+
+
+def test_a_peer_in_a_vrf_or_another_family_is_a_subject_of_its_own() -> None:
+    from alerts.ledger import bgp_device, bgp_subject
+
+    assert bgp_subject("r", "10.0.0.1") == "r/bgp:10.0.0.1"
+    assert bgp_subject("r", "10.0.0.1", "0", "ipv4") == "r/bgp:10.0.0.1"  # the public instance
+    assert bgp_subject("r", "10.0.0.1", "cong-an", "ipv4") == "r/bgp:10.0.0.1@cong-an"
+    assert bgp_subject("r", "10.0.0.1", "", "vpls") == "r/bgp:10.0.0.1#vpls"
+    assert bgp_device("r/bgp:10.0.0.1@cong-an") == "r" and bgp_device("r/uplink") is None
+
+
+async def test_the_same_peer_in_two_vrfs_keeps_two_outages(tmp_path: Path) -> None:
+    database = db.AlertDB(tmp_path / "alerts.sqlite")
+    database.start()
+    try:
+        store = Store()
+        store.set_targets([Target.model_validate(BGP_ROUTER)])
+        ledger = Ledger(database, Maintenance(database))
+        samples = (
+            Sample("bgpPeerState", 3.0, (("peer", "10.0.0.1"), ("afi", "ipv4"), ("vrf", "a"))),
+            Sample("bgpPeerState", 6.0, (("peer", "10.0.0.1"), ("afi", "ipv4"), ("vrf", "b"))),
+        )
+        obs = Observation(ProbeResult(True, None, "polled", samples), T0, 0.1)
+        store.record("vnpt-edge-router", obs)
+        state = store.get("vnpt-edge-router")
+        assert state is not None
+        ledger.record(state, obs, None)
+        outages = await ledger.query()
+        assert [(o.target, o.labels.get("vrf")) for o in outages] == [
+            ("vnpt-edge-router/bgp:10.0.0.1@a", "a")
+        ]
+        seen = await database.run(db.load_subjects, write=False)
+        assert [s[0] for s in seen] == [
+            "vnpt-edge-router/bgp:10.0.0.1@a",
+            "vnpt-edge-router/bgp:10.0.0.1@b",
+        ]
+    finally:
+        await database.close()
