@@ -353,6 +353,8 @@ def test_roles_scopes_and_leaks(lab: Netmon) -> None:
         "/",
         "/?lang=en",
         "/fragment/status",
+        "/wall",
+        "/fragment/wall?lang=en",
     ]
     for who in ("admin", "noc", "viettel", "vnpt"):
         for path in reads:
