@@ -325,6 +325,8 @@ class Target(SettingsModel):
     def _url(cls, url: str | None) -> str | None:
         if url is None:
             return None
+        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url):  # bare host: http://, as blackbox
+            url = "http://" + url
         try:
             parts = urlsplit(url)
             port = parts.port  # raises on a bad port
@@ -333,7 +335,7 @@ class Target(SettingsModel):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
         del port
-        return url
+        return parts.scheme + url[len(parts.scheme) :]  # HTTPS:// as https://
 
     @model_validator(mode="after")
     def _kind_options(self) -> Target:
