@@ -23,6 +23,7 @@ The probe applies no timeout of its own: the scheduler cancels it from outside.
 from __future__ import annotations
 
 import asyncio
+import base64
 import codecs
 import contextlib
 import contextvars
@@ -445,17 +446,20 @@ async def _read_body(
             rec.body_read += len(chunk)
             if rec.body_read > cap:
                 rec.body_read = cap
-                return b"", ("body_size", f"body longer than max_body_bytes ({cap:,} bytes)")
+                problem = ("body_size", f"body longer than max_body_bytes ({cap:,} bytes)")
+                return b"", problem
             if keep:
                 parts.append(chunk)
     except ValueError as exc:
-        return b"", ("protocol", f"cannot decode the {coding} body: {exc}")
+        problem = ("protocol", f"cannot decode the {coding} body: {exc}")
+        return b"", problem
     except aiohttp.ClientPayloadError:
         # What arrived before the error, read or still buffered, for the detail.
         rec.body_read = max(rec.body_read, content.total_bytes)
         raise
     if decoder is not None and not decoder.finished():
-        return b"", ("protocol", f"the {coding} body ends before its compressed stream does")
+        problem = ("protocol", f"the {coding} body ends before its compressed stream does")
+        return b"", problem
     return b"".join(parts), None
 
 
@@ -485,8 +489,8 @@ def _request_headers(opts: HttpOptions) -> dict[str, str] | None:
     if opts.bearer_secret is not None:
         headers["Authorization"] = "Bearer " + opts.bearer_secret.get_secret_value()
     elif opts.basic_auth is not None:
-        auth = aiohttp.BasicAuth(opts.basic_auth.username, opts.basic_auth.password_secret)
-        headers["Authorization"] = auth.encode()
+        pair = f"{opts.basic_auth.username}:{opts.basic_auth.password_secret}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     return headers
 
 
@@ -763,7 +767,8 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
     if problem is None and (opts.fail_if_header_matches or opts.fail_if_header_not_matches):
         why = _header_problem(opts, out.headers)
         if why is not None:
-            problem, regex_failed = ("header", f"{head}, but {why}"), True
+            problem = ("header", f"{head}, but {why}")
+            regex_failed = True
     if problem is None and out.body_problem is not None:
         reason, why = out.body_problem
         problem = (reason, f"{head}, but {why}")
@@ -792,7 +797,8 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
         if problem is None and (opts.fail_if_body_matches or opts.fail_if_body_not_matches):
             why = _regex_problem(opts, out.text)
             if why is not None:
-                problem, regex_failed = ("content", f"{head}, but {why}"), True
+                problem = ("content", f"{head}, but {why}")
+                regex_failed = True
         if opts.body_json:
             why = _json_problem(opts, out.text) if problem is None else None
             samples.append(Sample("probe_failed_due_to_json", 1.0 if why else 0.0))

@@ -119,7 +119,10 @@ def chain_facts(ssl_object: Any) -> ChainFacts | None:
         if not der:
             return None
         presented = [der]
-    verified = _chain_ders(ssl_object, verified=True)
+    # Unverified (CERT_NONE), OpenSSL still builds a chain of what it was given: not verified.
+    context = getattr(ssl_object, "context", None)
+    checked = context is not None and context.verify_mode != ssl.CERT_NONE
+    verified = _chain_ders(ssl_object, verified=True) if checked else []
     key = (*presented, b"", *verified)
     facts = _CHAIN_CACHE.get(key)
     if facts is not None:
