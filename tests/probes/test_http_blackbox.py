@@ -13,6 +13,8 @@ import base64
 import datetime as dt
 import gzip
 import ssl
+import subprocess
+import sys
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -30,6 +32,7 @@ from monitor.config import Target
 from probes import http
 from probes.base import ProbeResult
 from probes.context import ProbeContext
+from tests.support.common import REPO
 
 HOST = "127.0.5.1"
 TEST_MSG = b"hello world" * 10
@@ -920,3 +923,38 @@ async def test_client_certificate(
     assert missing.reason == "tls" and "cannot load the TLS files" in missing.detail
     with pytest.raises(pydantic.ValidationError, match="key_file needs cert_file"):
         target(base, key_file=str(key))
+
+
+BAD_HTTP_SETTINGS = """
+[[targets]]
+name = "cong-thong-tin"
+kind = "http"
+url = "https://127.0.5.9/"
+[targets.http]
+body_json = [{ path = "status" }]
+fail_if_header_matches = [{ header = "X", regexp = "(" }]
+compression = "zstd"
+bearer_token_env = "NETMON_TEST_UNSET_VARIABLE"
+"""
+
+
+def test_bad_http_settings_exit_2_naming_each_key(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text(BAD_HTTP_SETTINGS, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "check-config", str(settings)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    for key in (
+        "targets[0].http.body_json[0]",
+        "targets[0].http.fail_if_header_matches[0].regexp",
+        "targets[0].http.compression",
+        "targets[0].http.bearer_token_env",
+    ):
+        assert key in proc.stderr, (key, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
