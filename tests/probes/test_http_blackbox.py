@@ -526,8 +526,9 @@ async def test_http_parsing_scheme(  # TestHTTPParsingScheme
 
 def test_invalid_scheme_is_a_settings_error() -> None:  # TestHTTPParsingScheme "invalid scheme"
     # blackbox fails the probe; netmon refuses the settings, naming the key.
-    with pytest.raises(pydantic.ValidationError, match="url"):
-        target(f"invalid://{HOST}:80")
+    for url in (f"invalid://{HOST}:80", f"htps//{HOST}/", f"https:/{HOST}/"):
+        with pytest.raises(pydantic.ValidationError, match="not an http:// or https:// URL"):
+            target(url)  # the last two: a mistyped scheme, not a bare host
 
 
 async def test_proxy_url(serve: Serve, ctx: ProbeContext) -> None:
