@@ -23,7 +23,6 @@ The probe applies no timeout of its own: the scheduler cancels it from outside.
 from __future__ import annotations
 
 import asyncio
-import base64
 import codecs
 import contextlib
 import contextvars
@@ -50,7 +49,7 @@ from typing import Any
 import aiohttp
 import aiohttp.abc
 import brotli
-from aiohttp import http_exceptions
+from aiohttp import hdrs, http_exceptions
 from yarl import URL
 
 from probes import catalogue
@@ -221,6 +220,17 @@ async def _middleware(
 _NO_URL = URL()
 
 
+class _Request(aiohttp.ClientRequest):
+    """aiohttp's request without its automatic ``Accept-Encoding`` (cheaper per request than
+    ``skip_auto_headers``, which copies the headers every time)."""
+
+    DEFAULT_HEADERS = {  # noqa: RUF012 (aiohttp's own attribute, read-only)
+        key: value
+        for key, value in aiohttp.ClientRequest.DEFAULT_HEADERS.items()
+        if key != hdrs.ACCEPT_ENCODING
+    }
+
+
 class _ProbeJar(aiohttp.abc.AbstractCookieJar):
     """The session's cookie jar, one real jar per probe: cookies a response sets are sent on
     the redirects that follow (as blackbox_exporter's jar does), never to another probe.
@@ -228,8 +238,6 @@ class _ProbeJar(aiohttp.abc.AbstractCookieJar):
     The probe's jar lives in its record (``_CURRENT``) and is made only when a response sets
     a cookie; it takes cookies from IP-address hosts too (``unsafe``), as Go's jar does.
     """
-
-    _EMPTY: SimpleCookie = SimpleCookie()
 
     @property
     def unsafe(self) -> bool:
@@ -282,7 +290,7 @@ class _ProbeJar(aiohttp.abc.AbstractCookieJar):
 
     def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
         jar = self._jar(create=False)
-        return jar.filter_cookies(request_url) if jar is not None else self._EMPTY
+        return jar.filter_cookies(request_url) if jar is not None else SimpleCookie()
 
 
 class _Client:
@@ -306,9 +314,10 @@ class _Client:
                 headers={"User-Agent": USER_AGENT},
                 cookie_jar=_ProbeJar(),
                 trust_env=False,
-                # The body as sent: no Accept-Encoding unless the settings ask for one, and
-                # decoded only by the probe, with the target's ``compression`` (as blackbox).
-                skip_auto_headers=("Accept-Encoding",),
+                # The body as sent: no Accept-Encoding unless the settings ask for one
+                # (_Request), decoded only by the probe with the target's ``compression``, as
+                # blackbox does.
+                request_class=_Request,
                 auto_decompress=False,
                 middlewares=(_middleware,),
             )
@@ -463,47 +472,6 @@ async def _read_body(
     return b"".join(parts), None
 
 
-def _needs_text(opts: HttpOptions) -> bool:
-    return bool(
-        opts.body_contains
-        or opts.body_absent
-        or opts.fail_if_body_matches
-        or opts.fail_if_body_not_matches
-        or opts.body_json
-    )
-
-
-def _request_headers(opts: HttpOptions) -> dict[str, str] | None:
-    """The settings' headers plus those the options imply (Accept-Encoding, Authorization)."""
-    if (
-        opts.compression is None
-        and opts.bearer_secret is None
-        and opts.basic_auth is None
-        and not opts.headers
-    ):
-        return None
-    headers = dict(opts.headers)
-    names = {k.lower() for k in headers}
-    if opts.compression is not None and "accept-encoding" not in names:
-        headers["Accept-Encoding"] = opts.compression
-    if opts.bearer_secret is not None:
-        headers["Authorization"] = "Bearer " + opts.bearer_secret.get_secret_value()
-    elif opts.basic_auth is not None:
-        pair = f"{opts.basic_auth.username}:{opts.basic_auth.password_secret}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-    return headers
-
-
-def _server_name(opts: HttpOptions) -> str | None:
-    """SNI and the name checked: server_name, else a Host header (as blackbox), else the URL's."""
-    if opts.server_name is not None:
-        return opts.server_name
-    for key, value in opts.headers.items():
-        if key.lower() == "host":
-            return value.rsplit(":", 1)[0] if not value.endswith("]") else value
-    return None
-
-
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, HttpOptions)
     if target.url is None:  # settings validation makes this unreachable
@@ -516,12 +484,11 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         return failure("tls", f"cannot load the TLS files ({which}): {exc}")
     url, family = _parse(target.url, opts.ip_protocol)
     session = client.session(family)
-    keep = _needs_text(opts)
+    plan = opts.request
+    keep = plan.keep_text
     extra: dict[str, Any] = {}
-    if opts.server_name is not None or opts.headers:
-        server_name = _server_name(opts)
-        if server_name is not None:
-            extra["server_hostname"] = server_name
+    if plan.server_name is not None:
+        extra["server_hostname"] = plan.server_name
     if opts.proxy_url is not None:
         extra["proxy"] = opts.proxy_url
     rec = _Record()
@@ -531,8 +498,8 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         async with session.request(
             opts.method,
             url,
-            headers=_request_headers(opts),
-            data=opts.request_body,
+            headers=plan.headers,
+            data=plan.body,
             ssl=sslcontext,
             allow_redirects=opts.max_redirects > 0,
             # aiohttp fails on the n-th redirect response; we follow max_redirects of them.

@@ -6,8 +6,10 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -154,6 +156,16 @@ class BasicAuth(BaseModel):
         return self._password.get_secret_value() if self._password is not None else ""
 
 
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """An http target's request as its options make it (``HttpOptions.request``)."""
+
+    headers: dict[str, str] | None = field(repr=False)  # Authorization may be in them
+    body: bytes | None = field(repr=False)
+    server_name: str | None
+    keep_text: bool  # the body's text is checked (contains, regexes, JSON)
+
+
 Compression = Literal["identity", "gzip", "deflate", "br"]
 HttpVersion = Literal["HTTP/1.0", "HTTP/1.1"]
 
@@ -207,6 +219,7 @@ class HttpOptions(_Strict):
 
     _bearer: SecretStr | None = PrivateAttr(default=None)
     _body_bytes: bytes | None = PrivateAttr(default=None)
+    _request: HttpRequest | None = PrivateAttr(default=None)
 
     _check_env = field_validator("bearer_token_env")(secrets.check_env)
     _check_file = field_validator("bearer_token_file")(secrets.check_file)
@@ -261,7 +274,36 @@ class HttpOptions(_Strict):
                 raise ValueError(f"body_file: {exc}") from None
         elif self.body is not None:
             self._body_bytes = self.body.encode()
+        self._request = self._plan_request()
         return self
+
+    def _plan_request(self) -> HttpRequest:
+        """What every probe of this target sends, worked out once at load."""
+        headers: dict[str, str] | None = None
+        names = {k.lower(): v for k, v in self.headers.items()}
+        if self.headers or self.compression is not None or self.basic_auth or self._bearer:
+            headers = dict(self.headers)
+            if self.compression is not None and "accept-encoding" not in names:
+                headers["Accept-Encoding"] = self.compression
+            if self._bearer is not None:
+                headers["Authorization"] = "Bearer " + self._bearer.get_secret_value()
+            elif self.basic_auth is not None:
+                pair = f"{self.basic_auth.username}:{self.basic_auth.password_secret}"
+                headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        # SNI and the name checked: server_name, else a Host header (as blackbox), else the
+        # URL's host (None here).
+        server_name = self.server_name
+        host = names.get("host")
+        if server_name is None and host is not None:
+            server_name = host if host.endswith("]") else host.rsplit(":", 1)[0]
+        keep_text = bool(
+            self.body_contains
+            or self.body_absent
+            or self.fail_if_body_matches
+            or self.fail_if_body_not_matches
+            or self.body_json
+        )
+        return HttpRequest(headers, self._body_bytes, server_name, keep_text)
 
     @property
     def bearer_secret(self) -> SecretStr | None:
@@ -271,6 +313,12 @@ class HttpOptions(_Strict):
     def request_body(self) -> bytes | None:
         """The request body, from ``body`` or ``body_file``."""
         return self._body_bytes
+
+    @property
+    def request(self) -> HttpRequest:
+        """The request every probe sends (headers with the secrets in them: never shown)."""
+        assert self._request is not None  # set by the model validator
+        return self._request
 
 
 def _accepts(accept_encoding: str, coding: str) -> bool:
