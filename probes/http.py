@@ -55,7 +55,7 @@ from yarl import URL
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
-from probes.options import HttpOptions, json_path
+from probes.options import HttpOptions, HttpRequest, json_path
 from probes.tls import ChainFacts, chain_facts, client_context, is_ip_literal, version_label
 
 __all__ = ["FAMILIES", "USER_AGENT", "probe"]
@@ -472,6 +472,22 @@ async def _read_body(
     return b"".join(parts), None
 
 
+# Each options object's request, by id (the object is kept, so its id is not reused): reading
+# a pydantic private attribute costs more than the dict look-up.
+_REQUESTS: dict[int, tuple[HttpOptions, HttpRequest]] = {}
+
+
+def _request_of(opts: HttpOptions) -> HttpRequest:
+    known = _REQUESTS.get(id(opts))
+    if known is not None and known[0] is opts:
+        return known[1]
+    if len(_REQUESTS) >= 8192:  # settings reloaded many times: forget the old ones
+        _REQUESTS.clear()
+    request = opts.request
+    _REQUESTS[id(opts)] = (opts, request)
+    return request
+
+
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, HttpOptions)
     if target.url is None:  # settings validation makes this unreachable
@@ -484,7 +500,7 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         return failure("tls", f"cannot load the TLS files ({which}): {exc}")
     url, family = _parse(target.url, opts.ip_protocol)
     session = client.session(family)
-    plan = opts.request
+    plan = _request_of(opts)
     keep = plan.keep_text
     extra: dict[str, Any] = {}
     if plan.server_name is not None:

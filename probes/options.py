@@ -317,8 +317,9 @@ class HttpOptions(_Strict):
     @property
     def request(self) -> HttpRequest:
         """The request every probe sends (headers with the secrets in them: never shown)."""
-        assert self._request is not None  # set by the model validator
-        return self._request
+        request = self._request
+        assert request is not None  # set by the model validator
+        return request
 
 
 def _accepts(accept_encoding: str, coding: str) -> bool:
