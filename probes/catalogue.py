@@ -23,6 +23,7 @@ __all__ = [
     "HTTP",
     "ICMP",
     "SCHEDULER",
+    "SIP",
     "SNMP",
     "TCP",
 ]
@@ -128,9 +129,22 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "bgpPeerState",
         "gauge",
-        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
-        "6 established.",
-        ("peer",),
+        "BGP peer state (BGP4-MIB, or the vendor's peer table: CISCO-BGP4-MIB, "
+        "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB, HUAWEI-BGP-VPN-MIB): 1 idle, 2 connect, "
+        "3 active, 4 opensent, 5 openconfirm, 6 established.",
+        ("peer", "afi", "vrf"),
+    ),
+    Family(
+        "probe_snmp_bgp_table_present",
+        "gauge",
+        "With bgp = true: whether the agent lists BGP peers in any peer table it has (1) or "
+        "none (0).",
+    ),
+    Family(
+        "probe_snmp_bgp_peers",
+        "gauge",
+        "With bgp = true: the BGP peers the agent lists, and the table read (mib).",
+        ("mib",),
     ),
     Family(
         "probe_snmp_if_utilization_ratio",
@@ -155,6 +169,13 @@ CATALOGUE: tuple[Family, ...] = (
         "The value of an extra numeric OID of the target.",
         ("oid",),
     ),
+    Family(
+        "probe_snmp_oid_info",
+        "gauge",
+        "An extra OID of the target whose value is a string (sysDescr, sysLocation, a serial "
+        "number), as a label; always 1.",
+        ("oid", "value"),
+    ),
     # Blackbox_exporter's further HTTP, DNS and TCP figures (its names and meanings).
     Family("probe_http_redirects", "gauge", "The number of redirects the probe followed."),
     Family("probe_http_content_length", "gauge", "The response's Content-Length (-1: none)."),
@@ -172,10 +193,80 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "probe_tcp_duration_seconds",
         "gauge",
-        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner).",
+        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner, dialogue, "
+        "starttls).",
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    # SIP (probes/sip.py): an OPTIONS ping, optionally a REGISTER.
+    Family(
+        "probe_sip_status_code", "gauge", "SIP status code of the last OPTIONS' final response."
+    ),
+    Family(
+        "probe_sip_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the SIP probe (resolve, connect, tls, options, register).",
+        ("phase",),
+    ),
+    Family(
+        "probe_sip_info",
+        "gauge",
+        "The SIP server's Server (else User-Agent) header, as a label; always 1.",
+        ("server",),
+    ),
+    Family(
+        "probe_sip_register_success",
+        "gauge",
+        "Whether the extension registered (1) or not (0); its binding is removed at once.",
+    ),
+    # Issue 15: blackbox's dialogue, DNS and address figures (its names and meanings).
+    Family(
+        "probe_failed_due_to_regex",
+        "gauge",
+        "Whether the probe failed on a regular expression (a dialogue line, a DNS record, an HTTP"
+        " header or body) (1) or not (0).",
+    ),
+    Family(
+        "probe_failed_due_to_bytes",
+        "gauge",
+        "Whether the probe failed because the expected bytes did not come (1) or not (0).",
+    ),
+    Family(
+        "probe_expect_info",
+        "gauge",
+        "A label of a tcp.query_response step, filled from its expect's match; always 1.",
+        ("step", "name", "value"),
+    ),
+    Family("probe_ip_protocol", "gauge", "The IP version the probe used (4 or 6)."),
+    Family(
+        "probe_ip_addr_hash",
+        "gauge",
+        "FNV-1a hash of the probed IP address: a change of value is a change of address.",
+    ),
+    Family(
+        "probe_dns_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the DNS probe (resolve, connect, request).",
+        ("phase",),
+    ),
+    Family(
+        "probe_dns_query_succeeded",
+        "gauge",
+        "Whether the DNS server answered the query (1), whatever the rcode, or not (0).",
+    ),
+    Family("probe_dns_serial", "gauge", "The serial of the zone's SOA record in the answer."),
+    Family(
+        "probe_dns_secondary_serial",
+        "gauge",
+        "The SOA serial a secondary server (dns.secondaries) answers.",
+        ("server",),
+    ),
+    Family(
+        "probe_dns_serial_difference",
+        "gauge",
+        "The target's SOA serial minus a secondary's, in serial arithmetic (0: in step).",
+        ("server",),
+    ),
     # blackbox_exporter's further TLS and HTTP figures (issue 15).
     Family(
         "probe_ssl_last_chain_expiry_timestamp_seconds",
@@ -192,11 +283,6 @@ CATALOGUE: tuple[Family, ...] = (
         "probe_http_last_modified_timestamp_seconds",
         "gauge",
         "The response's Last-Modified header, unix seconds.",
-    ),
-    Family(
-        "probe_failed_due_to_regex",
-        "gauge",
-        "The probe failed on a header or body regular expression (1) or not (0).",
     ),
     Family(
         "probe_failed_due_to_json",
@@ -220,6 +306,8 @@ ICMP = _families(
     "probe_icmp_packet_loss_ratio",
     "probe_icmp_rtt_seconds",
     "probe_icmp_jitter_seconds",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 HTTP = _families(
     "probe_http_duration_seconds",
@@ -247,9 +335,23 @@ DNS = _families(
     "probe_dns_authority_rrs",
     "probe_dns_additional_rrs",
     "probe_dns_answer_match",
+    "probe_dns_duration_seconds",
+    "probe_dns_query_succeeded",
+    "probe_dns_serial",
+    "probe_dns_secondary_serial",
+    "probe_dns_serial_difference",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 TCP = _families(
-    "probe_tcp_duration_seconds", "probe_tls_version_info", "probe_ssl_earliest_cert_expiry"
+    "probe_tcp_duration_seconds",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
+    "probe_failed_due_to_regex",
+    "probe_failed_due_to_bytes",
+    "probe_expect_info",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 SNMP = _families(
     "sysUpTime",
@@ -269,5 +371,16 @@ SNMP = _families(
     "ifOutOctets",
     "probe_snmp_if_utilization_ratio",
     "bgpPeerState",
+    "probe_snmp_bgp_table_present",
+    "probe_snmp_bgp_peers",
     "probe_snmp_oid_value",
+    "probe_snmp_oid_info",
+)
+SIP = _families(
+    "probe_sip_duration_seconds",
+    "probe_sip_status_code",
+    "probe_sip_info",
+    "probe_sip_register_success",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
 )

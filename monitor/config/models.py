@@ -32,7 +32,15 @@ from monitor.core.durations import Duration
 from monitor.core.i18n import DisplayNames, LocalName
 from monitor.core.settings_model import SettingsModel
 from probes.base import KindOptions
-from probes.options import OPTIONS, DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
+from probes.options import (
+    OPTIONS,
+    DnsOptions,
+    HttpOptions,
+    IcmpOptions,
+    SipOptions,
+    SnmpOptions,
+    TcpOptions,
+)
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -285,6 +293,7 @@ class Target(SettingsModel):
     dns: DnsOptions | None = None
     tcp: TcpOptions | None = None
     snmp: SnmpOptions | None = None
+    sip: SipOptions | None = None
 
     @field_validator("kind")
     @classmethod
@@ -471,4 +480,6 @@ class Settings(SettingsModel):
 
     def timeout_for(self, target: Target, interval: float) -> float:
         timeout = target.timeout if target.timeout is not None else self.defaults.timeout
+        if target.snmp is not None and target.snmp.timeout_over_interval:
+            return timeout  # a long walk may overrun: the scheduler skips the slots it covers
         return min(timeout, interval)

@@ -24,6 +24,7 @@ __all__ = [
     "Lang",
     "LocalName",
     "dead_letter_text",
+    "detail_text",
     "evidence_text",
     "failure_text",
     "group_title",
@@ -31,7 +32,9 @@ __all__ = [
     "local_time",
     "message_words",
     "reason_text",
+    "reason_words",
     "severity_text",
+    "state_text",
     "words",
 ]
 
@@ -58,7 +61,7 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "refused": {"vi": "kết nối bị từ chối", "en": "connection refused"},
     "unreachable": {"vi": "không tới được địa chỉ", "en": "address unreachable"},
     "connection": {"vi": "lỗi kết nối", "en": "connection error"},
-    "tls": {"vi": "lỗi TLS hoặc chứng chỉ số", "en": "TLS or certificate error"},
+    "tls": {"vi": "lỗi TLS hoặc chứng thư số", "en": "TLS or certificate error"},
     "status": {"vi": "mã trạng thái HTTP không đúng", "en": "unexpected HTTP status"},
     "content": {
         "vi": "nội dung trang sai (mất băng rôn hoặc trang bị thay đổi)",
@@ -74,12 +77,28 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "http_version": {"vi": "phiên bản HTTP không đúng", "en": "unexpected HTTP version"},
     "protocol": {"vi": "phản hồi sai giao thức", "en": "protocol error"},
     "banner": {"vi": "lời chào của dịch vụ không đúng", "en": "wrong service banner"},
+    "expect": {
+        "vi": "dịch vụ trả lời không như kịch bản kiểm tra",
+        "en": "the service did not answer as the dialogue expects",
+    },
+    "fragmentation_needed": {
+        "vi": "gói tin lớn hơn MTU của đường truyền (cần phân mảnh)",
+        "en": "packet larger than the path's MTU (fragmentation needed)",
+    },
+    "secondary": {
+        "vi": "máy chủ DNS phụ không trả lời",
+        "en": "a secondary DNS server did not answer",
+    },
     "rcode": {"vi": "máy chủ DNS trả mã lỗi", "en": "the DNS server answered with an error"},
     "answer": {
         "vi": "bản ghi DNS khác với giá trị mong đợi",
         "en": "the DNS answer differs from the expected one",
     },
     "snmp_auth": {"vi": "lỗi xác thực SNMP", "en": "SNMP authentication failed"},
+    "sip_auth": {
+        "vi": "tổng đài từ chối đăng ký máy nhánh SIP (sai tài khoản hoặc mật khẩu)",
+        "en": "the PBX refused the SIP extension's registration (wrong user or password)",
+    },
     "snmp_error": {"vi": "thiết bị báo lỗi SNMP", "en": "the SNMP agent reported an error"},
     "no_such_object": {"vi": "thiếu dữ liệu SNMP cần đọc", "en": "an SNMP object is missing"},
     "icmp_not_permitted": {
@@ -91,7 +110,7 @@ _REASONS: dict[str, dict[Lang, str]] = {
     # netmon's own
     "packet_loss": {"vi": "mất gói {loss}", "en": "{loss} packet loss"},
     "tls_expiring": {
-        "vi": "chứng chỉ TLS còn {days} ngày là hết hạn",
+        "vi": "chứng thư số còn {days} ngày là hết hạn",
         "en": "TLS certificate expires in {days} days",
     },
     "alert": {"vi": "{summary}", "en": "{summary}"},
@@ -109,7 +128,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "title": "Giám sát mạng và đường truyền",
         "lang_other": "English",
         "phase": "Giai đoạn",
-        "no_phase": "Không trong giai đoạn nào của kế hoạch",
+        "no_phase": "Ngoài giai đoạn kế hoạch",
         "next_phase": "Giai đoạn tiếp theo",
         "from": "từ",
         "to": "đến",
@@ -127,8 +146,8 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "response": "Thời gian phản hồi",
         "status_code": "Mã HTTP",
         "history": "Lịch sử đo gần đây",
-        "outages": "Các lần mất kết nối",
-        "no_outages": "Chưa ghi nhận lần mất kết nối nào.",
+        "outages": "Các lần sự cố",
+        "no_outages": "Chưa ghi nhận sự cố nào.",
         "start": "Bắt đầu",
         "end": "Kết thúc",
         "duration": "Thời gian",
@@ -136,7 +155,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "result": "Kết quả",
         "detail": "Chi tiết",
         "ok": "đạt",
-        "failed": "lỗi",
+        "failed": "không đạt",
         "back": "Về trang tổng quan",
         "kind": "Loại",
         "group": "Nhóm",
@@ -182,12 +201,33 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "trước",
         "bgp_peers": "Phiên BGP",
         "peer": "Đối tác BGP",
+        # The wall, the 24-hour history, the theme (issue 14, the wall).
+        "wall": "Màn hình trực",
+        "wall_all_up": "Mọi đối tượng đều hoạt động bình thường.",
+        "wall_up": "Hoạt động bình thường",
+        "wall_by_group": "Số đối tượng hoạt động theo nhóm",
+        "wall_sign_in": (
+            "Màn hình trực cần mã truy cập: mở địa chỉ /wall#token=… với mã của màn hình "
+            "trực, hoặc đăng nhập."
+        ),
+        "wall_signing_in": "Đang đăng nhập màn hình trực…",
+        "wall_token_refused": "Mã truy cập của màn hình trực không đúng.",
+        "history_day": "24 giờ qua",
+        "legend_up": "hoạt động",
+        "legend_down": "sự cố",
+        "legend_partial": "có lúc sự cố",
+        "legend_gap": "không giám sát (netmon không có kết quả)",
+        "legend_mean": "trung bình 5 phút, vạch: thấp nhất đến cao nhất",
+        "info_more": "thông tin",
+        "theme": "Giao diện",
+        "theme_light": "Giao diện sáng",
+        "theme_dark": "Giao diện tối",
     },
     "en": {
         "title": "Network and link monitor",
         "lang_other": "Tiếng Việt",
         "phase": "Phase",
-        "no_phase": "Not in any phase of the plan",
+        "no_phase": "Outside plan phases",
         "next_phase": "Next phase",
         "from": "from",
         "to": "to",
@@ -260,15 +300,34 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "before",
         "bgp_peers": "BGP sessions",
         "peer": "BGP peer",
+        "wall": "Wall display",
+        "wall_all_up": "Every target is up.",
+        "wall_up": "Up",
+        "wall_by_group": "Targets up, by group",
+        "wall_sign_in": (
+            "The wall needs its access token: open /wall#token=… with the wall's token, or sign in."
+        ),
+        "wall_signing_in": "Signing the wall in…",
+        "wall_token_refused": "The wall's access token is wrong.",
+        "history_day": "Last 24 hours",
+        "legend_up": "up",
+        "legend_down": "down",
+        "legend_partial": "partly down",
+        "legend_gap": "not watched (netmon has no result)",
+        "legend_mean": "5-minute mean, bar: lowest to highest",
+        "info_more": "info",
+        "theme": "Theme",
+        "theme_light": "Light theme",
+        "theme_dark": "Dark theme",
     },
 }
 
 STATE_WORDS: dict[Lang, dict[str, str]] = {
     "vi": {
         "up": "Hoạt động",
-        "down": "Mất kết nối",
+        "down": "Sự cố",
         "degraded": "Suy giảm",
-        "suppressed": "Bị che (cấp trên hỏng)",
+        "suppressed": "Bị ẩn do thiết bị cấp trên mất kết nối",
         "maintenance": "Bảo trì",
         "unknown": "Chưa đo",
     },
@@ -281,6 +340,19 @@ STATE_WORDS: dict[Lang, dict[str, str]] = {
         "unknown": "Not probed",
     },
 }
+
+
+# A target down for want of reachability is "Mất kết nối"; any other failure (HTTP status,
+# content, certificate, DNS answer) is "Sự cố" (docs/glossary.md): STATE_WORDS' "down".
+_UNREACHABLE_STATE: dict[Lang, str] = {"vi": "Mất kết nối", "en": "Unreachable"}
+
+
+def state_text(state: str, reason: str | None, lang: Lang) -> str:
+    """A card's state in words; a ``down`` target by its last probe's reason code (none: the
+    probe passed and an alert says down, which is no reachability fault)."""
+    if state == "down" and reason in _REACHABILITY:
+        return _UNREACHABLE_STATE[lang]
+    return STATE_WORDS[lang].get(state, state)
 
 
 def language(value: str | None, default: str) -> Lang:
@@ -396,6 +468,29 @@ def reason_text(code: str | None, lang: Lang, fields: Mapping[str, str] | None =
 
 def reason_codes() -> tuple[str, ...]:
     return tuple(_REASONS)
+
+
+def reason_words(lang: Lang) -> dict[str, str]:
+    """Every reason code whose words need no figures, capitalised: what a table of failures
+    shows for a bare code (Grafana's value mappings), the same words as the pages'."""
+    return {
+        code: text[lang][:1].upper() + text[lang][1:]
+        for code, text in _REASONS.items()
+        if "{" not in text[lang]
+    }
+
+
+def detail_text(reason: str | None, detail: str | None, lang: Lang) -> str:
+    """A probe's result as the pages show it: in Vietnamese, a sentence from its reason code
+    with the probe's own English ``detail`` beside it (probes speak codes and English; the
+    words are the web's); in English, the detail. A code whose words need figures, or no
+    code (a success), gives the detail alone."""
+    detail = detail or ""
+    sentence = reason_words(lang).get(reason or "")
+    if sentence is None or (lang == "en" and detail):
+        return detail
+    sentence += "."
+    return f"{sentence} ({detail})" if detail else sentence
 
 
 def local_time(ts: float | None, zone: ZoneInfo, *, seconds: bool = True) -> str:
@@ -527,18 +622,18 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "carriers": "Theo nhà mạng",
         "groups": "Theo nhóm",
         "targets": "Theo đối tượng",
-        "outage_list": "Danh sách các lần mất kết nối",
+        "outage_list": "Danh sách các lần sự cố",
         "name": "Tên",
         "group": "Nhóm",
         "carrier": "Nhà mạng",
         "n": "Số đối tượng",
         "availability": "Khả dụng",
-        "outages": "Số lần mất",
-        "downtime": "Tổng thời gian mất",
+        "outages": "Số lần sự cố",
+        "downtime": "Tổng thời gian sự cố",
         "longest": "Lần lâu nhất",
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
-        "m_down": "Mất trong bảo trì",
+        "m_down": "Sự cố trong bảo trì",
         "coverage": "Độ phủ giám sát",
         "unwatched": "Không giám sát",
         "legend_unwatched": "không giám sát",
@@ -559,23 +654,23 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "reason": "Nguyên nhân",
         "counted": "Tính vào kỳ",
         "total": "Tổng cộng",
-        "none": "Không có lần mất kết nối nào trong kỳ.",
+        "none": "Không có sự cố nào trong kỳ.",
         "chart": "Biểu đồ",
-        "legend_down": "mất kết nối",
+        "legend_down": "sự cố",
         "legend_maint": "bảo trì",
         "method": (
-            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi lần mất kết "
-            "nối từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
+            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi sự cố tính "
+            "từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
             "sự giám sát (có kết quả đo); thời gian không giám sát không được coi là hoạt động "
-            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − mất kết "
-            "nối) / (thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / "
-            "thời gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một lần mất kết nối "
-            "kéo dài qua hai giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
+            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − sự cố) / "
+            "(thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / thời "
+            "gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một sự cố kéo dài qua hai "
+            "giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
             "đó. Số liệu theo nhà mạng và theo nhóm cộng thời gian của các đối tượng. Giờ hiển "
             "thị theo múi giờ"
         ),
         "unknown_windows": (
-            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian mất kết nối"
+            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian sự cố"
         ),
         "removed": "đã bỏ khỏi cấu hình",
     },
@@ -663,12 +758,12 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
         "Nhà mạng",
         "Số đối tượng",
         "Khả dụng (%)",
-        "Số lần mất kết nối",
-        "Tổng thời gian mất kết nối (giây)",
-        "Lần mất lâu nhất (giây)",
+        "Số lần sự cố",
+        "Tổng thời gian sự cố (giây)",
+        "Sự cố lâu nhất (giây)",
         "Thời gian khắc phục trung bình (giây)",
         "Thời gian bảo trì (giây)",
-        "Thời gian mất kết nối trong bảo trì (giây)",
+        "Thời gian sự cố trong bảo trì (giây)",
         "Thời gian tính khả dụng (giây)",
         "Độ dài kỳ (giây)",
         "Thời gian được giám sát (giây)",
@@ -705,7 +800,7 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "sheet_carriers": "Theo nhà mạng",
         "sheet_groups": "Theo nhóm",
         "sheet_targets": "Theo đối tượng",
-        "sheet_outages": "Các lần mất kết nối",
+        "sheet_outages": "Các lần sự cố",
         "section": "Giai đoạn",
         "range": "Toàn kỳ báo cáo",
         "from": "Từ",
@@ -718,8 +813,8 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "yes": "có",
         "no": "đã bỏ",
         "availability": "Khả dụng",
-        "outages": "Số lần mất kết nối",
-        "downtime": "Tổng thời gian mất",
+        "outages": "Số lần sự cố",
+        "downtime": "Tổng thời gian sự cố",
         "longest": "Lần lâu nhất",
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
@@ -731,7 +826,7 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "end": "Kết thúc",
         "reason": "Nguyên nhân",
         "counted": "Tính vào kỳ",
-        "m_down": "Mất trong bảo trì",
+        "m_down": "Sự cố trong bảo trì",
         "maintenance_window": "Cửa sổ bảo trì",
     },
     "en": {
@@ -833,7 +928,7 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "port": "cổng",
         "evidence": "Bằng chứng",
         "phase": "Giai đoạn",
-        "no_phase": "ngoài các đợt của kế hoạch",
+        "no_phase": "ngoài giai đoạn kế hoạch",
         "link": "Xem trên trang giám sát",
         "runbook": "Hướng dẫn xử lý",
         "codes": "Mã cảnh báo",
@@ -866,7 +961,7 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "port": "port",
         "evidence": "Evidence",
         "phase": "Phase",
-        "no_phase": "outside the plan's waves",
+        "no_phase": "outside plan phases",
         "link": "On the status page",
         "runbook": "Runbook",
         "codes": "Alert code",
@@ -917,6 +1012,10 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
     "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
     "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
     "dns": _REASONS["answer"],  # the same words as the failure reason
+    "dns_serial": {
+        "vi": "máy chủ chính có serial {primary}, máy chủ phụ lệch {behind}",
+        "en": "the primary's serial is {primary}, the secondary is {behind} behind",
+    },
     "trap": {
         "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
         "en": "the device sent {trap} (SNMP trap)",
@@ -1066,6 +1165,10 @@ def evidence_text(
         parts.append(say("errors", value=f"{value:.3g}"))
     elif focus == "probe_dns_answer_match":
         parts.append(say("dns"))
+    elif focus == "probe_dns_serial_difference" and not math.isnan(value):
+        primary = samples.get("probe_dns_serial")
+        shown = f"{primary:.0f}" if primary is not None else "?"
+        parts.append(say("dns_serial", primary=shown, behind=f"{value:.0f}"))
     else:  # the target failed: the reason in words, with its figures
         status = samples.get("probe_http_status_code")
         said_by_figures = (reason == "status" and status is not None and status > 0) or (

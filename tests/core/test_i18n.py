@@ -344,7 +344,7 @@ def test_display_names_fall_back_on_the_slug() -> None:
     assert names.label("group", "website", "vi") == "Trang thông tin điện tử"  # then the words
     assert names.label("direction", "in", "vi") == "chiều vào"  # netmon's own label values
     assert names.label("severity", "critical", "vi") == "Nghiêm trọng"
-    assert names.label("phase", "none", "vi") == "ngoài các đợt của kế hoạch"
+    assert names.label("phase", "none", "vi") == "ngoài giai đoạn kế hoạch"
     assert i18n.duration_text(3725, "vi", largest=2) == "1 giờ 2 phút"
     assert i18n.duration_text(3725, "en", largest=1) == "1 h"
     assert i18n.duration_text(59.6, "en", largest=2) == "1 min"
