@@ -9,13 +9,16 @@ Every probe opens a fresh connection (no keep-alive, no DNS cache), so the phase
 - ``transfer``: reading the body (at most ``max_body_bytes``).
 
 With redirects each phase but transfer is the sum over the hops, as blackbox_exporter does
-(only the final body is read). The leaf certificate is read in the handshake itself, so
-``probe_ssl_earliest_cert_expiry`` (the earliest leaf notAfter over the hops) is there on every
-TLS probe, and a verification failure names its cause (expired, unknown CA, hostname); the
-certificate that failed is then read on a second, unverified handshake for its expiry.
+(only the final body is read). The certificates are read in the handshake itself, so
+``probe_ssl_earliest_cert_expiry`` (the earliest notAfter over each hop's verified chain) is
+there on every TLS probe, and a verification failure names its cause (expired, unknown CA,
+hostname); the chain that failed is then read on a second, unverified handshake for its expiry.
 
+The body is taken as sent (no Accept-Encoding) unless ``compression`` names a coding, which is
+then asked for and decoded here (blackbox_exporter's meaning). A body longer than
+``max_body_bytes`` after decoding fails the probe and the connection is dropped there.
 aiohttp's silent retry of idempotent requests is turned off (a probe reports the first
-failure), and the body is read up to ``max_body_bytes``, then the connection is dropped.
+failure). Cookies live for one probe (``_ProbeJar``), across its redirects.
 
 The probe applies no timeout of its own: the scheduler cancels it from outside.
 """
