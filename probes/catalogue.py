@@ -71,7 +71,9 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family(
-        "probe_ssl_earliest_cert_expiry", "gauge", "Expiry of the peer certificate, unix seconds."
+        "probe_ssl_earliest_cert_expiry",
+        "gauge",
+        "Earliest notAfter of the peer's certificate chain, unix seconds.",
     ),
     Family(
         "probe_http_content_match",
@@ -222,7 +224,8 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "probe_failed_due_to_regex",
         "gauge",
-        "Whether the probe failed because an expected line or record did not match (1) or not.",
+        "Whether the probe failed on a regular expression (a dialogue line, a DNS record, an HTTP"
+        " header or body) (1) or not (0).",
     ),
     Family(
         "probe_failed_due_to_bytes",
@@ -298,6 +301,28 @@ CATALOGUE: tuple[Family, ...] = (
         "The stream's name (icy-name, variant) and content type.",
         ("name", "content_type"),
     ),
+    # blackbox_exporter's further TLS and HTTP figures (issue 15).
+    Family(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "gauge",
+        "Earliest notAfter over the verified certificate chain, unix seconds.",
+    ),
+    Family(
+        "probe_ssl_last_chain_info",
+        "gauge",
+        "The leaf certificate of the final TLS connection; always 1.",
+        ("fingerprint_sha256", "subject", "issuer", "subjectalternative", "serialnumber"),
+    ),
+    Family(
+        "probe_http_last_modified_timestamp_seconds",
+        "gauge",
+        "The response's Last-Modified header, unix seconds.",
+    ),
+    Family(
+        "probe_failed_due_to_json",
+        "gauge",
+        "The probe failed on a body_json check (1) or not (0).",
+    ),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
@@ -327,9 +352,15 @@ HTTP = _families(
     "probe_http_version",
     "probe_http_ssl",
     "probe_ssl_earliest_cert_expiry",
+    "probe_ssl_last_chain_expiry_timestamp_seconds",
+    "probe_ssl_last_chain_info",
+    "probe_tls_version_info",
+    "probe_http_last_modified_timestamp_seconds",
     "probe_http_content_match",
     "probe_http_content_required_match",
     "probe_http_content_forbidden_match",
+    "probe_failed_due_to_json",
+    "probe_failed_due_to_regex",
 )
 DNS = _families(
     "probe_dns_lookup_time_seconds",

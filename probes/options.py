@@ -6,11 +6,14 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import base64
 import codecs
 import functools
 import ipaddress
 import re
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -23,6 +26,7 @@ from pydantic import (
 
 from monitor.core import secrets
 from monitor.core.durations import Duration
+from monitor.core.files import FileRefused, read_regular_file
 from monitor.core.settings_model import SETTINGS_CONFIG
 from probes.base import KindOptions
 
@@ -104,23 +108,190 @@ class IcmpOptions(_Strict, IpChoice):
         return self.preferred_ip_protocol, self.ip_protocol_fallback
 
 
+class HeaderMatch(BaseModel):
+    """One entry of ``http.fail_if_header_matches`` / ``fail_if_header_not_matches``, as
+    blackbox_exporter's: a header name (any case), a regular expression searched in each of
+    its values, and whether a missing header passes."""
+
+    model_config = SETTINGS_CONFIG
+
+    header: str = Field(min_length=1, max_length=200)
+    regexp: str = Field(min_length=1)
+    allow_missing: bool = False
+
+    _pattern = field_validator("regexp")(lambda value: _check_regex(value))
+
+
+JsonValue = str | int | float | bool | None
+
+
+class JsonCheck(BaseModel):
+    """One entry of ``http.body_json``: a value of the JSON body, by path, and what it must be.
+
+    ``path`` is dotted with list indexes: ``status``, ``checks.db.latency_ms``,
+    ``items[0].state``; a key with a dot in it is quoted: ``["a.b"].c``. Give one test:
+    ``equals`` / ``not_equals`` (any JSON value), ``lt`` / ``le`` / ``gt`` / ``ge`` (numbers),
+    ``matches`` (a regex searched in a string), ``exists`` (true or false).
+    """
+
+    model_config = SETTINGS_CONFIG
+
+    path: str = Field(min_length=1, max_length=500)
+    equals: JsonValue | list[JsonValue] | dict[str, JsonValue] = None
+    not_equals: JsonValue | list[JsonValue] | dict[str, JsonValue] = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    matches: str | None = Field(default=None, min_length=1)
+    exists: bool | None = None
+
+    _pattern = field_validator("matches")(lambda value: _check_regex(value))
+
+    @field_validator("path")
+    @classmethod
+    def _path_parses(cls, path: str) -> str:
+        json_path(path)  # raises ValueError with the reason
+        return path
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Self:
+        given = [k for k in _JSON_TESTS if k in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(
+                f"body_json check of {self.path!r} needs exactly one of "
+                f"{', '.join(_JSON_TESTS)} (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def test(self) -> str:
+        return next(k for k in _JSON_TESTS if k in self.model_fields_set)
+
+
+_JSON_TESTS = ("equals", "not_equals", "lt", "le", "gt", "ge", "matches", "exists")
+_PATH_PART = re.compile(r'\.?(?:([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\])')
+
+
+def json_path(path: str) -> tuple[str | int, ...]:
+    """``a.b[0]["c.d"]`` as its steps ("a", "b", 0, "c.d"); ValueError if it does not parse."""
+    steps: list[str | int] = []
+    at = 0
+    while at < len(path):
+        found = _PATH_PART.match(path, at)
+        if found is None or (at == 0 and path.startswith(".")):
+            raise ValueError(f"{path!r} is not a JSON path such as status or items[0].state")
+        key, index, quoted = found.groups()
+        if index is not None:
+            steps.append(int(index))
+        else:
+            steps.append(key if key is not None else re.sub(r"\\(.)", r"\1", quoted))
+        at = found.end()
+    return tuple(steps)
+
+
+class BasicAuth(BaseModel):
+    """``http.basic_auth = { username = "noc", password_env = "VAR" }`` (or password_file)."""
+
+    model_config = SETTINGS_CONFIG
+
+    username: str = Field(min_length=1, max_length=256)
+    password: SecretStr | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+
+    _password: SecretStr | None = PrivateAttr(default=None)
+
+    _check_env = field_validator("password_env")(secrets.check_env)
+    _check_file = field_validator("password_file")(secrets.check_file)
+
+    @field_validator("username")
+    @classmethod
+    def _no_colon(cls, username: str) -> str:
+        if ":" in username:
+            raise ValueError("a basic_auth username cannot contain ':'")
+        return username
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Self:
+        self._password = secrets.resolve(self.password, self.password_env, self.password_file)
+        return self
+
+    @property
+    def password_secret(self) -> str:
+        return self._password.get_secret_value() if self._password is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """An http target's request as its options make it (``HttpOptions.request``)."""
+
+    headers: dict[str, str] | None = field(repr=False)  # Authorization may be in them
+    body: bytes | None = field(repr=False)
+    server_name: str | None
+    keep_text: bool  # the body's text is checked (contains, regexes, JSON)
+
+
+Compression = Literal["identity", "gzip", "deflate", "br"]
+HttpVersion = Literal["HTTP/1.0", "HTTP/1.1"]
+
+
 class HttpOptions(_Strict):
     address: ClassVar[str] = "url"
 
-    method: Literal["GET", "HEAD", "POST"] = "GET"
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     # Empty means any 2xx, as blackbox_exporter does.
     expect_status: list[int] = Field(default_factory=list)
+    # The final response's HTTP version must be one of these (blackbox: valid_http_versions).
+    # netmon's client speaks HTTP/1.x only, so HTTP/2.0 and HTTP/3.0 could never be seen.
+    expect_http_versions: list[HttpVersion] = Field(default_factory=list)
     body_contains: list[str] = Field(default_factory=list)
     body_absent: list[str] = Field(default_factory=list)
+    # Regular expressions (Python's re, searched) in the decoded body text.
+    fail_if_body_matches: list[str] = Field(default_factory=list)
+    fail_if_body_not_matches: list[str] = Field(default_factory=list)
+    fail_if_header_matches: list[HeaderMatch] = Field(default_factory=list)
+    fail_if_header_not_matches: list[HeaderMatch] = Field(default_factory=list)
+    body_json: list[JsonCheck] = Field(default_factory=list, max_length=64)
+    fail_if_ssl: bool = False
+    fail_if_not_ssl: bool = False
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+    # Read at load (a reload reads it again), at most 1 MiB.
+    body_file: str | None = None
+    # The body is sent this way and decoded with it (blackbox: compression); unset, the body is
+    # taken as sent: no Accept-Encoding is asked and nothing is decoded.
+    compression: Compression | None = None
     max_redirects: int = Field(default=5, ge=0, le=30)
     tls_verify: bool = True
     # Checked by the probe, not at load: the lab writes its CA after settings are read.
     ca_file: str | None = None
+    # A client certificate (PEM) and its key (PEM; in cert_file when not given).
+    cert_file: str | None = None
+    key_file: str | None = None
+    # The name sent in SNI and checked in the certificate; by default the URL's host (or the
+    # Host header when one is given).
+    server_name: str | None = Field(default=None, min_length=1, max_length=253)
     tls_expiry_warn: Duration = Field(default=21 * 86400.0, ge=0)
+    # A body longer than this (after decoding) fails the probe (blackbox: body_size_limit).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     ip_protocol: IpProtocol = "ip4"
+    basic_auth: BasicAuth | None = None
+    bearer_token: SecretStr | None = None
+    bearer_token_env: str | None = None
+    bearer_token_file: str | None = None
+    # An http:// proxy (CONNECT for https targets); user:password@ in it authenticates.
+    proxy_url: str | None = None
+
+    _bearer: SecretStr | None = PrivateAttr(default=None)
+    _body_bytes: bytes | None = PrivateAttr(default=None)
+    _request: HttpRequest | None = PrivateAttr(default=None)
+
+    _check_env = field_validator("bearer_token_env")(secrets.check_env)
+    _check_file = field_validator("bearer_token_file")(secrets.check_file)
+    _regexes = field_validator("fail_if_body_matches", "fail_if_body_not_matches")(
+        lambda patterns: [_check_regex(p) for p in patterns]
+    )
 
     @field_validator("expect_status")
     @classmethod
@@ -129,6 +300,108 @@ class HttpOptions(_Strict):
             if not 100 <= code <= 599:
                 raise ValueError(f"{code} is not an HTTP status code (100-599)")
         return codes
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme != "http" or not parts.hostname:
+                raise ValueError(f"proxy_url must be an http:// URL with a host, not {url!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _combined(self) -> Self:
+        if self.body is not None and self.body_file is not None:
+            raise ValueError("give the request body once: body or body_file")
+        if self.fail_if_ssl and self.fail_if_not_ssl:
+            raise ValueError("fail_if_ssl and fail_if_not_ssl together fail every probe")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file")
+        self._bearer = secrets.resolve(
+            self.bearer_token, self.bearer_token_env, self.bearer_token_file
+        )
+        if self._bearer is not None and self.basic_auth is not None:
+            raise ValueError("give basic_auth or a bearer token, not both")
+        names = {k.lower() for k in self.headers}
+        if (self._bearer is not None or self.basic_auth is not None) and "authorization" in names:
+            raise ValueError("an Authorization header and basic_auth/bearer_token together")
+        if self.compression is not None and "accept-encoding" in names:
+            accepted = next(v for k, v in self.headers.items() if k.lower() == "accept-encoding")
+            if not _accepts(accepted, self.compression):
+                raise ValueError(
+                    f"headers Accept-Encoding {accepted!r} does not accept compression "
+                    f"{self.compression!r}"
+                )
+        if self.body_file is not None:
+            try:
+                self._body_bytes = read_regular_file(self.body_file, 1 << 20)
+            except FileRefused as exc:
+                raise ValueError(f"body_file: {exc}") from None
+        elif self.body is not None:
+            self._body_bytes = self.body.encode()
+        self._request = self._plan_request()
+        return self
+
+    def _plan_request(self) -> HttpRequest:
+        """What every probe of this target sends, worked out once at load."""
+        headers: dict[str, str] | None = None
+        names = {k.lower(): v for k, v in self.headers.items()}
+        if self.headers or self.compression is not None or self.basic_auth or self._bearer:
+            headers = dict(self.headers)
+            if self.compression is not None and "accept-encoding" not in names:
+                headers["Accept-Encoding"] = self.compression
+            if self._bearer is not None:
+                headers["Authorization"] = "Bearer " + self._bearer.get_secret_value()
+            elif self.basic_auth is not None:
+                pair = f"{self.basic_auth.username}:{self.basic_auth.password_secret}"
+                headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        # SNI and the name checked: server_name, else a Host header (as blackbox), else the
+        # URL's host (None here).
+        server_name = self.server_name
+        host = names.get("host")
+        if server_name is None and host is not None:
+            server_name = host if host.endswith("]") else host.rsplit(":", 1)[0]
+        keep_text = bool(
+            self.body_contains
+            or self.body_absent
+            or self.fail_if_body_matches
+            or self.fail_if_body_not_matches
+            or self.body_json
+        )
+        return HttpRequest(headers, self._body_bytes, server_name, keep_text)
+
+    @property
+    def bearer_secret(self) -> SecretStr | None:
+        return self._bearer
+
+    @property
+    def request_body(self) -> bytes | None:
+        """The request body, from ``body`` or ``body_file``."""
+        return self._body_bytes
+
+    @property
+    def request(self) -> HttpRequest:
+        """The request every probe sends (headers with the secrets in them: never shown)."""
+        request = self._request
+        assert request is not None  # set by the model validator
+        return request
+
+
+def _accepts(accept_encoding: str, coding: str) -> bool:
+    """Whether an Accept-Encoding value admits ``coding`` (q > 0), "*" included."""
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        quality = 1.0
+        key, _, value = params.strip().partition("=")
+        if key.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        if name.strip().lower() in (coding, "*") and quality > 0:
+            return True
+    return False
 
 
 DnsType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA"]

@@ -3,10 +3,10 @@
 Phases are timed apart, as blackbox_exporter does: ``probe_tcp_duration_seconds{phase=...}``
 with phase ``resolve`` (only for a host name), ``connect``, ``tls``, ``banner``, and for a
 dialogue ``dialogue`` (all its steps) and ``starttls`` (the handshake inside it). Over TLS,
-direct or after STARTTLS: ``probe_ssl_earliest_cert_expiry`` (unix seconds; the leaf
-certificate the server presented, as Python before 3.13 does not expose the verified chain) and
-``probe_tls_version_info{version}``. The address comes from probes/resolve.py
-(``probe_ip_protocol``, ``probe_ip_addr_hash``).
+direct or after STARTTLS: ``probe_ssl_earliest_cert_expiry`` (unix seconds; the earliest
+notAfter over the verified chain, probes/tls.py ``chain_facts``) and
+``probe_tls_version_info{version}`` ("TLS 1.3", as blackbox_exporter labels it). The address
+comes from probes/resolve.py (``probe_ip_protocol``, ``probe_ip_addr_hash``).
 
 The dialogue (``query_response``, or the ready ones of ``starttls = "smtp"|"imap"|"pop3"``) is
 blackbox's: each step reads lines until one matches ``expect`` (searched, Python's ``re``), sends
@@ -35,7 +35,7 @@ from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
 from probes.options import TcpOptions, TcpStep
 from probes.resolve import ResolveError, resolve
-from probes.tls import client_context, leaf_expiry
+from probes.tls import chain_facts, client_context, leaf_expiry, version_label
 
 __all__ = ["FAMILIES", "probe"]
 
@@ -191,16 +191,18 @@ async def _handshake(
     samples.append(_phase(phase, handshake))
     ssl_object = cast("ssl.SSLObject | None", writer.get_extra_info("ssl_object"))
     version = ssl_object.version() if ssl_object is not None else None
-    if version:
-        samples.append(Sample("probe_tls_version_info", 1.0, (("version", version),)))
+    label = version_label(ssl_object) if ssl_object is not None else None
+    if label:  # "TLS 1.3", as blackbox_exporter labels it
+        samples.append(Sample("probe_tls_version_info", 1.0, (("version", label),)))
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     if der:
-        expiry = leaf_expiry(der)
-        if expiry is None:
+        if leaf_expiry(der) is None:
             return failure(
                 "tls", f"{where} presented a certificate that does not parse", tuple(samples)
             )
-        samples.append(Sample("probe_ssl_earliest_cert_expiry", expiry))
+        facts = chain_facts(ssl_object)  # the earliest over the verified chain
+        if facts is not None and facts.earliest_expiry is not None:
+            samples.append(Sample("probe_ssl_earliest_cert_expiry", facts.earliest_expiry))
     return f"{version or 'TLS'} in {handshake * 1000:.1f} ms"
 
 

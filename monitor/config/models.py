@@ -336,15 +336,21 @@ class Target(SettingsModel):
     def _url(cls, url: str | None) -> str | None:
         if url is None:
             return None
+        written = url
+        bare = not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url)
+        if bare:  # host[:port][/path] is http://, as blackbox_exporter takes it
+            url = "http://" + url
         try:
             parts = urlsplit(url)
             port = parts.port  # raises on a bad port
         except ValueError as exc:
-            raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+            raise ValueError(f"{written!r} is not a valid URL: {exc}") from None
+        # A mistyped scheme ("htps//host", "https:/host") is not a bare host.
+        typo = bare and (parts.path.startswith("//") or parts.netloc.endswith(":"))
+        if parts.scheme not in ("http", "https") or not parts.hostname or typo:
+            raise ValueError(f"{written!r} is not an http:// or https:// URL with a host")
         del port
-        return url
+        return parts.scheme + url[len(parts.scheme) :]  # HTTPS:// as https://
 
     @model_validator(mode="after")
     def _kind_options(self) -> Target:

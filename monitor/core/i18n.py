@@ -68,6 +68,13 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "en": "wrong page content (banner missing or page defaced)",
     },
     "redirects": {"vi": "chuyển hướng không hợp lệ", "en": "bad redirect"},
+    "body_size": {"vi": "nội dung trả về quá lớn", "en": "response body too large"},
+    "header": {"vi": "tiêu đề phản hồi HTTP không đúng", "en": "wrong HTTP response header"},
+    "ssl": {
+        "vi": "kết nối không đúng yêu cầu về HTTPS",
+        "en": "HTTPS used or missing against the settings",
+    },
+    "http_version": {"vi": "phiên bản HTTP không đúng", "en": "unexpected HTTP version"},
     "protocol": {"vi": "phản hồi sai giao thức", "en": "protocol error"},
     "banner": {"vi": "lời chào của dịch vụ không đúng", "en": "wrong service banner"},
     "expect": {

@@ -165,10 +165,15 @@ async def test_icmp_samples_are_declared(ctx: ProbeContext) -> None:
 
 async def test_http_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_file: str) -> None:
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=f"<h1>{BANNER}</h1>", content_type="text/html")
+        modified = {"Last-Modified": "Tue, 08 Dec 2026 01:02:03 GMT"}
+        return web.Response(text=f"<h1>{BANNER}</h1>", content_type="text/html", headers=modified)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
 
     app = web.Application()
     app.router.add_get("/", page)
+    app.router.add_get("/health", health)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     try:
@@ -177,10 +182,13 @@ async def test_http_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_f
         port = runner.addresses[0][1]
         http = {"ca_file": ca_file, "body_contains": [BANNER], "body_absent": ["hacked by"]}
         result = await run(target("http", url=f"https://{HOST}:{port}/", http=http), ctx)
+        http = {"ca_file": ca_file, "body_json": [{"path": "status", "equals": "ok"}]}
+        health = await run(target("http", url=f"https://{HOST}:{port}/health", http=http), ctx)
     finally:
         await runner.cleanup()
     assert result.success, result.detail
-    check("http", [result])
+    assert health.success, health.detail
+    check("http", [result, health])
 
 
 async def test_dns_samples_are_declared(ctx: ProbeContext) -> None:

@@ -119,7 +119,7 @@ async def test_blackbox_query_response_starttls(
     assert result.success, result.detail
     got = samples(result)
     assert got["probe_ssl_earliest_cert_expiry"] == not_after(cert)
-    assert any(k.startswith("probe_tls_version_info{version=TLSv1.") for k in got)
+    assert any(k.startswith("probe_tls_version_info{version=TLS 1.") for k in got)
     assert got["probe_failed_due_to_regex"] == 0
     assert "probe_tcp_duration_seconds{phase=starttls}" in got
     assert seen == ["EHLO tls.prober", "STARTTLS", "EHLO tls.prober", "QUIT"]
