@@ -15,6 +15,7 @@ kinds to their options models.
     probes/dns.py       one query against the target's resolver; answer match
     probes/tcp.py       connect, optional TLS, banner
     probes/snmp/        the SNMP poller: BER, USM, transport, session, the probe
+    probes/integrity/   web integrity: page analysis, spam words, baseline, the probe
 """
 
 from __future__ import annotations
@@ -78,5 +79,6 @@ PROBES: Mapping[str, Probe] = _Registry(
         "dns": "probes.dns",
         "tcp": "probes.tcp",
         "snmp": "probes.snmp.probe",
+        "web": "probes.integrity.probe",
     }
 )

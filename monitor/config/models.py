@@ -32,7 +32,15 @@ from monitor.core.durations import Duration
 from monitor.core.i18n import DisplayNames, LocalName
 from monitor.core.settings_model import SettingsModel
 from probes.base import KindOptions
-from probes.options import OPTIONS, DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
+from probes.options import (
+    OPTIONS,
+    DnsOptions,
+    HttpOptions,
+    IcmpOptions,
+    SnmpOptions,
+    TcpOptions,
+    WebOptions,
+)
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -285,6 +293,7 @@ class Target(SettingsModel):
     dns: DnsOptions | None = None
     tcp: TcpOptions | None = None
     snmp: SnmpOptions | None = None
+    web: WebOptions | None = None
 
     @field_validator("kind")
     @classmethod
