@@ -35,6 +35,15 @@ from probes.integrity.baseline import FILE_NAME, BaselineStore
 from probes.integrity.page import analyse, similarity
 from probes.integrity.words import find_spam
 from tests.probes.test_catalogue import families_of, undeclared
+from tests.support.alerts import (
+    FakeClock,
+    alert_states,
+    running,
+    sink_server,
+    until,
+    webhook_alerts,
+    write_settings,
+)
 from tests.support.common import REPO, free_port
 
 HOST = "127.0.0.1"
@@ -470,3 +479,53 @@ def test_settings_errors_name_their_key(tmp_path: Path, options: str, key: str) 
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"web.{key}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --------------------------------------------------------------------------- the shipped rules
+
+
+async def test_shipped_rules_page_site_injected_not_target_down(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """The real service and engine on the fake clock: after the baseline, an injected script
+    pages SiteInjected (critical, with the domain in its message) and the failed probe does not
+    page TargetDown; a defaced page then pages SiteDefaced."""
+    clock = FakeClock()
+    name = "cong-thong-tin-tinh"
+    targets = [
+        {"name": name, "kind": "web", "url": portal.url, "group": "website", "timeout": "3s",
+         "web": {"own_domains": [SITE], "baseline_fetches": 2}}
+    ]  # fmt: skip
+    async with sink_server() as noc:
+        path = write_settings(tmp_path / "s.toml", targets, webhook_alerts(("noc", noc.url)))
+        async with running(path, clock) as service:
+
+            def latest() -> ProbeResult | None:
+                state = service.store.get(name)
+                return state.latest.result if state and state.latest else None
+
+            def ready() -> bool:
+                result = latest()
+                return result is not None and value(result, "probe_web_baseline_ready") == 1.0
+
+            await until(clock, service, "the baseline learnt", ready)
+            portal.fault = "inject-script"
+
+            def paged(rule: str) -> list[dict[str, Any]]:
+                return [
+                    a
+                    for a in noc.alerts("firing")
+                    if a["labels"].get("alertname") == rule and a["labels"].get("target") == name
+                ]
+
+            await until(clock, service, "SiteInjected paged", lambda: paged("SiteInjected"))
+            alert = paged("SiteInjected")[0]
+            assert alert["labels"]["severity"] == "critical"
+            assert "cdn.jsdelivr-static.xyz" in alert["annotations"]["description"]
+            await clock.advance(3.0, step=0.3)
+            await until(clock, service, "quiet", lambda: True)
+            states = alert_states(service)
+            assert not paged("TargetDown")
+            assert states[(name, "TargetDown")]["hold"]["by"] == "SiteInjected"
+            portal.fault = "deface"
+            await until(clock, service, "SiteDefaced paged", lambda: paged("SiteDefaced"))
