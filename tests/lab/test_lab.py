@@ -666,7 +666,7 @@ def test_example_inventory_loads_with_its_secrets(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(var, value)
     settings = load_settings(path)
     kinds = {t.kind for t in settings.targets}
-    assert kinds == {"http", "dns", "tcp", "icmp", "snmp"}
+    assert kinds == {"http", "dns", "tcp", "icmp", "snmp", "web"}
     assert {t.labels.get("carrier") for t in settings.targets} >= {
         "vnpt", "viettel", "mobifone", "fpt"
     }  # fmt: skip
