@@ -365,8 +365,11 @@ async def test_control_api(make_lab: LabFactory, http: aiohttp.ClientSession) ->
         "title": PORTAL.title,
         "address": "http://127.0.1.1:8080/",
         "fault": None,
-        "modes": ["503", "slow", "deface", "banner-gone", "down"],
-    }
+        "modes": [
+            "503", "slow", "deface", "banner-gone", "down", "inject-links", "inject-script",
+            "cloak",
+        ],
+    }  # fmt: skip
     async with http.post(f"{base}/lab/fail", json={"name": PORTAL.name, "mode": "503"}) as r:
         assert r.status == 200 and (await r.json())["fault"] == "503"
     assert (await get(http, lab, PORTAL.url))[0] == 503

@@ -27,7 +27,9 @@ import pytest
 from aiohttp import web
 
 from monitor.config import Target
+from monitor.lab.inventory import Site
 from monitor.lab.portal import is_crawler, portal_page
+from monitor.lab.server import Lab
 from probes import PROBES
 from probes.base import ProbeResult
 from probes.context import ProbeContext
@@ -529,3 +531,42 @@ async def test_shipped_rules_page_site_injected_not_target_down(
             assert states[(name, "TargetDown")]["hold"]["by"] == "SiteInjected"
             portal.fault = "deface"
             await until(clock, service, "SiteDefaced paged", lambda: paged("SiteDefaced"))
+
+
+# --------------------------------------------------------------------------- the lab's faults
+
+
+async def test_lab_faults_for_web_integrity(tmp_path: Path, ctx: ProbeContext) -> None:
+    """``netmon lab fail SITE --mode inject-links|inject-script|cloak|deface`` on a lab site,
+    probed by the web probe after its baseline: each is named."""
+    host = "127.0.8.41"
+    site = Site("so-noi-vu", "Sở Nội vụ tỉnh Đắk Lắk", host, "sonoivu.lab", "UBND tỉnh",
+                news=("Thông báo tuyển dụng công chức năm 2025",
+                      "Hội nghị tổng kết công tác thi đua khen thưởng"),
+                banner=True, port=free_port(host))  # fmt: skip
+    lab = Lab(
+        tmp_path / "lab",
+        control=None,
+        sites=[site],
+        icmp_hosts=[],
+        dns_address=(host, free_port(host)),
+        smtp_address=(host, free_port(host)),
+        nft_table="netmon_test_web",
+        snmp_devices=[],
+        trap_address=None,
+    )
+    async with lab:
+        target = web_target(site.url, name=site.name, own_domains=["sonoivu.lab"])
+        await learnt(target, ctx)
+        assert (await run(target, ctx)).success
+        for mode, reason in (
+            ("inject-links", "hidden_links"),
+            ("inject-script", "injected_script"),
+            ("cloak", "cloaked"),
+            ("deface", "defaced"),
+        ):
+            await lab.fail(site.name, mode)
+            result = await run(target, ctx)
+            assert result.reason == reason, (mode, result.detail)
+            await lab.heal(site.name)
+            assert (await run(target, ctx)).success, mode
