@@ -27,7 +27,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -368,7 +368,11 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         except _Fault as fault:  # the crawler's fetch failing is no cloaking; said in the log
             log.info("web %s: the crawler's fetch failed: %s", target.name, fault.detail)
     baseline = await asyncio.to_thread(store.get, target.name)
-    verdict = judge(page, fetched.status, baseline, opts, crawler)
+    # The word list runs over the whole text (a few ms on a 300 KB page): off the loop too.
+    verdict, judged = await asyncio.to_thread(
+        _timed, judge, page, fetched.status, baseline, opts, crawler
+    )
+    cpu += judged
     if verdict.learn:
         baseline.learn(
             set({**page.forms, **page.scripts}), set(page.links), page.title, page.simhash
@@ -380,10 +384,18 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
 
 
 def _analyse(text: str, host: str, own: tuple[str, ...]) -> tuple[Page, float]:
-    """``analyse`` and the CPU seconds it took (of its own thread: other probes run meanwhile)."""
+    return _timed(analyse, text, host, own)
+
+
+_T = TypeVar("_T")
+
+
+def _timed(fn: Callable[..., _T], *args: Any) -> tuple[_T, float]:
+    """``fn(*args)`` and the CPU seconds it took, of its own thread (other probes run
+    meanwhile, so the process's CPU time would count theirs)."""
     start = time.thread_time()
-    page = analyse(text, host, own)
-    return page, time.thread_time() - start
+    value = fn(*args)
+    return value, time.thread_time() - start
 
 
 def _site(host: str) -> str:
