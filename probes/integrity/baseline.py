@@ -28,6 +28,10 @@ __all__ = ["FILE_NAME", "Baseline", "BaselineStore"]
 log = logging.getLogger("netmon.web.baseline")
 
 FILE_NAME = "baselines.sqlite"
+# Fingerprints kept: the learnt ones, then those of later clean fetches, newest last, so that a
+# news portal's front page, which changes a little every day, drifts with its baseline, while
+# a defacement, which changes it all at once, does not.
+MAX_FINGERPRINTS = 8
 _VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS baseline (
@@ -54,8 +58,15 @@ class Baseline:
         self.scripts |= scripts
         self.links |= links
         self.titles.add(title)
-        if simhash not in self.simhashes:
-            self.simhashes.append(simhash)
+        self.track(simhash)
+
+    def track(self, simhash: int) -> bool:
+        """Keep a clean fetch's fingerprint (the oldest go past MAX_FINGERPRINTS); whether it
+        was new."""
+        if simhash in self.simhashes:
+            return False
+        self.simhashes = [*self.simhashes, simhash][-MAX_FINGERPRINTS:]
+        return True
 
     def to_json(self) -> str:
         return json.dumps(

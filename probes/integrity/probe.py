@@ -378,6 +378,9 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
             set({**page.forms, **page.scripts}), set(page.links), page.title, page.simhash
         )
         await asyncio.to_thread(store.put, target.name, baseline)
+    elif verdict.result.success and baseline.track(page.simhash):
+        # A clean fetch of a learnt page: its fingerprint joins the baseline's (daily news).
+        await asyncio.to_thread(store.put, target.name, baseline)
     result = verdict.result
     samples = (*result.samples, Sample("probe_web_analysis_seconds", cpu))
     return ProbeResult(result.success, result.reason, result.detail, samples, result.facts)

@@ -57,6 +57,7 @@ class Portal:
     url: str
     fault: str | None = None
     title: str | None = None
+    replace: tuple[str, str] | None = None  # the day's news: one headline changed
     hits: dict[str, int] = field(default_factory=dict)
 
 
@@ -72,6 +73,8 @@ async def portal() -> AsyncIterator[Portal]:
         html = portal_page(120, fault=state.fault, crawler=crawler, host=SITE)
         if state.title is not None:
             html = html.replace("Cổng thông tin điện tử tỉnh Đắk Lắk", state.title, 1)
+        if state.replace is not None:
+            html = html.replace(*state.replace)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     app = web.Application()
@@ -195,6 +198,28 @@ async def test_deface_and_title(portal: Portal, ctx: ProbeContext) -> None:
     assert similar is not None and similar < 0.75
     assert value(result, "probe_web_defaced") == 1.0
     assert value(result, "probe_web_title_changed") == 1.0
+
+
+async def test_the_baseline_follows_the_days_news(portal: Portal, tmp_path: Path) -> None:
+    """Headlines change a little at a time: each clean fetch's fingerprint joins the baseline
+    (at most MAX_FINGERPRINTS), so the page drifts with it and is not called defaced."""
+    target = web_target(portal.url)
+    ctx = ProbeContext(state_dir=tmp_path)
+    try:
+        await learnt(target, ctx)
+        store = BaselineStore(tmp_path / FILE_NAME)
+        assert len(store.get(target.name).simhashes) == 1
+        portal.replace = ("Ủy ban nhân dân tỉnh họp", "Thường trực Tỉnh ủy họp")
+        result = await run(target, ctx)
+        assert result.success, result.detail
+        similar = value(result, "probe_web_text_similarity")
+        assert similar is not None and 0.75 <= similar < 1.0
+        assert len(store.get(target.name).simhashes) == 2
+        store.close()
+        portal.fault = "deface"
+        assert (await run(target, ctx)).reason == "defaced"
+    finally:
+        await ctx.aclose()
 
 
 async def test_spam_while_learning_is_not_learnt(portal: Portal, ctx: ProbeContext) -> None:
