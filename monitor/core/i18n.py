@@ -1098,7 +1098,9 @@ def evidence_text(
     parts: list[str] = []
     if facts.get("trap"):  # fired by the device's own notification, before any poll
         parts.append(say("trap", trap=str(facts["trap"])))
-    elif focus == "probe_http_content_forbidden_match" and facts.get("found"):
+    elif focus in ("probe_http_content_forbidden_match", "probe_web_injected") and facts.get(
+        "found"
+    ):  # web integrity's "found": the injected domains and the gambling words
         parts.append(say("forbidden", words=words_of("found")))
         if facts.get("excerpt"):
             excerpt = str(facts["excerpt"])[:_EXCERPT_MAX]

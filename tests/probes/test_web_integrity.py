@@ -549,6 +549,9 @@ async def test_shipped_rules_page_site_injected_not_target_down(
             alert = paged("SiteInjected")[0]
             assert alert["labels"]["severity"] == "critical"
             assert "cdn.jsdelivr-static.xyz" in alert["annotations"]["description"]
+            # The evidence: the domain found and the injected tag itself.
+            evidence = alert["annotations"]["evidence"]
+            assert "cdn.jsdelivr-static.xyz" in evidence and "<script" in evidence, evidence
             await clock.advance(3.0, step=0.3)
             await until(clock, service, "quiet", lambda: True)
             states = alert_states(service)
