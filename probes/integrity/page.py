@@ -10,8 +10,9 @@ What it gathers:
   what runs code or moves the visitor), of links (``links``) and of forms (``forms``);
 - links hidden by CSS: in an element whose inline style, ``hidden`` attribute or a simple
   ``.class``/``#id`` rule of the page's ``<style>`` says ``display:none``,
-  ``visibility:hidden``, ``font-size:0``, ``opacity:0`` or off-screen positioning (a negative
-  offset of 500 px or more), or inside such an element;
+  ``visibility:hidden``, ``font-size:0``, ``opacity:0``, a zero height or width with
+  ``overflow:hidden``, or off-screen positioning (a negative offset of 500 px or more), or
+  inside such an element;
 - the visible text (without scripts, styles and hidden elements), the hidden text, the title;
 - a simhash of the visible text (64 bits over 3-word shingles), for similarity.
 """
@@ -43,6 +44,7 @@ _SPACE = re.compile(r"\s+")
 _NEG_OFFSET = re.compile(r"(?:^|;)(?:left|top|right|text-indent|margin-left|margin-top):-(\d+)")
 _FONT_ZERO = re.compile(r"(?:^|;)font-size:0(?:\.0+)?(?:px|pt|em|rem|%)?(?:;|$|!)")
 _OPACITY_ZERO = re.compile(r"(?:^|;)opacity:0(?:\.0+)?(?:;|$|!)")
+_SIZE_ZERO = re.compile(r"(?:^|;)(?:max-)?(?:height|width):0(?:px)?(?:;|$|!)")
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 _SIMPLE_SELECTOR = re.compile(r"^[.#][A-Za-z_][\w-]*$")
 _REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\";]+)", re.IGNORECASE)
@@ -94,6 +96,8 @@ def _hides(style: str) -> bool:
     if "display:none" in s or "visibility:hidden" in s:
         return True
     if _FONT_ZERO.search(s) or _OPACITY_ZERO.search(s):
+        return True
+    if "overflow:hidden" in s and _SIZE_ZERO.search(s):  # a box of no size clipping its links
         return True
     return any(int(m.group(1)) >= 500 for m in _NEG_OFFSET.finditer(s))
 

@@ -390,6 +390,11 @@ CORPUS: dict[str, tuple[str, str]] = {
         "tai xiu</a></p></div></section>",
         "w88.bet",
     ),
+    # A box of no height clipping its content.
+    "height-zero": (
+        '<div style="height: 0px; overflow: hidden"><a href="https://hitclub.win/">nổ hũ</a></div>',
+        "hitclub.win",
+    ),
     # The hidden attribute.
     "hidden-attr": ('<div hidden><a href="https://789bet.fun/">xoc dia</a></div>', "789bet.fun"),
 }
