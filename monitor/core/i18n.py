@@ -82,6 +82,28 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "vi": "netmon không có quyền gửi ICMP",
         "en": "netmon is not permitted to send ICMP",
     },
+    # Web integrity (kind "web", probes/integrity/).
+    "injected_script": {
+        "vi": "bị chèn mã lạ (script, iframe, biểu mẫu hoặc chuyển hướng)",
+        "en": "injected script (script, iframe, form or redirect)",
+    },
+    "cloaked": {
+        "vi": "trả nội dung khác cho máy tìm kiếm (che giấu)",
+        "en": "serves search engines another page (cloaking)",
+    },
+    "hidden_links": {"vi": "bị chèn liên kết ẩn", "en": "hidden links injected"},
+    "injected_links": {"vi": "xuất hiện nhiều liên kết lạ", "en": "unknown links injected"},
+    "spam_words": {
+        "vi": "có từ ngữ cờ bạc, quảng cáo rác",
+        "en": "gambling or spam words on the page",
+    },
+    "defaced": {
+        "vi": "nội dung trang bị thay đổi (deface)",
+        "en": "page content replaced (defaced)",
+    },
+    "title_changed": {"vi": "tiêu đề trang bị thay đổi", "en": "page title changed"},
+    "too_large": {"vi": "trang lớn bất thường", "en": "page abnormally large"},
+    "garbage": {"vi": "phản hồi không phải trang HTML", "en": "the answer is not an HTML page"},
     "probe_error": {"vi": "lỗi nội bộ của netmon", "en": "internal netmon error"},
     "config": {"vi": "cấu hình đối tượng không đúng", "en": "target misconfigured"},
     # netmon's own
