@@ -151,6 +151,22 @@ en = "The DNS answer for {title} changed"
 vi = "Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
 en = "The name may be hijacked or misconfigured."
 
+# A secondary whose SOA serial is not the primary's for 30 minutes has missed the zone's last
+# update (NOTIFY or the transfer failed); a shorter gap is the transfer under way.
+[[rules]]
+name = "DnsSerialMismatch"
+match = { kind = ["dns"] }
+expr = "probe_dns_serial_difference != 0"
+for = "30m"
+recoveries = 1
+severity = "warning"
+[rules.summary]
+vi = "{title}: máy chủ DNS phụ {server} lệch số serial với máy chủ chính ({value})"
+en = "{title}: secondary DNS server {server} is out of step with the primary ({value} serials)"
+[rules.description]
+vi = "Máy chủ phụ chưa nhận bản cập nhật vùng: kiểm tra NOTIFY và chuyển vùng (AXFR/IXFR)."
+en = "The secondary has not taken the zone's last update: check NOTIFY and zone transfers."
+
 # A port pages when it goes from up to down (not for every port that is not up: ports never
 # seen up, notPresent, dormant, lowerLayerDown), and a circuit the settings name
 # (snmp.circuits) from the first poll; either lasts until the port is up again.
@@ -274,6 +290,23 @@ en = "{target} answers with an HTTP error"
 [rules.description]
 vi = "{target} ({group}) trả lời sai mã trạng thái từ {since}: {detail}"
 en = "{target} ({group}) has answered with a wrong status since {since}: {detail}"
+
+# A PBX or a carrier's SIP trunk that does not answer OPTIONS as it should, or an extension
+# that cannot register (issue 16): the venue's phones and hotlines are cut. The summary does
+# not use {failure}, whose words for "status" are HTTP's; the description quotes the probe.
+[[rules]]
+name = "SipTrunkDown"
+match = { kind = ["sip"] }
+expr = "probe_success == 0"
+failures = 2
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "Tổng đài / trung kế SIP {title} không hoạt động"
+en = "SIP trunk or PBX {title} is down"
+[rules.description]
+vi = "Điện thoại và đường dây nóng qua {title} có thể không gọi được: {detail}"
+en = "Phones and hotlines through {title} may be cut: {detail}"
 """
 
 SHIPPED_INHIBIT_TOML = r"""
@@ -292,6 +325,12 @@ equal = ["target"]
 # An injected or defaced site (kind "web") answers: its probe fails because of what it serves.
 [[inhibit]]
 source_match = { alertname = ["SiteInjected", "SiteDefaced"] }
+target_match = { alertname = ["TargetDown"] }
+equal = ["target"]
+
+# A SIP trunk or PBX that fails: SipTrunkDown says so, not a generic "down" as well.
+[[inhibit]]
+source_match = { alertname = ["SipTrunkDown"] }
 target_match = { alertname = ["TargetDown"] }
 equal = ["target"]
 

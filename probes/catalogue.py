@@ -23,6 +23,7 @@ __all__ = [
     "HTTP",
     "ICMP",
     "SCHEDULER",
+    "SIP",
     "SNMP",
     "TCP",
     "WEB",
@@ -127,9 +128,22 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "bgpPeerState",
         "gauge",
-        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
-        "6 established.",
-        ("peer",),
+        "BGP peer state (BGP4-MIB, or the vendor's peer table: CISCO-BGP4-MIB, "
+        "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB, HUAWEI-BGP-VPN-MIB): 1 idle, 2 connect, "
+        "3 active, 4 opensent, 5 openconfirm, 6 established.",
+        ("peer", "afi", "vrf"),
+    ),
+    Family(
+        "probe_snmp_bgp_table_present",
+        "gauge",
+        "With bgp = true: whether the agent lists BGP peers in any peer table it has (1) or "
+        "none (0).",
+    ),
+    Family(
+        "probe_snmp_bgp_peers",
+        "gauge",
+        "With bgp = true: the BGP peers the agent lists, and the table read (mib).",
+        ("mib",),
     ),
     Family(
         "probe_snmp_if_utilization_ratio",
@@ -154,6 +168,13 @@ CATALOGUE: tuple[Family, ...] = (
         "The value of an extra numeric OID of the target.",
         ("oid",),
     ),
+    Family(
+        "probe_snmp_oid_info",
+        "gauge",
+        "An extra OID of the target whose value is a string (sysDescr, sysLocation, a serial "
+        "number), as a label; always 1.",
+        ("oid", "value"),
+    ),
     # Blackbox_exporter's further HTTP, DNS and TCP figures (its names and meanings).
     Family("probe_http_redirects", "gauge", "The number of redirects the probe followed."),
     Family("probe_http_content_length", "gauge", "The response's Content-Length (-1: none)."),
@@ -171,7 +192,8 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "probe_tcp_duration_seconds",
         "gauge",
-        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner).",
+        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner, dialogue, "
+        "starttls).",
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
@@ -225,6 +247,74 @@ CATALOGUE: tuple[Family, ...] = (
         "gauge",
         "CPU seconds the last probe spent parsing and analysing the page(s).",
     ),
+    # SIP (probes/sip.py): an OPTIONS ping, optionally a REGISTER.
+    Family(
+        "probe_sip_status_code", "gauge", "SIP status code of the last OPTIONS' final response."
+    ),
+    Family(
+        "probe_sip_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the SIP probe (resolve, connect, tls, options, register).",
+        ("phase",),
+    ),
+    Family(
+        "probe_sip_info",
+        "gauge",
+        "The SIP server's Server (else User-Agent) header, as a label; always 1.",
+        ("server",),
+    ),
+    Family(
+        "probe_sip_register_success",
+        "gauge",
+        "Whether the extension registered (1) or not (0); its binding is removed at once.",
+    ),
+    # Issue 15: blackbox's dialogue, DNS and address figures (its names and meanings).
+    Family(
+        "probe_failed_due_to_regex",
+        "gauge",
+        "Whether the probe failed because an expected line or record did not match (1) or not.",
+    ),
+    Family(
+        "probe_failed_due_to_bytes",
+        "gauge",
+        "Whether the probe failed because the expected bytes did not come (1) or not (0).",
+    ),
+    Family(
+        "probe_expect_info",
+        "gauge",
+        "A label of a tcp.query_response step, filled from its expect's match; always 1.",
+        ("step", "name", "value"),
+    ),
+    Family("probe_ip_protocol", "gauge", "The IP version the probe used (4 or 6)."),
+    Family(
+        "probe_ip_addr_hash",
+        "gauge",
+        "FNV-1a hash of the probed IP address: a change of value is a change of address.",
+    ),
+    Family(
+        "probe_dns_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the DNS probe (resolve, connect, request).",
+        ("phase",),
+    ),
+    Family(
+        "probe_dns_query_succeeded",
+        "gauge",
+        "Whether the DNS server answered the query (1), whatever the rcode, or not (0).",
+    ),
+    Family("probe_dns_serial", "gauge", "The serial of the zone's SOA record in the answer."),
+    Family(
+        "probe_dns_secondary_serial",
+        "gauge",
+        "The SOA serial a secondary server (dns.secondaries) answers.",
+        ("server",),
+    ),
+    Family(
+        "probe_dns_serial_difference",
+        "gauge",
+        "The target's SOA serial minus a secondary's, in serial arithmetic (0: in step).",
+        ("server",),
+    ),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
@@ -242,6 +332,8 @@ ICMP = _families(
     "probe_icmp_packet_loss_ratio",
     "probe_icmp_rtt_seconds",
     "probe_icmp_jitter_seconds",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 HTTP = _families(
     "probe_http_duration_seconds",
@@ -263,9 +355,23 @@ DNS = _families(
     "probe_dns_authority_rrs",
     "probe_dns_additional_rrs",
     "probe_dns_answer_match",
+    "probe_dns_duration_seconds",
+    "probe_dns_query_succeeded",
+    "probe_dns_serial",
+    "probe_dns_secondary_serial",
+    "probe_dns_serial_difference",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 TCP = _families(
-    "probe_tcp_duration_seconds", "probe_tls_version_info", "probe_ssl_earliest_cert_expiry"
+    "probe_tcp_duration_seconds",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
+    "probe_failed_due_to_regex",
+    "probe_failed_due_to_bytes",
+    "probe_expect_info",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 SNMP = _families(
     "sysUpTime",
@@ -285,7 +391,18 @@ SNMP = _families(
     "ifOutOctets",
     "probe_snmp_if_utilization_ratio",
     "bgpPeerState",
+    "probe_snmp_bgp_table_present",
+    "probe_snmp_bgp_peers",
     "probe_snmp_oid_value",
+    "probe_snmp_oid_info",
+)
+SIP = _families(
+    "probe_sip_duration_seconds",
+    "probe_sip_status_code",
+    "probe_sip_info",
+    "probe_sip_register_success",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
 )
 WEB = _families(
     "probe_http_status_code",

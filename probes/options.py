@@ -6,6 +6,8 @@ These are the ``icmp = {...}``, ``http = {...}``, ``dns = {...}``, ``tcp = {...}
 
 from __future__ import annotations
 
+import codecs
+import functools
 import ipaddress
 import re
 from typing import ClassVar, Literal, Self
@@ -27,15 +29,79 @@ from probes.base import KindOptions
 IpProtocol = Literal["ip4", "ip6"]
 
 
+def _regex_setting(pattern: str | None) -> str | None:
+    """A regular expression of the tcp and dns options (``_check_regex``, with the SNMP
+    options below, says what is wrong with it)."""
+    return _check_regex(pattern)
+
+
 class _Strict(KindOptions):
     model_config = SETTINGS_CONFIG
 
 
-class IcmpOptions(_Strict):
+def _check_ip(address: str | None) -> str | None:
+    """An IP address the settings give (``source_ip_address``), in its normal form."""
+    if address is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        raise ValueError(f"{address!r} is not an IP address") from None
+
+
+class IpChoice(BaseModel):
+    """Which address family a name resolves to (probes/resolve.py), as blackbox_exporter's
+    ``preferred_ip_protocol`` and ``ip_protocol_fallback``. netmon prefers IPv4 (blackbox:
+    IPv6): the province's links are IPv4 first. An IP literal is probed as it is."""
+
+    model_config = SETTINGS_CONFIG
+
+    preferred_ip_protocol: IpProtocol = "ip4"
+    ip_protocol_fallback: bool = True
+
+
+class IcmpOptions(_Strict, IpChoice):
     count: int = Field(default=5, ge=1, le=100)
     spacing: Duration = Field(default=0.2, ge=0.001, le=10.0)
-    payload_size: int = Field(default=56, ge=0, le=1400)
-    ip_protocol: IpProtocol = "ip4"
+    # Up to 65,507 bytes: with dont_fragment, a size above a link's MTU finds a black hole.
+    payload_size: int = Field(default=56, ge=0, le=65507)
+    # The first key netmon had for the family: the same as preferred_ip_protocol without
+    # fallback (a name without an address of that family fails), as it always behaved.
+    ip_protocol: IpProtocol | None = None
+    # Set DF (IPv4) / refuse to fragment (IPv6): an echo larger than the path's MTU fails with
+    # "fragmentation needed" instead of being fragmented.
+    dont_fragment: bool = False
+    ttl: int | None = Field(default=None, ge=1, le=255)
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @model_validator(mode="after")
+    def _one_family_key(self) -> IcmpOptions:
+        if (
+            self.ip_protocol is not None
+            and "preferred_ip_protocol" in self.model_fields_set
+            and self.ip_protocol != self.preferred_ip_protocol
+        ):
+            raise ValueError(
+                "ip_protocol and preferred_ip_protocol disagree: give preferred_ip_protocol only"
+            )
+        return self
+
+    @functools.cached_property
+    def socket_choice(self) -> tuple[bool, int | None, str | None] | None:
+        """(dont_fragment, ttl, source) when the target needs a socket of its own, else None
+        (the family's shared socket); computed once, read on every probe."""
+        if not self.dont_fragment and self.ttl is None and self.source_ip_address is None:
+            return None
+        return self.dont_fragment, self.ttl, self.source_ip_address
+
+    @property
+    def family_choice(self) -> tuple[str, bool]:
+        """(preferred protocol, fallback) with the older ``ip_protocol`` key honoured."""
+        if self.ip_protocol is not None and "preferred_ip_protocol" not in self.model_fields_set:
+            return self.ip_protocol, False
+        return self.preferred_ip_protocol, self.ip_protocol_fallback
 
 
 class HttpOptions(_Strict):
@@ -68,9 +134,55 @@ class HttpOptions(_Strict):
 DnsType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA"]
 
 
-class DnsOptions(_Strict):
+def _check_regexes(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        _regex_setting(pattern)
+    return patterns
+
+
+class DnsRecordChecks(BaseModel):
+    """blackbox_exporter's ``validate_answer_rrs`` (and authority, additional): regular
+    expressions searched in each record's zone-file text ("name\tttl\tclass\ttype\trdata",
+    the text blackbox's regexes are written for)."""
+
+    model_config = SETTINGS_CONFIG
+
+    fail_if_matches_regexp: list[str] = Field(default_factory=list, max_length=32)
+    fail_if_all_match_regexp: list[str] = Field(default_factory=list, max_length=32)
+    fail_if_not_matches_regexp: list[str] = Field(default_factory=list, max_length=32)
+    fail_if_none_matches_regexp: list[str] = Field(default_factory=list, max_length=32)
+
+    _regexes = field_validator(
+        "fail_if_matches_regexp",
+        "fail_if_all_match_regexp",
+        "fail_if_not_matches_regexp",
+        "fail_if_none_matches_regexp",
+    )(_check_regexes)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.fail_if_matches_regexp
+            or self.fail_if_all_match_regexp
+            or self.fail_if_not_matches_regexp
+            or self.fail_if_none_matches_regexp
+        )
+
+
+class DnsOptions(_Strict, IpChoice):
     query: str = Field(min_length=1, max_length=253)
     type: DnsType = "A"
+    # CH: the CHAOS class (version.bind, hostname.bind, id.server TXT queries).
+    query_class: Literal["IN", "CH"] = "IN"
+    validate_answer_rrs: DnsRecordChecks = Field(default_factory=DnsRecordChecks)
+    validate_authority_rrs: DnsRecordChecks = Field(default_factory=DnsRecordChecks)
+    validate_additional_rrs: DnsRecordChecks = Field(default_factory=DnsRecordChecks)
+    # With type SOA: the zone's other servers; each is asked the same question and its serial
+    # compared with the target's (probe_dns_serial_difference{server}).
+    secondaries: list[str] = Field(default_factory=list, max_length=16)
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
     # Expected answers as their text form ("198.51.100.80", "mail.example. ", ...): the answer
     # set must equal this set. Empty: any answer with the expected rcode succeeds.
     expect: list[str] = Field(default_factory=list)
@@ -79,8 +191,67 @@ class DnsOptions(_Strict):
     transport: Literal["udp", "tcp"] = "udp"
     recursion_desired: bool = True
 
+    @field_validator("secondaries")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not host or len(host) > 253 or any(c.isspace() for c in host):
+                raise ValueError(f"{host!r} is not a host name or an IP address")
+        return hosts
 
-class TcpOptions(_Strict):
+    @model_validator(mode="after")
+    def _secondaries_need_soa(self) -> DnsOptions:
+        if self.secondaries and self.type != "SOA":
+            raise ValueError(f"secondaries compare SOA serials: type must be SOA, not {self.type}")
+        return self
+
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class TcpStep(BaseModel):
+    """One step of ``tcp.query_response``, as blackbox_exporter's: read lines until one
+    matches ``expect`` (a regular expression), then send ``send`` (``${1}``, ``${name}``: the
+    match's groups), then with ``starttls`` shake hands over TLS on the same connection.
+    ``labels`` (name → template with the same groups) become ``probe_expect_info``."""
+
+    model_config = SETTINGS_CONFIG
+
+    expect: str | None = Field(default=None, min_length=1)
+    # netmon's: a line matching this while waiting for ``expect`` fails the step at once
+    # (a mail server's error reply), instead of waiting for the timeout.
+    fail_if_matches: str | None = Field(default=None, min_length=1)
+    # The next bytes the server sends, exactly (after expect's line when both are given).
+    expect_bytes: str | None = Field(default=None, min_length=1, max_length=4096)
+    send: str | None = None
+    starttls: bool = False
+    labels: dict[str, str] = Field(default_factory=dict, max_length=16)
+
+    _regex = field_validator("expect", "fail_if_matches")(_regex_setting)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for name in labels:
+            if not _LABEL_NAME.match(name):
+                raise ValueError(f"{name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return labels
+
+    @model_validator(mode="after")
+    def _does_something(self) -> TcpStep:
+        if (
+            self.expect is None
+            and self.expect_bytes is None
+            and self.send is None
+            and not self.starttls
+        ):
+            raise ValueError("a step needs expect, expect_bytes, send or starttls")
+        if (self.labels or self.fail_if_matches) and self.expect is None:
+            raise ValueError("labels and fail_if_matches go with expect: give expect")
+        return self
+
+
+class TcpOptions(_Strict, IpChoice):
     port: int = Field(ge=1, le=65535)
     tls: bool = False
     tls_verify: bool = True
@@ -88,6 +259,32 @@ class TcpOptions(_Strict):
     server_name: str | None = None
     # The first line the server sends must contain this (e.g. "220" for SMTP).
     expect_banner: str | None = None
+    # blackbox's query_response: a dialogue of expect/send/starttls steps.
+    query_response: list[TcpStep] = Field(default_factory=list, max_length=64)
+    # A ready dialogue upgrading to TLS (SMTP on 25/587, IMAP on 143, POP3 on 110).
+    starttls: Literal["smtp", "imap", "pop3"] | None = None
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @model_validator(mode="after")
+    def _one_dialogue(self) -> TcpOptions:
+        if self.starttls is not None and self.query_response:
+            raise ValueError("give starttls or query_response, not both")
+        upgrades = sum(step.starttls for step in self.query_response) + (self.starttls is not None)
+        if upgrades and self.tls:
+            raise ValueError("starttls upgrades a plain connection: tls must be false")
+        if upgrades > 1:
+            raise ValueError("query_response upgrades to TLS more than once")
+        if (self.query_response or self.starttls) and self.expect_banner is not None:
+            raise ValueError("expect_banner and a dialogue both read the greeting: give one")
+        return self
+
+    @property
+    def steps(self) -> tuple[TcpStep, ...]:
+        if self.starttls is not None:
+            return STARTTLS_DIALOGUES[self.starttls]
+        return tuple(self.query_response)
 
 
 class UsmCredentials(BaseModel):
@@ -236,6 +433,15 @@ class SnmpOptions(_Strict, UsmCredentials):
     circuits: list[SnmpCircuit] = Field(default_factory=list, max_length=256)
     bgp: bool = False
     oids: list[str] = Field(default_factory=list)
+    # The codec tried after UTF-8 for labels (ifAlias, ifDescr, sysName, string OIDs): "gbk"
+    # for Huawei and H3C descriptions typed in Chinese. Undecodable runs become one U+FFFD.
+    label_encoding: str | None = None
+    # Let the target's timeout exceed its interval (a 1,300-port chassis polled every 10 s):
+    # a poll still running at its next slot makes the scheduler skip that slot, as always.
+    timeout_over_interval: bool = False
+    # About how many interfaces the agent has: only for `netmon check-config`'s estimate of
+    # whether a walk fits in the timeout.
+    expected_interfaces: int | None = Field(default=None, ge=1, le=1_000_000)
     # Traps (monitor.runtime.traps). A trap is credited to this target only when its datagram
     # comes from `host` or from one of `trap_sources` (the agent's address after NAT; IP
     # addresses only): never by an address the trap claims inside itself.
@@ -284,6 +490,24 @@ class SnmpOptions(_Strict, UsmCredentials):
             if circuit.selects(index, name, descr, alias):
                 return circuit
         return None
+
+    @field_validator("label_encoding")
+    @classmethod
+    def _known_codec(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        try:
+            info = codecs.lookup(name)
+        except LookupError:
+            raise ValueError(
+                f'{name!r} is not a text encoding Python knows (label_encoding; e.g. "gbk", '
+                '"gb18030", "big5", "shift_jis", "cp1258")'
+            ) from None
+        try:
+            "".encode(info.name)
+        except (LookupError, TypeError):
+            raise ValueError(f"{name!r} is not a text encoding (label_encoding)") from None
+        return info.name
 
     @field_validator("oids")
     @classmethod
@@ -381,6 +605,108 @@ class WebOptions(_Strict):
         return [word.strip() for word in words]
 
 
+# What a user part may not hold unescaped here (netmon does not %-escape: a number or a name).
+_SIP_UNSAFE = re.compile(r"[\s<>\"@;:,?\\]")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
+def _sip_user(value: str | None) -> str | None:
+    if value is not None and _SIP_UNSAFE.search(value):
+        raise ValueError(f"{value!r} has characters a SIP URI's user part cannot carry here")
+    return value
+
+
+def _sip_domain(value: str | None) -> str | None:
+    if value is None or _HOSTNAME.match(value):
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a host name nor an IP address") from None
+    return value
+
+
+class SipRegister(BaseModel):
+    """``sip.register = {...}``: an extension that must be able to register (RFC 3261 §10).
+
+    The probe registers it (answering a 401/407 digest challenge, RFC 2617 / RFC 8760: MD5,
+    SHA-256, SHA-512-256) and at once removes the binding again with ``Expires: 0``, so that
+    no registration of netmon's is kept (nor steals the extension's calls for long: at most
+    ``expires`` seconds if the removal is lost).
+    """
+
+    model_config = SETTINGS_CONFIG
+
+    user: str = Field(min_length=1, max_length=128)  # the AOR's user part: "101"
+    # The digest username, when it is not ``user`` (some PBXs use an auth id).
+    auth_user: str | None = Field(default=None, min_length=1, max_length=128)
+    # The AOR's host (and the REGISTER's Request-URI): by default the target's host.
+    domain: str | None = Field(default=None, min_length=1, max_length=253)
+    password: SecretStr | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    expires: int = Field(default=60, ge=1, le=3600)
+
+    _password: SecretStr | None = PrivateAttr(default=None)
+
+    _check_env = field_validator("password_env")(secrets.check_env)
+    _check_file = field_validator("password_file")(secrets.check_file)
+
+    _check_user = field_validator("user", "auth_user")(_sip_user)
+    _check_domain = field_validator("domain")(_sip_domain)
+
+    @model_validator(mode="after")
+    def _resolve_password(self) -> SipRegister:
+        self._password = secrets.resolve(self.password, self.password_env, self.password_file)
+        if self._password is None:
+            raise ValueError("register needs a password (password, password_env or password_file)")
+        return self
+
+    @property
+    def password_secret(self) -> SecretStr:
+        assert self._password is not None  # the validator refuses a register without one
+        return self._password
+
+
+class SipOptions(_Strict):
+    """``sip = {...}``: a SIP OPTIONS ping (RFC 3261 §11), optionally a REGISTER (probes/sip.py)."""
+
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    # By default 5060 (udp, tcp) or 5061 (tls).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # Final responses that count as up; 200 by default. A PBX that challenges OPTIONS (401,
+    # 407) or refuses them (403, 405) still shows it is alive: list those codes to accept them.
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    # The Request-URI's user part (a hotline number, or none: the server itself).
+    user: str | None = Field(default=None, min_length=1, max_length=128)
+    # The Request-URI's and To's host, when the server wants its domain, not its address.
+    domain: str | None = Field(default=None, min_length=1, max_length=253)
+    tls_verify: bool = True
+    ca_file: str | None = None
+    server_name: str | None = None
+    # The key is ``register`` (an attribute of every pydantic model's metaclass: hence the alias).
+    registration: SipRegister | None = Field(default=None, alias="register")
+
+    @field_validator("expect_status")
+    @classmethod
+    def _final_codes(cls, codes: list[int]) -> list[int]:
+        for code in codes:
+            if not 200 <= code <= 699:
+                raise ValueError(f"{code} is not a final SIP response code (200-699)")
+        return codes
+
+    _check_user = field_validator("user")(_sip_user)
+    _check_domain = field_validator("domain")(_sip_domain)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 5061 if self.transport == "tls" else 5060
+
+
 # Every kind the settings accept, and its options model. The probe registry (``PROBES`` in
 # ``probes/__init__.py``) has the same keys; a test holds them equal.
 OPTIONS: dict[str, type[KindOptions]] = {
@@ -389,5 +715,32 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "dns": DnsOptions,
     "tcp": TcpOptions,
     "snmp": SnmpOptions,
+    "sip": SipOptions,
     "web": WebOptions,
+}
+
+
+# The dialogues ``tcp.starttls = "smtp" | "imap" | "pop3"`` stands for: greeting, the upgrade,
+# then one command over TLS to show the server still answers, and a polite goodbye. Here, after
+# the SNMP options, because building the steps runs their regex check (``_check_regex``).
+STARTTLS_DIALOGUES: dict[str, tuple[TcpStep, ...]] = {
+    "smtp": (
+        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="STARTTLS"),
+        TcpStep(expect=r"^220 ", fail_if_matches=r"^[45]\d\d ", starttls=True),
+        TcpStep(send="EHLO netmon.invalid"),
+        TcpStep(expect=r"^250 ", fail_if_matches=r"^[45]\d\d ", send="QUIT"),
+    ),
+    "imap": (
+        TcpStep(expect=r"^\* OK", fail_if_matches=r"^\* (BYE|NO|BAD)", send="a1 STARTTLS"),
+        TcpStep(expect=r"^a1 OK", fail_if_matches=r"^a1 (NO|BAD)", starttls=True),
+        TcpStep(send="a2 CAPABILITY"),
+        TcpStep(expect=r"^a2 OK", fail_if_matches=r"^a2 (NO|BAD)", send="a3 LOGOUT"),
+    ),
+    "pop3": (
+        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", send="STLS"),
+        TcpStep(expect=r"^\+OK", fail_if_matches=r"^-ERR", starttls=True),
+        TcpStep(send="CAPA"),
+        TcpStep(expect=r"^\.$", fail_if_matches=r"^-ERR", send="QUIT"),
+    ),
 }

@@ -37,6 +37,7 @@ from probes.options import (
     DnsOptions,
     HttpOptions,
     IcmpOptions,
+    SipOptions,
     SnmpOptions,
     TcpOptions,
     WebOptions,
@@ -293,6 +294,7 @@ class Target(SettingsModel):
     dns: DnsOptions | None = None
     tcp: TcpOptions | None = None
     snmp: SnmpOptions | None = None
+    sip: SipOptions | None = None
     web: WebOptions | None = None
 
     @field_validator("kind")
@@ -474,4 +476,6 @@ class Settings(SettingsModel):
 
     def timeout_for(self, target: Target, interval: float) -> float:
         timeout = target.timeout if target.timeout is not None else self.defaults.timeout
+        if target.snmp is not None and target.snmp.timeout_over_interval:
+            return timeout  # a long walk may overrun: the scheduler skips the slots it covers
         return min(timeout, interval)

@@ -70,12 +70,28 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "redirects": {"vi": "chuyển hướng không hợp lệ", "en": "bad redirect"},
     "protocol": {"vi": "phản hồi sai giao thức", "en": "protocol error"},
     "banner": {"vi": "lời chào của dịch vụ không đúng", "en": "wrong service banner"},
+    "expect": {
+        "vi": "dịch vụ trả lời không như kịch bản kiểm tra",
+        "en": "the service did not answer as the dialogue expects",
+    },
+    "fragmentation_needed": {
+        "vi": "gói tin lớn hơn MTU của đường truyền (cần phân mảnh)",
+        "en": "packet larger than the path's MTU (fragmentation needed)",
+    },
+    "secondary": {
+        "vi": "máy chủ DNS phụ không trả lời",
+        "en": "a secondary DNS server did not answer",
+    },
     "rcode": {"vi": "máy chủ DNS trả mã lỗi", "en": "the DNS server answered with an error"},
     "answer": {
         "vi": "bản ghi DNS khác với giá trị mong đợi",
         "en": "the DNS answer differs from the expected one",
     },
     "snmp_auth": {"vi": "lỗi xác thực SNMP", "en": "SNMP authentication failed"},
+    "sip_auth": {
+        "vi": "tổng đài từ chối đăng ký máy nhánh SIP (sai tài khoản hoặc mật khẩu)",
+        "en": "the PBX refused the SIP extension's registration (wrong user or password)",
+    },
     "snmp_error": {"vi": "thiết bị báo lỗi SNMP", "en": "the SNMP agent reported an error"},
     "no_such_object": {"vi": "thiếu dữ liệu SNMP cần đọc", "en": "an SNMP object is missing"},
     "icmp_not_permitted": {
@@ -119,6 +135,9 @@ _REASONS: dict[str, dict[Lang, str]] = {
     },
     "maintenance": {"vi": "đang bảo trì ({window})", "en": "in maintenance ({window})"},
     "not_probed": {"vi": "chưa đo lần nào", "en": "not probed yet"},
+    # The ledger's own, for a circuit and a BGP peer (alerts/ledger.py)
+    "interface_down": {"vi": "kênh truyền không hoạt động", "en": "circuit not up"},
+    "bgp_down": {"vi": "phiên BGP không thiết lập", "en": "BGP session not established"},
 }
 _UNKNOWN_REASON: dict[Lang, str] = {"vi": "lỗi: {code}", "en": "failed: {code}"}
 
@@ -1011,6 +1030,10 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
     "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
     "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
     "dns": _REASONS["answer"],  # the same words as the failure reason
+    "dns_serial": {
+        "vi": "máy chủ chính có serial {primary}, máy chủ phụ lệch {behind}",
+        "en": "the primary's serial is {primary}, the secondary is {behind} behind",
+    },
     "trap": {
         "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
         "en": "the device sent {trap} (SNMP trap)",
@@ -1162,6 +1185,10 @@ def evidence_text(
         parts.append(say("errors", value=f"{value:.3g}"))
     elif focus == "probe_dns_answer_match":
         parts.append(say("dns"))
+    elif focus == "probe_dns_serial_difference" and not math.isnan(value):
+        primary = samples.get("probe_dns_serial")
+        shown = f"{primary:.0f}" if primary is not None else "?"
+        parts.append(say("dns_serial", primary=shown, behind=f"{value:.0f}"))
     else:  # the target failed: the reason in words, with its figures
         status = samples.get("probe_http_status_code")
         said_by_figures = (reason == "status" and status is not None and status > 0) or (
@@ -1180,3 +1207,103 @@ def evidence_text(
             elif facts.get("found"):
                 parts.append(say("forbidden", words=words_of("found")))
     return "; ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- notes, maintenance
+# The NOC's notes on outages and the maintenance forms (monitor/web/forms.py, the report).
+_NOTE_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "note": "Ghi chú",
+        "note_by": "Người ghi",
+        "note_save": "Lưu ghi chú",
+        "note_hint": "Văn bản thường, tối đa {max} ký tự",
+        "maintenance_page": "Lịch bảo trì",
+        "maintenance_new": "Đặt lịch bảo trì",
+        "maintenance_for_target": "Đặt bảo trì cho đối tượng này",
+        "maintenance_name": "Tên lịch",
+        "maintenance_match": "Áp dụng cho",
+        "maintenance_match_hint": (
+            "nhãn=giá trị, cách nhau bởi dấu phẩy; ví dụ carrier=viettel hoặc site=hoi-truong"
+        ),
+        "maintenance_from": "Từ",
+        "maintenance_to": "Đến",
+        "maintenance_local": "giờ Việt Nam ({zone})",
+        "maintenance_comment": "Nội dung",
+        "maintenance_author": "Người đặt",
+        "maintenance_source": "Nguồn",
+        "maintenance_source_settings": "tệp cấu hình",
+        "maintenance_source_api": "giao diện/API",
+        "maintenance_active": "Đang diễn ra",
+        "maintenance_upcoming": "Sắp diễn ra",
+        "maintenance_none": "Không có lịch bảo trì nào đang mở.",
+        "maintenance_create": "Đặt lịch",
+        "maintenance_extend": "Gia hạn đến",
+        "maintenance_extend_button": "Gia hạn",
+        "maintenance_end": "Kết thúc ngay",
+        "maintenance_saved": "Đã lưu lịch bảo trì {name}",
+        "maintenance_ended": "Đã kết thúc lịch bảo trì {name}",
+        "maintenance_refused": "Không lưu được",
+        "maintenance_max": "Dài nhất {max}",
+        "maintenance_windows": "Các lịch bảo trì trong kỳ",
+        "maintenance_time": "Thời gian bảo trì được trừ",
+        "outage_start": "Bắt đầu sự cố",
+        "outage_end": "Kết thúc sự cố",
+        "level_outage": "sự cố",
+        "level_maintenance": "bảo trì",
+        "sheet_maintenance": "Lịch bảo trì",
+    },
+    "en": {
+        "note": "Note",
+        "note_by": "Written by",
+        "note_save": "Save note",
+        "note_hint": "Plain text, at most {max} characters",
+        "maintenance_page": "Maintenance windows",
+        "maintenance_new": "New maintenance window",
+        "maintenance_for_target": "Set maintenance for this target",
+        "maintenance_name": "Name",
+        "maintenance_match": "Applies to",
+        "maintenance_match_hint": (
+            "label=value, comma separated; e.g. target=so-tt-tt or carrier=viettel"
+        ),
+        "maintenance_from": "From",
+        "maintenance_to": "To",
+        "maintenance_local": "Vietnam time ({zone})",
+        "maintenance_comment": "Comment",
+        "maintenance_author": "Set by",
+        "maintenance_source": "Source",
+        "maintenance_source_settings": "settings file",
+        "maintenance_source_api": "pages/API",
+        "maintenance_active": "In progress",
+        "maintenance_upcoming": "Upcoming",
+        "maintenance_none": "No maintenance window is open.",
+        "maintenance_create": "Create",
+        "maintenance_extend": "Extend to",
+        "maintenance_extend_button": "Extend",
+        "maintenance_end": "End now",
+        "maintenance_saved": "Maintenance window {name} saved",
+        "maintenance_ended": "Maintenance window {name} ended",
+        "maintenance_refused": "Not saved",
+        "maintenance_max": "At most {max}",
+        "maintenance_windows": "Maintenance windows in the period",
+        "maintenance_time": "Maintenance time taken out",
+        "outage_start": "outage_start",
+        "outage_end": "outage_end",
+        "level_outage": "outage",
+        "level_maintenance": "maintenance",
+        "sheet_maintenance": "Maintenance",
+    },
+}
+# The CSV's columns after the figures: an outage's or a window's own (issue 14).
+_REPORT_CSV_MORE: dict[Lang, tuple[str, ...]] = {
+    "vi": ("Bắt đầu (giờ địa phương)", "Kết thúc (giờ địa phương)", "Ghi chú", "Người ghi"),
+    "en": ("start_local", "end_local", "note", "note_by"),
+}
+
+
+def note_words(lang: Lang) -> dict[str, str]:
+    """The words of notes on outages and of the maintenance forms and lists."""
+    return _NOTE_WORDS[lang]
+
+
+def report_csv_more(lang: Lang) -> tuple[str, ...]:
+    return _REPORT_CSV_MORE[lang]

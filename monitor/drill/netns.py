@@ -77,6 +77,37 @@ ADDRESSES = {
 }
 
 
+# The Viettel SIP trunk's SBC (issue 16): Debian's kamailio in the Viettel router's namespace,
+# on the router's own address, answering OPTIONS (the `sip-trunk-down` drill).
+SIP_TRUNK = "viettel-sip-trunk"
+SIP_CARRIER = "viettel"
+SIP_PORT = 5060
+KAMAILIO_CFG = """#!KAMAILIO
+debug=1
+log_stderror=yes
+children=1
+disable_tcp=yes
+auto_aliases=no
+server_header="Server: Viettel SBC (netmon drill)"
+listen=udp:{address}:{port}
+loadmodule "sl.so"
+loadmodule "textops.so"
+request_route {{
+    if (is_method("OPTIONS")) {{
+        sl_send_reply("200", "OK");
+        exit;
+    }}
+    sl_send_reply("405", "Method Not Allowed");
+}}
+"""
+
+
+def kamailio_path() -> str | None:
+    return shutil.which("kamailio") or (
+        "/usr/sbin/kamailio" if os.path.exists("/usr/sbin/kamailio") else None
+    )
+
+
 class Unavailable(RuntimeError):
     """A fault the kernel here cannot produce (e.g. no sch_netem)."""
 
@@ -431,6 +462,37 @@ class NetnsLab:
     def restart_snmpd(self, carrier: str) -> Event:
         self.start_snmpd(carrier)
         return self._event("snmpd-started", carrier)
+
+    def start_sip(self) -> None:
+        """The SIP trunk's SBC: kamailio in the carrier router's namespace."""
+        kamailio = kamailio_path()
+        if kamailio is None:
+            raise Unavailable("kamailio is not installed (Debian package kamailio)")
+        base = self.workdir / "kamailio"
+        (base / "run").mkdir(parents=True, exist_ok=True)
+        cfg = base / "kamailio.cfg"
+        cfg.write_text(
+            KAMAILIO_CFG.format(address=ADDRESSES[f"{SIP_CARRIER}-edge"], port=SIP_PORT),
+            encoding="utf-8",
+        )
+        argv = [kamailio, "-DD", "-E", "-f", str(cfg), "-Y", str(base / "run"),
+                "-P", str(base / "run" / "kamailio.pid"), "-m", "16", "-M", "4"]  # fmt: skip
+        proc = self.popen(CARRIERS[SIP_CARRIER], argv, "kamailio")
+        log = self.workdir / "kamailio.log"
+        deadline = time.monotonic() + 10
+        while b"Listening on" not in log.read_bytes():  # kamailio's start-up banner
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-1000:]
+                raise RuntimeError(f"kamailio did not start: {tail}")
+            time.sleep(0.05)
+
+    def stop_sip(self) -> Event:
+        self._stop("kamailio")
+        return self._event("sip-stopped", SIP_TRUNK)
+
+    def restart_sip(self) -> Event:
+        self.start_sip()
+        return self._event("sip-started", SIP_TRUNK)
 
     def hang_web(self, name: str) -> Event:
         self.procs[f"web-{name}"].send_signal(signal.SIGSTOP)

@@ -20,7 +20,7 @@ from typing import Any
 from monitor.core.waiting import wait_for
 
 from . import nsenter
-from .netns import CARRIERS, COMMUNITY, NetnsLab
+from .netns import ADDRESSES, CARRIERS, COMMUNITY, SIP_CARRIER, SIP_PORT, SIP_TRUNK, NetnsLab
 from .processes import Proc, alertmanager, netmon, netmon_alerts
 from .settings import (
     GROUP_WAIT,
@@ -37,8 +37,14 @@ LINK_UP = "1.3.6.1.6.3.1.1.5.4"
 IF_ENTRY = "1.3.6.1.2.1.2.2.1"
 
 HEALS = (
-    "heal", "loss-cleared", "snmpd-started", "web-resumed", "delay-cleared", "web-cleaned"
-)  # fmt: skip
+    "heal",
+    "loss-cleared",
+    "snmpd-started",
+    "web-resumed",
+    "delay-cleared",
+    "sip-started",
+    "web-cleaned",
+)
 
 
 @dataclass
@@ -399,6 +405,46 @@ class Drill:
         )
         return self.finish(rec, since)
 
+    async def sip_trunk_down(self) -> Record:
+        """Viettel's SIP trunk (its SBC, kamailio in the router's namespace) stops: the
+        router and its link stay up. SipTrunkDown pages; TargetDown on the trunk is inhibited
+        by it, and nothing of the router pages. Needs ``drill(lab, sip=True)``."""
+        rec = self.record("sip-trunk-down")
+        rec.expected = [("SipTrunkDown", SIP_TRUNK)]
+        rec.forbidden = [f"TargetDown {SIP_TRUNK}", "TargetDown viettel-edge", "InterfaceDown"]
+        since = len(self.sink.pages)
+        self.lab.stop_sip()
+        await wait_for(
+            "SipTrunkDown", lambda: self.sink.seen(*rec.expected[0]), TIME_TO_ALERT_GOAL * 3
+        )
+        rec.notes.append(f"{SIP_TRUNK}: reason {await self.target_reason(SIP_TRUNK)}")
+        await self.watch_holds(rec, GROUP_WAIT + 2)  # nothing else may page meanwhile
+        # The trunk's own TargetDown held by SipTrunkDown (the shipped inhibit rule) is the
+        # point, not a hold of the trunk: it goes to the notes.
+        held = rec.held.get(SIP_TRUNK, "")
+        if held.startswith("inhibited by SipTrunkDown"):
+            rec.notes.append(f"TargetDown {SIP_TRUNK}: {rec.held.pop(SIP_TRUNK)}")
+        self.lab.restart_sip()
+        await wait_for(
+            "SipTrunkDown resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+
+def sip_trunk_target() -> dict[str, Any]:
+    """The drill's sip target: the Viettel SBC, OPTIONS over UDP every second."""
+    return {
+        "name": SIP_TRUNK,
+        "kind": "sip",
+        "host": ADDRESSES[f"{SIP_CARRIER}-edge"],
+        "group": "carrier",
+        "labels": {"carrier": SIP_CARRIER, "site": "hoi-truong-tinh"},
+        "timeout": "900ms",
+        "sip": {"port": SIP_PORT},
+    }
+
 
 SCENARIOS: dict[str, str] = {
     "viettel-cut": "viettel_cut",
@@ -408,15 +454,23 @@ SCENARIOS: dict[str, str] = {
     "snmp-agent-stopped": "snmp_agent_stopped",
     "web-server-hung": "web_server_hung",
     "site-injected": "site_injected",
+    "sip-trunk-down": "sip_trunk_down",
 }
+# The scenarios that need the SIP trunk's SBC running (``drill(lab, sip=True)``).
+NEEDS_SIP = frozenset({"sip-trunk-down"})
 
 
 @contextlib.asynccontextmanager
-async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterator[Drill]:
-    """Alertmanager, the webhook and netmon in the lab's netmon namespace."""
+async def drill(
+    lab: NetnsLab, snmp_interval: str | None = None, sip: bool = False
+) -> AsyncIterator[Drill]:
+    """Alertmanager, the webhook and netmon in the lab's netmon namespace; with ``sip`` the
+    Viettel SIP trunk's SBC too, and netmon's sip target for it."""
     # A fresh start: no Alertmanager notification log or netmon state from an earlier drill.
     for stale in (lab.workdir / "alertmanager", lab.workdir / "netmon"):
         shutil.rmtree(stale, ignore_errors=True)
+    if sip:
+        await asyncio.to_thread(lab.start_sip)
     sink = Sink(lab.mon)
     await sink.start()
     try:
@@ -425,6 +479,7 @@ async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterato
                 lab.workdir / "netmon" / "settings.toml",
                 [f"{am.base}/"],
                 snmp_interval=snmp_interval,
+                extra_targets=[sip_trunk_target()] if sip else None,
             )
             async with netmon(lab, config, listen) as node:
                 d = Drill(lab, sink, am, node, config, listen)
@@ -432,3 +487,5 @@ async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterato
                 yield d
     finally:
         await sink.close()
+        if sip:
+            lab.stop_sip()

@@ -44,6 +44,7 @@ from monitor.core.i18n import (
     held_text,
     language,
     local_time,
+    note_words,
     reason_text,
     severity_text,
     state_text,
@@ -54,6 +55,7 @@ from monitor.runtime.store import Observation
 from monitor.web.chart import history_svg
 from monitor.web.device import device
 from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal, same_origin
+from monitor.web.notes import card_marks, target_notes
 from monitor.web.status import (
     SPARK_POINTS,
     STATES,
@@ -64,7 +66,15 @@ from monitor.web.status import (
     public_address,
 )
 
-__all__ = ["RENDER_BURST", "RENDER_RATE", "RenderBudget", "add_routes", "sparkline"]
+__all__ = [
+    "RENDER_BURST",
+    "RENDER_RATE",
+    "TEMPLATES",
+    "RenderBudget",
+    "add_routes",
+    "base_context",
+    "sparkline",
+]
 
 HERE = Path(__file__).resolve().parent
 REFRESH_SECONDS = 10
@@ -168,6 +178,10 @@ def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
         out.append(f"{w['response']} {_ms(fig.response)}")
     if fig.http_status is not None:
         out.append(f"HTTP {fig.http_status}")
+    if fig.sip_status is not None:
+        out.append(f"SIP {fig.sip_status}")
+    if fig.sip_server:
+        out.append(fig.sip_server)
     return out
 
 
@@ -231,6 +245,7 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
         "detail": detail_text(_probe_reason(view), view.detail, lang),
         "figures": _figure_texts(view, w),
         "spark": sparkline(view.target, view.history, lang),
+        **card_marks(dict(view.note or {}), view.maintenance_comment, lang),
     }
 
 
@@ -335,6 +350,13 @@ def _base(
             if who is None or who.at_least("operator")
             else ""
         ),
+        # The maintenance forms (monitor/web/forms.py): the noc role only.
+        "maintenance_url": (
+            f"/maintenance?{urlencode({'lang': lang})}"
+            if who is not None and who.at_least("noc")
+            else ""
+        ),
+        "maintenance_link": note_words(lang)["maintenance_page"],
         # A refused reload: the NOC must know the settings on disk are not the ones running.
         "reload_refused": (
             service.last_reload_errors[:3]
@@ -342,6 +364,11 @@ def _base(
             else []
         ),
     }
+
+
+def base_context(request: web.Request, who: Principal, lang: Lang, page: str) -> dict[str, Any]:
+    """The frame of a page without a refresh (monitor/web/forms.py's)."""
+    return {**_base(request, who, lang, "", page), "fragment_url": ""}
 
 
 def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[str, Any]:
@@ -486,6 +513,8 @@ async def _target_context(
             parts.append(f"{w['loss']} {fig.loss * 100:.0f} %")
         if fig.http_status is not None:
             parts.append(f"HTTP {fig.http_status}")
+        if fig.sip_status is not None:
+            parts.append(f"SIP {fig.sip_status}")
         history.append(
             {
                 "time": local_time(obs.started, tz),
@@ -532,6 +561,7 @@ async def _target_context(
             for o in reversed(outages[-_OUTAGE_ROWS:])
         ],
         **_split_alerts([a for a in _alert_rows(b, lang, zone) if a["target"] == name]),
+        "notes": await target_notes(request, who, lang, name, outages, zone, now),
         "can_ack": _can_ack(request, who),
         "events": [
             {"time": local_time(e.at, tz), "name": e.name, "detail": e.detail}

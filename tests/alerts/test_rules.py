@@ -133,8 +133,8 @@ def test_shipped_rules_compile_and_cover_the_issue() -> None:
     assert names == [
         "TargetDown", "HighPacketLoss", "HighLatency", "HighJitter", "CertificateExpiringSoon",
         "BannerMissing", "PageDefaced", "SiteInjected", "SiteDefaced", "DnsAnswerChanged",
-        "InterfaceDown", "InterfaceErrors", "LinkSaturated", "AgentRestarted", "BgpPeerDown",
-        "Watchdog", "HttpStatusError",
+        "DnsSerialMismatch", "InterfaceDown", "InterfaceErrors", "LinkSaturated",
+        "AgentRestarted", "BgpPeerDown", "Watchdog", "HttpStatusError", "SipTrunkDown",
     ]  # fmt: skip
     rules = {r.name: r for r in compile_rules(Settings().alerts)}
     assert set(rules) == set(names)

@@ -169,6 +169,8 @@ def test_local_time_is_ha_nois() -> None:
 
 # Reason codes netmon derives itself (monitor/web/status.py), not returned by a probe.
 DERIVED = {"packet_loss", "tls_expiring", "alert", "parent_down", "maintenance", "not_probed"}
+# ... and by the ledger, for a circuit and a BGP peer (alerts/ledger.py).
+DERIVED |= {"interface_down", "bgp_down"}
 # How a probe names its reason: failure("code", ...), an ("code", detail) pair returned or
 # kept for later, and an address that cannot be probed at all (ICMP).
 REASON_PATTERNS = (

@@ -653,6 +653,7 @@ EXAMPLE_ENV = {
     "NETMON_SNMP_COMMUNITY": "lab-community",
     "NETMON_V3_AUTH": "lab-auth-key-123",
     "NETMON_V3_PRIV": "lab-priv-key-456",
+    "NETMON_SIP_HOTLINE_PASSWORD": "lab-sip-password-789",
 }
 DOCUMENTATION = [
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -669,7 +670,7 @@ def test_example_inventory_loads_with_its_secrets(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(var, value)
     settings = load_settings(path)
     kinds = {t.kind for t in settings.targets}
-    assert kinds == {"http", "dns", "tcp", "icmp", "snmp", "web"}
+    assert kinds == {"http", "dns", "tcp", "icmp", "snmp", "sip", "web"}
     assert {t.labels.get("carrier") for t in settings.targets} >= {
         "vnpt", "viettel", "mobifone", "fpt"
     }  # fmt: skip

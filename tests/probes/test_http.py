@@ -259,7 +259,9 @@ async def test_plain_200_phases_present_and_sum_to_duration(
     assert 0.09 < got["transfer"] < 0.5
     total = sum(got.values())
     assert total <= elapsed
-    assert elapsed - total < 0.05, (got, elapsed)
+    # No gap as long as a phase: the server holds each of processing and transfer 0.1 s, so a
+    # phase left out of the sum would leave >= 0.09 s. (0.05 s failed at load 9 on 2 cores.)
+    assert elapsed - total < 0.09, (got, elapsed)
     values = samples(result)
     assert values["probe_http_status_code"] == 200
     assert values["probe_http_ssl"] == 0

@@ -31,6 +31,7 @@ async def test_the_workbook_reads_back_as_numbers(ledger: tuple[Settings, Path])
         "Theo nhóm",
         "Theo đối tượng",
         "Các lần sự cố",
+        "Lịch bảo trì",
     ]
     targets = sheet_rows(data, "Theo đối tượng")
     head = targets[0]

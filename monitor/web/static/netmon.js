@@ -119,8 +119,25 @@
     }
   }
 
+  // A form being filled in (a note, a maintenance window) is not swapped away under the
+  // user's hands: no refresh while a field of one has the focus or holds unsaved text.
+  var editing = false;
+  main.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("form")) {
+      editing = true;
+    }
+  });
+  main.addEventListener("submit", function () {
+    editing = false;
+  });
+
+  function formFocused() {
+    var active = document.activeElement;
+    return !!(active && main.contains(active) && active.closest && active.closest("form"));
+  }
+
   function tick() {
-    if (busy || document.hidden) {
+    if (busy || document.hidden || editing || formFocused()) {
       return;
     }
     busy = true;
