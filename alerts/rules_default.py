@@ -110,6 +110,34 @@ vi = "Trang chứa nội dung bị cấm. Kiểm tra ngay và báo cơ quan ch�
 en = "The page serves forbidden content. Check it now and tell its owner."
 
 [[rules]]
+name = "SiteInjected"
+match = { kind = ["web"] }
+expr = "probe_web_injected == 1"
+failures = 1
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "{title} bị chèn mã hoặc liên kết lạ (cờ bạc, chuyển hướng)"
+en = "{title} has injected scripts or links (gambling, redirects)"
+[rules.description]
+vi = "Trang có mã, liên kết ẩn hoặc từ ngữ cờ bạc lạ: {detail}. Gỡ ngay, báo cơ quan chủ quản."
+en = "Scripts, hidden links or gambling words not in its baseline: {detail}. Remove them now."
+
+[[rules]]
+name = "SiteDefaced"
+match = { kind = ["web"] }
+expr = "probe_web_defaced == 1"
+failures = 2
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "{title} có dấu hiệu bị thay đổi giao diện (deface)"
+en = "{title} looks defaced"
+[rules.description]
+vi = "Nội dung khác hẳn mẫu chuẩn: {detail}. Thay đổi hợp lệ: netmon baseline accept {target}."
+en = "The text is unlike its baseline: {detail}. If legitimate: netmon baseline accept {target}."
+
+[[rules]]
 name = "DnsAnswerChanged"
 match = { kind = ["dns"] }
 expr = "probe_dns_answer_match == 0"
@@ -308,6 +336,12 @@ equal = ["target"]
 [[inhibit]]
 source_match = { alertname = ["PageDefaced"] }
 target_match = { alertname = ["TargetDown", "BannerMissing"] }
+equal = ["target"]
+
+# An injected or defaced site (kind "web") answers: its probe fails because of what it serves.
+[[inhibit]]
+source_match = { alertname = ["SiteInjected", "SiteDefaced"] }
+target_match = { alertname = ["TargetDown"] }
 equal = ["target"]
 
 # A SIP trunk or PBX that fails: SipTrunkDown says so, not a generic "down" as well.

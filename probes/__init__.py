@@ -19,6 +19,7 @@ kinds to their options models.
     probes/snmp/        the SNMP poller: BER, USM, transport, session, the probe
     probes/sip.py       SIP OPTIONS over UDP/TCP/TLS, optional REGISTER with digest auth
     probes/stream.py    live HLS (the sequence moves, segment speed, bitrate); Icecast audio
+    probes/integrity/   web integrity: page analysis, spam words, baseline, the probe
 """
 
 from __future__ import annotations
@@ -84,5 +85,6 @@ PROBES: Mapping[str, Probe] = _Registry(
         "snmp": "probes.snmp.probe",
         "sip": "probes.sip",
         "stream": "probes.stream",
+        "web": "probes.integrity.probe",
     }
 )

@@ -27,6 +27,7 @@ __all__ = [
     "SNMP",
     "STREAM",
     "TCP",
+    "WEB",
 ]
 
 # IF-MIB's per-interface labels, as snmp_exporter's if_mib module sets them, then netmon's
@@ -199,6 +200,56 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    # Web integrity (kind "web", probes/integrity/): the page against its learnt baseline.
+    Family(
+        "probe_web_baseline_ready",
+        "gauge",
+        "The site's integrity baseline is learnt (1) or still learning (0).",
+    ),
+    Family(
+        "probe_web_new_script_domains",
+        "gauge",
+        "External script, iframe, form or refresh domains the baseline does not know.",
+    ),
+    Family(
+        "probe_web_new_link_domains", "gauge", "Outbound link domains the baseline does not know."
+    ),
+    Family(
+        "probe_web_hidden_links",
+        "gauge",
+        "Links hidden by CSS (display:none, off-screen, font-size 0) to unknown domains.",
+    ),
+    Family(
+        "probe_web_spam_words",
+        "gauge",
+        "Distinct gambling/SEO-spam words on the page's visible and hidden text.",
+    ),
+    Family(
+        "probe_web_text_similarity",
+        "gauge",
+        "Similarity of the page's visible text to the baseline's (simhash, 0..1).",
+    ),
+    Family("probe_web_title_changed", "gauge", "The page's title is not the baseline's (1)."),
+    Family(
+        "probe_web_cloaked",
+        "gauge",
+        "Search engines' crawlers get another page, redirect or links than people (1).",
+    ),
+    Family(
+        "probe_web_injected",
+        "gauge",
+        "Any injection found: new script domain, cloaking, hidden links, new links, spam (1).",
+    ),
+    Family(
+        "probe_web_defaced",
+        "gauge",
+        "The visible text is unlike the baseline's, below min_similarity (1).",
+    ),
+    Family(
+        "probe_web_analysis_seconds",
+        "gauge",
+        "CPU seconds the last probe spent parsing and analysing the page(s).",
+    ),
     # SIP (probes/sip.py): an OPTIONS ping, optionally a REGISTER.
     Family(
         "probe_sip_status_code", "gauge", "SIP status code of the last OPTIONS' final response."
@@ -426,4 +477,18 @@ STREAM = _families(
     "probe_stream_segment_download_seconds",
     "probe_stream_segment_duration_seconds",
     "probe_stream_info",
+)
+WEB = _families(
+    "probe_http_status_code",
+    "probe_web_baseline_ready",
+    "probe_web_new_script_domains",
+    "probe_web_new_link_domains",
+    "probe_web_hidden_links",
+    "probe_web_spam_words",
+    "probe_web_cloaked",
+    "probe_web_title_changed",
+    "probe_web_injected",
+    "probe_web_defaced",
+    "probe_web_text_similarity",
+    "probe_web_analysis_seconds",
 )

@@ -821,6 +821,63 @@ class SnmpOptions(_Strict, UsmCredentials):
         return self._trap_community
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+# Googlebot's own user agent string (Google's crawler documentation): what cloaking keys on.
+GOOGLEBOT_USER_AGENT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+class WebOptions(_Strict):
+    """``web = {...}``: a site's integrity against defacement and injected links
+    (probes/integrity/): a baseline learnt from the first good fetches, then each fetch
+    compared with it."""
+
+    address: ClassVar[str] = "url"
+
+    # Good fetches the baseline is learnt from (``netmon baseline accept TARGET`` re-learns).
+    baseline_fetches: int = Field(default=3, ge=1, le=50)
+    # More new outbound link domains than this at once: injected_links.
+    max_new_link_domains: int = Field(default=2, ge=0, le=1000)
+    # Simhash similarity of the visible text to the baseline's below this: defaced.
+    min_similarity: float = Field(default=0.75, ge=0.0, le=1.0)
+    # Fetch a second time as a search engine's crawler and compare (cloaking).
+    check_cloaking: bool = True
+    crawler_user_agent: str = Field(default=GOOGLEBOT_USER_AGENT, min_length=1, max_length=512)
+    # The site's other domains (its CDN, its sub-sites): never external.
+    own_domains: list[str] = Field(default_factory=list, max_length=256)
+    # External domains always accepted (a CMS's CDN that rotates): never "new".
+    allowed_domains: list[str] = Field(default_factory=list, max_length=1024)
+    # Words added to the shipped gambling/spam list, and shipped words not to flag here.
+    spam_words: list[str] = Field(default_factory=list, max_length=1024)
+    allow_words: list[str] = Field(default_factory=list, max_length=1024)
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_body_bytes: int = Field(default=2 << 20, ge=16 << 10, le=16 << 20)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    tls_verify: bool = True
+    ca_file: str | None = None
+    ip_protocol: IpProtocol = "ip4"
+
+    @field_validator("own_domains", "allowed_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        normal = []
+        for domain in domains:
+            name = domain.strip().lower().rstrip(".")
+            name = name[4:] if name.startswith("www.") else name
+            if not _DOMAIN.match(name):
+                raise ValueError(f"{domain!r} is not a domain name such as cdn.daklak.gov.vn")
+            normal.append(name)
+        return normal
+
+    @field_validator("spam_words", "allow_words")
+    @classmethod
+    def _words(cls, words: list[str]) -> list[str]:
+        for word in words:
+            if not word.strip() or len(word) > 100:
+                raise ValueError(f"{word!r}: a word or phrase of 1 to 100 characters")
+        return [word.strip() for word in words]
+
+
 # What a user part may not hold unescaped here (netmon does not %-escape: a number or a name).
 _SIP_UNSAFE = re.compile(r"[\s<>\"@;:,?\\]")
 _HOSTNAME = re.compile(
@@ -972,6 +1029,7 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "snmp": SnmpOptions,
     "sip": SipOptions,
     "stream": StreamOptions,
+    "web": WebOptions,
 }
 
 

@@ -41,6 +41,7 @@ from probes.options import (
     SnmpOptions,
     StreamOptions,
     TcpOptions,
+    WebOptions,
 )
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -296,6 +297,7 @@ class Target(SettingsModel):
     snmp: SnmpOptions | None = None
     sip: SipOptions | None = None
     stream: StreamOptions | None = None
+    web: WebOptions | None = None
 
     @field_validator("kind")
     @classmethod

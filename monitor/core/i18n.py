@@ -105,6 +105,28 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "vi": "netmon không có quyền gửi ICMP",
         "en": "netmon is not permitted to send ICMP",
     },
+    # Web integrity (kind "web", probes/integrity/).
+    "injected_script": {
+        "vi": "bị chèn mã lạ (script, iframe, biểu mẫu hoặc chuyển hướng)",
+        "en": "injected script (script, iframe, form or redirect)",
+    },
+    "cloaked": {
+        "vi": "trả nội dung khác cho máy tìm kiếm (che giấu)",
+        "en": "serves search engines another page (cloaking)",
+    },
+    "hidden_links": {"vi": "bị chèn liên kết ẩn", "en": "hidden links injected"},
+    "injected_links": {"vi": "xuất hiện nhiều liên kết lạ", "en": "unknown links injected"},
+    "spam_words": {
+        "vi": "có từ ngữ cờ bạc, quảng cáo rác",
+        "en": "gambling or spam words on the page",
+    },
+    "defaced": {
+        "vi": "nội dung trang bị thay đổi (deface)",
+        "en": "page content replaced (defaced)",
+    },
+    "title_changed": {"vi": "tiêu đề trang bị thay đổi", "en": "page title changed"},
+    "too_large": {"vi": "trang lớn bất thường", "en": "page abnormally large"},
+    "garbage": {"vi": "phản hồi không phải trang HTML", "en": "the answer is not an HTML page"},
     "probe_error": {"vi": "lỗi nội bộ của netmon", "en": "internal netmon error"},
     "config": {"vi": "cấu hình đối tượng không đúng", "en": "target misconfigured"},
     "stalled": {
@@ -1141,7 +1163,9 @@ def evidence_text(
     parts: list[str] = []
     if facts.get("trap"):  # fired by the device's own notification, before any poll
         parts.append(say("trap", trap=str(facts["trap"])))
-    elif focus == "probe_http_content_forbidden_match" and facts.get("found"):
+    elif focus in ("probe_http_content_forbidden_match", "probe_web_injected") and facts.get(
+        "found"
+    ):  # web integrity's "found": the injected domains and the gambling words
         parts.append(say("forbidden", words=words_of("found")))
         if facts.get("excerpt"):
             excerpt = str(facts["excerpt"])[:_EXCERPT_MAX]

@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.lab.portal import portal_page
+
 from .nsenter import request_sync
 
 PREFIX = "nmd-"
@@ -350,9 +352,8 @@ class NetnsLab:
     def start_web(self, name: str) -> None:
         root = self.workdir / f"www-{name}"
         root.mkdir(parents=True, exist_ok=True)
-        (root / "index.html").write_text(
-            "<h1>Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk</h1>\n", encoding="utf-8"
-        )
+        # The portal's page (the congress banner, menus, news): web integrity learns it.
+        (root / "index.html").write_text(portal_page(60), encoding="utf-8")
         argv = [sys.executable, "-m", "http.server", "--bind", WEB[name], "--directory",
                 str(root), str(WEB_PORT)]  # fmt: skip
         self.popen("dc", argv, f"web-{name}")
@@ -504,6 +505,18 @@ class NetnsLab:
     def hang_web(self, name: str) -> Event:
         self.procs[f"web-{name}"].send_signal(signal.SIGSTOP)
         return self._event("web-hung", name)
+
+    def inject_web(self, name: str, fault: str) -> Event:
+        """The site's page rewritten as an attacker leaves it (monitor/lab/portal.py: a fault
+        of FAULTS); http.server serves the file as it is at each request."""
+        (self.workdir / f"www-{name}" / "index.html").write_text(
+            portal_page(60, fault=fault), encoding="utf-8"
+        )
+        return self._event("web-injected", name, fault)
+
+    def clean_web(self, name: str) -> Event:
+        (self.workdir / f"www-{name}" / "index.html").write_text(portal_page(60), encoding="utf-8")
+        return self._event("web-cleaned", name)
 
     def resume_web(self, name: str) -> Event:
         self.procs[f"web-{name}"].send_signal(signal.SIGCONT)

@@ -31,7 +31,14 @@ from .netns import (
     NetnsLab,
 )
 from .processes import Proc, alertmanager, netmon, netmon_alerts
-from .settings import GROUP_WAIT, NETMON_ADDRESS, TIME_TO_ALERT_GOAL, TRAP_PORT, drill_settings
+from .settings import (
+    GROUP_WAIT,
+    INTEGRITY_TARGET,
+    NETMON_ADDRESS,
+    TIME_TO_ALERT_GOAL,
+    TRAP_PORT,
+    drill_settings,
+)
 from .sink import Page, Sink
 
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
@@ -46,6 +53,7 @@ HEALS = (
     "delay-cleared",
     "sip-started",
     "stream-resumed",
+    "web-cleaned",
 )
 
 
@@ -368,6 +376,45 @@ class Drill:
             lambda: self.lab.resume_web("dc-web-1"),
         )
 
+    async def site_injected(self) -> Record:
+        """dc-web-1's page gets a script from an unknown CDN (as card skimmers and redirectors
+        arrive) once web integrity has learnt it: SiteInjected pages (critical) with the
+        domain; the site is not "down"."""
+        rec = self.record("site-injected")
+        rec.expected = [("SiteInjected", INTEGRITY_TARGET)]
+        rec.forbidden = [f"TargetDown {INTEGRITY_TARGET}", "TargetDown dc-web-1"]
+        since = len(self.sink.pages)
+
+        async def learnt() -> bool:
+            data = await nsenter.get_json(
+                self.lab.mon, f"{self.node.base}/api/v1/targets/{INTEGRITY_TARGET}"
+            )
+            detail = str(data["target"].get("detail") or "")
+            return bool(detail) and "learning" not in detail
+
+        await wait_for("the integrity baseline", learnt, 60, 0.5)
+        self.lab.inject_web("dc-web-1", "inject-script")
+        await wait_for(
+            "SiteInjected", lambda: self.sink.seen(*rec.expected[0]), TIME_TO_ALERT_GOAL * 3
+        )
+        rec.notes.append(f"{INTEGRITY_TARGET}: reason {await self.target_reason(INTEGRITY_TARGET)}")
+        # Its failed probe must not page TargetDown: the inhibit rule holds it, which is not
+        # a hold of the outage (watch_holds would count it against SiteInjected itself).
+        await asyncio.sleep(GROUP_WAIT + 2)
+        held = [
+            str(a["held"])
+            for a in await netmon_alerts(self.lab, self.node)
+            if a.get("target") == INTEGRITY_TARGET and a.get("rule") == "TargetDown"
+        ]
+        rec.notes.append(f"{INTEGRITY_TARGET} TargetDown: {held[0] if held else 'not firing'}")
+        self.lab.clean_web("dc-web-1")
+        await wait_for(
+            "SiteInjected resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
     async def sip_trunk_down(self) -> Record:
         """Viettel's SIP trunk (its SBC, kamailio in the router's namespace) stops: the
         router and its link stay up. SipTrunkDown pages; TargetDown on the trunk is inhibited
@@ -442,6 +489,7 @@ SCENARIOS: dict[str, str] = {
     "linkdown-trap": "linkdown_trap",
     "snmp-agent-stopped": "snmp_agent_stopped",
     "web-server-hung": "web_server_hung",
+    "site-injected": "site_injected",
     "sip-trunk-down": "sip_trunk_down",
     "stream-stalled": "stream_stalled",
 }

@@ -17,6 +17,7 @@ from .netns import ADDRESSES, COMMUNITY, STREAM, STREAM_URL, WEB, WEB_PORT
 
 NETMON_ADDRESS = "10.77.0.2"
 TRAP_PORT = 1162
+INTEGRITY_TARGET = "dc-web-1-integrity"  # kind "web" on dc-web-1: the site-injected drill
 # With 1 s intervals: two failed probes, the parent check, and Alertmanager's group_wait
 # (8 s) that gathers one carrier's alerts into one page: the SNMP agent reports a port down
 # only when its interface cache (a few seconds) expires.
@@ -105,6 +106,18 @@ def drill_settings(
             "labels": {"carrier": "dc"},
             "interval": "3s",
             "timeout": "3s",
+        }
+    )
+    # The portal's integrity on dc-web-1 (the site-injected drill); held while dc-web-1 is down.
+    targets.append(
+        {
+            "name": INTEGRITY_TARGET,
+            "kind": "web",
+            "url": f"http://{WEB['dc-web-1']}:{WEB_PORT}/",
+            "group": "website",
+            "labels": {"carrier": "dc"},
+            "depends_on": ["dc-web-1"],
+            "web": {"baseline_fetches": 2},
         }
     )
     targets += extra_targets or []

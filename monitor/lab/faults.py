@@ -11,7 +11,8 @@ Errors (each message is one sentence for the operator)::
 Modes by kind of target:
 
 - website (http): ``503``, ``slow``, ``deface``, ``banner-gone`` (sites with the banner),
-  ``down``; the TLS site also ``tls-expiring``;
+  ``down``, and for web integrity ``inject-links``, ``inject-script``, ``cloak`` (another page
+  for a crawler's user agent); the TLS site also ``tls-expiring``;
 - the DNS server: ``dns-changed``, ``servfail``, ``silent``, ``garbage``;
 - the SMTP-like server (tcp): ``slow``, ``down``;
 - SNMP agents (routers, switches): ``iface-down`` (the uplink down, its BGP peer idle, and

@@ -63,7 +63,11 @@ TLS_PORT = 8443
 BANNER = "Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk lần thứ XVIII"
 
 # Fault modes by target kind (see monitor/lab/faults.py for what each does).
-WEB_MODES = ("503", "slow", "deface", "banner-gone", "down")
+# inject-links, inject-script, cloak: what web integrity (kind "web") catches; see
+# monitor/lab/portal.py for the injected markup.
+WEB_MODES = (
+    "503", "slow", "deface", "banner-gone", "down", "inject-links", "inject-script", "cloak"
+)  # fmt: skip
 TLS_ONLY_MODES = ("tls-expiring",)
 DNS_MODES = ("dns-changed", "servfail", "silent", "garbage")
 SMTP_MODES = ("slow", "down")

@@ -44,7 +44,7 @@ class Service:
         settings = settings.for_shard(*shard)
         self.started = time.time()
         self.store = Store()
-        self.ctx = ProbeContext()
+        self.ctx = ProbeContext(state_dir=Path(settings.server.state_dir))
         self.scheduler = Scheduler(settings, self.store, self.ctx, clock=clock)
         self.renderer = MetricsRenderer(self.store)
         # Fed by the store like the renderer; it listens only once start() has read its state.

@@ -178,6 +178,9 @@ REASON_PATTERNS = (
     r'return "([a-z_]+)", ',
     r'problem = \("([a-z_]+)"',
     r'_Unavailable\("([a-z_]+)"',
+    # Web integrity (probes/integrity/probe.py): its fetch faults and its findings.
+    r'_Fault\(\s*"([a-z_]+)"',
+    r'findings\.append\(\s*\(\s*"([a-z_]+)"',
 )
 
 
