@@ -19,14 +19,20 @@ Tables::
     dead_letters(id, receiver, alert_key, kind, payload, created, died, attempts, error)
                                                            -- failed for good; never retried
     notified(receiver, alert_key, kind, page_key, at)      -- the notification log
-    outages(target, grp, labels, start, end, reason, detail, phase, maintenance, ack)
+    outages(id, target, grp, labels, start, end, reason, detail, phase, maintenance, ack,
+            note)                                          -- note: text, by, at (JSON)
     coverage(target, start, end)                           -- when netmon watched (coverage.py)
+    maintenance_windows(id, name, match, start, end, comment, author, created)
+                                                           -- the API's windows, kept after
+                                                           -- they end (the report counts them)
+    ledger_subjects(name, device, kind, first_seen)        -- BGP peers the ledger has seen
 
 The escalation clock is ``alerts.fired_at`` with the notification log: a step is due
 ``after`` the first page and done once its receivers are in ``notified``; both survive a
 kill -9, so a restarted netmon climbs on where it was. Columns added later (``ack``) are
-added to an older file when it is opened for writing; readers check for them.
-    maintenance(name, match, start, end, comment, created)
+added to an older file when it is opened for writing; readers check for them. The table
+``maintenance`` of older files (one row per name, deleted when the window ended) is copied
+into ``maintenance_windows`` and dropped at the same moment.
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ CREATE TABLE IF NOT EXISTS outages (
     phase TEXT,
     maintenance TEXT,
     ack TEXT,
+    note TEXT,
     UNIQUE (target, start)
 );
 CREATE INDEX IF NOT EXISTS outages_time ON outages (start, end);
@@ -124,13 +131,22 @@ CREATE TABLE IF NOT EXISTS coverage (
     end REAL NOT NULL,
     PRIMARY KEY (target, start)
 );
-CREATE TABLE IF NOT EXISTS maintenance (
-    name TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS maintenance_windows (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
     match TEXT NOT NULL,
     start REAL NOT NULL,
     end REAL NOT NULL,
     comment TEXT NOT NULL,
-    created REAL NOT NULL
+    author TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    UNIQUE (name, start)
+);
+CREATE TABLE IF NOT EXISTS ledger_subjects (
+    name TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    first_seen REAL NOT NULL
 );
 """
 
@@ -385,18 +401,20 @@ def _outage(r: tuple[Any, ...]) -> Outage:
         detail=r[6],
         phase=r[7],
         maintenance=r[8],
-        ack=json.loads(r[9]) if len(r) > 9 and r[9] is not None else None,
+        id=int(r[9]),
+        ack=json.loads(r[10]) if r[10] is not None else None,
+        note=json.loads(r[11]) if r[11] is not None else None,
     )
 
 
-_OUTAGE_COLUMNS = "target, grp, labels, start, end, reason, detail, phase, maintenance"
+_OUTAGE_COLUMNS = "target, grp, labels, start, end, reason, detail, phase, maintenance, id"
 
 
 def _outage_columns(conn: sqlite3.Connection) -> str:
-    """The columns to read: ``ack`` too, unless the file predates it (read-only readers,
-    such as ``netmon report``, do not add it)."""
+    """The columns to read: ``ack`` and ``note`` as NULL when the file predates them
+    (read-only readers, such as ``netmon report``, do not add them)."""
     names = {r[1] for r in conn.execute("PRAGMA table_info(outages)")}
-    return _OUTAGE_COLUMNS + (", ack" if "ack" in names else "")
+    return _OUTAGE_COLUMNS + "".join(f", {c}" if c in names else ", NULL" for c in ("ack", "note"))
 
 
 def open_outages(conn: sqlite3.Connection) -> list[Outage]:
@@ -405,9 +423,15 @@ def open_outages(conn: sqlite3.Connection) -> list[Outage]:
 
 
 def query_outages(
-    target: str | None, group: str | None, since: float | None, until: float | None
+    target: str | None,
+    group: str | None,
+    since: float | None,
+    until: float | None,
+    *,
+    device: str | None = None,
 ) -> Job:
-    """Outages overlapping [since, until), oldest first; None leaves a bound open."""
+    """Outages overlapping [since, until), oldest first; None leaves a bound open.
+    ``device``: the outages of its circuits and BGP peers (``DEVICE/...``)."""
 
     def job(conn: sqlite3.Connection) -> list[Outage]:
         where: list[str] = []
@@ -415,6 +439,9 @@ def query_outages(
         if target is not None:
             where.append("target = ?")
             args.append(target)
+        if device is not None:
+            where.append("substr(target, 1, ?) = ?")
+            args += [len(device) + 1, device + "/"]
         if group is not None:
             where.append("grp = ?")
             args.append(group)
@@ -433,36 +460,127 @@ def query_outages(
     return job
 
 
+def outage_note(outage_id: int, note: dict[str, Any]) -> Job:
+    """The NOC's note on the outage ``outage_id`` (replacing any before it); the outage as
+    it reads now, or None when no outage has that id."""
+
+    def job(conn: sqlite3.Connection) -> Outage | None:
+        cur = conn.execute(
+            "UPDATE outages SET note = ? WHERE id = ?",
+            (json.dumps(note, ensure_ascii=False), outage_id),
+        )
+        if cur.rowcount == 0:
+            return None
+        row = conn.execute(
+            f"SELECT {_outage_columns(conn)} FROM outages WHERE id = ?", (outage_id,)
+        ).fetchone()
+        return _outage(row)
+
+    return job
+
+
+def outage_by_id(outage_id: int) -> Job:
+    def job(conn: sqlite3.Connection) -> Outage | None:
+        row = conn.execute(
+            f"SELECT {_outage_columns(conn)} FROM outages WHERE id = ?", (outage_id,)
+        ).fetchone()
+        return None if row is None else _outage(row)
+
+    return job
+
+
 def save_maintenance(window: MaintenanceWindow, now: float) -> Job:
+    """An API window, new or changed (extended): it replaces the window of that name that
+    has not ended; those that ended stay as they were, for the report."""
     start, end = window.span
 
     def job(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO maintenance VALUES (?,?,?,?,?,?)",
-            (window.name, json.dumps(window.match), start, end, window.comment, now),
+            "DELETE FROM maintenance_windows WHERE name = ? AND end > ?", (window.name, now)
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO maintenance_windows "
+            "(name, match, start, end, comment, author, created) VALUES (?,?,?,?,?,?,?)",
+            (
+                window.name,
+                json.dumps(window.match, ensure_ascii=False),
+                start,
+                end,
+                window.comment,
+                window.author,
+                now,
+            ),
         )
 
     return job
 
 
-def delete_maintenance(name: str) -> Job:
+def end_maintenance(name: str, now: float) -> Job:
+    """The window ``name`` ends now: one that began is kept, cut at ``now`` (its time counts
+    as maintenance in the report); one that had not begun never was, and goes."""
+
     def job(conn: sqlite3.Connection) -> None:
-        conn.execute("DELETE FROM maintenance WHERE name = ?", (name,))
+        conn.execute(
+            "UPDATE maintenance_windows SET end = ? WHERE name = ? AND start <= ? AND end > ?",
+            (now, name, now, now),
+        )
+        conn.execute("DELETE FROM maintenance_windows WHERE name = ? AND start > ?", (name, now))
 
     return job
 
 
-def load_windows(conn: sqlite3.Connection) -> list[MaintenanceWindow]:
-    rows = conn.execute("SELECT name, match, start, end, comment FROM maintenance").fetchall()
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def load_windows(
+    conn: sqlite3.Connection, since: float | None = None, until: float | None = None
+) -> list[MaintenanceWindow]:
+    """The API's windows, those that ended too (oldest first); with ``since``/``until`` only
+    those overlapping ``[since, until)``. A file from before ``maintenance_windows`` (read
+    read-only by ``netmon report``) is read from its table ``maintenance``."""
+    tables = _tables(conn)
+    if "maintenance_windows" in tables:
+        sql = "SELECT name, match, start, end, comment, author FROM maintenance_windows"
+    elif "maintenance" in tables:
+        sql = "SELECT name, match, start, end, comment, '' FROM maintenance"
+    else:
+        return []
+    rows = conn.execute(
+        f"SELECT * FROM ({sql}) WHERE end > ? AND start < ? ORDER BY start, name",
+        (-1e18 if since is None else since, 1e18 if until is None else until),
+    ).fetchall()
     windows = []
     for r in rows:
         try:
             windows.append(
-                MaintenanceWindow.at(r[0], json.loads(r[1]), float(r[2]), float(r[3]), r[4])
+                MaintenanceWindow.at(
+                    r[0], json.loads(r[1]), float(r[2]), float(r[3]), r[4], str(r[5] or "")
+                )
             )
         except ValueError as exc:  # pydantic's ValidationError too: one bad row costs itself
             log.error("maintenance window %r in the database is unreadable: %s", r[0], exc)
     return windows
+
+
+def save_subject(name: str, device: str, kind: str, first_seen: float) -> Job:
+    """A subject the settings do not name (a BGP peer), the first time the ledger sees it."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO ledger_subjects VALUES (?,?,?,?)",
+            (name, device, kind, first_seen),
+        )
+
+    return job
+
+
+def load_subjects(conn: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
+    """(name, device, kind, first seen) of every subject recorded (none in an older file)."""
+    if "ledger_subjects" not in _tables(conn):
+        return []
+    rows = conn.execute("SELECT name, device, kind, first_seen FROM ledger_subjects ORDER BY name")
+    return [(str(a), str(b), str(c), float(d)) for a, b, c, d in rows.fetchall()]
 
 
 # ------------------------------------------------------------------ the thread
@@ -472,11 +590,25 @@ _BATCH = 500
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
-    """Columns added since a file was made (CREATE TABLE IF NOT EXISTS keeps an old table)."""
-    for table, column in (("alerts", "ack"), ("outages", "ack")):
-        names = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        if column not in names:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+    """Columns added since a file was made (CREATE TABLE IF NOT EXISTS keeps an old table),
+    and the old ``maintenance`` table moved into ``maintenance_windows``, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column in (("alerts", "ack"), ("outages", "ack"), ("outages", "note")):
+            names = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+        if "maintenance" in _tables(conn):
+            conn.execute(
+                "INSERT OR IGNORE INTO maintenance_windows "
+                "(name, match, start, end, comment, author, created) "
+                "SELECT name, match, start, end, comment, '', created FROM maintenance"
+            )
+            conn.execute("DROP TABLE maintenance")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class AlertDB:

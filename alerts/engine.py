@@ -62,10 +62,18 @@ from alerts.expr import Comparison, Condition, Point, parse
 from alerts.holds import Hold, MaintenanceHold, ParentHold
 from alerts.inhibit import Inhibitor, Source, inhibit_rules
 from alerts.ledger import Ledger
-from alerts.ledger import subjects as ledger_subjects
 from alerts.maintenance import Maintenance, MaintenanceError
 from alerts.memory import SeriesMemory
-from alerts.model import Ack, AlertSnapshot, HoldReason, MaintenanceWindow, Outage, iso
+from alerts.model import (
+    Ack,
+    AlertSnapshot,
+    HoldReason,
+    MaintenanceWindow,
+    Note,
+    Outage,
+    check_note,
+    iso,
+)
 from alerts.notify import NotifyContext
 from alerts.rules import SERIES_LABELS, Rule, compile_rules, series_label_name
 from alerts.settings import LocalText
@@ -253,7 +261,8 @@ class AlertEngine:
             notified = await self.db.run(db.load_notified, write=False)
             pending = await self.db.run(db.outbox_pending, write=False)
             outages = await self.db.run(db.open_outages, write=False)
-            windows = await self.db.run(db.load_windows, write=False)
+            at = self._clock.time()
+            windows = await self.db.run(lambda c: db.load_windows(c, since=at), write=False)
         except Exception as exc:  # unreadable state: run from memory, and say so
             log.error("cannot read the alert state (%s); starting with none", exc)
             rows, notified, pending, outages, windows = [], [], [], [], []
@@ -280,7 +289,7 @@ class AlertEngine:
             # The phase (or the settings) may have changed while netmon was down.
             if alert.key not in gone_keys and self._labels(alert) != alert.labels:
                 self._relabel(alert, announce=True)
-        self._ledger.close_removed(ledger_subjects(self._settings.targets), now)
+        self._ledger.close_removed(self._settings.targets, now)
         self._tick_now(now)
         self._task = asyncio.create_task(self._run(), name="alerts")
         if pending:
@@ -350,7 +359,7 @@ class AlertEngine:
             alert.rule = rule
             if alert.state == "firing":
                 self._relabel(alert, announce=True)
-        self._ledger.close_removed(ledger_subjects(self._settings.targets), now)
+        self._ledger.close_removed(self._settings.targets, now)
         self._tick_now(now)
 
     async def aclose(self) -> None:
@@ -1058,15 +1067,78 @@ class AlertEngine:
         return self._maintenance.windows()
 
     async def add_maintenance(self, window: MaintenanceWindow) -> dict[str, Any]:
-        await self._maintenance.add(window, self._clock.time())
+        """A new window or a new version of an open one (extended); MaintenanceError with
+        the reason when it is refused (in settings, ended, longer than max_maintenance)."""
+        longest = self._settings.alerts.max_maintenance
+        await self._maintenance.add(window, self._clock.time(), longest)
         self._tick_now(self._clock.time())
         return window.to_json("api", self._clock.time())
 
+    def check_maintenance(self, window: MaintenanceWindow) -> None:
+        """MaintenanceError unless ``add_maintenance`` would take ``window`` (the forms ask
+        before they change anything)."""
+        self._maintenance.check(window, self._clock.time(), self._settings.alerts.max_maintenance)
+
+    async def end_maintenance(self, name: str) -> dict[str, Any] | None:
+        """End the API's window ``name`` now (kept for the report): the window as it ended,
+        or None when no window of that name is open."""
+        now = self._clock.time()
+        ended = await self._maintenance.end(name, now)
+        if ended is None:
+            return None
+        self._tick_now(now)
+        return ended.to_json("api", now)
+
     async def delete_maintenance(self, name: str) -> bool:
-        if not await self._maintenance.delete(name):
-            return False
-        self._tick_now(self._clock.time())
-        return True
+        return await self.end_maintenance(name) is not None
+
+    async def maintenance_history(self, since: float, until: float) -> list[MaintenanceWindow]:
+        """Every window overlapping ``[since, until)`` for the report: the settings', and
+        the API's from SQLite, those that ended too (with those in memory, should the
+        database fail)."""
+        found: dict[tuple[str, float], MaintenanceWindow] = {}
+        for window in self._maintenance.windows():
+            start, end = window.span
+            if start < until and end > since:
+                found[(window.name, start)] = window
+        try:
+            kept = await self.db.run(lambda c: db.load_windows(c, since, until), write=False)
+        except Exception as exc:  # counted by the database; memory still has the open ones
+            log.warning("maintenance history not read: %s", exc)
+            kept = []
+        for window in kept:
+            found.setdefault((window.name, window.span[0]), window)
+        return sorted(found.values(), key=lambda w: (w.span[0], w.name))
+
+    # ------------------------------------------------------------------ notes
+
+    async def note(self, outage_id: int, who: str, text: str) -> Outage | None:
+        """``who``'s note on the outage ``outage_id`` (one per outage; a new one replaces it),
+        committed before this returns: the outage as it reads now, or None when the ledger
+        has no such outage. ValueError when the text is refused (``alerts.model.check_note``)."""
+        note = Note(check_note(text), who, self._clock.time())
+        outage: Outage | None = await self.db.run(db.outage_note(outage_id, note.to_json()))
+        if outage is not None:
+            self._ledger.note(outage)
+            log.info("note on outage %d of %s by %s", outage_id, outage.target, who)
+        return outage
+
+    async def outage(self, outage_id: int) -> Outage | None:
+        result: Outage | None = await self.db.run(db.outage_by_id(outage_id), write=False)
+        return result
+
+    def open_notes(self) -> dict[str, dict[str, Any]]:
+        """The notes on open outages, by target (a circuit's or a peer's: its device's)."""
+        return self._ledger.open_notes()
+
+    def open_outage(self, name: str) -> Outage | None:
+        """The open outage of ``name`` (a target, a circuit, a peer), as the ledger holds it."""
+        return self._ledger.open(name)
+
+    async def subjects_seen(self) -> list[tuple[str, str, str, float]]:
+        """The BGP peers the ledger has seen: (subject, device, kind, first seen)."""
+        rows: list[tuple[str, str, str, float]] = await self.db.run(db.load_subjects, write=False)
+        return rows
 
     # ------------------------------------------------------------------ ledger
 
@@ -1076,9 +1148,12 @@ class AlertEngine:
         group: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        *,
+        device: str | None = None,
     ) -> list[Outage]:
-        """Every recorded outage overlapping [since, until), oldest first (for reports)."""
-        return await self._ledger.query(target, group, since, until)
+        """Every recorded outage overlapping [since, until), oldest first (for reports);
+        ``device``: those of its circuits and BGP peers."""
+        return await self._ledger.query(target, group, since, until, device=device)
 
     # ------------------------------------------------------------------ the tick
 

@@ -10,6 +10,18 @@ A carrier's availability is its circuits' (issue 14): an SNMP target's named cir
 down while the port is admin-up and not up, with the circuit's carrier and name as labels. A
 result that did not reach the device says nothing of its circuits: their state is unknown,
 and an open circuit outage stays open until a result says the port is up again.
+
+BGP peers likewise (issue 14, point 2): an SNMP target with ``snmp.bgp = true`` has each peer
+its ``bgpPeerState`` samples name as a subject ``DEVICE/bgp:PEER`` (``bgp_subject``; a VRF
+and an unusual address family are added to the name, as the samples are per peer, afi, vrf), down
+while the state is not established (6), with the device's labels (its ``carrier`` first of
+all) and ``peer``/``device``. The settings do not list peers, so the first time one is seen it
+is written to ``ledger_subjects``: the report gives it a row (watched when its device is)
+from then on, also in a period when it never went down. A result without BGP samples (the
+device unreachable, the walk failed) leaves the peers as they were.
+
+The NOC's note on an outage (``note``) is kept in its row (``outages.note``) and, for an open
+one, with the outage in memory too, so the cards can show it without reading SQLite.
 """
 
 from __future__ import annotations
@@ -27,7 +39,10 @@ from monitor.core.labels import target_labels
 from monitor.runtime.store import Observation, TargetState
 from probes.options import SnmpOptions
 
-__all__ = ["Ledger", "circuit_subject", "subjects"]
+__all__ = ["BGP_ESTABLISHED", "Ledger", "bgp_device", "bgp_subject", "circuit_subject", "subjects"]
+
+BGP_ESTABLISHED = 6.0  # BGP4-MIB bgpPeerState established(6)
+_BGP = "/bgp:"
 
 
 def circuit_subject(device: str, circuit: str) -> str:
@@ -35,8 +50,35 @@ def circuit_subject(device: str, circuit: str) -> str:
     return f"{device}/{circuit}"
 
 
+_DEFAULT_VRF = ("", "0", "default")  # BGP4-MIB's none, Huawei's public instance, Cisco's
+
+
+def bgp_subject(device: str, peer: str, vrf: str = "", afi: str = "") -> str:
+    """The ledger's name of a device's BGP peer: ``viettel-edge-router/bgp:10.0.0.1``; a peer
+    in a VRF adds ``@VRF``, an address family other than IPv4/IPv6 (Huawei's VPLS, L2VPN)
+    ``#AFI``: the probe's samples are one per (peer, afi, vrf)."""
+    name = f"{device}{_BGP}{peer}"
+    if vrf not in _DEFAULT_VRF:
+        name += f"@{vrf}"
+    if afi not in ("", "ipv4", "ipv6"):
+        name += f"#{afi}"
+    return name
+
+
+def bgp_device(name: str) -> str | None:
+    """The device of a BGP peer's subject name, None for any other name."""
+    device, sep, _ = name.partition(_BGP)
+    return device if sep else None
+
+
+def _bgp_on(target: Target) -> bool:
+    opts = target.options
+    return isinstance(opts, SnmpOptions) and opts.bgp
+
+
 def subjects(targets: Iterable[Target]) -> list[str]:
-    """Every name the ledger keeps outages under: the targets and their named circuits."""
+    """Every name the ledger keeps outages under that the settings name: the targets and their
+    named circuits (a BGP peer is kept while its device has ``bgp = true``: ``close_removed``)."""
     out: list[str] = []
     for target in targets:
         out.append(target.name)
@@ -51,6 +93,8 @@ class Ledger:
         self._db = database
         self._maintenance = maintenance
         self._down: dict[str, Outage] = {}
+        self._peers_seen: set[str] = set()  # BGP subjects written to ledger_subjects
+        self._bgp_devices: set[str] = set()  # targets with bgp = true, as ``record`` saw them
 
     def load(self, outages: Iterable[Outage]) -> None:
         """The outages the database had open (netmon restarted while they lasted)."""
@@ -81,10 +125,52 @@ class Ledger:
             del self._down[target.name]
             self._db.submit(db.outage_close(target.name, open_.start, obs.started))
             self._circuits(target, obs, phase)
+            self._bgp(target, obs, phase)
             return True
         if obs.result.success:
             self._circuits(target, obs, phase)
+            self._bgp(target, obs, phase)
         return False
+
+    def _bgp(self, target: Target, obs: Observation, phase: str | None) -> None:
+        """The BGP peers' outages, from the ``bgpPeerState`` samples of a good result."""
+        if not _bgp_on(target):
+            self._bgp_devices.discard(target.name)
+            return
+        self._bgp_devices.add(target.name)
+        for sample in obs.result.samples:
+            if sample.name != "bgpPeerState":
+                continue
+            found = dict(sample.labels)
+            peer = found.get("peer", "")
+            if not peer:
+                continue
+            vrf, afi = found.get("vrf", ""), found.get("afi", "")
+            name = bgp_subject(target.name, peer, vrf, afi)
+            if name not in self._peers_seen:
+                self._peers_seen.add(name)
+                self._db.submit(db.save_subject(name, target.name, "bgp", obs.started))
+            down = sample.value != BGP_ESTABLISHED
+            open_ = self._down.get(name)
+            if down and open_ is None:
+                labels = {**target.labels, "peer": peer, "device": target.name}
+                labels.update({k: v for k, v in (("vrf", vrf), ("afi", afi)) if v})
+                outage = Outage(
+                    target=name,
+                    group=target.group,
+                    labels=labels,
+                    start=obs.started,
+                    end=None,
+                    reason="bgp_down",
+                    detail=f"bgpPeerState {sample.value:.0f} (not established)",
+                    phase=phase,
+                    maintenance=self._maintenance.matching({**target_labels(target), **labels}),
+                )
+                self._down[name] = outage
+                self._db.submit(db.outage_open(outage))
+            elif not down and open_ is not None:
+                del self._down[name]
+                self._db.submit(db.outage_close(name, open_.start, obs.started))
 
     def _circuits(self, target: Target, obs: Observation, phase: str | None) -> None:
         """The named circuits' outages, from the interface samples of a good result."""
@@ -140,10 +226,41 @@ class Ledger:
         self._down[name] = dataclasses.replace(open_, ack=ack)
         return self._db.submit(db.outage_ack(name, open_.start, ack))
 
-    def close_removed(self, targets: Iterable[str], now: float) -> None:
-        """Targets gone from the settings: their open outages end now."""
-        names = set(targets)
-        for name in [n for n in self._down if n not in names]:
+    def open_notes(self) -> dict[str, dict[str, Any]]:
+        """The notes on open outages by the target they belong to (a circuit's and a peer's
+        go to their device; the target's own note first)."""
+        out: dict[str, dict[str, Any]] = {}
+        for outage in self._down.values():
+            if outage.note is None:
+                continue
+            device = outage.labels.get("device") if "/" in outage.target else None
+            owner = device or outage.target
+            if owner not in out or owner == outage.target:
+                out[owner] = outage.note
+        return out
+
+    def note(self, outage: Outage) -> None:
+        """``outage`` (read back after its note was written): an open one keeps its note in
+        memory too (the cards show it)."""
+        open_ = self._down.get(outage.target)
+        if open_ is not None and open_.start == outage.start:
+            self._down[outage.target] = dataclasses.replace(open_, note=outage.note, id=outage.id)
+
+    def close_removed(self, targets: Iterable[Target] | Iterable[str], now: float) -> None:
+        """Subjects gone from the settings: their open outages end now. Given the targets, a
+        BGP peer stays while its device is there with ``bgp = true``; given names, a peer
+        stays while its device is among them and ``record`` last saw it with BGP on."""
+        items = list(targets)
+        bgp_on: set[str] = set()
+        if all(isinstance(t, str) for t in items):
+            names = {str(t) for t in items}
+            bgp_on = names & self._bgp_devices
+        else:
+            found = [t for t in items if isinstance(t, Target)]
+            names = set(subjects(found))
+            bgp_on = {t.name for t in found if _bgp_on(t)}
+            self._bgp_devices &= bgp_on
+        for name in [n for n in self._down if n not in names and bgp_device(n) not in bgp_on]:
             outage = self._down.pop(name)
             self._db.submit(db.outage_close(name, outage.start, now))
 
@@ -158,6 +275,10 @@ class Ledger:
         group: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        *,
+        device: str | None = None,
     ) -> list[Outage]:
-        """Every recorded outage overlapping [since, until), oldest first."""
-        return await self._db.run(db.query_outages(target, group, since, until), write=False)
+        """Every recorded outage overlapping [since, until), oldest first (``device``: those
+        of its circuits and BGP peers)."""
+        job = db.query_outages(target, group, since, until, device=device)
+        return await self._db.run(job, write=False)

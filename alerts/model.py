@@ -24,6 +24,7 @@ from monitor.core.settings_model import SettingsModel
 
 __all__ = [
     "HOLD_KINDS",
+    "NOTE_MAX",
     "Ack",
     "AlertSnapshot",
     "HoldKind",
@@ -31,8 +32,10 @@ __all__ = [
     "Kind",
     "MaintenanceWindow",
     "Matcher",
+    "Note",
     "Notification",
     "Outage",
+    "check_note",
     "iso",
 ]
 
@@ -158,6 +161,8 @@ class Outage:
     phase: str | None  # the plan's phase when it began
     maintenance: str | None  # the maintenance window it began in, if any
     ack: dict[str, Any] | None = None  # Ack.to_json() of an alert acknowledged during it
+    id: int | None = None  # the ledger's row id (None for one not read back from SQLite)
+    note: dict[str, Any] | None = None  # Note.to_json(): the NOC's words on it
 
     @property
     def duration(self) -> float | None:
@@ -176,7 +181,38 @@ class Outage:
             "phase": self.phase,
             "maintenance": self.maintenance,
             "ack": self.ack,
+            "id": self.id,
+            "note": self.note,
         }
+
+
+NOTE_MAX = 2000  # characters: a paragraph or two; the report's cells stay readable
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What the NOC wrote on an outage (one per outage; a new one replaces it). Plain text:
+    every page and report escapes it, none renders it as HTML."""
+
+    text: str
+    by: str  # the principal's name
+    at: float  # unix seconds, UTC
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "by": self.by, "at": iso(self.at)}
+
+
+def check_note(text: str) -> str:
+    """The note's text as kept (trimmed), or ValueError with the reason: empty, longer than
+    ``NOTE_MAX`` characters, or holding control characters other than line breaks and tabs."""
+    text = text.strip()
+    if not text:
+        raise ValueError("the note is empty")
+    if len(text) > NOTE_MAX:
+        raise ValueError(f"the note has {len(text)} characters: at most {NOTE_MAX} characters")
+    if any((ord(c) < 0x20 and c not in "\n\r\t") or 0x7F <= ord(c) <= 0x9F for c in text):
+        raise ValueError("the note holds control characters")
+    return text.replace("\r\n", "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +319,8 @@ class MaintenanceWindow(SettingsModel):
     match: Matcher  # over the alert's labels (target, group, kind, carrier, alertname, ...)
     start: AwareDatetime
     end: AwareDatetime
-    comment: str = ""
+    comment: str = Field(default="", max_length=2000)
+    author: str = Field(default="", max_length=100)  # who made it (the API sets it)
 
     @model_validator(mode="after")
     def _ordered(self) -> MaintenanceWindow:
@@ -298,7 +335,13 @@ class MaintenanceWindow(SettingsModel):
 
     @classmethod
     def at(
-        cls, name: str, match: dict[str, list[str]], start: float, end: float, comment: str = ""
+        cls,
+        name: str,
+        match: dict[str, list[str]],
+        start: float,
+        end: float,
+        comment: str = "",
+        author: str = "",
     ) -> MaintenanceWindow:
         """A window from unix seconds (the database's form)."""
         return cls(
@@ -307,6 +350,7 @@ class MaintenanceWindow(SettingsModel):
             start=datetime.fromtimestamp(start, UTC),
             end=datetime.fromtimestamp(end, UTC),
             comment=comment,
+            author=author,
         )
 
     @property
@@ -330,6 +374,7 @@ class MaintenanceWindow(SettingsModel):
             "start": iso(start),
             "end": iso(end),
             "comment": self.comment,
+            "author": self.author,
             "source": source,
             "active": start <= now < end,
         }

@@ -110,6 +110,34 @@ vi = "Trang chứa nội dung bị cấm. Kiểm tra ngay và báo cơ quan ch�
 en = "The page serves forbidden content. Check it now and tell its owner."
 
 [[rules]]
+name = "SiteInjected"
+match = { kind = ["web"] }
+expr = "probe_web_injected == 1"
+failures = 1
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "{title} bị chèn mã hoặc liên kết lạ (cờ bạc, chuyển hướng)"
+en = "{title} has injected scripts or links (gambling, redirects)"
+[rules.description]
+vi = "Trang có mã, liên kết ẩn hoặc từ ngữ cờ bạc lạ: {detail}. Gỡ ngay, báo cơ quan chủ quản."
+en = "Scripts, hidden links or gambling words not in its baseline: {detail}. Remove them now."
+
+[[rules]]
+name = "SiteDefaced"
+match = { kind = ["web"] }
+expr = "probe_web_defaced == 1"
+failures = 2
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "{title} có dấu hiệu bị thay đổi giao diện (deface)"
+en = "{title} looks defaced"
+[rules.description]
+vi = "Nội dung khác hẳn mẫu chuẩn: {detail}. Thay đổi hợp lệ: netmon baseline accept {target}."
+en = "The text is unlike its baseline: {detail}. If legitimate: netmon baseline accept {target}."
+
+[[rules]]
 name = "DnsAnswerChanged"
 match = { kind = ["dns"] }
 expr = "probe_dns_answer_match == 0"
@@ -122,6 +150,22 @@ en = "The DNS answer for {title} changed"
 [rules.description]
 vi = "Có thể tên miền bị chiếm quyền hoặc cấu hình sai."
 en = "The name may be hijacked or misconfigured."
+
+# A secondary whose SOA serial is not the primary's for 30 minutes has missed the zone's last
+# update (NOTIFY or the transfer failed); a shorter gap is the transfer under way.
+[[rules]]
+name = "DnsSerialMismatch"
+match = { kind = ["dns"] }
+expr = "probe_dns_serial_difference != 0"
+for = "30m"
+recoveries = 1
+severity = "warning"
+[rules.summary]
+vi = "{title}: máy chủ DNS phụ {server} lệch số serial với máy chủ chính ({value})"
+en = "{title}: secondary DNS server {server} is out of step with the primary ({value} serials)"
+[rules.description]
+vi = "Máy chủ phụ chưa nhận bản cập nhật vùng: kiểm tra NOTIFY và chuyển vùng (AXFR/IXFR)."
+en = "The secondary has not taken the zone's last update: check NOTIFY and zone transfers."
 
 # A port pages when it goes from up to down (not for every port that is not up: ports never
 # seen up, notPresent, dormant, lowerLayerDown), and a circuit the settings name
@@ -246,6 +290,39 @@ en = "{target} answers with an HTTP error"
 [rules.description]
 vi = "{target} ({group}) trả lời sai mã trạng thái từ {since}: {detail}"
 en = "{target} ({group}) has answered with a wrong status since {since}: {detail}"
+
+# A PBX or a carrier's SIP trunk that does not answer OPTIONS as it should, or an extension
+# that cannot register (issue 16): the venue's phones and hotlines are cut. The summary does
+# not use {failure}, whose words for "status" are HTTP's; the description quotes the probe.
+[[rules]]
+name = "SipTrunkDown"
+match = { kind = ["sip"] }
+expr = "probe_success == 0"
+failures = 2
+recoveries = 2
+severity = "critical"
+[rules.summary]
+vi = "Tổng đài / trung kế SIP {title} không hoạt động"
+en = "SIP trunk or PBX {title} is down"
+[rules.description]
+vi = "Điện thoại và đường dây nóng qua {title} có thể không gọi được: {detail}"
+en = "Phones and hotlines through {title} may be cut: {detail}"
+
+# A livestream whose playlist stopped moving still answers: the encoder or its feed stalled,
+# not the server (kind "stream"; an ended audio stream says the same).
+[[rules]]
+name = "StreamStalled"
+match = { kind = ["stream"] }
+expr = 'probe_failure_info{reason="stalled"} == 1'
+failures = 2
+recoveries = 1
+severity = "critical"
+[rules.summary]
+vi = "{title}: luồng phát trực tiếp bị đứng"
+en = "{title}: the live stream is stalled"
+[rules.description]
+vi = "Luồng không chạy từ {since}: kiểm tra bộ mã hóa và nguồn tín hiệu. {detail}"
+en = "The stream has not moved since {since}: check the encoder and its feed. {detail}"
 """
 
 SHIPPED_INHIBIT_TOML = r"""
@@ -259,6 +336,24 @@ equal = ["target"]
 [[inhibit]]
 source_match = { alertname = ["PageDefaced"] }
 target_match = { alertname = ["TargetDown", "BannerMissing"] }
+equal = ["target"]
+
+# An injected or defaced site (kind "web") answers: its probe fails because of what it serves.
+[[inhibit]]
+source_match = { alertname = ["SiteInjected", "SiteDefaced"] }
+target_match = { alertname = ["TargetDown"] }
+equal = ["target"]
+
+# A SIP trunk or PBX that fails: SipTrunkDown says so, not a generic "down" as well.
+[[inhibit]]
+source_match = { alertname = ["SipTrunkDown"] }
+target_match = { alertname = ["TargetDown"] }
+equal = ["target"]
+
+# A stalled stream answers: one page says it is stalled, not down.
+[[inhibit]]
+source_match = { alertname = ["StreamStalled"] }
+target_match = { alertname = ["TargetDown"] }
 equal = ["target"]
 
 # The banner is gone from a page that answers: the site is not down.

@@ -12,7 +12,8 @@ The keys are a contract (DESIGN.md, "Alerts")::
     [[alerts.routes]]           match, receivers, group_by, group_wait
     [[alerts.routes.escalate]]  after, receivers, phases
     [[alerts.inhibit]]          source_match, target_match, equal
-    [[alerts.maintenance]]      name, match, start, end, comment
+    [[alerts.maintenance]]      name, match, start, end, comment, author
+    max_maintenance             the longest window the API and the pages accept ("7d")
     [alerts.flapping]           window, high, low, recovery_margin, settle
     [alerts.delivery]           max_age, backoff_initial, backoff_max
 
@@ -656,6 +657,9 @@ class AlertsSettings(SettingsModel):
     inhibit: list[InhibitSettings] = Field(default_factory=list)
     shipped_inhibit: bool = True  # the shipped inhibit rules (alerts/rules_default.py)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    # The longest window the API and the pages accept: a slip of the year must not mute a
+    # carrier for months (the settings' own windows are not bound by it).
+    max_maintenance: Duration = Field(default=7 * 86400.0, ge=60, le=366 * 86400)
     flapping: FlappingSettings = Field(default_factory=FlappingSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     # The status page as the on-call engineer reaches it: alerts link to it (generatorURL).

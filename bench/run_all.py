@@ -17,7 +17,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHES = ["icmp", "http", "metrics", "result_path", "scale", "snmp", "alerts"]
+BENCHES = ["icmp", "http", "metrics", "result_path", "scale", "snmp", "alerts", "sip", "stream"]
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -60,6 +60,8 @@ def main() -> int:
         ("scale 10k targets", dig(load("scale"), "goals")),
         ("snmp", dig(load("snmp"), "goals")),
         ("alerts time-to-alert", dig(load("alerts"), "netmon", "to_alert")),
+        ("sip CPU/probe vs a UDP round trip", dig(load("sip"), "cases")),
+        ("stream CPU per HLS check", dig(load("stream"), "results")),
     ]
     for label, value in rows:
         print(f"- {label}: {json.dumps(value, ensure_ascii=False)[:300]}")

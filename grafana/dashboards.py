@@ -45,9 +45,16 @@ from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from monitor.config import Settings
-from monitor.core.i18n import Lang
+from monitor.core.i18n import Lang, bgp_state_text, port_state_text, reason_words
 
-__all__ = ["DASHBOARDS", "build_all", "build_json", "operator_copy"]
+__all__ = [
+    "DASHBOARDS",
+    "build_all",
+    "build_json",
+    "dashboard_annotations",
+    "link_targets",
+    "operator_copy",
+]
 
 LOC = 'location=~"$location"'
 PAGING = 'severity!="none"'  # every severity but the Watchdog's
@@ -63,11 +70,18 @@ def eq(label: str, value: str) -> str:
     return f'{label}="{value}"'
 
 
+def _both(vi: str, en: str) -> str:
+    """A description in Vietnamese for the staff, the English under it for the engineers
+    (Grafana renders a description as markdown: a blank line parts them)."""
+    return f"{vi}\n\n{en}"
+
+
 @dataclass
 class _Ctx:
     """What every panel of one dashboard shares: the datasource and the ids handed out."""
 
     ds: models.DataSourceRef
+    lang: Lang = "vi"
     next_id: int = 1
     panels: list[Builder[models.Panel] | dashboard.Row] = field(default_factory=list)
 
@@ -125,34 +139,50 @@ def _mapping(options: dict[str, tuple[str, str]]) -> list[models.ValueMapping]:
     ]
 
 
+# "Mất kết nối" only where a 0 means unreachable (ICMP links and devices); a website that
+# answers 503 or lost its banner is "Sự cố" (docs/glossary.md).
 UP_DOWN = _mapping({"1": ("Hoạt động", "green"), "0": ("Mất kết nối", "red")})
+UP_FAILED = _mapping({"1": ("Hoạt động", "green"), "0": ("Sự cố", "red")})
+# HTTP status classes: 2xx green, 3xx blue (a redirect is no fault), 4xx orange, 5xx red; 0 is
+# no answer at all.
+HTTP_STATUS = _thresholds(
+    (None, "red"), (200, "green"), (300, "blue"), (400, "orange"), (500, "red")
+)
+NO_ANSWER = _mapping({"0": ("Không có phản hồi", "red")})
+OUTSIDE_PHASES = "Ngoài giai đoạn kế hoạch / Outside plan phases"
+# The current phase, else one series titled OUTSIDE_PHASES while netmon reports at all (its
+# reload gauge is always there): "or on()" adds the fallback only when no phase is 1.
+CURRENT_PHASE = (
+    "max by (phase, title) (netmon_phase_info == 1) or on () "
+    f'label_replace(0 * group(netmon_config_last_reload_successful), "title", '
+    f'"{OUTSIDE_PHASES}", "", "")'
+)
 HEALTHY = _mapping({"1": ("Bình thường", "green"), "0": ("Có sự cố", "red")})
 CONTENT = _mapping(
     {"1": ("Đúng nội dung", "green"), "0": ("Sai nội dung: thiếu băng rôn hoặc bị thay đổi", "red")}
 )
 DNS_MATCH = _mapping({"1": ("Đúng", "green"), "0": ("Sai bản ghi", "red")})
 RELOAD = _mapping({"1": ("Thành công", "green"), "0": ("Bị từ chối", "red")})
-# IF-MIB ifOperStatus and BGP4-MIB bgpPeerState.
+# IF-MIB ifOperStatus in the status page's words (a port's state on a device's page), and
+# BGP4-MIB bgpPeerState by the protocol's own names.
+_IF_COLOURS = {
+    "up": "green",
+    "down": "red",
+    "testing": "blue",
+    "unknown": "gray",
+    "dormant": "yellow",
+    "notPresent": "gray",
+    "lowerLayerDown": "orange",
+}
 IF_STATUS = _mapping(
     {
-        "1": ("up", "green"),
-        "2": ("down", "red"),
-        "3": ("testing", "blue"),
-        "4": ("unknown", "gray"),
-        "5": ("dormant", "yellow"),
-        "6": ("notPresent", "gray"),
-        "7": ("lowerLayerDown", "orange"),
+        str(code): (port_state_text(state, "vi"), colour)
+        for code, (state, colour) in enumerate(_IF_COLOURS.items(), start=1)
     }
 )
+_BGP_COLOURS = ("red", "orange", "orange", "yellow", "yellow", "green")  # idle..established
 BGP_STATE = _mapping(
-    {
-        "1": ("idle", "red"),
-        "2": ("connect", "orange"),
-        "3": ("active", "orange"),
-        "4": ("opensent", "yellow"),
-        "5": ("openconfirm", "yellow"),
-        "6": ("established", "green"),
-    }
+    {str(n): (bgp_state_text(n), colour) for n, colour in enumerate(_BGP_COLOURS, start=1)}
 )
 AVAILABILITY = _thresholds((None, "red"), (0.95, "orange"), (0.99, "green"))
 ONE_IS_GREEN = _thresholds((None, "red"), (1, "green"))  # 1 = up, reloaded, scraped
@@ -297,15 +327,29 @@ def timeline(
 
 
 def tbl(
-    ctx: _Ctx, title: str, description: str, queries: list[Any], *, w: int = 12, h: int = 8
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    queries: list[Any],
+    *,
+    w: int = 12,
+    h: int = 8,
+    columns: dict[str, list[dict[str, Any]]] | None = None,
 ) -> None:
+    """A table; ``columns``: value mappings of some columns, by the column's name."""
     panel = _common(table.Panel(), ctx, title, description, queries, w, h)
+    # The table's field config defaults as Grafana (and the SDK's model) fill them in.
+    panel = panel.align(common_models.FieldTextAlignment.AUTO).inspect(False)
     panel = panel.with_transformation(
         models.DataTransformerConfig(
             id_val="organize",
             options={"excludeByName": {"Time": True, "__name__": True, "job": True}},
         )
     )
+    for name, mappings in (columns or {}).items():
+        panel = panel.override_by_name(
+            name, [models.DynamicConfigValue(id_val="mappings", value=mappings)]
+        )
     ctx.panels.append(panel)
 
 
@@ -335,7 +379,14 @@ def bars(
 
 
 def _up_now(
-    ctx: _Ctx, title: str, description: str, match: list[str], *, w: int = 12, h: int = 5
+    ctx: _Ctx,
+    title: str,
+    description: str,
+    match: list[str],
+    *,
+    w: int = 12,
+    h: int = 5,
+    mappings: list[models.ValueMapping] = UP_DOWN,
 ) -> None:
     """Whether each target's last probe succeeded (every location), as up/down."""
     st(
@@ -345,7 +396,7 @@ def _up_now(
         [_by_target("min", "probe_success", match, instant=True)],
         w=w,
         h=h,
-        mappings=UP_DOWN,
+        mappings=mappings,
         thresholds=ONE_IS_GREEN,
     )
 
@@ -380,9 +431,20 @@ def _failures(
     w: int = 12,
     h: int = 8,
 ) -> None:
-    """The targets failing now (probe_failure_info) as a table of ``labels``."""
+    """The targets failing now (probe_failure_info) as a table of ``labels``; the reason
+    column in words, the status page's (monitor.core.i18n), its code kept in the query."""
     expr = f"max by ({labels}) ({sel('probe_failure_info', *match)})"
-    tbl(ctx, title, description, [_query(expr, "", instant=True, table_=True)], w=w, h=h)
+    words = reason_words(ctx.lang)
+    reason = {code: {"text": text, "index": n} for n, (code, text) in enumerate(words.items())}
+    tbl(
+        ctx,
+        title,
+        description,
+        [_query(expr, "", instant=True, table_=True)],
+        w=w,
+        h=h,
+        columns={"reason": [{"type": "value", "options": reason}]},
+    )
 
 
 def _ratios(ctx: _Ctx, title: str, description: str, queries: list[Any]) -> None:
@@ -394,7 +456,10 @@ def _loss(ctx: _Ctx, match: list[str]) -> None:
     _ratios(
         ctx,
         "Tỷ lệ mất gói",
-        "Share of echo requests of each probe that got no answer.",
+        _both(
+            "Tỷ lệ gói tin ICMP của mỗi lần đo không được trả lời.",
+            "Share of echo requests of each probe that got no answer.",
+        ),
         [_by_target("max", "probe_icmp_packet_loss_ratio", match)],
     )
 
@@ -403,7 +468,10 @@ def _jitter(ctx: _Ctx, match: list[str], *, w: int = 12) -> None:
     ts(
         ctx,
         "Độ dao động trễ (jitter)",
-        "Mean absolute difference between consecutive round-trip times of each probe.",
+        _both(
+            "Chênh lệch trung bình giữa các độ trễ khứ hồi liên tiếp của mỗi lần đo.",
+            "Mean absolute difference between consecutive round-trip times of each probe.",
+        ),
         [_by_target("max", "probe_icmp_jitter_seconds", match)],
         unit="s",
         w=w,
@@ -424,9 +492,14 @@ def _smokeping(ctx: _Ctx, match: list[str]) -> None:
     ts(
         ctx,
         "Độ trễ và mất gói: $target",
-        "Smokeping-like view of one link: the band between the lowest and the highest "
-        "round-trip time of each probe's echoes, the mean inside it, and packet loss as bars "
-        "on the right axis.",
+        _both(
+            "Kiểu Smokeping cho một đường truyền: dải giữa độ trễ khứ hồi thấp nhất và cao "
+            "nhất của các gói tin mỗi lần đo, đường trung bình ở giữa, và tỷ lệ mất gói "
+            "dạng cột ở trục phải.",
+            "Smokeping-like view of one link: the band between the lowest and the highest "
+            "round-trip time of each probe's echoes, the mean inside it, and packet loss as"
+            " bars on the right axis.",
+        ),
         [*rtt, loss],
         unit="s",
         repeat="target",
@@ -469,8 +542,12 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
     ts(
         ctx,
         "Lưu lượng vào/ra",
-        "Traffic of each interface in bits per second from ifHCInOctets (up) and "
-        "ifHCOutOctets (down, drawn below zero).",
+        _both(
+            "Lưu lượng mỗi cổng (bit/giây) từ ifHCInOctets (chiều vào, phía trên) và "
+            "ifHCOutOctets (chiều ra, vẽ dưới trục 0).",
+            "Traffic of each interface in bits per second from ifHCInOctets (up) and "
+            "ifHCOutOctets (down, drawn below zero).",
+        ),
         [
             _query(f"{rate('ifHCInOctets')} * 8", "{{target}} {{ifName}} vào"),
             _query(f"{rate('ifHCOutOctets')} * 8", "{{target}} {{ifName}} ra"),
@@ -483,7 +560,10 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
     _ratios(
         ctx,
         "Mức sử dụng băng thông",
-        "Share of each interface's speed (ifHighSpeed) in use, per direction.",
+        _both(
+            "Tỷ lệ tốc độ cổng (ifHighSpeed) đang được sử dụng, theo từng chiều.",
+            "Share of each interface's speed (ifHighSpeed) in use, per direction.",
+        ),
         [
             _query(
                 "max by (target, ifName, direction) "
@@ -495,8 +575,12 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
     ts(
         ctx,
         "Lỗi và gói bị loại trên cổng",
-        "Errored and discarded packets per second on each interface (ifIn/OutErrors, "
-        "ifIn/OutDiscards): a growing count points at cabling, optics or congestion.",
+        _both(
+            "Số gói lỗi và gói bị loại mỗi giây trên từng cổng (ifIn/OutErrors, "
+            "ifIn/OutDiscards): số tăng dần thường do cáp, mô-đun quang hoặc nghẽn.",
+            "Errored and discarded packets per second on each interface (ifIn/OutErrors, "
+            "ifIn/OutDiscards): a growing count points at cabling, optics or congestion.",
+        ),
         [
             _query(rate("ifInErrors"), "{{target}} {{ifName}} lỗi vào"),
             _query(rate("ifOutErrors"), "{{target}} {{ifName}} lỗi ra"),
@@ -508,7 +592,11 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
     timeline(
         ctx,
         "Trạng thái cổng",
-        "IF-MIB ifOperStatus of each interface over time (up, down, lowerLayerDown...).",
+        _both(
+            "Trạng thái hoạt động ifOperStatus (IF-MIB) của từng cổng theo thời gian (hoạt "
+            "động, ngừng hoạt động, lớp dưới ngừng hoạt động...).",
+            "IF-MIB ifOperStatus of each interface over time (up, down, lowerLayerDown...).",
+        ),
         [
             _query(
                 f"max by (target, ifName) ({sel('ifOperStatus', *match)})",
@@ -522,8 +610,12 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
         timeline(
             ctx,
             "Phiên BGP",
-            "BGP4-MIB bgpPeerState of each peer: anything but established means the session "
-            "is down.",
+            _both(
+                "Trạng thái bgpPeerState (BGP4-MIB) của từng đối tác: khác Established nghĩa là"
+                " phiên BGP đã mất.",
+                "BGP4-MIB bgpPeerState of each peer: anything but established means the session"
+                " is down.",
+            ),
             [
                 _query(
                     f"max by (target, peer) ({sel('bgpPeerState', *match)})", "{{target}} {{peer}}"
@@ -535,7 +627,11 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
         st(
             ctx,
             "Thời gian chạy của thiết bị",
-            "sysUpTime of each edge router: a small value means it has just restarted.",
+            _both(
+                "sysUpTime của từng thiết bị biên: giá trị nhỏ nghĩa là thiết bị vừa khởi động "
+                "lại.",
+                "sysUpTime of each edge router: a small value means it has just restarted.",
+            ),
             [_by_target("max", "sysUpTime", match, instant=True)],
             unit="s",
             w=24,
@@ -582,7 +678,10 @@ def location_var(ds: models.DataSourceRef) -> dashboard.QueryVariable:
         "Điểm đo",
         "label_values(probe_success, location)",
         ds,
-        description="Vantage point: the netmon (or netmons) the data comes from.",
+        description=_both(
+            "Điểm đo: netmon (một hoặc nhiều) cung cấp số liệu.",
+            "Vantage point: the netmon (or netmons) the data comes from.",
+        ),
     )
 
 
@@ -600,18 +699,30 @@ def carrier_vars(ds: models.DataSourceRef, carrier: str) -> list[dashboard.Query
             'label_values(probe_success{carrier!=""}, carrier)',
             ds,
             multi=several,
-            description="Telecom operator (the targets' carrier label)."
+            description=_both(
+                "Nhà mạng (nhãn carrier của đối tượng).",
+                "Telecom operator (the targets' carrier label).",
+            )
             if several
-            else "The telecom operator whose links are shown.",
+            else _both(
+                "Nhà mạng có đường truyền được hiển thị.",
+                "The telecom operator whose links are shown.",
+            ),
         ),
         var(
             "target",
             "Đường truyền",
             f"label_values(probe_icmp_rtt_seconds{{{carrier}}}, target)",
             ds,
-            description="Link (an ICMP target with a carrier label)."
+            description=_both(
+                "Đường truyền (đối tượng ICMP có nhãn carrier).",
+                "Link (an ICMP target with a carrier label).",
+            )
             if several
-            else "One of the operator's links.",
+            else _both(
+                "Một đường truyền của nhà mạng.",
+                "One of the operator's links.",
+            ),
         ),
     ]
 
@@ -655,7 +766,10 @@ def _dashboard(
 
 
 def _ctx(settings: Settings) -> _Ctx:
-    return _Ctx(models.DataSourceRef(type_val="prometheus", uid=settings.grafana.datasource_uid))
+    return _Ctx(
+        models.DataSourceRef(type_val="prometheus", uid=settings.grafana.datasource_uid),
+        lang="en" if settings.server.language == "en" else "vi",
+    )
 
 
 # --------------------------------------------------------------------------- the dashboards
@@ -669,13 +783,20 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     _availability(
         ctx,
         "Tỷ lệ đối tượng hoạt động theo nhóm",
-        "Share of each group's targets whose last probe succeeded (from every location).",
+        _both(
+            "Tỷ lệ đối tượng của mỗi nhóm có lần đo gần nhất đạt (từ mọi điểm đo).",
+            "Share of each group's targets whose last probe succeeded (from every location).",
+        ),
         _query(f"avg by (group) ({up})", "{{group}}", instant=True),
     )
     st(
         ctx,
-        "Đối tượng đang mất kết nối",
-        "Targets whose last probe failed, counted once per target whatever the locations.",
+        "Đối tượng đang gặp sự cố",
+        _both(
+            "Số đối tượng có lần đo gần nhất không đạt, mỗi đối tượng tính một lần dù nhìn "
+            "từ nhiều điểm đo.",
+            "Targets whose last probe failed, counted once per target whatever the locations.",
+        ),
         [_query(f"count(max by (target) ({up} == 0)) or vector(0)", "", instant=True)],
         w=4,
         thresholds=_thresholds((None, "green"), (1, "red")),
@@ -683,18 +804,27 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     st(
         ctx,
         "Giai đoạn hiện tại",
-        "The plan's phase in force now ([[phases]] in netmon's settings); none between waves.",
-        [_query("max by (phase, title) (netmon_phase_info == 1)", "{{title}}", instant=True)],
+        _both(
+            "Giai đoạn của kế hoạch đang diễn ra ([[phases]] trong cấu hình netmon); giữa "
+            "các đợt hiển thị «Ngoài giai đoạn kế hoạch».",
+            "The plan's phase in force now ([[phases]] in netmon's settings); between waves"
+            ' it says "Outside plan phases".',
+        ),
+        [_query(CURRENT_PHASE, "{{title}}", instant=True)],
         w=8,
         text_name=True,
-        no_value="Không có giai đoạn nào",
+        no_value="Không có số liệu từ netmon / No data from netmon",
         thresholds=_thresholds((None, "blue")),
     )
     st(
         ctx,
-        "Cảnh báo đang bật",
-        "Firing alerts by severity: netmon's own alert engine (A) and the Prometheus rules "
-        "generated by `netmon prometheus config` (B).",
+        "Cảnh báo hiện hành",
+        _both(
+            "Cảnh báo hiện hành theo mức độ: từ bộ cảnh báo của netmon (A) và từ các luật "
+            "Prometheus do `netmon prometheus config` sinh ra (B).",
+            "Firing alerts by severity: netmon's own alert engine (A) and the Prometheus "
+            "rules generated by `netmon prometheus config` (B).",
+        ),
         [
             _query(
                 f"sum by (severity) ({sel('netmon_alerts_firing', PAGING, LOC)})",
@@ -712,9 +842,13 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     )
     tbl(
         ctx,
-        "Cảnh báo đang bật (Prometheus)",
-        "Alerts of the generated Prometheus rules that are firing now: netmon's own health and "
-        "targets down from several locations.",
+        "Cảnh báo hiện hành (Prometheus)",
+        _both(
+            "Cảnh báo hiện hành của các luật Prometheus được sinh ra: tình trạng của chính "
+            "netmon và các đối tượng gặp sự cố nhìn từ nhiều điểm đo.",
+            "Alerts of the generated Prometheus rules that are firing now: netmon's own "
+            "health and targets down from several locations.",
+        ),
         [_query('ALERTS{alertstate="firing"}', "", instant=True, table_=True)],
         w=12,
         h=5,
@@ -722,8 +856,12 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     timeline(
         ctx,
         "Diễn biến theo nhóm",
-        "Whether every target of the group was up (Bình thường) or at least one was down "
-        "(Có sự cố), over time.",
+        _both(
+            "Theo thời gian: mọi đối tượng của nhóm đều hoạt động (Bình thường) hay có ít "
+            "nhất một đối tượng gặp sự cố (Có sự cố).",
+            "Whether every target of the group was up (Bình thường) or at least one was "
+            "down (Có sự cố), over time.",
+        ),
         [_query(f"min by (group) ({up})", "{{group}}")],
         HEALTHY,
         h=7,
@@ -732,15 +870,23 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     _failures(
         ctx,
         "Đối tượng đang lỗi",
-        "Targets failing now, with the reason of the last failure and where it was seen from.",
+        _both(
+            "Các đối tượng đang gặp sự cố, với nguyên nhân của lần đo lỗi gần nhất và điểm "
+            "đo ghi nhận.",
+            "Targets failing now, with the reason of the last failure and where it was seen from.",
+        ),
         "target, group, kind, reason, location",
         [grp, LOC],
     )
     bars(
         ctx,
         "Khả dụng thấp nhất trong 1 giờ",
-        "The ten targets with the lowest availability over the last hour (recording rule "
-        "target:probe_success:avg1h).",
+        _both(
+            "Mười đối tượng có tỷ lệ khả dụng thấp nhất trong giờ qua (luật ghi "
+            "target:probe_success:avg1h).",
+            "The ten targets with the lowest availability over the last hour (recording "
+            "rule target:probe_success:avg1h).",
+        ),
         [_by_target("avg", "target:probe_success:avg1h", [grp, LOC], top="bottomk", instant=True)],
         unit="percentunit",
         thresholds=AVAILABILITY,
@@ -750,7 +896,10 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     bars(
         ctx,
         "Thăm dò chậm nhất",
-        "The ten targets whose last probe took longest.",
+        _both(
+            "Mười đối tượng có lần đo gần nhất kéo dài nhất.",
+            "The ten targets whose last probe took longest.",
+        ),
         [_by_target("max", "probe_duration_seconds", [grp, LOC], top="topk", instant=True)],
         unit="s",
         thresholds=_thresholds((None, "green"), (1, "orange"), (3, "red")),
@@ -758,14 +907,21 @@ def noc(settings: Settings) -> dashboard.Dashboard:
     _ratios(
         ctx,
         "Mất gói cao nhất",
-        "The ten ICMP targets with the highest packet loss, over time.",
+        _both(
+            "Mười đối tượng ICMP có tỷ lệ mất gói cao nhất, theo thời gian.",
+            "The ten ICMP targets with the highest packet loss, over time.",
+        ),
         [_by_target("max", "probe_icmp_packet_loss_ratio", [grp, LOC], top="topk")],
     )
     ts(
         ctx,
         "Khả dụng 5 phút theo nhóm",
-        "Mean availability of each group's targets over the last 5 minutes (recording rule "
-        "target:probe_success:avg5m).",
+        _both(
+            "Tỷ lệ khả dụng trung bình của các đối tượng mỗi nhóm trong 5 phút qua (luật "
+            "ghi target:probe_success:avg5m).",
+            "Mean availability of each group's targets over the last 5 minutes (recording "
+            "rule target:probe_success:avg5m).",
+        ),
         [_query(f"avg by (group) ({sel('target:probe_success:avg5m', grp, LOC)})", "{{group}}")],
         unit="percentunit",
         max_=1,
@@ -775,15 +931,23 @@ def noc(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-noc",
         "Tổng quan NOC",
-        "NOC overview for the wall: every group at a glance, the current phase, firing alerts "
-        "and the worst targets now.",
+        _both(
+            "Tổng quan NOC cho màn hình trực: mọi nhóm trong một cái nhìn, giai đoạn hiện "
+            "tại, cảnh báo hiện hành và các đối tượng tệ nhất lúc này.",
+            "NOC overview for the wall: every group at a glance, the current phase, firing "
+            "alerts and the worst targets now.",
+        ),
         location_var(ctx.ds),
         var(
             "group",
             "Nhóm",
             "label_values(probe_success, group)",
             ctx.ds,
-            description="Target groups: carrier, venue, website, grassroots, datacenter...",
+            description=_both(
+                "Các nhóm đối tượng: nhà mạng, hội trường, trang thông tin điện tử, thông tin "
+                "cơ sở, trung tâm dữ liệu...",
+                "Target groups: carrier, venue, website, grassroots, datacenter...",
+            ),
         ),
     )
 
@@ -796,11 +960,19 @@ def carriers(settings: Settings) -> dashboard.Dashboard:
     _up_now(
         ctx,
         "Trạng thái đường truyền",
-        "Whether each link answers now (its last ICMP probe, every location).",
+        _both(
+            "Mỗi đường truyền có trả lời lúc này không (lần đo ICMP gần nhất, từ mọi điểm đo).",
+            "Whether each link answers now (its last ICMP probe, every location).",
+        ),
         link,
     )
     _availability_in_range(
-        ctx, "Share of successful probes of each link over the dashboard's time range.", link
+        ctx,
+        _both(
+            "Tỷ lệ lần đo đạt của mỗi đường truyền trong khoảng thời gian của bảng.",
+            "Share of successful probes of each link over the dashboard's time range.",
+        ),
+        link,
     )
     _smokeping(ctx, link)
     _jitter(ctx, link)
@@ -812,8 +984,13 @@ def carriers(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-carriers",
         "Đường truyền nhà mạng",
-        "Carriers' links into the venue and the data centre: loss, RTT min/avg/max and jitter "
-        "over time (Smokeping-like), and the edge routers over SNMP.",
+        _both(
+            "Đường truyền của các nhà mạng vào hội trường và trung tâm dữ liệu: mất gói, độ"
+            " trễ thấp nhất/trung bình/cao nhất và độ dao động trễ theo thời gian (kiểu "
+            "Smokeping), và các thiết bị biên qua SNMP.",
+            "Carriers' links into the venue and the data centre: loss, RTT min/avg/max and "
+            "jitter over time (Smokeping-like), and the edge routers over SNMP.",
+        ),
         location_var(ctx.ds),
         *carrier_vars(ctx.ds, carrier),
     )
@@ -828,14 +1005,20 @@ def venue(settings: Settings) -> dashboard.Dashboard:
     _up_now(
         ctx,
         "Trạng thái thiết bị",
-        "Whether each device of the venue network answers now.",
+        _both(
+            "Mỗi thiết bị của mạng hội trường có trả lời lúc này không.",
+            "Whether each device of the venue network answers now.",
+        ),
         dev,
         w=16,
         h=6,
     )
     _availability_in_range(
         ctx,
-        "Share of successful probes of the venue's devices over the dashboard's time range.",
+        _both(
+            "Tỷ lệ lần đo đạt của các thiết bị hội trường trong khoảng thời gian của bảng.",
+            "Share of successful probes of the venue's devices over the dashboard's time range.",
+        ),
         dev,
         total="Hội trường",
         w=8,
@@ -844,15 +1027,22 @@ def venue(settings: Settings) -> dashboard.Dashboard:
     timeline(
         ctx,
         "Diễn biến trạng thái",
-        "Up and down of each device over time: a device held behind a parent that is down "
-        "(depends_on) goes down with it.",
+        _both(
+            "Hoạt động và mất kết nối của từng thiết bị theo thời gian: thiết bị phụ thuộc "
+            "(depends_on) vào một thiết bị cấp trên mất kết nối sẽ mất theo.",
+            "Up and down of each device over time: a device held behind a parent that is "
+            "down (depends_on) goes down with it.",
+        ),
         [_by_target("min", "probe_success", dev)],
         UP_DOWN,
     )
     ts(
         ctx,
         "Độ trễ trung bình",
-        "Mean round-trip time of each device's echoes.",
+        _both(
+            "Độ trễ khứ hồi trung bình của các gói tin tới từng thiết bị.",
+            "Mean round-trip time of each device's echoes.",
+        ),
         [_by_target("max", "probe_icmp_rtt_seconds", [eq("stat", "avg"), *dev])],
         unit="s",
     )
@@ -864,15 +1054,22 @@ def venue(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-venue",
         "Mạng hội trường",
-        "The congress venue's network: core switch, firewall, Wi-Fi, press room, video link, "
-        "phones; their reachability and, over SNMP, their ports.",
+        _both(
+            "Mạng hội trường Đại hội: switch lõi, tường lửa, Wi-Fi, phòng báo chí, truyền "
+            "hình, điện thoại; khả năng kết nối và, qua SNMP, các cổng của chúng.",
+            "The congress venue's network: core switch, firewall, Wi-Fi, press room, video "
+            "link, phones; their reachability and, over SNMP, their ports.",
+        ),
         location_var(ctx.ds),
         var(
             "target",
             "Thiết bị",
             f"label_values(probe_success{{{groups}}}, target)",
             ctx.ds,
-            description="A device of the venue network.",
+            description=_both(
+                "Một thiết bị của mạng hội trường.",
+                "A device of the venue network.",
+            ),
         ),
     )
 
@@ -885,17 +1082,32 @@ def websites(settings: Settings) -> dashboard.Dashboard:
     _up_now(
         ctx,
         "Trạng thái trang",
-        "Whether each site answered its last probe as expected (status, content, TLS).",
+        _both(
+            "Mỗi trang có trả lời lần đo gần nhất như mong đợi không (mã trạng thái, nội "
+            "dung, chứng thư số).",
+            "Whether each site answered its last probe as expected (status, content, TLS).",
+        ),
         site,
+        mappings=UP_FAILED,
     )
     _availability_in_range(
-        ctx, "Share of successful probes of each site over the dashboard's time range.", site
+        ctx,
+        _both(
+            "Tỷ lệ lần đo đạt của mỗi trang trong khoảng thời gian của bảng.",
+            "Share of successful probes of each site over the dashboard's time range.",
+        ),
+        site,
     )
     ts(
         ctx,
         "Các giai đoạn phản hồi: $target",
-        "How long each phase of the last request took: name resolution, TCP connect, TLS "
-        "handshake, server processing (to the first byte) and transfer, stacked.",
+        _both(
+            "Thời gian của từng bước trong yêu cầu gần nhất: phân giải tên miền, kết nối "
+            "TCP, bắt tay TLS, máy chủ xử lý (đến byte đầu tiên) và truyền dữ liệu, xếp "
+            "chồng.",
+            "How long each phase of the last request took: name resolution, TCP connect, "
+            "TLS handshake, server processing (to the first byte) and transfer, stacked.",
+        ),
         [
             _query(
                 f"max by (phase) ({sel('probe_http_duration_seconds', *site)})",
@@ -909,22 +1121,35 @@ def websites(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Tổng thời gian phản hồi",
-        "Total duration of each site's probe.",
+        _both(
+            "Tổng thời gian mỗi lần đo của từng trang.",
+            "Total duration of each site's probe.",
+        ),
         [_by_target("max", "probe_duration_seconds", site)],
         unit="s",
     )
     st(
         ctx,
         "Mã trạng thái HTTP",
-        "Status code of the last probe's final response.",
+        _both(
+            "Mã trạng thái HTTP của phản hồi cuối cùng trong lần đo gần nhất: 2xx xanh lá, "
+            "3xx xanh dương, 4xx cam, 5xx đỏ.",
+            "Status code of the last probe's final response: 2xx green, 3xx blue, 4xx "
+            "orange, 5xx red.",
+        ),
         [_by_target("max", "probe_http_status_code", site, instant=True)],
         w=12,
-        thresholds=_thresholds((None, "red"), (200, "green"), (300, "orange")),
+        thresholds=HTTP_STATUS,
+        mappings=NO_ANSWER,
     )
     bars(
         ctx,
         "Số ngày còn lại của chứng thư TLS",
-        "Days until the earliest certificate of each HTTPS site expires: renew before 21 days.",
+        _both(
+            "Số ngày trước khi chứng thư số sớm hết hạn nhất của mỗi trang HTTPS hết hạn: "
+            "gia hạn trước 21 ngày.",
+            "Days until the earliest certificate of each HTTPS site expires: renew before 21 days.",
+        ),
         [
             _query(
                 "min by (target) "
@@ -939,15 +1164,24 @@ def websites(settings: Settings) -> dashboard.Dashboard:
     timeline(
         ctx,
         "Băng rôn và dấu hiệu thay đổi giao diện",
-        "Whether the page carries its required content (the congress banner) and none of the "
-        "forbidden content (defacement): probe_http_content_match.",
+        _both(
+            "Trang có nội dung bắt buộc (băng rôn Đại hội) và không có nội dung bị cấm (dấu"
+            " hiệu thay đổi giao diện) không: probe_http_content_match.",
+            "Whether the page carries its required content (the congress banner) and none "
+            "of the forbidden content (defacement): probe_http_content_match.",
+        ),
         [_by_target("min", "probe_http_content_match", site)],
         CONTENT,
     )
     _failures(
         ctx,
         "Lỗi hiện tại",
-        "Sites and DNS names failing now, with the reason (status, content, tls, timeout...).",
+        _both(
+            "Các trang và tên miền đang gặp sự cố, với nguyên nhân (mã trạng thái, nội "
+            "dung, chứng thư số, quá thời gian chờ...).",
+            "Sites and DNS names failing now, with the reason in words (status, content, "
+            "certificate, timeout...).",
+        ),
         "target, kind, reason, location",
         ['kind=~"http|dns"', 'group=~"$group"', LOC],
         w=24,
@@ -957,15 +1191,22 @@ def websites(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Thời gian phân giải DNS",
-        "How long each DNS query of the watched names took.",
+        _both(
+            "Thời gian của mỗi truy vấn DNS cho các tên miền được giám sát.",
+            "How long each DNS query of the watched names took.",
+        ),
         [_by_target("max", "probe_dns_lookup_time_seconds", dns)],
         unit="s",
     )
     timeline(
         ctx,
         "Bản ghi DNS đúng",
-        "Whether each watched name still resolves to the expected addresses (a change may be "
-        "a hijack or a mistake).",
+        _both(
+            "Mỗi tên miền còn phân giải ra đúng các địa chỉ mong đợi không (thay đổi có thể"
+            " do bị chiếm quyền hoặc cấu hình nhầm).",
+            "Whether each watched name still resolves to the expected addresses (a change "
+            "may be a hijack or a mistake).",
+        ),
         [_by_target("min", "probe_dns_answer_match", dns)],
         DNS_MATCH,
         w=12,
@@ -975,22 +1216,32 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-websites",
         "Trang thông tin điện tử",
-        "Official websites: availability, response phases, TLS certificate days left, the "
-        "congress banner and defacement checks, and their DNS names.",
+        _both(
+            "Trang thông tin điện tử: khả dụng, các bước phản hồi, số ngày còn lại của "
+            "chứng thư số, kiểm tra băng rôn và thay đổi giao diện, và tên miền của chúng.",
+            "Official websites: availability, response phases, TLS certificate days left, "
+            "the congress banner and defacement checks, and their DNS names.",
+        ),
         location_var(ctx.ds),
         var(
             "group",
             "Nhóm",
             'label_values(probe_success{kind=~"http|dns"}, group)',
             ctx.ds,
-            description="Group of the sites (website, grassroots...).",
+            description=_both(
+                "Nhóm của các trang (website, grassroots...).",
+                "Group of the sites (website, grassroots...).",
+            ),
         ),
         var(
             "target",
             "Trang",
             'label_values(probe_success{kind="http",group=~"$group"}, target)',
             ctx.ds,
-            description="A website (an http target).",
+            description=_both(
+                "Một trang thông tin điện tử (đối tượng http).",
+                "A website (an http target).",
+            ),
         ),
     )
 
@@ -1000,18 +1251,34 @@ def operator(settings: Settings) -> dashboard.Dashboard:
     carrier = 'carrier="$carrier"'
     link = [carrier, 'target=~"$target"', LOC]
     row(ctx, "Đường truyền")
-    _up_now(ctx, "Trạng thái đường truyền", "Whether each of your links answers now.", link)
+    _up_now(
+        ctx,
+        "Trạng thái đường truyền",
+        _both(
+            "Mỗi đường truyền của nhà mạng có trả lời lúc này không.",
+            "Whether each of your links answers now.",
+        ),
+        link,
+    )
     _availability(
         ctx,
         "Khả dụng 24 giờ",
-        "Share of successful probes of each link over the last day (recording rule "
-        "target:probe_success:avg1d).",
+        _both(
+            "Tỷ lệ lần đo đạt của mỗi đường truyền trong ngày qua (luật ghi "
+            "target:probe_success:avg1d).",
+            "Share of successful probes of each link over the last day (recording rule "
+            "target:probe_success:avg1d).",
+        ),
         _by_target("avg", "target:probe_success:avg1d", link, instant=True),
     )
     _failures(
         ctx,
         "Sự cố hiện tại",
-        "Your links failing now, with the reason of the last failure.",
+        _both(
+            "Các đường truyền của nhà mạng đang gặp sự cố, với nguyên nhân của lần đo lỗi "
+            "gần nhất.",
+            "Your links failing now, with the reason of the last failure.",
+        ),
         "target, reason, location",
         link,
         w=24,
@@ -1026,8 +1293,14 @@ def operator(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-operator",
         "Đường truyền của nhà mạng",
-        "One carrier's links only: state, availability, loss, RTT and jitter, and its edge "
-        "routers over SNMP. Each operator's copy reads through netmon's label-enforcing proxy.",
+        _both(
+            "Chỉ các đường truyền của một nhà mạng: trạng thái, khả dụng, mất gói, độ trễ "
+            "và độ dao động trễ, và các thiết bị biên qua SNMP. Bản của mỗi nhà mạng đọc "
+            "qua proxy lọc nhãn của netmon.",
+            "One carrier's links only: state, availability, loss, RTT and jitter, and its "
+            "edge routers over SNMP. Each operator's copy reads through netmon's "
+            "label-enforcing proxy.",
+        ),
         location_var(ctx.ds),
         *carrier_vars(ctx.ds, carrier),
     )
@@ -1041,7 +1314,10 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     st(
         ctx,
         "Prometheus đọc được netmon",
-        "Whether Prometheus's last scrape of each netmon succeeded.",
+        _both(
+            "Lần đọc số liệu gần nhất của Prometheus từ mỗi netmon có thành công không.",
+            "Whether Prometheus's last scrape of each netmon succeeded.",
+        ),
         [_query(sel("up", job, inst), "{{location}} {{instance}}", instant=True)],
         w=8,
         mappings=_mapping({"1": ("Đang chạy", "green"), "0": ("Không trả lời", "red")}),
@@ -1050,8 +1326,12 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     st(
         ctx,
         "Nạp lại cấu hình",
-        "Whether the last configuration reload succeeded (a refused file leaves the old "
-        "settings running).",
+        _both(
+            "Lần nạp lại cấu hình gần nhất có thành công không (tệp bị từ chối thì cấu hình"
+            " cũ vẫn chạy).",
+            "Whether the last configuration reload succeeded (a refused file leaves the old"
+            " settings running).",
+        ),
         [
             _query(
                 sel("netmon_config_last_reload_successful", job, inst),
@@ -1066,7 +1346,10 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     st(
         ctx,
         "Lần nạp cấu hình thành công gần nhất",
-        "When each netmon last loaded its settings successfully.",
+        _both(
+            "Thời điểm mỗi netmon nạp cấu hình thành công gần nhất.",
+            "When each netmon last loaded its settings successfully.",
+        ),
         [
             _query(
                 sel("netmon_config_last_reload_success_timestamp_seconds", job, inst) + " * 1000",
@@ -1081,8 +1364,12 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Độ trễ của bộ lập lịch",
-        "How late probes started against their schedule over the last minute, by quantile: a "
-        "growing p99 means the host or the event loop cannot keep up.",
+        _both(
+            "Các lần đo bắt đầu trễ so với lịch bao lâu trong phút qua, theo phân vị: p99 "
+            "tăng dần nghĩa là máy chủ hoặc vòng sự kiện không theo kịp.",
+            "How late probes started against their schedule over the last minute, by "
+            "quantile: a growing p99 means the host or the event loop cannot keep up.",
+        ),
         [
             _query(
                 sel("netmon_scheduler_lag_seconds", job, inst),
@@ -1094,7 +1381,10 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Thăm dò đang chạy",
-        "Probes in flight now, by kind.",
+        _both(
+            "Số lần đo đang chạy, theo loại.",
+            "Probes in flight now, by kind.",
+        ),
         [
             _query(
                 f"sum by (kind) ({sel('netmon_probes_in_flight', job, inst)})",
@@ -1105,8 +1395,12 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Số lần thăm dò mỗi giây",
-        "Probes started per second by kind (A), and runs skipped because the previous run of "
-        "the same target was still going (B).",
+        _both(
+            "Số lần đo bắt đầu mỗi giây theo loại (A), và số lần bị bỏ qua vì lần đo trước "
+            "của cùng đối tượng chưa xong (B).",
+            "Probes started per second by kind (A), and runs skipped because the previous "
+            "run of the same target was still going (B).",
+        ),
         [
             _query(
                 f"sum by (kind) (rate({sel('netmon_probes_total', job, inst)}[$__rate_interval]))",
@@ -1123,15 +1417,22 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Số đối tượng theo loại",
-        "Configured targets by kind.",
+        _both(
+            "Số đối tượng được cấu hình, theo loại.",
+            "Targets in the settings, counted by kind.",
+        ),
         [_query(f"sum by (kind) ({sel('netmon_targets', job, inst)})", "{{kind}}")],
     )
     row(ctx, "Tiến trình")
     ts(
         ctx,
         "Bộ nhớ và tệp đang mở",
-        "Resident memory (left axis) and open file descriptors (right axis) of each netmon "
-        "process. After warm-up both stay flat; steady growth is a leak.",
+        _both(
+            "Bộ nhớ thường trú (trục trái) và số tệp đang mở (trục phải) của mỗi tiến trình"
+            " netmon. Sau khi khởi động cả hai đi ngang; tăng đều là rò rỉ.",
+            "Resident memory (left axis) and open file descriptors (right axis) of each "
+            "netmon process. After warm-up both stay flat; steady growth is a leak.",
+        ),
         [
             _query(sel("process_resident_memory_bytes", job, inst), "{{instance}} bộ nhớ"),
             _query(sel("process_open_fds", job, inst), "{{instance}} tệp mở"),
@@ -1141,9 +1442,14 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Dọn bộ nhớ (GC) và tác vụ",
-        "The longest garbage-collection pause of the last minute (left axis: probing stands "
-        "still while it lasts) and the asyncio tasks alive (right axis: they follow the probes "
-        "in flight; steady growth is a leak).",
+        _both(
+            "Lần dừng dọn bộ nhớ (GC) dài nhất trong phút qua (trục trái: việc đo đứng yên "
+            "trong lúc đó) và số tác vụ asyncio (trục phải: theo số lần đo đang chạy; tăng "
+            "đều là rò rỉ).",
+            "The longest garbage-collection pause of the last minute (left axis: probing "
+            "stands still while it lasts) and the asyncio tasks alive (right axis: they "
+            "follow the probes in flight; steady growth is a leak).",
+        ),
         [
             _query(sel("netmon_gc_pause_max_seconds", job, inst), "{{instance}} GC dừng lâu nhất"),
             _query(sel("netmon_asyncio_tasks", job, inst), "{{instance}} tác vụ"),
@@ -1154,7 +1460,10 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Thông báo đã gửi",
-        "Notifications per second by receiver and outcome (sent, failed, retried).",
+        _both(
+            "Số thông báo mỗi giây theo nơi nhận và kết quả (đã gửi, lỗi, gửi lại).",
+            "Notifications per second by receiver and outcome (sent, failed, retried).",
+        ),
         [
             _query(
                 "sum by (receiver, outcome) "
@@ -1167,14 +1476,21 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Hàng đợi thông báo",
-        "Notifications written to the outbox and not yet delivered: they are retried until "
-        "their receiver takes them.",
+        _both(
+            "Số thông báo đã ghi vào hàng đợi mà chưa gửi được: chúng được gửi lại cho tới "
+            "khi nơi nhận nhận.",
+            "Notifications written to the outbox and not yet delivered: they are retried "
+            "until their receiver takes them.",
+        ),
         [_query(sel("netmon_outbox_pending", job, inst), "{{instance}}")],
     )
     ts(
         ctx,
-        "Cảnh báo đang bật theo mức độ",
-        "Alerts firing in netmon's own engine, by severity (the Watchdog is severity none).",
+        "Cảnh báo hiện hành theo mức độ",
+        _both(
+            "Cảnh báo hiện hành trong bộ cảnh báo của netmon, theo mức độ (Watchdog có mức none).",
+            "Alerts firing in netmon's own engine, by severity (the Watchdog is severity none).",
+        ),
         [
             _query(
                 f"sum by (severity) ({sel('netmon_alerts_firing', job, inst)})",
@@ -1185,7 +1501,10 @@ def self_(settings: Settings) -> dashboard.Dashboard:
     ts(
         ctx,
         "Thời gian Prometheus đọc số liệu",
-        "How long each scrape of /metrics took, and how many samples it returned.",
+        _both(
+            "Thời gian mỗi lần Prometheus đọc /metrics và số mẫu nhận được.",
+            "How long each scrape of /metrics took, and how many samples it returned.",
+        ),
         [
             _query(sel("scrape_duration_seconds", job, inst), "{{instance}} thời gian"),
             _query(sel("scrape_samples_scraped", job, inst), "{{instance}} số mẫu"),
@@ -1197,15 +1516,23 @@ def self_(settings: Settings) -> dashboard.Dashboard:
         ctx,
         "netmon-self",
         "netmon: tình trạng hệ thống giám sát",
-        "netmon itself: scheduler lag, probes in flight, memory, file descriptors, garbage "
-        "collection and tasks, notifications and the outbox, configuration reloads, and "
-        "Prometheus's scrapes of it.",
+        _both(
+            "Chính netmon: độ trễ của bộ lập lịch, số lần đo đang chạy, bộ nhớ, tệp đang "
+            "mở, dọn bộ nhớ và tác vụ, thông báo và hàng đợi, nạp lại cấu hình, và các lần "
+            "Prometheus đọc số liệu.",
+            "netmon itself: scheduler lag, probes in flight, memory, file descriptors, "
+            "garbage collection and tasks, notifications and the outbox, configuration "
+            "reloads, and Prometheus's scrapes of it.",
+        ),
         var(
             "instance",
             "Tiến trình",
             f"label_values(up{{{job}}}, instance)",
             ctx.ds,
-            description="A netmon process, as Prometheus scrapes it.",
+            description=_both(
+                "Một tiến trình netmon, như Prometheus đọc nó.",
+                "A netmon process, as Prometheus scrapes it.",
+            ),
         ),
     )
 
@@ -1297,12 +1624,149 @@ def name_legends(doc: dict[str, Any], shown: dict[str, dict[str, str]]) -> None:
                     )
 
 
+# --------------------------------------------------------------------------- annotations, links
+
+# What each dashboard's outage annotations are scoped to: the same targets as its panels.
+_OUTAGE_SCOPE: dict[str, list[str]] = {
+    "netmon-noc": ['group=~"$group"', LOC],
+    "netmon-carriers": ['carrier=~"$carrier"', LOC],
+    "netmon-venue": [LOC],  # the venue's groups are added from the settings
+    "netmon-websites": ['kind=~"http|dns"', 'group=~"$group"', LOC],
+    "netmon-operator": ['carrier="$carrier"', LOC],
+}
+# Keys of a Prometheus annotation that Grafana's Prometheus datasource reads
+# (PrometheusAnnotationSupport: the series' labels fill titleFormat, textFormat, tagKeys) and
+# grafana-foundation-sdk's AnnotationQuery model does not carry.
+PROMETHEUS_ANNOTATION_KEYS = ("step", "titleFormat", "textFormat", "tagKeys", "useValueForTime")
+
+
+def _annotation(
+    ds: models.DataSourceRef,
+    name: str,
+    color: str,
+    expr: str,
+    title: str,
+    text: str,
+    tags: str,
+) -> dict[str, Any]:
+    base = models.AnnotationQuery(
+        name=name, datasource=ds, enable=True, hide=False, icon_color=color, expr=expr
+    )
+    doc: dict[str, Any] = json.loads(json.dumps(base, cls=JSONEncoder))
+    doc.update(
+        {
+            "step": "60s",
+            "titleFormat": title,
+            "textFormat": text,
+            "tagKeys": tags,
+            "useValueForTime": False,
+        }
+    )
+    return doc
+
+
+def dashboard_annotations(settings: Settings, uid: str) -> list[dict[str, Any]]:
+    """The plan's phases (netmon_phase_info, one region a phase), the outages of the
+    dashboard's targets (probe_failure_info: from the first failed probe to the first good
+    one, with the reason), and the Prometheus alerts (ALERTS, the generated rules: quorum
+    and netmon's own health). The operator view shows only its own outages: the phases and
+    ALERTS carry no carrier, and its proxy would return none of them."""
+    ds = _ctx(settings).ds
+    found: list[dict[str, Any]] = []
+    if uid != "netmon-operator":
+        found.append(
+            _annotation(
+                ds,
+                "Giai đoạn kế hoạch / Plan phases",
+                "blue",
+                "max by (phase, title) (netmon_phase_info == 1)",
+                "{{title}}",
+                "Giai đoạn / Phase: {{phase}}",
+                "phase",
+            )
+        )
+    scope = list(_OUTAGE_SCOPE.get(uid, []))
+    if uid == "netmon-venue":
+        scope.insert(0, f'group=~"{"|".join(settings.grafana.venue_groups)}"')
+    if uid in _OUTAGE_SCOPE:
+        found.append(
+            _annotation(
+                ds,
+                "Sự cố / Outages",
+                "red",
+                f"max by (target, reason) ({sel('probe_failure_info', *scope)})",
+                "Sự cố: {{target}}",
+                "{{target}}: {{reason}}",
+                "target,reason",
+            )
+        )
+    if uid != "netmon-operator":
+        found.append(
+            _annotation(
+                ds,
+                "Cảnh báo Prometheus / Prometheus alerts",
+                "orange",
+                f'ALERTS{{alertstate="firing",{PAGING}}}',
+                "{{alertname}}",
+                "{{alertname}} {{target}}{{instance}} ({{severity}})",
+                "alertname,severity",
+            )
+        )
+    return found
+
+
+def _link(title: str, url: str) -> dict[str, Any]:
+    link = models.DashboardLink(title=title, url=url, target_blank=True)
+    doc: dict[str, Any] = json.loads(json.dumps(link, cls=JSONEncoder))
+    return doc
+
+
+# A query whose series keep the target label: "max by (target, ...) (...)", also inside a
+# topk/bottomk (not "count(max by (target) ...)": one number for all).
+_BY_TARGET = re.compile(r"(?:(?:topk|bottomk)\(\d+, )?\w+ by \((?:[\w, ]*, )?target\b")
+TARGET_LINK_TITLE = "Trang của đối tượng trên netmon / The target's page on netmon"
+
+
+def link_targets(doc: dict[str, Any], base: str) -> None:
+    """Every panel whose series carry a ``target`` label links to netmon's page of that
+    target (``{base}targets/NAME``): a graph, stat or bar by the series' label, a table by
+    its ``target`` column (the cell's raw value: the slug, whatever display name it shows)."""
+    for panel in _panels(doc.get("panels") or []):
+        if panel.get("type") == "row":
+            continue
+        queries = panel.get("targets") or []
+        legends = " ".join(str(t.get("legendFormat") or "") for t in queries)
+        exprs = [str(t.get("expr") or "") for t in queries]
+        config = panel.setdefault("fieldConfig", {"defaults": {}})
+        if panel.get("type") == "table":
+            if any(_BY_TARGET.match(e) for e in exprs):
+                config.setdefault("overrides", []).append(
+                    {
+                        "matcher": {"id": "byName", "options": "target"},
+                        "properties": [
+                            {
+                                "id": "links",
+                                "value": [
+                                    _link(TARGET_LINK_TITLE, base + "targets/${__value.raw}")
+                                ],
+                            }
+                        ],
+                    }
+                )
+        elif "{{target}}" in legends or any(_BY_TARGET.match(e) for e in exprs):
+            config.setdefault("defaults", {})["links"] = [
+                _link(TARGET_LINK_TITLE, base + "targets/${__field.labels.target}")
+            ]
+
+
 def build_json(settings: Settings, uid: str) -> dict[str, Any]:
     """One dashboard as the JSON Grafana stores (plain dicts, lists, str, numbers)."""
     built = DASHBOARDS[uid](settings).build()
     doc: dict[str, Any] = json.loads(json.dumps(built, cls=JSONEncoder))
     if uid not in _UNNAMED_DASHBOARDS:
         name_legends(doc, _display_names(settings))
+    link_targets(doc, settings.status_url)
+    doc["annotations"] = {"list": dashboard_annotations(settings, uid)}
     return doc
 
 

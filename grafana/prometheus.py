@@ -221,7 +221,7 @@ def alerting_rules(prom: PrometheusSettings) -> list[dict[str, Any]]:
         r.quorum_for,
         "critical",
         (
-            "{{ $labels.target }} mất kết nối nhìn từ {{ $value }} điểm đo",
+            "{{ $labels.target }} gặp sự cố nhìn từ {{ $value }} điểm đo",
             "{{ $labels.target }} is down from {{ $value }} locations",
         ),
         (

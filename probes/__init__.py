@@ -12,9 +12,14 @@ kinds to their options models.
                         rules and the dashboards' tests read)
     probes/icmp.py      one shared raw or ping socket per family; loss, RTT, jitter
     probes/http.py      phases, TLS, content checks (probes/tls.py: the shared TLS context)
-    probes/dns.py       one query against the target's resolver; answer match
-    probes/tcp.py       connect, optional TLS, banner
+    probes/dns.py       one query against the target's resolver; answer match, section
+                        regexes, SOA serials of the secondaries
+    probes/tcp.py       connect, optional TLS, banner, query_response dialogues, STARTTLS
+    probes/resolve.py   a name's address: preferred_ip_protocol, fallback (tcp, dns, icmp)
     probes/snmp/        the SNMP poller: BER, USM, transport, session, the probe
+    probes/sip.py       SIP OPTIONS over UDP/TCP/TLS, optional REGISTER with digest auth
+    probes/stream.py    live HLS (the sequence moves, segment speed, bitrate); Icecast audio
+    probes/integrity/   web integrity: page analysis, spam words, baseline, the probe
 """
 
 from __future__ import annotations
@@ -78,5 +83,8 @@ PROBES: Mapping[str, Probe] = _Registry(
         "dns": "probes.dns",
         "tcp": "probes.tcp",
         "snmp": "probes.snmp.probe",
+        "sip": "probes.sip",
+        "stream": "probes.stream",
+        "web": "probes.integrity.probe",
     }
 )

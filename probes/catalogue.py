@@ -23,8 +23,11 @@ __all__ = [
     "HTTP",
     "ICMP",
     "SCHEDULER",
+    "SIP",
     "SNMP",
+    "STREAM",
     "TCP",
+    "WEB",
 ]
 
 # IF-MIB's per-interface labels, as snmp_exporter's if_mib module sets them, then netmon's
@@ -69,7 +72,9 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family(
-        "probe_ssl_earliest_cert_expiry", "gauge", "Expiry of the peer certificate, unix seconds."
+        "probe_ssl_earliest_cert_expiry",
+        "gauge",
+        "Earliest notAfter of the peer's certificate chain, unix seconds.",
     ),
     Family(
         "probe_http_content_match",
@@ -126,9 +131,22 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "bgpPeerState",
         "gauge",
-        "BGP peer state (BGP4-MIB): 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, "
-        "6 established.",
-        ("peer",),
+        "BGP peer state (BGP4-MIB, or the vendor's peer table: CISCO-BGP4-MIB, "
+        "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB, HUAWEI-BGP-VPN-MIB): 1 idle, 2 connect, "
+        "3 active, 4 opensent, 5 openconfirm, 6 established.",
+        ("peer", "afi", "vrf"),
+    ),
+    Family(
+        "probe_snmp_bgp_table_present",
+        "gauge",
+        "With bgp = true: whether the agent lists BGP peers in any peer table it has (1) or "
+        "none (0).",
+    ),
+    Family(
+        "probe_snmp_bgp_peers",
+        "gauge",
+        "With bgp = true: the BGP peers the agent lists, and the table read (mib).",
+        ("mib",),
     ),
     Family(
         "probe_snmp_if_utilization_ratio",
@@ -153,6 +171,13 @@ CATALOGUE: tuple[Family, ...] = (
         "The value of an extra numeric OID of the target.",
         ("oid",),
     ),
+    Family(
+        "probe_snmp_oid_info",
+        "gauge",
+        "An extra OID of the target whose value is a string (sysDescr, sysLocation, a serial "
+        "number), as a label; always 1.",
+        ("oid", "value"),
+    ),
     # Blackbox_exporter's further HTTP, DNS and TCP figures (its names and meanings).
     Family("probe_http_redirects", "gauge", "The number of redirects the probe followed."),
     Family("probe_http_content_length", "gauge", "The response's Content-Length (-1: none)."),
@@ -170,10 +195,185 @@ CATALOGUE: tuple[Family, ...] = (
     Family(
         "probe_tcp_duration_seconds",
         "gauge",
-        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner).",
+        "Seconds of each phase of the TCP probe (resolve, connect, tls, banner, dialogue, "
+        "starttls).",
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    # Web integrity (kind "web", probes/integrity/): the page against its learnt baseline.
+    Family(
+        "probe_web_baseline_ready",
+        "gauge",
+        "The site's integrity baseline is learnt (1) or still learning (0).",
+    ),
+    Family(
+        "probe_web_new_script_domains",
+        "gauge",
+        "External script, iframe, form or refresh domains the baseline does not know.",
+    ),
+    Family(
+        "probe_web_new_link_domains", "gauge", "Outbound link domains the baseline does not know."
+    ),
+    Family(
+        "probe_web_hidden_links",
+        "gauge",
+        "Links hidden by CSS (display:none, off-screen, font-size 0) to unknown domains.",
+    ),
+    Family(
+        "probe_web_spam_words",
+        "gauge",
+        "Distinct gambling/SEO-spam words on the page's visible and hidden text.",
+    ),
+    Family(
+        "probe_web_text_similarity",
+        "gauge",
+        "Similarity of the page's visible text to the baseline's (simhash, 0..1).",
+    ),
+    Family("probe_web_title_changed", "gauge", "The page's title is not the baseline's (1)."),
+    Family(
+        "probe_web_cloaked",
+        "gauge",
+        "Search engines' crawlers get another page, redirect or links than people (1).",
+    ),
+    Family(
+        "probe_web_injected",
+        "gauge",
+        "Any injection found: new script domain, cloaking, hidden links, new links, spam (1).",
+    ),
+    Family(
+        "probe_web_defaced",
+        "gauge",
+        "The visible text is unlike the baseline's, below min_similarity (1).",
+    ),
+    Family(
+        "probe_web_analysis_seconds",
+        "gauge",
+        "CPU seconds the last probe spent parsing and analysing the page(s).",
+    ),
+    # SIP (probes/sip.py): an OPTIONS ping, optionally a REGISTER.
+    Family(
+        "probe_sip_status_code", "gauge", "SIP status code of the last OPTIONS' final response."
+    ),
+    Family(
+        "probe_sip_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the SIP probe (resolve, connect, tls, options, register).",
+        ("phase",),
+    ),
+    Family(
+        "probe_sip_info",
+        "gauge",
+        "The SIP server's Server (else User-Agent) header, as a label; always 1.",
+        ("server",),
+    ),
+    Family(
+        "probe_sip_register_success",
+        "gauge",
+        "Whether the extension registered (1) or not (0); its binding is removed at once.",
+    ),
+    # Issue 15: blackbox's dialogue, DNS and address figures (its names and meanings).
+    Family(
+        "probe_failed_due_to_regex",
+        "gauge",
+        "Whether the probe failed on a regular expression (a dialogue line, a DNS record, an HTTP"
+        " header or body) (1) or not (0).",
+    ),
+    Family(
+        "probe_failed_due_to_bytes",
+        "gauge",
+        "Whether the probe failed because the expected bytes did not come (1) or not (0).",
+    ),
+    Family(
+        "probe_expect_info",
+        "gauge",
+        "A label of a tcp.query_response step, filled from its expect's match; always 1.",
+        ("step", "name", "value"),
+    ),
+    Family("probe_ip_protocol", "gauge", "The IP version the probe used (4 or 6)."),
+    Family(
+        "probe_ip_addr_hash",
+        "gauge",
+        "FNV-1a hash of the probed IP address: a change of value is a change of address.",
+    ),
+    Family(
+        "probe_dns_duration_seconds",
+        "gauge",
+        "Seconds of each phase of the DNS probe (resolve, connect, request).",
+        ("phase",),
+    ),
+    Family(
+        "probe_dns_query_succeeded",
+        "gauge",
+        "Whether the DNS server answered the query (1), whatever the rcode, or not (0).",
+    ),
+    Family("probe_dns_serial", "gauge", "The serial of the zone's SOA record in the answer."),
+    Family(
+        "probe_dns_secondary_serial",
+        "gauge",
+        "The SOA serial a secondary server (dns.secondaries) answers.",
+        ("server",),
+    ),
+    Family(
+        "probe_dns_serial_difference",
+        "gauge",
+        "The target's SOA serial minus a secondary's, in serial arithmetic (0: in step).",
+        ("server",),
+    ),
+    # The stream probe's (kind "stream": HLS and Icecast/HTTP audio).
+    Family(
+        "probe_stream_media_sequence",
+        "gauge",
+        "EXT-X-MEDIA-SEQUENCE of the HLS media playlist at its last fetch.",
+    ),
+    Family(
+        "probe_stream_segment_age_seconds",
+        "gauge",
+        "Seconds since the newest HLS segment ended (program date-time, else Last-Modified).",
+    ),
+    Family("probe_stream_bitrate_bps", "gauge", "Measured bitrate of the stream, bits per second."),
+    Family(
+        "probe_stream_declared_bitrate_bps",
+        "gauge",
+        "Bitrate the server declares (HLS BANDWIDTH, icy-br), bits per second.",
+    ),
+    Family(
+        "probe_stream_segment_download_seconds",
+        "gauge",
+        "Seconds to download the newest HLS segment.",
+    ),
+    Family(
+        "probe_stream_segment_duration_seconds",
+        "gauge",
+        "Duration of the newest HLS segment (its EXTINF), seconds.",
+    ),
+    Family(
+        "probe_stream_info",
+        "gauge",
+        "The stream's name (icy-name, variant) and content type.",
+        ("name", "content_type"),
+    ),
+    # blackbox_exporter's further TLS and HTTP figures (issue 15).
+    Family(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "gauge",
+        "Earliest notAfter over the verified certificate chain, unix seconds.",
+    ),
+    Family(
+        "probe_ssl_last_chain_info",
+        "gauge",
+        "The leaf certificate of the final TLS connection; always 1.",
+        ("fingerprint_sha256", "subject", "issuer", "subjectalternative", "serialnumber"),
+    ),
+    Family(
+        "probe_http_last_modified_timestamp_seconds",
+        "gauge",
+        "The response's Last-Modified header, unix seconds.",
+    ),
+    Family(
+        "probe_failed_due_to_json",
+        "gauge",
+        "The probe failed on a body_json check (1) or not (0).",
+    ),
 )
 
 BY_NAME: Mapping[str, Family] = {family.name: family for family in CATALOGUE}
@@ -191,6 +391,8 @@ ICMP = _families(
     "probe_icmp_packet_loss_ratio",
     "probe_icmp_rtt_seconds",
     "probe_icmp_jitter_seconds",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 HTTP = _families(
     "probe_http_duration_seconds",
@@ -201,9 +403,15 @@ HTTP = _families(
     "probe_http_version",
     "probe_http_ssl",
     "probe_ssl_earliest_cert_expiry",
+    "probe_ssl_last_chain_expiry_timestamp_seconds",
+    "probe_ssl_last_chain_info",
+    "probe_tls_version_info",
+    "probe_http_last_modified_timestamp_seconds",
     "probe_http_content_match",
     "probe_http_content_required_match",
     "probe_http_content_forbidden_match",
+    "probe_failed_due_to_json",
+    "probe_failed_due_to_regex",
 )
 DNS = _families(
     "probe_dns_lookup_time_seconds",
@@ -212,9 +420,23 @@ DNS = _families(
     "probe_dns_authority_rrs",
     "probe_dns_additional_rrs",
     "probe_dns_answer_match",
+    "probe_dns_duration_seconds",
+    "probe_dns_query_succeeded",
+    "probe_dns_serial",
+    "probe_dns_secondary_serial",
+    "probe_dns_serial_difference",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 TCP = _families(
-    "probe_tcp_duration_seconds", "probe_tls_version_info", "probe_ssl_earliest_cert_expiry"
+    "probe_tcp_duration_seconds",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
+    "probe_failed_due_to_regex",
+    "probe_failed_due_to_bytes",
+    "probe_expect_info",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 SNMP = _families(
     "sysUpTime",
@@ -234,5 +456,39 @@ SNMP = _families(
     "ifOutOctets",
     "probe_snmp_if_utilization_ratio",
     "bgpPeerState",
+    "probe_snmp_bgp_table_present",
+    "probe_snmp_bgp_peers",
     "probe_snmp_oid_value",
+    "probe_snmp_oid_info",
+)
+SIP = _families(
+    "probe_sip_duration_seconds",
+    "probe_sip_status_code",
+    "probe_sip_info",
+    "probe_sip_register_success",
+    "probe_tls_version_info",
+    "probe_ssl_earliest_cert_expiry",
+)
+STREAM = _families(
+    "probe_stream_media_sequence",
+    "probe_stream_segment_age_seconds",
+    "probe_stream_bitrate_bps",
+    "probe_stream_declared_bitrate_bps",
+    "probe_stream_segment_download_seconds",
+    "probe_stream_segment_duration_seconds",
+    "probe_stream_info",
+)
+WEB = _families(
+    "probe_http_status_code",
+    "probe_web_baseline_ready",
+    "probe_web_new_script_domains",
+    "probe_web_new_link_domains",
+    "probe_web_hidden_links",
+    "probe_web_spam_words",
+    "probe_web_cloaked",
+    "probe_web_title_changed",
+    "probe_web_injected",
+    "probe_web_defaced",
+    "probe_web_text_similarity",
+    "probe_web_analysis_seconds",
 )

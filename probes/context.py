@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
 from probes.base import ProbeResult, ProbeTarget
@@ -28,8 +29,15 @@ class ProbeContext:
     Each resource is created lazily by the probe module that owns it, through ``shared``:
     ``await ctx.shared("icmp", factory)`` returns the one instance for the process. A factory
     returns the resource and an async closer.
+
+    ``state_dir`` is where probes keep what they learn and must remember across restarts
+    (``[server] state_dir``; None: nothing is kept, as in tests and benchmarks). Today only the
+    web integrity baseline (probes/integrity/baseline.py): it is probe state, what the probe
+    needs to judge its next fetch, so it is the probe's, reached from here, and neither the
+    store's nor the alert engine's, which know nothing of pages.
     """
 
+    state_dir: Path | None = None
     _resources: dict[str, Any] = field(default_factory=dict)
     _closers: list[Closer] = field(default_factory=list)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)

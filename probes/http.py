@@ -9,13 +9,16 @@ Every probe opens a fresh connection (no keep-alive, no DNS cache), so the phase
 - ``transfer``: reading the body (at most ``max_body_bytes``).
 
 With redirects each phase but transfer is the sum over the hops, as blackbox_exporter does
-(only the final body is read). The leaf certificate is read in the handshake itself, so
-``probe_ssl_earliest_cert_expiry`` (the earliest leaf notAfter over the hops) is there on every
-TLS probe, and a verification failure names its cause (expired, unknown CA, hostname); the
-certificate that failed is then read on a second, unverified handshake for its expiry.
+(only the final body is read). The certificates are read in the handshake itself, so
+``probe_ssl_earliest_cert_expiry`` (the earliest notAfter over each hop's verified chain) is
+there on every TLS probe, and a verification failure names its cause (expired, unknown CA,
+hostname); the chain that failed is then read on a second, unverified handshake for its expiry.
 
+The body is taken as sent (no Accept-Encoding) unless ``compression`` names a coding, which is
+then asked for and decoded here (blackbox_exporter's meaning). A body longer than
+``max_body_bytes`` after decoding fails the probe and the connection is dropped there.
 aiohttp's silent retry of idempotent requests is turned off (a probe reports the first
-failure), and the body is read up to ``max_body_bytes``, then the connection is dropped.
+failure). Cookies live for one probe (``_ProbeJar``), across its redirects.
 
 The probe applies no timeout of its own: the scheduler cancels it from outside.
 """
@@ -30,26 +33,33 @@ import errno
 import functools
 import html
 import ipaddress
+import json
 import logging
 import re
 import socket
 import ssl
 import time
 import unicodedata
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.cookies import BaseCookie, Morsel, SimpleCookie
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
-from aiohttp import http_exceptions
+import aiohttp.abc
+import brotli
+from aiohttp import hdrs, http_exceptions
 from yarl import URL
 
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
-from probes.options import HttpOptions
-from probes.tls import client_context, is_ip_literal, leaf_expiry
+from probes.options import HttpOptions, HttpRequest, json_path
+from probes.tls import ChainFacts, chain_facts, client_context, is_ip_literal, version_label
 
 __all__ = ["FAMILIES", "USER_AGENT", "probe"]
 
@@ -77,10 +87,13 @@ class _Record:
     transfer: float = 0.0
     conn_ready: float = 0.0  # perf_counter when the latest connection was ready
     headers_at: float = 0.0  # perf_counter when the latest response headers were in
-    tls_used: bool = False  # the latest connection is TLS
-    expiry: float | None = None  # earliest leaf notAfter seen, unix seconds
-    body_read: int = 0
+    tls_used: bool = False  # the latest connection is TLS (its handshake succeeded)
+    expiry: float | None = None  # earliest notAfter over the hops' chains, unix seconds
+    chain: ChainFacts | None = None  # the latest TLS connection's certificates
+    tls_version: str | None = None  # the latest TLS connection's, as blackbox labels it
+    body_read: int = 0  # bytes of the body after decoding (all of it when not compressed)
     content_length: int | None = None
+    jar: aiohttp.CookieJar | None = None  # made when a response sets a cookie
 
     def phase_samples(self) -> list[Sample]:
         values = (self.resolve, self.connect, self.tls, self.processing, self.transfer)
@@ -102,11 +115,11 @@ def _note_certificate(rec: _Record, transport: asyncio.BaseTransport) -> None:
     if ssl_object is None:
         return
     rec.tls_used = True
-    der = ssl_object.getpeercert(binary_form=True)
-    if der:
-        expiry = leaf_expiry(der)
-        if expiry is not None and (rec.expiry is None or expiry < rec.expiry):
-            rec.expiry = expiry
+    rec.tls_version = version_label(ssl_object)
+    rec.chain = facts = chain_facts(ssl_object)
+    earliest = facts.earliest_expiry if facts is not None else None
+    if earliest is not None and (rec.expiry is None or earliest < rec.expiry):
+        rec.expiry = earliest
 
 
 # --------------------------------------------------------------------------- aiohttp glue
@@ -159,7 +172,8 @@ class _TimedConnector(aiohttp.TCPConnector):
 
         start = time.perf_counter()
         tls = bool(kwargs.get("ssl"))
-        rec.tls_used = tls  # of the latest connection: the final hop's, as blackbox
+        # Of the latest connection (the final hop's, as blackbox), once its handshake is done.
+        rec.tls_used, rec.chain, rec.tls_version = False, None, None
         try:
             transport, proto = await super()._wrap_create_connection(
                 timed_factory, *args[1:], **kwargs
@@ -206,6 +220,82 @@ async def _middleware(
     return resp
 
 
+_NO_URL = URL()
+
+
+class _Request(aiohttp.ClientRequest):
+    """aiohttp's request without its automatic ``Accept-Encoding`` (cheaper per request than
+    ``skip_auto_headers``, which copies the headers every time)."""
+
+    DEFAULT_HEADERS = {  # noqa: RUF012 (aiohttp's own attribute, read-only)
+        key: value
+        for key, value in aiohttp.ClientRequest.DEFAULT_HEADERS.items()
+        if key != hdrs.ACCEPT_ENCODING
+    }
+
+
+class _ProbeJar(aiohttp.abc.AbstractCookieJar):
+    """The session's cookie jar, one real jar per probe: cookies a response sets are sent on
+    the redirects that follow (as blackbox_exporter's jar does), never to another probe.
+
+    The probe's jar lives in its record (``_CURRENT``) and is made only when a response sets
+    a cookie; it takes cookies from IP-address hosts too (``unsafe``), as Go's jar does.
+    """
+
+    @property
+    def unsafe(self) -> bool:
+        return True
+
+    @property
+    def quote_cookie(self) -> bool:
+        return True
+
+    @property
+    def cookies(self) -> MappingProxyType[tuple[str, str], SimpleCookie]:
+        jar = self._jar(create=False)
+        return jar.cookies if jar is not None else MappingProxyType({})
+
+    @property
+    def host_only_cookies(self) -> frozenset[tuple[str, str, str]]:
+        jar = self._jar(create=False)
+        return jar.host_only_cookies if jar is not None else frozenset()
+
+    def _jar(self, create: bool) -> aiohttp.CookieJar | None:
+        rec = _CURRENT.get()
+        if rec is None:
+            return None
+        if rec.jar is None and create:
+            rec.jar = aiohttp.CookieJar(unsafe=True)
+        return rec.jar
+
+    def __iter__(self) -> Iterator[Morsel[str]]:
+        jar = self._jar(create=False)
+        return iter(jar) if jar is not None else iter(())
+
+    def __len__(self) -> int:
+        jar = self._jar(create=False)
+        return len(jar) if jar is not None else 0
+
+    def clear(self, predicate: Any = None) -> None:
+        jar = self._jar(create=False)
+        if jar is not None:
+            jar.clear(predicate)
+
+    def clear_domain(self, domain: str) -> None:
+        jar = self._jar(create=False)
+        if jar is not None:
+            jar.clear_domain(domain)
+
+    def update_cookies(self, cookies: Any, response_url: URL = _NO_URL) -> None:
+        jar = self._jar(create=bool(cookies))
+        if jar is not None:
+            jar.update_cookies(cookies, response_url)
+
+    def filter_cookies(self, request_url: URL) -> BaseCookie[str]:
+        jar = self._jar(create=False)
+        return jar.filter_cookies(request_url) if jar is not None else SimpleCookie()
+
+
 class _Client:
     """The process's HTTP client: one session per address family, cached TLS contexts."""
 
@@ -225,8 +315,13 @@ class _Client:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
                 headers={"User-Agent": USER_AGENT},
-                cookie_jar=aiohttp.DummyCookieJar(),
+                cookie_jar=_ProbeJar(),
                 trust_env=False,
+                # The body as sent: no Accept-Encoding unless the settings ask for one
+                # (_Request), decoded only by the probe with the target's ``compression``, as
+                # blackbox does.
+                request_class=_Request,
+                auto_decompress=False,
                 middlewares=(_middleware,),
             )
             self._sessions[family] = session
@@ -294,26 +389,106 @@ class _Outcome:
     status: int
     version: str
     redirects: int
-    truncated: bool
     text: str | None
+    headers: Any = None  # the final response's CIMultiDictProxy
+    body_problem: tuple[str, str] | None = None  # (reason, detail) of a body that failed
 
 
-async def _read_body(resp: aiohttp.ClientResponse, rec: _Record, cap: int, keep: bool) -> bytes:
-    """At most ``cap`` bytes of the body (the caller cuts the connection if there is more)."""
+_REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
+
+
+class _Decoder:
+    """Decodes a body compressed with ``compression``, never past a bound (a zip bomb costs
+    no more than its limit). Raises ValueError when the body is not what it claims."""
+
+    __slots__ = ("_brotli", "_coding", "_zlib")
+
+    def __init__(self, coding: str) -> None:
+        self._coding = coding
+        self._zlib: Any = None
+        self._brotli: Any = None
+        if coding == "gzip":
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "br":
+            self._brotli = brotli.Decompressor()
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        """Up to ``room`` decoded bytes of ``chunk``; ``room`` of them means there is more."""
+        try:
+            if self._brotli is not None:
+                out: bytes = self._brotli.process(chunk, output_buffer_limit=room)
+                return out
+            if self._zlib is None:  # deflate: zlib-wrapped as RFC 9110 says, or raw as Go's
+                wrapped = (
+                    len(chunk) >= 2
+                    and (chunk[0] & 0x0F) == 8
+                    and ((chunk[0] << 8) | chunk[1]) % 31 == 0
+                )
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            out = self._zlib.decompress(chunk, room)
+            return out
+        except (zlib.error, brotli.error) as exc:
+            raise ValueError(f"not a valid {self._coding} stream: {exc}") from None
+
+    def finished(self) -> bool:
+        if self._brotli is not None:
+            return bool(self._brotli.is_finished())
+        return self._zlib is None or bool(self._zlib.eof)
+
+
+async def _read_body(
+    resp: aiohttp.ClientResponse, rec: _Record, opts: HttpOptions, keep: bool
+) -> tuple[bytes, tuple[str, str] | None]:
+    """The body (decoded with ``compression``), at most ``max_body_bytes`` of it, and what was
+    wrong with it: ("body_size", ...) past the limit, ("protocol", ...) a body that does not
+    decode. The caller drops the connection when the body was not read to its end."""
+    cap = opts.max_body_bytes
+    coding = opts.compression
+    decoder = _Decoder(coding) if coding is not None and coding != "identity" else None
     parts: list[bytes] = []
+    content = resp.content
     try:
-        while rec.body_read < cap:
-            chunk = await resp.content.read(min(_CHUNK, cap - rec.body_read))
+        while True:
+            room = cap + 1 - rec.body_read  # one byte past the limit tells a longer body
+            chunk = await content.read(_CHUNK if decoder is not None else min(_CHUNK, room))
             if not chunk:
                 break
+            if decoder is not None:
+                chunk = decoder.feed(chunk, room)
             rec.body_read += len(chunk)
+            if rec.body_read > cap:
+                rec.body_read = cap
+                problem = ("body_size", f"body longer than max_body_bytes ({cap:,} bytes)")
+                return b"", problem
             if keep:
                 parts.append(chunk)
+    except ValueError as exc:
+        problem = ("protocol", f"cannot decode the {coding} body: {exc}")
+        return b"", problem
     except aiohttp.ClientPayloadError:
         # What arrived before the error, read or still buffered, for the detail.
-        rec.body_read = max(rec.body_read, resp.content.total_bytes)
+        rec.body_read = max(rec.body_read, content.total_bytes)
         raise
-    return b"".join(parts)
+    if decoder is not None and not decoder.finished():
+        problem = ("protocol", f"the {coding} body ends before its compressed stream does")
+        return b"", problem
+    return b"".join(parts), None
+
+
+# Each options object's request, by id (the object is kept, so its id is not reused): reading
+# a pydantic private attribute costs more than the dict look-up.
+_REQUESTS: dict[int, tuple[HttpOptions, HttpRequest]] = {}
+
+
+def _request_of(opts: HttpOptions) -> HttpRequest:
+    known = _REQUESTS.get(id(opts))
+    if known is not None and known[0] is opts:
+        return known[1]
+    if len(_REQUESTS) >= 8192:  # settings reloaded many times: forget the old ones
+        _REQUESTS.clear()
+    request = opts.request
+    _REQUESTS[id(opts)] = (opts, request)
+    return request
 
 
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
@@ -322,12 +497,19 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         return failure("config", "http target without url or http options")
     client = await ctx.shared("http", _make_client)
     try:
-        sslcontext = client_context(opts.tls_verify, opts.ca_file)
+        sslcontext = client_context(opts.tls_verify, opts.ca_file, opts.cert_file, opts.key_file)
     except (OSError, ssl.SSLError) as exc:
-        return failure("tls", f"cannot load ca_file {opts.ca_file}: {exc}")
+        which = opts.ca_file if opts.cert_file is None else f"{opts.ca_file}, {opts.cert_file}"
+        return failure("tls", f"cannot load the TLS files ({which}): {exc}")
     url, family = _parse(target.url, opts.ip_protocol)
     session = client.session(family)
-    rules = bool(opts.body_contains or opts.body_absent)
+    plan = _request_of(opts)
+    keep = plan.keep_text
+    extra: dict[str, Any] = {}
+    if plan.server_name is not None:
+        extra["server_hostname"] = plan.server_name
+    if opts.proxy_url is not None:
+        extra["proxy"] = opts.proxy_url
     rec = _Record()
     token = _CURRENT.set(rec)
     start = time.perf_counter()
@@ -335,29 +517,33 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         async with session.request(
             opts.method,
             url,
-            headers=opts.headers or None,
-            data=opts.body.encode() if opts.body is not None else None,
+            headers=plan.headers,
+            data=plan.body,
             ssl=sslcontext,
             allow_redirects=opts.max_redirects > 0,
             # aiohttp fails on the n-th redirect response; we follow max_redirects of them.
             max_redirects=opts.max_redirects + 1,
+            **extra,
         ) as resp:
             rec.content_length = resp.content_length
             body = b""
-            truncated = False
-            if opts.method != "HEAD":
-                body = await _read_body(resp, rec, opts.max_body_bytes, keep=rules)
-                truncated = rec.body_read >= opts.max_body_bytes and not resp.content.at_eof()
-            if truncated:
-                resp.close()  # a huge or hostile body: stop here and drop the connection
+            problem = None
+            # A redirect not followed (max_redirects = 0) counts as one, as blackbox; its body
+            # is not read, as there.
+            unfollowed = resp.status in _REDIRECT_CODES and "Location" in resp.headers
+            if opts.method != "HEAD" and not unfollowed:
+                body, problem = await _read_body(resp, rec, opts, keep)
+                if problem is not None:
+                    resp.close()  # a huge, endless or broken body: drop the connection
             end = time.perf_counter()
             rec.transfer = end - rec.headers_at if rec.headers_at else 0.0
             outcome = _Outcome(
                 status=resp.status,
                 version=f"{resp.version.major}.{resp.version.minor}" if resp.version else "",
-                redirects=len(resp.history),
-                truncated=truncated,
-                text=_decode(body, resp.charset) if rules else None,
+                redirects=len(resp.history) + unfollowed,
+                text=_decode(body, resp.charset) if keep and problem is None else None,
+                headers=resp.headers,
+                body_problem=problem,
             )
     except aiohttp.ClientConnectorCertificateError as exc:
         # Read the certificate that failed verification on a second, unverified handshake:
@@ -379,7 +565,7 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
 async def _peek_expiry(
     client: _Client, host: str, port: int | None, family: socket.AddressFamily, budget: float
 ) -> float | None:
-    """notAfter of the server's leaf certificate, without verifying it; None if unreachable."""
+    """Earliest notAfter of the chain the server presents, unverified; None if unreachable."""
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(budget):
@@ -394,10 +580,10 @@ async def _peek_expiry(
         return None
     try:
         ssl_object = transport.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        facts = chain_facts(ssl_object) if ssl_object is not None else None
     finally:
         transport.abort()
-    return leaf_expiry(der) if der else None
+    return facts.earliest_expiry if facts is not None else None
 
 
 def _or_minus_one(value: int | None) -> int:
@@ -415,7 +601,125 @@ def _tls_samples(rec: _Record) -> list[Sample]:
     samples = [Sample("probe_http_ssl", 1.0 if rec.tls_used else 0.0)]
     if rec.expiry is not None:
         samples.append(Sample("probe_ssl_earliest_cert_expiry", rec.expiry))
+    if rec.tls_used:
+        chain = rec.chain
+        if chain is not None and chain.chain_expiry is not None:
+            samples.append(
+                Sample("probe_ssl_last_chain_expiry_timestamp_seconds", chain.chain_expiry)
+            )
+        if chain is not None and chain.info:
+            samples.append(Sample("probe_ssl_last_chain_info", 1.0, chain.info))
+        if rec.tls_version is not None:
+            samples.append(Sample("probe_tls_version_info", 1.0, (("version", rec.tls_version),)))
     return samples
+
+
+def _header_problem(opts: HttpOptions, headers: Any) -> str | None:
+    """The first failed fail_if_header_matches / fail_if_header_not_matches rule, in words."""
+    for rule in opts.fail_if_header_matches:
+        values = headers.getall(rule.header, ())
+        if not values:
+            if not rule.allow_missing:
+                return f"header {rule.header} missing"
+            continue
+        pattern = re.compile(rule.regexp)
+        if any(pattern.search(v) for v in values):
+            return f"header {rule.header} matches {rule.regexp!r}"
+    for rule in opts.fail_if_header_not_matches:
+        values = headers.getall(rule.header, ())
+        if not values:
+            if not rule.allow_missing:
+                return f"header {rule.header} missing"
+            continue
+        pattern = re.compile(rule.regexp)
+        if not any(pattern.search(v) for v in values):
+            return f"header {rule.header} does not match {rule.regexp!r}"
+    return None
+
+
+def _regex_problem(opts: HttpOptions, text: str) -> str | None:
+    for expression in opts.fail_if_body_matches:
+        if re.search(expression, text):
+            return f"body matches {expression!r}"
+    for expression in opts.fail_if_body_not_matches:
+        if not re.search(expression, text):
+            return f"body does not match {expression!r}"
+    return None
+
+
+_MISSING = object()
+
+
+def _json_at(document: Any, steps: tuple[str | int, ...]) -> Any:
+    for step in steps:
+        if isinstance(step, int) and isinstance(document, list) and -len(document) <= step:
+            if step >= len(document):
+                return _MISSING
+            document = document[step]
+        elif isinstance(step, str) and isinstance(document, dict) and step in document:
+            document = document[step]
+        else:
+            return _MISSING
+    return document
+
+
+def _json_equal(value: Any, want: Any) -> bool:
+    """JSON equality: true is not 1, 1 is 1.0."""
+    if isinstance(value, bool) or isinstance(want, bool):
+        return value is want
+    return bool(value == want)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _json_problem(opts: HttpOptions, body: str) -> str | None:
+    """The first failed body_json check, in words; the body must be JSON."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return f"body is not JSON ({exc})"
+    for check in opts.body_json:
+        value = _json_at(document, json_path(check.path))
+        test = check.test
+        want = getattr(check, test)
+        shown = "missing" if value is _MISSING else json.dumps(value, ensure_ascii=False)[:80]
+        if test == "exists":
+            ok = (value is not _MISSING) == want
+        elif value is _MISSING:
+            ok = False
+        elif test in ("equals", "not_equals"):
+            same = _json_equal(value, want)
+            ok = same if test == "equals" else not same
+        elif test == "matches":
+            ok = isinstance(value, str) and re.search(want, value) is not None
+        else:
+            number = _number(value)
+            ok = number is not None and _COMPARE[test](number, want)
+        if not ok:
+            return f"JSON {check.path} is {shown}, expected {test.replace('_', ' ')} {want!r}"
+    return None
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+}
+
+
+def _last_modified(headers: Any) -> float | None:
+    value = headers.get("Last-Modified")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> ProbeResult:
@@ -429,6 +733,10 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
     if out.version:
         samples.append(Sample("probe_http_version", float(out.version)))
     samples += _tls_samples(rec)
+    if out.headers is not None and "Last-Modified" in out.headers:
+        modified = _last_modified(out.headers)
+        if modified is not None:
+            samples.append(Sample("probe_http_last_modified_timestamp_seconds", modified))
 
     head = f"HTTP {out.status} in {_ms(elapsed)}"
     notes: list[str] = []
@@ -441,10 +749,21 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
     if not status_ok:
         problem = ("status", f"{head}, expected {_expect_text(opts)}")
 
+    regex_failed = False
+    if problem is None and (opts.fail_if_header_matches or opts.fail_if_header_not_matches):
+        why = _header_problem(opts, out.headers)
+        if why is not None:
+            problem = ("header", f"{head}, but {why}")
+            regex_failed = True
+    if problem is None and out.body_problem is not None:
+        reason, why = out.body_problem
+        problem = (reason, f"{head}, but {why}")
+
     if out.text is not None:
         missing = [s for s in opts.body_contains if _normalize(s) not in out.text]
         present = [s for s in opts.body_absent if _normalize(s) in out.text]
-        samples.append(Sample("probe_http_content_match", 0.0 if missing or present else 1.0))
+        if opts.body_contains or opts.body_absent:
+            samples.append(Sample("probe_http_content_match", 0.0 if missing or present else 1.0))
         facts += [("required", s) for s in missing] + [("forbidden", s) for s in present]
         if present:  # the page's words around the first forbidden text it shows
             text = out.text
@@ -455,15 +774,33 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
             samples.append(Sample("probe_http_content_required_match", 0.0 if missing else 1.0))
         if opts.body_absent:
             samples.append(Sample("probe_http_content_forbidden_match", 0.0 if present else 1.0))
-        where = f" in the first {rec.body_read:,} bytes" if out.truncated else ""
         if problem is None and missing:
-            problem = ("content", f'{head}, but required text "{missing[0]}" missing{where}')
+            problem = ("content", f'{head}, but required text "{missing[0]}" missing')
         elif problem is None and present:
-            problem = ("content", f'{head}, but forbidden text "{present[0]}" present{where}')
-        elif not missing and not present:
+            problem = ("content", f'{head}, but forbidden text "{present[0]}" present')
+        elif (opts.body_contains or opts.body_absent) and not missing and not present:
             notes.append("content matched" if opts.body_contains else "no forbidden text")
-    if out.truncated:
-        notes.append(f"body cut at {rec.body_read:,} bytes")
+        if problem is None and (opts.fail_if_body_matches or opts.fail_if_body_not_matches):
+            why = _regex_problem(opts, out.text)
+            if why is not None:
+                problem = ("content", f"{head}, but {why}")
+                regex_failed = True
+        if opts.body_json:
+            why = _json_problem(opts, out.text) if problem is None else None
+            samples.append(Sample("probe_failed_due_to_json", 1.0 if why else 0.0))
+            if why is not None:
+                problem = ("content", f"{head}, but {why}")
+    samples.append(Sample("probe_failed_due_to_regex", 1.0 if regex_failed else 0.0))
+
+    if problem is None and opts.expect_http_versions and out.version:
+        seen = f"HTTP/{out.version}"
+        if seen not in opts.expect_http_versions:
+            wanted = " or ".join(opts.expect_http_versions)
+            problem = ("http_version", f"{head}, but {seen}, expected {wanted}")
+    if problem is None and opts.fail_if_ssl and rec.tls_used:
+        problem = ("ssl", f"{head}, but the final request was over TLS (fail_if_ssl)")
+    if problem is None and opts.fail_if_not_ssl and not rec.tls_used:
+        problem = ("ssl", f"{head}, but the final request was not over TLS (fail_if_not_ssl)")
 
     if rec.expiry is not None:
         left = rec.expiry - time.time()
@@ -548,7 +885,24 @@ _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EN
 
 def _failed(exc: BaseException, rec: _Record, opts: HttpOptions, url: URL) -> ProbeResult:
     reason, detail = _classify(exc, rec, opts, url)
-    return failure(reason, detail, tuple(rec.phase_samples() + _tls_samples(rec)))
+    samples = rec.phase_samples()
+    inner = exc.original if isinstance(exc, _NotRetried) else exc
+    if isinstance(inner, aiohttp.TooManyRedirects) and inner.history:
+        # The last redirect answered, as blackbox reports it past its limit.
+        last = inner.history[-1]
+        samples += [
+            Sample("probe_http_status_code", float(last.status)),
+            Sample("probe_http_redirects", float(len(inner.history))),
+            Sample("probe_http_content_length", float(_or_minus_one(last.content_length))),
+            Sample("probe_http_uncompressed_body_length", 0.0),
+        ]
+        if last.version:
+            samples.append(
+                Sample("probe_http_version", float(f"{last.version.major}.{last.version.minor}"))
+            )
+    samples += _tls_samples(rec)
+    samples.append(Sample("probe_failed_due_to_regex", 0.0))
+    return failure(reason, detail, tuple(samples))
 
 
 def _redirect_detail(exc: aiohttp.TooManyRedirects, opts: HttpOptions) -> str:

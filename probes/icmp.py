@@ -47,6 +47,7 @@ from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import Closer, ProbeContext
 from probes.options import IcmpOptions
+from probes.resolve import ResolveError, literal, resolve
 
 __all__ = ["FAMILIES", "IcmpSocket", "jitter", "probe", "wait_after_last"]
 
@@ -58,6 +59,12 @@ SO_RCVBUFFORCE: Final = 33
 SO_TIMESTAMPNS: Final = 35  # also the SCM_TIMESTAMPNS control message type
 IP_RECVERR: Final = 11
 IPV6_RECVERR: Final = 25
+IP_MTU_DISCOVER: Final = 10
+IP_PMTUDISC_DO: Final = 2  # set DF, never fragment locally
+IPV6_MTU_DISCOVER: Final = 23
+IPV6_PMTUDISC_DO: Final = 2
+IPV6_DONTFRAG: Final = 62
+SO_EE_ORIGIN_LOCAL: Final = 1
 SOL_RAW: Final = 255
 ICMP_FILTER: Final = 1
 ICMP6_FILTER: Final = 1
@@ -72,7 +79,8 @@ RECV_BYTES: Final = 192
 _TIMESPEC = struct.Struct("@ll")
 _ECHO = struct.Struct("!BBHHH")
 _ID_SEQ = struct.Struct("!HH")
-_EXT_ERR = struct.Struct("=IBBBB")  # struct sock_extended_err: errno, origin, type, code, pad
+# struct sock_extended_err: errno, origin, type, code, pad, info (the MTU for "too big")
+_EXT_ERR = struct.Struct("=IBBBBI")
 _SEND_RETRY: Final = (0.001, 0.004, 0.016)  # back-off when the send buffer is full
 
 NOT_PERMITTED: Final = (
@@ -92,27 +100,51 @@ class _Family:
     reply: int
     unreachable: int
     exceeded: int
+    too_big: int  # ICMPv6 "packet too big"; IPv4 says it as unreachable code 4 (-1: none)
     errlevel: int
     recverr: int
 
 
 # fmt: off
 V4 = _Family(af=socket.AF_INET, proto=socket.IPPROTO_ICMP, key="icmp4", version=4,
-             request=8, reply=0, unreachable=3, exceeded=11,
+             request=8, reply=0, unreachable=3, exceeded=11, too_big=-1,
              errlevel=socket.IPPROTO_IP, recverr=IP_RECVERR)
 V6 = _Family(af=socket.AF_INET6, proto=socket.IPPROTO_ICMPV6, key="icmp6", version=6,
-             request=128, reply=129, unreachable=1, exceeded=3,
+             request=128, reply=129, unreachable=1, exceeded=3, too_big=2,
              errlevel=socket.IPPROTO_IPV6, recverr=IPV6_RECVERR)
 # fmt: on
+
+
+def _too_big(fam: _Family, kind: int, code: int) -> bool:
+    return kind == fam.too_big or (fam is V4 and kind == 3 and code == 4)
+
+
+@dataclass(frozen=True, slots=True)
+class _SocketOptions:
+    """What sets a socket apart from the family's shared one: the targets that ask for DF, a
+    TTL or a source address share a socket per combination; the rest share the plain one."""
+
+    dont_fragment: bool = False
+    ttl: int | None = None
+    source: str | None = None
+
+    def key(self, fam: _Family) -> str:
+        if self == _PLAIN:
+            return fam.key
+        return f"{fam.key}/df={int(self.dont_fragment)}/ttl={self.ttl}/src={self.source}"
+
+
+_PLAIN: Final = _SocketOptions()
 
 _ERRORS: Final = {  # (type, code) → words, per IP version
     4: {(3, 0): "network unreachable", (3, 1): "host unreachable",
         (3, 2): "protocol unreachable", (3, 3): "port unreachable",
         (3, 9): "network prohibited", (3, 10): "host prohibited",
-        (3, 13): "administratively prohibited", (11, 0): "TTL exceeded in transit"},
+        (3, 4): "fragmentation needed", (3, 13): "administratively prohibited",
+        (11, 0): "TTL exceeded in transit"},
     6: {(1, 0): "no route to destination", (1, 1): "administratively prohibited",
         (1, 3): "address unreachable", (1, 4): "port unreachable", (1, 6): "reject route",
-        (3, 0): "hop limit exceeded in transit"},
+        (2, 0): "packet too big", (3, 0): "hop limit exceeded in transit"},
 }  # fmt: skip
 
 
@@ -140,11 +172,15 @@ class _Run:
     waiting: int = 0
     all_sent: bool = False
     errors: list[str] = field(default_factory=list)
+    too_big: bool = False  # an echo was refused for its size: DF met a smaller MTU
 
-    def settle(self, index: int, rtt: int | None, error: str | None = None) -> None:
+    def settle(
+        self, index: int, rtt: int | None, error: str | None = None, too_big: bool = False
+    ) -> None:
         self.rtts[index] = rtt
         if error is not None:
             self.errors.append(error)
+            self.too_big = self.too_big or too_big
         self.waiting -= 1
         self.check()
 
@@ -164,7 +200,9 @@ def _receive_time(ancillary: list[tuple[int, int, bytes]]) -> int:
 class IcmpSocket:
     """One ICMP socket shared by every probe of a family: send, demultiplex, close."""
 
-    def __init__(self, sock: socket.socket, fam: _Family, raw: bool) -> None:
+    def __init__(
+        self, sock: socket.socket, fam: _Family, raw: bool, options: _SocketOptions = _PLAIN
+    ) -> None:
         self.sock, self.fam, self.raw = sock, fam, raw
         # Raw sockets see every process's replies: ours carry this identifier. A ping socket's
         # identifier is its port, set and filtered by the kernel.
@@ -181,13 +219,34 @@ class IcmpSocket:
             self._filter_types()
         else:  # ICMP errors about our echoes reach a ping socket only through its error queue
             sock.setsockopt(fam.errlevel, fam.recverr, 1)
+        if options != _PLAIN:
+            self._apply(options)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._on_readable)
+
+    def _apply(self, options: _SocketOptions) -> None:
+        """DF, TTL and source address, for the sockets of the targets that set them."""
+        sock, v4 = self.sock, self.fam is V4
+        if options.dont_fragment:
+            if v4:
+                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_DONTFRAG, 1)
+        if options.ttl is not None:
+            if v4:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, options.ttl)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, options.ttl)
+        if options.source is not None:
+            sock.bind((options.source, 0))
 
     def _filter_types(self) -> None:
         # Let through only replies and errors: not our own requests (seen on loopback), nor
         # anything else the host receives.
-        wanted = (self.fam.reply, self.fam.unreachable, self.fam.exceeded)
+        wanted = [self.fam.reply, self.fam.unreachable, self.fam.exceeded]
+        if self.fam.too_big >= 0:
+            wanted.append(self.fam.too_big)
         if self.fam is V4:
             mask = 0xFFFFFFFF & ~sum(1 << t for t in wanted)
             self.sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", mask))
@@ -268,7 +327,7 @@ class IcmpSocket:
             if entry is not None:
                 run, index, sent_ns = entry
                 run.settle(index, max(received_ns - sent_ns, 0))
-        elif kind in (fam.unreachable, fam.exceeded):
+        elif kind in (fam.unreachable, fam.exceeded, fam.too_big):
             # The error quotes the packet it is about: IP header, then our echo header.
             inner = start + 8
             if fam is V4:
@@ -284,8 +343,16 @@ class IcmpSocket:
             ident, seq = _ID_SEQ.unpack_from(data, echo + 4)
             entry = self.pending.pop((dest, seq), None) if ident == self.ident else None
             if entry is not None:
-                error = f"{_describe(fam, kind, data[start + 1])} from {source}"
-                entry[0].settle(entry[1], None, error)
+                code = data[start + 1]
+                error = f"{_describe(fam, kind, code)} from {source}"
+                too_big = _too_big(fam, kind, code)
+                if too_big:  # the MTU the sender may use: bytes 6-7 (IPv4), 4-7 (IPv6)
+                    mtu = int.from_bytes(
+                        data[start + 6 : start + 8] if fam is V4 else data[start + 4 : start + 8],
+                        "big",
+                    )
+                    error += f" (next-hop MTU {mtu})" if mtu else ""
+                entry[0].settle(entry[1], None, error, too_big)
         # Anything else (type 8: our own requests on loopback, if unfiltered) is not ours.
 
     def _drain_errors(self) -> None:
@@ -300,16 +367,19 @@ class IcmpSocket:
             entry = self.pending.pop((str(dest[0]), _ID_SEQ.unpack_from(data, 4)[1]), None)
             if entry is None:
                 continue
-            error = "ICMP error"
+            error, too_big = "ICMP error", False
             for level, kind, cdata in ancillary:
-                if level == self.fam.errlevel and kind == self.fam.recverr and len(cdata) >= 8:
-                    err, origin, icmp_type, code, _pad = _EXT_ERR.unpack_from(cdata)
-                    error = (
-                        _describe(self.fam, icmp_type, code)
-                        if origin in (2, 3)  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
-                        else os.strerror(err)
-                    )
-            entry[0].settle(entry[1], None, error)
+                if level == self.fam.errlevel and kind == self.fam.recverr and len(cdata) >= 12:
+                    err, origin, icmp_type, code, _pad, info = _EXT_ERR.unpack_from(cdata)
+                    if origin in (2, 3):  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
+                        error = _describe(self.fam, icmp_type, code)
+                        too_big = _too_big(self.fam, icmp_type, code)
+                    else:
+                        error = os.strerror(err)
+                        too_big = origin == SO_EE_ORIGIN_LOCAL and err == errno.EMSGSIZE
+                    if too_big and info:
+                        error += f" (MTU {info})"
+            entry[0].settle(entry[1], None, error, too_big)
 
     async def aclose(self) -> None:
         self._loop.remove_reader(self.sock.fileno())
@@ -321,7 +391,9 @@ async def _nothing_to_close() -> None:
     return None
 
 
-async def _open(fam: _Family) -> tuple[IcmpSocket | _Unavailable, Closer]:
+async def _open(
+    fam: _Family, options: _SocketOptions = _PLAIN
+) -> tuple[IcmpSocket | _Unavailable, Closer]:
     errors: list[OSError] = []
     for kind in (socket.SOCK_RAW, socket.SOCK_DGRAM):
         try:
@@ -332,7 +404,12 @@ async def _open(fam: _Family) -> tuple[IcmpSocket | _Unavailable, Closer]:
             errors.append(exc)
             continue
         try:
-            icmp = IcmpSocket(sock, fam, raw=kind == socket.SOCK_RAW)
+            icmp = IcmpSocket(sock, fam, raw=kind == socket.SOCK_RAW, options=options)
+        except OSError as exc:  # e.g. a source address this host does not have
+            sock.close()
+            why = exc.strerror or str(exc)
+            detail = f"cannot set up an ICMPv{fam.version} socket ({options}): {why}"
+            return _Unavailable("unreachable", detail), _nothing_to_close
         except BaseException:
             sock.close()
             raise
@@ -345,30 +422,37 @@ async def _open(fam: _Family) -> tuple[IcmpSocket | _Unavailable, Closer]:
 
 
 @functools.lru_cache(maxsize=16384)
-def _literal(host: str) -> tuple[_Family, str] | None:
-    """An IP literal's family and its address as recvmsg will spell it; None for a name."""
+def _literal(host: str) -> tuple[_Family, str, tuple[Sample, ...]] | None:
+    """An IP literal's family, its address as recvmsg will spell it and its address samples;
+    None for a name."""
     try:
         info = socket.getaddrinfo(host, None, 0, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)
     except (socket.gaierror, UnicodeError):
         return None
-    return (V6 if info[0][0] == socket.AF_INET6 else V4), str(info[0][4][0])
+    fam = V6 if info[0][0] == socket.AF_INET6 else V4
+    return fam, str(info[0][4][0]), _address_samples(str(info[0][4][0]))
 
 
-async def _resolve(host: str, ip_protocol: str) -> tuple[_Family, str] | ProbeResult:
-    literal = _literal(host)
-    if literal is not None:
-        return literal
-    fam = V6 if ip_protocol == "ip6" else V4
+@functools.lru_cache(maxsize=16384)
+def _address_samples(address: str) -> tuple[Sample, ...]:
+
+    found = literal(address.split("%", 1)[0])
+    return found.samples if found is not None else ()
+
+
+async def _resolve(
+    ctx: ProbeContext, host: str, opts: IcmpOptions
+) -> tuple[_Family, str, tuple[Sample, ...]] | ProbeResult:
+    """A name's address (``probes/resolve.py``), as ``_literal`` gives a literal's."""
+    preferred, fallback = opts.family_choice
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, None, family=fam.af, type=socket.SOCK_DGRAM
-        )
-    except (OSError, UnicodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return failure("dns", f"cannot resolve {host} to an IPv{fam.version} address: {why}")
-    if not infos:
-        return failure("dns", f"{host} has no IPv{fam.version} address")
-    return fam, str(infos[0][4][0])
+        resolved = await resolve(ctx, host, preferred, fallback)
+    except ResolveError as exc:
+        return failure("dns", str(exc))
+    known = _literal(resolved.address)
+    if known is None:  # an address the resolver gave in a form getaddrinfo refuses
+        return failure("dns", f"{host} resolved to {resolved.address!r}, not an IP address")
+    return known
 
 
 def wait_after_last(opts: IcmpOptions, timeout: float | None) -> float:
@@ -396,6 +480,8 @@ async def _send(icmp: IcmpSocket, run: _Run, index: int, payload_size: int) -> N
             full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
             if not full or delay is None:  # unreachable route, local firewall, ...
                 run.errors.append(f"sending failed: {exc.strerror or exc}")
+                # DF and an echo larger than the route's known MTU: refused at once
+                run.too_big = run.too_big or exc.errno == errno.EMSGSIZE
                 return
         await asyncio.sleep(delay)
 
@@ -408,13 +494,27 @@ def _settle_all(done: asyncio.Future[None]) -> None:
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, IcmpOptions)
     host = target.host or ""
-    resolved = await _resolve(host, opts.ip_protocol)
+    # An IP literal (most targets) needs no coroutine to resolve: the cache answers.
+    resolved = _literal(host) or await _resolve(ctx, host, opts)
     if isinstance(resolved, ProbeResult):
         return resolved
-    fam, addr = resolved
-    icmp = await ctx.shared(fam.key, lambda: _open(fam))
+    fam, addr, address_samples = resolved
+    choice = opts.socket_choice
+    if choice is not None:
+        options = _SocketOptions(*choice)
+        if options.source is not None and (":" in options.source) != (fam is V6):
+            return failure(
+                "unreachable",
+                f"source_ip_address {options.source} is not an IPv{fam.version} address "
+                f"as {addr} is",
+                address_samples,
+            )
+        key = options.key(fam)
+    else:  # the plain shared socket: the common case costs no more than before
+        options, key = _PLAIN, fam.key
+    icmp = await ctx.shared(key, lambda: _open(fam, options))
     if isinstance(icmp, _Unavailable):
-        return failure(icmp.reason, icmp.detail)
+        return failure(icmp.reason, icmp.detail, address_samples)
 
     loop = asyncio.get_running_loop()
     wait = wait_after_last(opts, target.timeout)
@@ -434,11 +534,18 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         if timer is not None:
             timer.cancel()
         icmp.forget(run)
-    name = host if host == addr else f"{host} ({addr})"
-    return _result(run, opts.count, wait, name)
+    return _result(run, opts, wait, host, addr, address_samples)
 
 
-def _result(run: _Run, count: int, wait: float, name: str) -> ProbeResult:
+def _result(
+    run: _Run,
+    opts: IcmpOptions,
+    wait: float,
+    host: str,
+    addr: str,
+    address_samples: tuple[Sample, ...],
+) -> ProbeResult:
+    count = opts.count
     rtts = [rtt / 1e9 for rtt in run.rtts if rtt is not None]
     loss = 1.0 - len(rtts) / count
     samples = [
@@ -454,11 +561,21 @@ def _result(run: _Run, count: int, wait: float, name: str) -> ProbeResult:
             Sample("probe_icmp_rtt_seconds", max(rtts), (("stat", "max"),)),
             Sample("probe_icmp_jitter_seconds", jit),
         ]
+        samples += address_samples
         detail = (
             f"{len(rtts)}/{count} echoes answered, {loss:.0%} loss, "
             f"avg {avg * 1e3:.2f} ms, jitter {jit * 1e3:.2f} ms"
         )
         return ProbeResult(True, None, detail, tuple(samples))
+    samples += address_samples
+    name = host if host == addr else f"{host} ({addr})"
+    if run.too_big:
+        header = 28 if ":" not in name else 48  # IP + ICMP headers
+        detail = (
+            f"{name}: {run.errors[0]}: an echo of {opts.payload_size + header} bytes with "
+            f"dont_fragment does not fit the path's MTU (0 of {count} echoes answered)"
+        )
+        return failure("fragmentation_needed", detail, tuple(samples))
     if run.errors:
         detail = f"{name} is unreachable: {run.errors[0]} (0 of {count} echoes answered)"
         return failure("unreachable", detail, tuple(samples))

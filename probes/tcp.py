@@ -1,20 +1,31 @@
-"""tcp probe: connect, optionally shake hands over TLS, optionally check the first line sent.
+"""tcp probe: connect, optionally shake hands over TLS, check the first line or hold a dialogue.
 
 Phases are timed apart, as blackbox_exporter does: ``probe_tcp_duration_seconds{phase=...}``
-with phase ``resolve`` (only for a host name), ``connect``, ``tls`` and ``banner``. Over TLS:
-``probe_ssl_earliest_cert_expiry`` (unix seconds; the leaf certificate the server presented, as
-Python before 3.13 does not expose the verified chain) and ``probe_tls_version_info{version}``.
+with phase ``resolve`` (only for a host name), ``connect``, ``tls``, ``banner``, and for a
+dialogue ``dialogue`` (all its steps) and ``starttls`` (the handshake inside it). Over TLS,
+direct or after STARTTLS: ``probe_ssl_earliest_cert_expiry`` (unix seconds; the earliest
+notAfter over the verified chain, probes/tls.py ``chain_facts``) and
+``probe_tls_version_info{version}`` ("TLS 1.3", as blackbox_exporter labels it). The address
+comes from probes/resolve.py (``probe_ip_protocol``, ``probe_ip_addr_hash``).
+
+The dialogue (``query_response``, or the ready ones of ``starttls = "smtp"|"imap"|"pop3"``) is
+blackbox's: each step reads lines until one matches ``expect`` (searched, Python's ``re``), sends
+``send`` with ``${1}``/``${name}`` replaced by the match's groups, then optionally upgrades the
+connection to TLS. Lines are sent with CRLF (the mail protocols' line end; blackbox sends LF,
+which strict SMTP servers refuse). ``probe_failed_due_to_regex`` is 1 when an expect found no
+line, else 0 (``probe_failed_due_to_bytes`` likewise for ``expect_bytes``: the exact bytes
+next); a step's ``labels`` give ``probe_expect_info{step, name, value}``. A line longer
+than 64 KiB, or 1 MiB read without a match, ends the probe: a hostile server costs only that.
 
 Reasons: "dns", "refused", "unreachable", "timeout" (the kernel gave up connecting), "tls",
-"banner", "protocol". No timeout is imposed here: the scheduler cuts the probe from outside,
-and the connection is closed however the probe ends.
+"banner", "expect" (no line matched), "protocol". No timeout is imposed here: the scheduler cuts
+the probe from outside, and the connection is closed however the probe ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
+import re
 import ssl
 import time
 from typing import cast
@@ -22,8 +33,9 @@ from typing import cast
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
-from probes.options import TcpOptions
-from probes.tls import client_context, is_ip_literal, leaf_expiry
+from probes.options import TcpOptions, TcpStep
+from probes.resolve import ResolveError, resolve
+from probes.tls import chain_facts, client_context, leaf_expiry, version_label
 
 __all__ = ["FAMILIES", "probe"]
 
@@ -33,6 +45,10 @@ FAMILIES = catalogue.TCP
 BANNER_LIMIT = 4096  # bytes read at most while looking for the first line
 _SHOWN = 80  # characters of a wrong banner shown in the detail
 _CLOSE_GRACE = 1.0  # seconds a polite close (TLS close_notify, FIN) may take
+LINE_LIMIT = 64 << 10  # bytes of one line of a dialogue, at most
+EXPECT_LIMIT = 1 << 20  # bytes read looking for one expect's line, at most
+# Go's regexp.Expand template: $$, ${name}, $name (the longest run of word characters).
+_TEMPLATE = re.compile(r"\$(?:(\$)|\{(\w+)\}|(\w+))")
 
 
 def _phase(name: str, seconds: float) -> Sample:
@@ -71,39 +87,67 @@ async def _read_banner(reader: asyncio.StreamReader) -> tuple[bytes, bool]:
     return data, False
 
 
-async def _resolve(host: str, port: int) -> list[tuple[int, str]]:
-    """(family, address) to try, in the resolver's order; socket.gaierror when none."""
-    if is_ip_literal(host):
-        ip = ipaddress.ip_address(host)
-        return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, str(ip))]
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: list[tuple[int, str]] = []
-    for family, _type, _proto, _name, sockaddr in infos:
-        entry = (int(family), str(sockaddr[0]))
-        if entry not in seen:
-            seen.append(entry)
-    return seen
+def expand(template: str, match: re.Match[str]) -> str:
+    """``template`` with ``${1}``, ``$1``, ``${name}`` replaced by the match's groups, as Go's
+    ``Regexp.Expand`` does: an unknown or unmatched group is empty, ``$$`` is ``$``."""
 
-
-async def _connect(
-    addresses: list[tuple[int, str]], port: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to the first address that takes it; the last error when none does."""
-    error: OSError | None = None
-    for family, address in addresses:
+    def group(m: re.Match[str]) -> str:
+        if m.group(1):
+            return "$"
+        key = m.group(2) or m.group(3)
         try:
-            return await asyncio.open_connection(address, port, family=family)
-        except OSError as exc:
-            error = exc
-    raise error or OSError("no address to connect to")
+            value = match.group(int(key) if key.isdigit() else key)
+        except IndexError:  # no such group
+            return ""
+        return value or ""
+
+    return _TEMPLATE.sub(group, template)
 
 
-def _connect_failure(exc: OSError, where: str) -> ProbeResult:
+class _Dialogue:
+    """The line reader of a dialogue, and what it last read (for the failure's detail)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+        self.last = ""
+
+    async def expect(
+        self, pattern: re.Pattern[str], refusal: re.Pattern[str] | None = None
+    ) -> re.Match[str] | str:
+        """The first line that matches, or why none did (a phrase)."""
+        read = 0
+        while read < EXPECT_LIMIT:
+            try:
+                raw = await self.reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError as exc:
+                raw = exc.partial
+                if not raw:
+                    return "the server closed the connection"
+            except asyncio.LimitOverrunError:
+                return f"the server sent a line longer than {LINE_LIMIT // 1024} KiB"
+            read += len(raw)
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            self.last = line
+            match = pattern.search(line)
+            if match is not None:
+                return match
+            if refusal is not None and refusal.search(line):
+                return f"the server refused: {_shown(line)}"
+            if not raw.endswith(b"\n"):
+                return "the server closed the connection"
+        return f"no line matched in the first {EXPECT_LIMIT >> 20} MiB"
+
+
+def _shown(line: str) -> str:
+    return repr(line[:_SHOWN]) + ("…" if len(line) > _SHOWN else "")
+
+
+def _connect_failure(exc: OSError, where: str, samples: tuple[Sample, ...]) -> ProbeResult:
     if isinstance(exc, ConnectionRefusedError):
-        return failure("refused", f"{where} refused the connection")
+        return failure("refused", f"{where} refused the connection", samples)
     if isinstance(exc, TimeoutError):
-        return failure("timeout", f"connecting to {where} timed out ({_why(exc)})")
-    return failure("unreachable", f"{where} is unreachable ({_why(exc)})")
+        return failure("timeout", f"connecting to {where} timed out ({_why(exc)})", samples)
+    return failure("unreachable", f"{where} is unreachable ({_why(exc)})", samples)
 
 
 async def _close(writer: asyncio.StreamWriter, polite: bool) -> None:
@@ -122,6 +166,132 @@ async def _close(writer: asyncio.StreamWriter, polite: bool) -> None:
         raise
 
 
+async def _handshake(
+    writer: asyncio.StreamWriter,
+    opts: TcpOptions,
+    host: str,
+    where: str,
+    samples: list[Sample],
+    phase: str,
+) -> str | ProbeResult:
+    """TLS on the open connection: what the detail says of it, or the failure."""
+    server_name = opts.server_name or host
+    start = time.perf_counter()
+    try:
+        await writer.start_tls(
+            client_context(opts.tls_verify, opts.ca_file), server_hostname=server_name
+        )
+    except (ssl.SSLError, OSError, EOFError, ConnectionError) as exc:
+        return failure(
+            "tls",
+            f"TLS handshake with {where} as {server_name} failed: {_tls_why(exc)}",
+            tuple(samples),
+        )
+    handshake = time.perf_counter() - start
+    samples.append(_phase(phase, handshake))
+    ssl_object = cast("ssl.SSLObject | None", writer.get_extra_info("ssl_object"))
+    version = ssl_object.version() if ssl_object is not None else None
+    label = version_label(ssl_object) if ssl_object is not None else None
+    if label:  # "TLS 1.3", as blackbox_exporter labels it
+        samples.append(Sample("probe_tls_version_info", 1.0, (("version", label),)))
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if der:
+        if leaf_expiry(der) is None:
+            return failure(
+                "tls", f"{where} presented a certificate that does not parse", tuple(samples)
+            )
+        facts = chain_facts(ssl_object)  # the earliest over the verified chain
+        if facts is not None and facts.earliest_expiry is not None:
+            samples.append(Sample("probe_ssl_earliest_cert_expiry", facts.earliest_expiry))
+    return f"{version or 'TLS'} in {handshake * 1000:.1f} ms"
+
+
+async def _dialogue(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    steps: tuple[TcpStep, ...],
+    opts: TcpOptions,
+    host: str,
+    where: str,
+    samples: list[Sample],
+) -> str | ProbeResult:
+    """blackbox's query_response over the connection: what the detail says, or the failure."""
+    talk = _Dialogue(reader)
+    start = time.perf_counter()
+    said = ""
+
+    def dialogue_failure(
+        reason: str, detail: str, regex: bool = False, data: bool = False
+    ) -> ProbeResult:
+        samples.append(Sample("probe_failed_due_to_regex", 1.0 if regex else 0.0))
+        samples.append(Sample("probe_failed_due_to_bytes", 1.0 if data else 0.0))
+        return failure(reason, detail, tuple(samples))
+
+    try:
+        for number, step in enumerate(steps, 1):
+            send = step.send
+            if step.expect is not None:
+                refusal = re.compile(step.fail_if_matches) if step.fail_if_matches else None
+                found = await talk.expect(re.compile(step.expect), refusal)
+                if isinstance(found, str):
+                    last = (
+                        f"; its last line was {_shown(talk.last)}"
+                        if talk.last and "refused" not in found
+                        else ""
+                    )
+                    return dialogue_failure(
+                        "expect",
+                        f"{where}: step {number} expected a line matching {step.expect!r}, "
+                        f"but {found}{last}",
+                        regex=True,
+                    )
+                if send is not None:
+                    send = expand(send, found)
+                for name, template in step.labels.items():
+                    value = expand(template, found)
+                    samples.append(
+                        Sample(
+                            "probe_expect_info",
+                            1.0,
+                            (("step", str(number)), ("name", name), ("value", value)),
+                        )
+                    )
+            if step.expect_bytes is not None:
+                want = step.expect_bytes.encode("utf-8")
+                try:
+                    got = await reader.readexactly(len(want))
+                except asyncio.IncompleteReadError as exc:
+                    return dialogue_failure(
+                        "expect",
+                        f"{where}: step {number} expected {len(want)} bytes, the server closed "
+                        f"the connection after {len(exc.partial)}",
+                    )
+                if got != want:
+                    return dialogue_failure(
+                        "expect",
+                        f"{where}: step {number} expected the bytes {want!r}, got {got!r}",
+                        data=True,
+                    )
+            if send is not None:
+                writer.write(send.encode("utf-8") + b"\r\n")
+                await writer.drain()
+            if step.starttls:
+                shook = await _handshake(writer, opts, host, where, samples, "starttls")
+                if isinstance(shook, ProbeResult):
+                    return dialogue_failure(
+                        shook.reason or "tls", f"after STARTTLS: {shook.detail}"
+                    )
+                said = f", STARTTLS {shook}"
+    except (OSError, ssl.SSLError) as exc:
+        return dialogue_failure(
+            "protocol", f"{where} broke the connection in the dialogue: {_why(exc)}"
+        )
+    samples.append(Sample("probe_failed_due_to_regex", 0.0))
+    samples.append(Sample("probe_failed_due_to_bytes", 0.0))
+    samples.append(_phase("dialogue", time.perf_counter() - start))
+    return f", {len(steps)} dialogue steps{said}"
+
+
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, TcpOptions)
     host = target.host or ""
@@ -130,53 +300,34 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
 
     start = time.perf_counter()
     try:
-        addresses = await _resolve(host, opts.port)
-    except (socket.gaierror, UnicodeError) as exc:
-        return failure("dns", f"{host} did not resolve: {_why(exc)}")
-    if not is_ip_literal(host):
+        resolved = await resolve(ctx, host, opts.preferred_ip_protocol, opts.ip_protocol_fallback)
+    except ResolveError as exc:
+        return failure("dns", str(exc))
+    if not resolved.literal:
         samples.append(_phase("resolve", time.perf_counter() - start))
+    samples.extend(resolved.samples)
 
     start = time.perf_counter()
+    local = (opts.source_ip_address, 0) if opts.source_ip_address else None
     try:
-        reader, writer = await _connect(addresses, opts.port)
+        reader, writer = await asyncio.open_connection(
+            resolved.address, opts.port, family=resolved.family, local_addr=local, limit=LINE_LIMIT
+        )
     except OSError as exc:
-        return _connect_failure(exc, where)
+        return _connect_failure(exc, where, tuple(samples))
     connected = time.perf_counter() - start
     samples.append(_phase("connect", connected))
     done = f"connected to {where} in {connected * 1000:.1f} ms"
+    if resolved.fell_back:
+        done += f" over IPv{resolved.version} ({opts.preferred_ip_protocol} had no address)"
 
     polite = False
     try:
         if opts.tls:
-            server_name = opts.server_name or host
-            start = time.perf_counter()
-            try:
-                await writer.start_tls(
-                    client_context(opts.tls_verify, opts.ca_file), server_hostname=server_name
-                )
-            except (ssl.SSLError, OSError, EOFError) as exc:
-                return failure(
-                    "tls",
-                    f"TLS handshake with {where} as {server_name} failed: {_tls_why(exc)}",
-                    tuple(samples),
-                )
-            handshake = time.perf_counter() - start
-            samples.append(_phase("tls", handshake))
-            ssl_object = cast("ssl.SSLObject | None", writer.get_extra_info("ssl_object"))
-            version = ssl_object.version() if ssl_object is not None else None
-            if version:
-                samples.append(Sample("probe_tls_version_info", 1.0, (("version", version),)))
-            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-            if der:
-                expiry = leaf_expiry(der)
-                if expiry is None:
-                    return failure(
-                        "tls",
-                        f"{where} presented a certificate that does not parse",
-                        tuple(samples),
-                    )
-                samples.append(Sample("probe_ssl_earliest_cert_expiry", expiry))
-            done += f", {version or 'TLS'} in {handshake * 1000:.1f} ms"
+            shook = await _handshake(writer, opts, host, where, samples, "tls")
+            if isinstance(shook, ProbeResult):
+                return shook
+            done += f", {shook}"
 
         if opts.expect_banner is not None:
             start = time.perf_counter()
@@ -202,6 +353,16 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
                 )
             shown = line[:_SHOWN] + ("…" if len(line) > _SHOWN else "")
             done += f", banner {shown!r}"
+
+        steps = opts.steps
+        if steps:
+            talked = await _dialogue(reader, writer, steps, opts, host, where, samples)
+            if isinstance(talked, ProbeResult):
+                return talked
+            done += talked
+        else:
+            samples.append(Sample("probe_failed_due_to_regex", 0.0))
+            samples.append(Sample("probe_failed_due_to_bytes", 0.0))
         polite = True
     finally:
         await _close(writer, polite)

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import os
 import ssl
+from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 
 _EXPIRY_CACHE: dict[bytes, float] = {}
-_CONTEXTS: dict[tuple[bool, str | None, int], ssl.SSLContext] = {}
+_CHAIN_CACHE: dict[tuple[bytes, ...], ChainFacts] = {}
+_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+_CACHE_MAX = 1024
+_DER = 2  # _ssl.ENCODING_DER, for Certificate.public_bytes
+
+# blackbox_exporter's labels for probe_tls_version_info (Go's names), by OpenSSL's.
+_VERSION_LABELS = {
+    "TLSv1": "TLS 1.0",
+    "TLSv1.1": "TLS 1.1",
+    "TLSv1.2": "TLS 1.2",
+    "TLSv1.3": "TLS 1.3",
+}
 
 
 def leaf_expiry(der: bytes) -> float | None:
@@ -25,20 +39,127 @@ def leaf_expiry(der: bytes) -> float | None:
         expiry = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
     except ValueError:
         return None
-    if len(_EXPIRY_CACHE) >= 1024:
+    if len(_EXPIRY_CACHE) >= _CACHE_MAX:
         _EXPIRY_CACHE.clear()
     _EXPIRY_CACHE[der] = expiry
     return expiry
 
 
-def client_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
-    """One client SSLContext per (verify, ca_file, the file's mtime).
+def version_label(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str | None:
+    """The negotiated TLS version as blackbox_exporter labels it ("TLS 1.2"); None if unknown."""
+    version = ssl_object.version()
+    if version is None:
+        return None
+    return _VERSION_LABELS.get(version, "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What a handshake's certificates say, for blackbox_exporter's ``probe_ssl_*`` figures.
+
+    ``earliest_expiry``: the earliest notAfter over the verified chain (leaf, intermediates
+    and the trust anchor), or over the chain the server presented when nothing was verified;
+    ``chain_expiry``: the same over the verified chain only (None when not verified), as
+    ``probe_ssl_last_chain_expiry_timestamp_seconds``; ``info``: the leaf's labels of
+    ``probe_ssl_last_chain_info``.
+    """
+
+    earliest_expiry: float | None
+    chain_expiry: float | None
+    info: tuple[tuple[str, str], ...]
+
+
+def _chain_ders(ssl_object: Any, verified: bool) -> list[bytes]:
+    """DER of each certificate of the verified (or presented) chain, leaf first.
+
+    Python 3.13 has ``SSLObject.get_verified_chain()``; 3.10 to 3.12 have the same method on
+    the private ``_sslobj`` (the _ssl module's object), which is what 3.13's wraps.
+    """
+    name = "get_verified_chain" if verified else "get_unverified_chain"
+    method = getattr(ssl_object, name, None) or getattr(
+        getattr(ssl_object, "_sslobj", None), name, None
+    )
+    if method is None:
+        return []
+    try:
+        chain = method() or []
+    except (ssl.SSLError, ValueError):
+        return []
+    return [c if isinstance(c, bytes) else c.public_bytes(_DER) for c in chain]
+
+
+def _leaf_info(der: bytes) -> tuple[tuple[str, str], ...]:
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = san.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    serial = format(cert.serial_number, "x")
+    if len(serial) % 2:  # whole bytes, as blackbox prints them
+        serial = "0" + serial
+    return (
+        ("fingerprint_sha256", hashlib.sha256(der).hexdigest()),
+        ("subject", cert.subject.rfc4514_string()),
+        ("issuer", cert.issuer.rfc4514_string()),
+        ("subjectalternative", ",".join(names)),
+        ("serialnumber", serial),
+    )
+
+
+def chain_facts(ssl_object: Any) -> ChainFacts | None:
+    """The certificate figures of a finished handshake; None if the peer sent no certificate.
+
+    Cached by the chain the server presented plus the verified chain's certificates: the same
+    chain comes back on every probe of a site, and parsing it costs more than the probe.
+    """
+    presented = _chain_ders(ssl_object, verified=False)
+    if not presented:
+        der = ssl_object.getpeercert(binary_form=True)
+        if not der:
+            return None
+        presented = [der]
+    # Unverified (CERT_NONE), OpenSSL still builds a chain of what it was given: not verified.
+    context = getattr(ssl_object, "context", None)
+    checked = context is not None and context.verify_mode != ssl.CERT_NONE
+    verified = _chain_ders(ssl_object, verified=True) if checked else []
+    key = (*presented, b"", *verified)
+    facts = _CHAIN_CACHE.get(key)
+    if facts is not None:
+        return facts
+    over = verified or presented
+    expiries = [e for e in map(leaf_expiry, over) if e is not None]
+    chain = [e for e in map(leaf_expiry, verified) if e is not None]
+    try:
+        info = _leaf_info(presented[0])
+    except ValueError:
+        info = ()
+    facts = ChainFacts(
+        earliest_expiry=min(expiries) if expiries else None,
+        chain_expiry=min(chain) if chain else None,
+        info=info,
+    )
+    if len(_CHAIN_CACHE) >= _CACHE_MAX:
+        _CHAIN_CACHE.clear()
+    _CHAIN_CACHE[key] = facts
+    return facts
+
+
+def client_context(
+    verify: bool,
+    ca_file: str | None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+) -> ssl.SSLContext:
+    """One client SSLContext per (verify, ca_file, client certificate, the files' mtimes).
 
     Building a context loads the trust store (milliseconds): never per probe. A changed CA
-    file gets a new context. Raises OSError or ssl.SSLError if ca_file cannot be loaded.
+    or certificate file gets a new context. Raises OSError or ssl.SSLError if a file cannot
+    be loaded.
     """
-    mtime = os.stat(ca_file).st_mtime_ns if ca_file else 0
-    key = (verify, ca_file, mtime)
+    key: tuple[Any, ...] = (verify, ca_file, _mtime(ca_file), cert_file, _mtime(cert_file))
+    if key_file is not None:
+        key += (key_file, _mtime(key_file))
     context = _CONTEXTS.get(key)
     if context is None:
         if verify:
@@ -47,8 +168,14 @@ def client_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+        if cert_file is not None:
+            context.load_cert_chain(cert_file, key_file)
         _CONTEXTS[key] = context
     return context
+
+
+def _mtime(path: str | None) -> int:
+    return os.stat(path).st_mtime_ns if path else 0
 
 
 @functools.lru_cache(maxsize=4096)

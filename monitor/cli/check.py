@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from monitor.cli.common import EXIT_OK, load_or_exit
 from monitor.config import Settings
 from probes import PROBES
+from probes.snmp import estimate as snmp_estimate
 
-__all__ = ["main", "summary", "warnings"]
+__all__ = ["main", "snmp_warnings", "summary", "warnings"]
 
 
 def summary(settings: Settings, now: datetime) -> str:
@@ -61,6 +62,19 @@ def warnings(settings: Settings) -> list[str]:
     return found
 
 
+def snmp_warnings(settings: Settings) -> list[str]:
+    """SNMP polls that cannot fit their timeout or interval (probes.snmp.estimate)."""
+    found = []
+    for target in settings.targets:
+        if target.snmp is None:
+            continue
+        shortest = min(settings.interval_for(target, phase) for phase in (None, *settings.phases))
+        timeout = target.timeout if target.timeout is not None else settings.defaults.timeout
+        for problem in snmp_estimate.problems(target.snmp, timeout, shortest):
+            found.append(f"target {target.name!r}: {problem}")
+    return found
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="netmon check-config", description="Validate a settings file and summarise it."
@@ -68,7 +82,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("file", nargs="?", default="settings.toml")
     args = p.parse_args(argv)
     settings = load_or_exit(args.file)
-    for warning in warnings(settings):
+    for warning in warnings(settings) + snmp_warnings(settings):
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
     print(f"{args.file}: OK")
     print(summary(settings, datetime.now(UTC)))

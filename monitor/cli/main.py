@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {
     "prometheus": Command(
         "monitor.cli.grafana", "Prometheus scrape config and rules", with_name=True
     ),
+    "baseline": Command("monitor.cli.baseline", "web integrity baselines: accept, list"),
     "lab": Command("monitor.lab.cli", "the simulated province on loopback"),
     "drill": Command("monitor.drill.cli", "drills in the namespace lab (root only)"),
 }

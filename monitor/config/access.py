@@ -3,7 +3,8 @@ and the ``Principal`` a request resolves to. The resolving itself (constant-time
 slowed guessing) is ``monitor.web.access``.
 
 Roles (a contract, DESIGN.md): ``admin`` (everything), ``noc`` (read all, set maintenance),
-``operator`` (read-only, and only the targets its ``scope`` matches). An operator never sees
+``operator`` (read-only, and only the targets its ``scope`` matches), ``wall`` (the pages of
+every target, read-only, for the wall screens: no API). An operator never sees
 another operator's targets in any answer; a target outside its scope is "not found".
 
 ``/metrics`` has its own policy (``metrics``): a token (the default), open, or open to
@@ -24,8 +25,10 @@ from pydantic import Field, field_validator, model_validator
 from monitor.core.labels import Labelled
 from monitor.core.settings_model import SettingsModel
 
-Role = Literal["admin", "noc", "operator"]
-_RANK = {"operator": 0, "noc": 1, "admin": 2}
+Role = Literal["admin", "noc", "operator", "wall"]
+# ``wall``: the NOC's wall screens, a long-lived token that reads the pages of every target
+# and nothing else (no API, no /metrics, no button): below operator, which reads the API.
+_RANK = {"wall": -1, "operator": 0, "noc": 1, "admin": 2}
 # Scope keys besides label names.
 _TARGET_FIELDS = ("target", "group", "kind")
 
@@ -54,6 +57,11 @@ class TokenSettings(SettingsModel):
     def _operator_scope(self) -> TokenSettings:
         if self.role == "operator" and not self.scope:
             raise ValueError('an operator token needs a scope, e.g. { carrier = "viettel" }')
+        if self.role == "wall" and self.scope:
+            raise ValueError(
+                "a wall token shows every target and takes no scope: for one carrier's wall, "
+                "use that carrier's operator token"
+            )
         return self
 
 

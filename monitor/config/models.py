@@ -32,7 +32,17 @@ from monitor.core.durations import Duration
 from monitor.core.i18n import DisplayNames, LocalName
 from monitor.core.settings_model import SettingsModel
 from probes.base import KindOptions
-from probes.options import OPTIONS, DnsOptions, HttpOptions, IcmpOptions, SnmpOptions, TcpOptions
+from probes.options import (
+    OPTIONS,
+    DnsOptions,
+    HttpOptions,
+    IcmpOptions,
+    SipOptions,
+    SnmpOptions,
+    StreamOptions,
+    TcpOptions,
+    WebOptions,
+)
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -285,6 +295,9 @@ class Target(SettingsModel):
     dns: DnsOptions | None = None
     tcp: TcpOptions | None = None
     snmp: SnmpOptions | None = None
+    sip: SipOptions | None = None
+    stream: StreamOptions | None = None
+    web: WebOptions | None = None
 
     @field_validator("kind")
     @classmethod
@@ -325,15 +338,21 @@ class Target(SettingsModel):
     def _url(cls, url: str | None) -> str | None:
         if url is None:
             return None
+        written = url
+        bare = not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url)
+        if bare:  # host[:port][/path] is http://, as blackbox_exporter takes it
+            url = "http://" + url
         try:
             parts = urlsplit(url)
             port = parts.port  # raises on a bad port
         except ValueError as exc:
-            raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+            raise ValueError(f"{written!r} is not a valid URL: {exc}") from None
+        # A mistyped scheme ("htps//host", "https:/host") is not a bare host.
+        typo = bare and (parts.path.startswith("//") or parts.netloc.endswith(":"))
+        if parts.scheme not in ("http", "https") or not parts.hostname or typo:
+            raise ValueError(f"{written!r} is not an http:// or https:// URL with a host")
         del port
-        return url
+        return parts.scheme + url[len(parts.scheme) :]  # HTTPS:// as https://
 
     @model_validator(mode="after")
     def _kind_options(self) -> Target:
@@ -465,4 +484,6 @@ class Settings(SettingsModel):
 
     def timeout_for(self, target: Target, interval: float) -> float:
         timeout = target.timeout if target.timeout is not None else self.defaults.timeout
+        if target.snmp is not None and target.snmp.timeout_over_interval:
+            return timeout  # a long walk may overrun: the scheduler skips the slots it covers
         return min(timeout, interval)

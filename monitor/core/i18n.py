@@ -24,6 +24,7 @@ __all__ = [
     "Lang",
     "LocalName",
     "dead_letter_text",
+    "detail_text",
     "evidence_text",
     "failure_text",
     "group_title",
@@ -31,7 +32,9 @@ __all__ = [
     "local_time",
     "message_words",
     "reason_text",
+    "reason_words",
     "severity_text",
+    "state_text",
     "words",
 ]
 
@@ -58,33 +61,91 @@ _REASONS: dict[str, dict[Lang, str]] = {
     "refused": {"vi": "kết nối bị từ chối", "en": "connection refused"},
     "unreachable": {"vi": "không tới được địa chỉ", "en": "address unreachable"},
     "connection": {"vi": "lỗi kết nối", "en": "connection error"},
-    "tls": {"vi": "lỗi TLS hoặc chứng chỉ số", "en": "TLS or certificate error"},
+    "tls": {"vi": "lỗi TLS hoặc chứng thư số", "en": "TLS or certificate error"},
     "status": {"vi": "mã trạng thái HTTP không đúng", "en": "unexpected HTTP status"},
     "content": {
         "vi": "nội dung trang sai (mất băng rôn hoặc trang bị thay đổi)",
         "en": "wrong page content (banner missing or page defaced)",
     },
     "redirects": {"vi": "chuyển hướng không hợp lệ", "en": "bad redirect"},
+    "body_size": {"vi": "nội dung trả về quá lớn", "en": "response body too large"},
+    "header": {"vi": "tiêu đề phản hồi HTTP không đúng", "en": "wrong HTTP response header"},
+    "ssl": {
+        "vi": "kết nối không đúng yêu cầu về HTTPS",
+        "en": "HTTPS used or missing against the settings",
+    },
+    "http_version": {"vi": "phiên bản HTTP không đúng", "en": "unexpected HTTP version"},
     "protocol": {"vi": "phản hồi sai giao thức", "en": "protocol error"},
     "banner": {"vi": "lời chào của dịch vụ không đúng", "en": "wrong service banner"},
+    "expect": {
+        "vi": "dịch vụ trả lời không như kịch bản kiểm tra",
+        "en": "the service did not answer as the dialogue expects",
+    },
+    "fragmentation_needed": {
+        "vi": "gói tin lớn hơn MTU của đường truyền (cần phân mảnh)",
+        "en": "packet larger than the path's MTU (fragmentation needed)",
+    },
+    "secondary": {
+        "vi": "máy chủ DNS phụ không trả lời",
+        "en": "a secondary DNS server did not answer",
+    },
     "rcode": {"vi": "máy chủ DNS trả mã lỗi", "en": "the DNS server answered with an error"},
     "answer": {
         "vi": "bản ghi DNS khác với giá trị mong đợi",
         "en": "the DNS answer differs from the expected one",
     },
     "snmp_auth": {"vi": "lỗi xác thực SNMP", "en": "SNMP authentication failed"},
+    "sip_auth": {
+        "vi": "tổng đài từ chối đăng ký máy nhánh SIP (sai tài khoản hoặc mật khẩu)",
+        "en": "the PBX refused the SIP extension's registration (wrong user or password)",
+    },
     "snmp_error": {"vi": "thiết bị báo lỗi SNMP", "en": "the SNMP agent reported an error"},
     "no_such_object": {"vi": "thiếu dữ liệu SNMP cần đọc", "en": "an SNMP object is missing"},
     "icmp_not_permitted": {
         "vi": "netmon không có quyền gửi ICMP",
         "en": "netmon is not permitted to send ICMP",
     },
+    # Web integrity (kind "web", probes/integrity/).
+    "injected_script": {
+        "vi": "bị chèn mã lạ (script, iframe, biểu mẫu hoặc chuyển hướng)",
+        "en": "injected script (script, iframe, form or redirect)",
+    },
+    "cloaked": {
+        "vi": "trả nội dung khác cho máy tìm kiếm (che giấu)",
+        "en": "serves search engines another page (cloaking)",
+    },
+    "hidden_links": {"vi": "bị chèn liên kết ẩn", "en": "hidden links injected"},
+    "injected_links": {"vi": "xuất hiện nhiều liên kết lạ", "en": "unknown links injected"},
+    "spam_words": {
+        "vi": "có từ ngữ cờ bạc, quảng cáo rác",
+        "en": "gambling or spam words on the page",
+    },
+    "defaced": {
+        "vi": "nội dung trang bị thay đổi (deface)",
+        "en": "page content replaced (defaced)",
+    },
+    "title_changed": {"vi": "tiêu đề trang bị thay đổi", "en": "page title changed"},
+    "too_large": {"vi": "trang lớn bất thường", "en": "page abnormally large"},
+    "garbage": {"vi": "phản hồi không phải trang HTML", "en": "the answer is not an HTML page"},
     "probe_error": {"vi": "lỗi nội bộ của netmon", "en": "internal netmon error"},
     "config": {"vi": "cấu hình đối tượng không đúng", "en": "target misconfigured"},
+    "stalled": {
+        "vi": "luồng phát trực tiếp bị đứng (danh sách phát không đổi)",
+        "en": "the live stream is stalled (the playlist does not move)",
+    },
+    "slow": {
+        "vi": "tải đoạn phát chậm hơn thời lượng của nó",
+        "en": "a segment downloads slower than it plays",
+    },
+    "bitrate": {
+        "vi": "tốc độ bit của luồng ngoài khoảng cho phép",
+        "en": "the stream's bitrate is out of range",
+    },
+    "playlist": {"vi": "danh sách phát HLS không hợp lệ", "en": "invalid HLS playlist"},
     # netmon's own
     "packet_loss": {"vi": "mất gói {loss}", "en": "{loss} packet loss"},
     "tls_expiring": {
-        "vi": "chứng chỉ TLS còn {days} ngày là hết hạn",
+        "vi": "chứng thư số còn {days} ngày là hết hạn",
         "en": "TLS certificate expires in {days} days",
     },
     "alert": {"vi": "{summary}", "en": "{summary}"},
@@ -94,6 +155,9 @@ _REASONS: dict[str, dict[Lang, str]] = {
     },
     "maintenance": {"vi": "đang bảo trì ({window})", "en": "in maintenance ({window})"},
     "not_probed": {"vi": "chưa đo lần nào", "en": "not probed yet"},
+    # The ledger's own, for a circuit and a BGP peer (alerts/ledger.py)
+    "interface_down": {"vi": "kênh truyền không hoạt động", "en": "circuit not up"},
+    "bgp_down": {"vi": "phiên BGP không thiết lập", "en": "BGP session not established"},
 }
 _UNKNOWN_REASON: dict[Lang, str] = {"vi": "lỗi: {code}", "en": "failed: {code}"}
 
@@ -102,7 +166,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "title": "Giám sát mạng và đường truyền",
         "lang_other": "English",
         "phase": "Giai đoạn",
-        "no_phase": "Không trong giai đoạn nào của kế hoạch",
+        "no_phase": "Ngoài giai đoạn kế hoạch",
         "next_phase": "Giai đoạn tiếp theo",
         "from": "từ",
         "to": "đến",
@@ -120,8 +184,8 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "response": "Thời gian phản hồi",
         "status_code": "Mã HTTP",
         "history": "Lịch sử đo gần đây",
-        "outages": "Các lần mất kết nối",
-        "no_outages": "Chưa ghi nhận lần mất kết nối nào.",
+        "outages": "Các lần sự cố",
+        "no_outages": "Chưa ghi nhận sự cố nào.",
         "start": "Bắt đầu",
         "end": "Kết thúc",
         "duration": "Thời gian",
@@ -129,7 +193,7 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "result": "Kết quả",
         "detail": "Chi tiết",
         "ok": "đạt",
-        "failed": "lỗi",
+        "failed": "không đạt",
         "back": "Về trang tổng quan",
         "kind": "Loại",
         "group": "Nhóm",
@@ -175,12 +239,33 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "trước",
         "bgp_peers": "Phiên BGP",
         "peer": "Đối tác BGP",
+        # The wall, the 24-hour history, the theme (issue 14, the wall).
+        "wall": "Màn hình trực",
+        "wall_all_up": "Mọi đối tượng đều hoạt động bình thường.",
+        "wall_up": "Hoạt động bình thường",
+        "wall_by_group": "Số đối tượng hoạt động theo nhóm",
+        "wall_sign_in": (
+            "Màn hình trực cần mã truy cập: mở địa chỉ /wall#token=… với mã của màn hình "
+            "trực, hoặc đăng nhập."
+        ),
+        "wall_signing_in": "Đang đăng nhập màn hình trực…",
+        "wall_token_refused": "Mã truy cập của màn hình trực không đúng.",
+        "history_day": "24 giờ qua",
+        "legend_up": "hoạt động",
+        "legend_down": "sự cố",
+        "legend_partial": "có lúc sự cố",
+        "legend_gap": "không giám sát (netmon không có kết quả)",
+        "legend_mean": "trung bình 5 phút, vạch: thấp nhất đến cao nhất",
+        "info_more": "thông tin",
+        "theme": "Giao diện",
+        "theme_light": "Giao diện sáng",
+        "theme_dark": "Giao diện tối",
     },
     "en": {
         "title": "Network and link monitor",
         "lang_other": "Tiếng Việt",
         "phase": "Phase",
-        "no_phase": "Not in any phase of the plan",
+        "no_phase": "Outside plan phases",
         "next_phase": "Next phase",
         "from": "from",
         "to": "to",
@@ -253,15 +338,34 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "before_history": "before",
         "bgp_peers": "BGP sessions",
         "peer": "BGP peer",
+        "wall": "Wall display",
+        "wall_all_up": "Every target is up.",
+        "wall_up": "Up",
+        "wall_by_group": "Targets up, by group",
+        "wall_sign_in": (
+            "The wall needs its access token: open /wall#token=… with the wall's token, or sign in."
+        ),
+        "wall_signing_in": "Signing the wall in…",
+        "wall_token_refused": "The wall's access token is wrong.",
+        "history_day": "Last 24 hours",
+        "legend_up": "up",
+        "legend_down": "down",
+        "legend_partial": "partly down",
+        "legend_gap": "not watched (netmon has no result)",
+        "legend_mean": "5-minute mean, bar: lowest to highest",
+        "info_more": "info",
+        "theme": "Theme",
+        "theme_light": "Light theme",
+        "theme_dark": "Dark theme",
     },
 }
 
 STATE_WORDS: dict[Lang, dict[str, str]] = {
     "vi": {
         "up": "Hoạt động",
-        "down": "Mất kết nối",
+        "down": "Sự cố",
         "degraded": "Suy giảm",
-        "suppressed": "Bị che (cấp trên hỏng)",
+        "suppressed": "Bị ẩn do thiết bị cấp trên mất kết nối",
         "maintenance": "Bảo trì",
         "unknown": "Chưa đo",
     },
@@ -274,6 +378,19 @@ STATE_WORDS: dict[Lang, dict[str, str]] = {
         "unknown": "Not probed",
     },
 }
+
+
+# A target down for want of reachability is "Mất kết nối"; any other failure (HTTP status,
+# content, certificate, DNS answer) is "Sự cố" (docs/glossary.md): STATE_WORDS' "down".
+_UNREACHABLE_STATE: dict[Lang, str] = {"vi": "Mất kết nối", "en": "Unreachable"}
+
+
+def state_text(state: str, reason: str | None, lang: Lang) -> str:
+    """A card's state in words; a ``down`` target by its last probe's reason code (none: the
+    probe passed and an alert says down, which is no reachability fault)."""
+    if state == "down" and reason in _REACHABILITY:
+        return _UNREACHABLE_STATE[lang]
+    return STATE_WORDS[lang].get(state, state)
 
 
 def language(value: str | None, default: str) -> Lang:
@@ -389,6 +506,29 @@ def reason_text(code: str | None, lang: Lang, fields: Mapping[str, str] | None =
 
 def reason_codes() -> tuple[str, ...]:
     return tuple(_REASONS)
+
+
+def reason_words(lang: Lang) -> dict[str, str]:
+    """Every reason code whose words need no figures, capitalised: what a table of failures
+    shows for a bare code (Grafana's value mappings), the same words as the pages'."""
+    return {
+        code: text[lang][:1].upper() + text[lang][1:]
+        for code, text in _REASONS.items()
+        if "{" not in text[lang]
+    }
+
+
+def detail_text(reason: str | None, detail: str | None, lang: Lang) -> str:
+    """A probe's result as the pages show it: in Vietnamese, a sentence from its reason code
+    with the probe's own English ``detail`` beside it (probes speak codes and English; the
+    words are the web's); in English, the detail. A code whose words need figures, or no
+    code (a success), gives the detail alone."""
+    detail = detail or ""
+    sentence = reason_words(lang).get(reason or "")
+    if sentence is None or (lang == "en" and detail):
+        return detail
+    sentence += "."
+    return f"{sentence} ({detail})" if detail else sentence
 
 
 def local_time(ts: float | None, zone: ZoneInfo, *, seconds: bool = True) -> str:
@@ -520,18 +660,18 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "carriers": "Theo nhà mạng",
         "groups": "Theo nhóm",
         "targets": "Theo đối tượng",
-        "outage_list": "Danh sách các lần mất kết nối",
+        "outage_list": "Danh sách các lần sự cố",
         "name": "Tên",
         "group": "Nhóm",
         "carrier": "Nhà mạng",
         "n": "Số đối tượng",
         "availability": "Khả dụng",
-        "outages": "Số lần mất",
-        "downtime": "Tổng thời gian mất",
+        "outages": "Số lần sự cố",
+        "downtime": "Tổng thời gian sự cố",
         "longest": "Lần lâu nhất",
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
-        "m_down": "Mất trong bảo trì",
+        "m_down": "Sự cố trong bảo trì",
         "coverage": "Độ phủ giám sát",
         "unwatched": "Không giám sát",
         "legend_unwatched": "không giám sát",
@@ -552,23 +692,23 @@ _REPORT_WORDS: dict[Lang, dict[str, str]] = {
         "reason": "Nguyên nhân",
         "counted": "Tính vào kỳ",
         "total": "Tổng cộng",
-        "none": "Không có lần mất kết nối nào trong kỳ.",
+        "none": "Không có sự cố nào trong kỳ.",
         "chart": "Biểu đồ",
-        "legend_down": "mất kết nối",
+        "legend_down": "sự cố",
         "legend_maint": "bảo trì",
         "method": (
-            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi lần mất kết "
-            "nối từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
+            "Số liệu được tính chính xác từ sổ ghi sự cố (ledger) của netmon: mỗi sự cố tính "
+            "từ lần đo lỗi đầu tiên đến lần đo đạt đầu tiên. Chỉ tính thời gian netmon thực "
             "sự giám sát (có kết quả đo); thời gian không giám sát không được coi là hoạt động "
-            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − mất kết "
-            "nối) / (thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / "
-            "thời gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một lần mất kết nối "
-            "kéo dài qua hai giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
+            "tốt và được ghi riêng. Khả dụng = (thời gian được giám sát − bảo trì − sự cố) / "
+            "(thời gian được giám sát − bảo trì); độ phủ = thời gian được giám sát / thời "
+            "gian kỳ. Thời gian bảo trì được loại trừ và ghi riêng. Một sự cố kéo dài qua hai "
+            "giai đoạn được tính vào mỗi giai đoạn phần nằm trong giai đoạn "
             "đó. Số liệu theo nhà mạng và theo nhóm cộng thời gian của các đối tượng. Giờ hiển "
             "thị theo múi giờ"
         ),
         "unknown_windows": (
-            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian mất kết nối"
+            "Cửa sổ bảo trì không còn lưu thời gian, tính bằng chính thời gian sự cố"
         ),
         "removed": "đã bỏ khỏi cấu hình",
     },
@@ -656,12 +796,12 @@ _REPORT_CSV_HEAD: dict[Lang, tuple[str, ...]] = {
         "Nhà mạng",
         "Số đối tượng",
         "Khả dụng (%)",
-        "Số lần mất kết nối",
-        "Tổng thời gian mất kết nối (giây)",
-        "Lần mất lâu nhất (giây)",
+        "Số lần sự cố",
+        "Tổng thời gian sự cố (giây)",
+        "Sự cố lâu nhất (giây)",
         "Thời gian khắc phục trung bình (giây)",
         "Thời gian bảo trì (giây)",
-        "Thời gian mất kết nối trong bảo trì (giây)",
+        "Thời gian sự cố trong bảo trì (giây)",
         "Thời gian tính khả dụng (giây)",
         "Độ dài kỳ (giây)",
         "Thời gian được giám sát (giây)",
@@ -698,7 +838,7 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "sheet_carriers": "Theo nhà mạng",
         "sheet_groups": "Theo nhóm",
         "sheet_targets": "Theo đối tượng",
-        "sheet_outages": "Các lần mất kết nối",
+        "sheet_outages": "Các lần sự cố",
         "section": "Giai đoạn",
         "range": "Toàn kỳ báo cáo",
         "from": "Từ",
@@ -711,8 +851,8 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "yes": "có",
         "no": "đã bỏ",
         "availability": "Khả dụng",
-        "outages": "Số lần mất kết nối",
-        "downtime": "Tổng thời gian mất",
+        "outages": "Số lần sự cố",
+        "downtime": "Tổng thời gian sự cố",
         "longest": "Lần lâu nhất",
         "mttr": "Khắc phục trung bình",
         "maintenance": "Bảo trì (loại trừ)",
@@ -724,7 +864,7 @@ _REPORT_XLSX_WORDS: dict[Lang, dict[str, str]] = {
         "end": "Kết thúc",
         "reason": "Nguyên nhân",
         "counted": "Tính vào kỳ",
-        "m_down": "Mất trong bảo trì",
+        "m_down": "Sự cố trong bảo trì",
         "maintenance_window": "Cửa sổ bảo trì",
     },
     "en": {
@@ -826,7 +966,7 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "port": "cổng",
         "evidence": "Bằng chứng",
         "phase": "Giai đoạn",
-        "no_phase": "ngoài các đợt của kế hoạch",
+        "no_phase": "ngoài giai đoạn kế hoạch",
         "link": "Xem trên trang giám sát",
         "runbook": "Hướng dẫn xử lý",
         "codes": "Mã cảnh báo",
@@ -859,7 +999,7 @@ _MESSAGE_WORDS: dict[Lang, dict[str, str]] = {
         "port": "port",
         "evidence": "Evidence",
         "phase": "Phase",
-        "no_phase": "outside the plan's waves",
+        "no_phase": "outside plan phases",
         "link": "On the status page",
         "runbook": "Runbook",
         "codes": "Alert code",
@@ -910,6 +1050,10 @@ _EVIDENCE: dict[str, dict[Lang, str]] = {
     "utilization": {"vi": "dùng {value} băng thông", "en": "{value} of the capacity in use"},
     "errors": {"vi": "{value} gói lỗi mỗi giây", "en": "{value} errored packets a second"},
     "dns": _REASONS["answer"],  # the same words as the failure reason
+    "dns_serial": {
+        "vi": "máy chủ chính có serial {primary}, máy chủ phụ lệch {behind}",
+        "en": "the primary's serial is {primary}, the secondary is {behind} behind",
+    },
     "trap": {
         "vi": "thiết bị gửi thông báo {trap} (SNMP trap)",
         "en": "the device sent {trap} (SNMP trap)",
@@ -1019,7 +1163,9 @@ def evidence_text(
     parts: list[str] = []
     if facts.get("trap"):  # fired by the device's own notification, before any poll
         parts.append(say("trap", trap=str(facts["trap"])))
-    elif focus == "probe_http_content_forbidden_match" and facts.get("found"):
+    elif focus in ("probe_http_content_forbidden_match", "probe_web_injected") and facts.get(
+        "found"
+    ):  # web integrity's "found": the injected domains and the gambling words
         parts.append(say("forbidden", words=words_of("found")))
         if facts.get("excerpt"):
             excerpt = str(facts["excerpt"])[:_EXCERPT_MAX]
@@ -1059,6 +1205,10 @@ def evidence_text(
         parts.append(say("errors", value=f"{value:.3g}"))
     elif focus == "probe_dns_answer_match":
         parts.append(say("dns"))
+    elif focus == "probe_dns_serial_difference" and not math.isnan(value):
+        primary = samples.get("probe_dns_serial")
+        shown = f"{primary:.0f}" if primary is not None else "?"
+        parts.append(say("dns_serial", primary=shown, behind=f"{value:.0f}"))
     else:  # the target failed: the reason in words, with its figures
         status = samples.get("probe_http_status_code")
         said_by_figures = (reason == "status" and status is not None and status > 0) or (
@@ -1077,3 +1227,103 @@ def evidence_text(
             elif facts.get("found"):
                 parts.append(say("forbidden", words=words_of("found")))
     return "; ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- notes, maintenance
+# The NOC's notes on outages and the maintenance forms (monitor/web/forms.py, the report).
+_NOTE_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "note": "Ghi chú",
+        "note_by": "Người ghi",
+        "note_save": "Lưu ghi chú",
+        "note_hint": "Văn bản thường, tối đa {max} ký tự",
+        "maintenance_page": "Lịch bảo trì",
+        "maintenance_new": "Đặt lịch bảo trì",
+        "maintenance_for_target": "Đặt bảo trì cho đối tượng này",
+        "maintenance_name": "Tên lịch",
+        "maintenance_match": "Áp dụng cho",
+        "maintenance_match_hint": (
+            "nhãn=giá trị, cách nhau bởi dấu phẩy; ví dụ carrier=viettel hoặc site=hoi-truong"
+        ),
+        "maintenance_from": "Từ",
+        "maintenance_to": "Đến",
+        "maintenance_local": "giờ Việt Nam ({zone})",
+        "maintenance_comment": "Nội dung",
+        "maintenance_author": "Người đặt",
+        "maintenance_source": "Nguồn",
+        "maintenance_source_settings": "tệp cấu hình",
+        "maintenance_source_api": "giao diện/API",
+        "maintenance_active": "Đang diễn ra",
+        "maintenance_upcoming": "Sắp diễn ra",
+        "maintenance_none": "Không có lịch bảo trì nào đang mở.",
+        "maintenance_create": "Đặt lịch",
+        "maintenance_extend": "Gia hạn đến",
+        "maintenance_extend_button": "Gia hạn",
+        "maintenance_end": "Kết thúc ngay",
+        "maintenance_saved": "Đã lưu lịch bảo trì {name}",
+        "maintenance_ended": "Đã kết thúc lịch bảo trì {name}",
+        "maintenance_refused": "Không lưu được",
+        "maintenance_max": "Dài nhất {max}",
+        "maintenance_windows": "Các lịch bảo trì trong kỳ",
+        "maintenance_time": "Thời gian bảo trì được trừ",
+        "outage_start": "Bắt đầu sự cố",
+        "outage_end": "Kết thúc sự cố",
+        "level_outage": "sự cố",
+        "level_maintenance": "bảo trì",
+        "sheet_maintenance": "Lịch bảo trì",
+    },
+    "en": {
+        "note": "Note",
+        "note_by": "Written by",
+        "note_save": "Save note",
+        "note_hint": "Plain text, at most {max} characters",
+        "maintenance_page": "Maintenance windows",
+        "maintenance_new": "New maintenance window",
+        "maintenance_for_target": "Set maintenance for this target",
+        "maintenance_name": "Name",
+        "maintenance_match": "Applies to",
+        "maintenance_match_hint": (
+            "label=value, comma separated; e.g. target=so-tt-tt or carrier=viettel"
+        ),
+        "maintenance_from": "From",
+        "maintenance_to": "To",
+        "maintenance_local": "Vietnam time ({zone})",
+        "maintenance_comment": "Comment",
+        "maintenance_author": "Set by",
+        "maintenance_source": "Source",
+        "maintenance_source_settings": "settings file",
+        "maintenance_source_api": "pages/API",
+        "maintenance_active": "In progress",
+        "maintenance_upcoming": "Upcoming",
+        "maintenance_none": "No maintenance window is open.",
+        "maintenance_create": "Create",
+        "maintenance_extend": "Extend to",
+        "maintenance_extend_button": "Extend",
+        "maintenance_end": "End now",
+        "maintenance_saved": "Maintenance window {name} saved",
+        "maintenance_ended": "Maintenance window {name} ended",
+        "maintenance_refused": "Not saved",
+        "maintenance_max": "At most {max}",
+        "maintenance_windows": "Maintenance windows in the period",
+        "maintenance_time": "Maintenance time taken out",
+        "outage_start": "outage_start",
+        "outage_end": "outage_end",
+        "level_outage": "outage",
+        "level_maintenance": "maintenance",
+        "sheet_maintenance": "Maintenance",
+    },
+}
+# The CSV's columns after the figures: an outage's or a window's own (issue 14).
+_REPORT_CSV_MORE: dict[Lang, tuple[str, ...]] = {
+    "vi": ("Bắt đầu (giờ địa phương)", "Kết thúc (giờ địa phương)", "Ghi chú", "Người ghi"),
+    "en": ("start_local", "end_local", "note", "note_by"),
+}
+
+
+def note_words(lang: Lang) -> dict[str, str]:
+    """The words of notes on outages and of the maintenance forms and lists."""
+    return _NOTE_WORDS[lang]
+
+
+def report_csv_more(lang: Lang) -> tuple[str, ...]:
+    return _REPORT_CSV_MORE[lang]

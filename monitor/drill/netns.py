@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.lab.portal import portal_page
+
 from .nsenter import request_sync
 
 PREFIX = "nmd-"
@@ -63,6 +65,9 @@ ROLES = ("mon", "dc", "vt", "vn", "core")
 CARRIERS = {"viettel": "vt", "vnpt": "vn"}
 WEB = {"dc-web-1": "10.77.5.10", "dc-web-2": "10.77.5.11"}
 WEB_PORT = 8000
+# The congress livestream (monitor/lab/stream.py) beside the web servers.
+STREAM = ("dc-livestream", "10.77.5.12")
+STREAM_URL = f"http://{STREAM[1]}:{WEB_PORT}/live/master.m3u8"
 ADDRESSES = {
     "viettel-edge": "10.77.10.2",
     "vnpt-edge": "10.77.20.2",
@@ -73,6 +78,37 @@ ADDRESSES = {
     "hall-b-wifi": "10.77.102.10",
     "hall-b-camera": "10.77.102.11",
 }
+
+
+# The Viettel SIP trunk's SBC (issue 16): Debian's kamailio in the Viettel router's namespace,
+# on the router's own address, answering OPTIONS (the `sip-trunk-down` drill).
+SIP_TRUNK = "viettel-sip-trunk"
+SIP_CARRIER = "viettel"
+SIP_PORT = 5060
+KAMAILIO_CFG = """#!KAMAILIO
+debug=1
+log_stderror=yes
+children=1
+disable_tcp=yes
+auto_aliases=no
+server_header="Server: Viettel SBC (netmon drill)"
+listen=udp:{address}:{port}
+loadmodule "sl.so"
+loadmodule "textops.so"
+request_route {{
+    if (is_method("OPTIONS")) {{
+        sl_send_reply("200", "OK");
+        exit;
+    }}
+    sl_send_reply("405", "Method Not Allowed");
+}}
+"""
+
+
+def kamailio_path() -> str | None:
+    return shutil.which("kamailio") or (
+        "/usr/sbin/kamailio" if os.path.exists("/usr/sbin/kamailio") else None
+    )
 
 
 class Unavailable(RuntimeError):
@@ -232,7 +268,7 @@ class NetnsLab:
         self._veth("vn", "core", "10.77.21.1/30", "core", "vn", "10.77.21.2/30")
         # Servers and venue hosts are addresses on the namespace's own loopback (no dummy
         # driver needed): they answer for themselves, routed like any LAN behind the router.
-        for addr in WEB.values():
+        for addr in (*WEB.values(), STREAM[1]):
             self._ip("dc", "addr", "add", f"{addr}/32", "dev", "lo")
         for addr in ("10.77.101.10/32", "10.77.101.11/32", "10.77.102.10/32", "10.77.102.11/32"):
             self._ip("core", "addr", "add", addr, "dev", "lo")
@@ -243,6 +279,7 @@ class NetnsLab:
             self.start_snmpd(carrier)
         for name in WEB:
             self.start_web(name)
+        self.start_stream()
 
     def _routes(self) -> None:
         """Every static route, idempotent: a link set down loses the routes through it, so a
@@ -315,17 +352,20 @@ class NetnsLab:
     def start_web(self, name: str) -> None:
         root = self.workdir / f"www-{name}"
         root.mkdir(parents=True, exist_ok=True)
-        (root / "index.html").write_text(
-            "<h1>Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk</h1>\n", encoding="utf-8"
-        )
+        # The portal's page (the congress banner, menus, news): web integrity learns it.
+        (root / "index.html").write_text(portal_page(60), encoding="utf-8")
         argv = [sys.executable, "-m", "http.server", "--bind", WEB[name], "--directory",
                 str(root), str(WEB_PORT)]  # fmt: skip
         self.popen("dc", argv, f"web-{name}")
 
+    def start_stream(self) -> None:
+        argv = [sys.executable, "-m", "monitor.lab.stream", STREAM[1], str(WEB_PORT)]
+        self.popen("dc", argv, STREAM[0])
+
     def wait_ready(self, within: float = 20.0) -> None:
         """Until every web server answers and every router is reachable from netmon's namespace."""
         deadline = time.monotonic() + within
-        pending = [*(f"http://{a}:{WEB_PORT}/" for a in WEB.values())]
+        pending = [*(f"http://{a}:{WEB_PORT}/" for a in WEB.values()), STREAM_URL]
         while pending:
             url = pending[0]
             try:
@@ -431,13 +471,65 @@ class NetnsLab:
         self.start_snmpd(carrier)
         return self._event("snmpd-started", carrier)
 
+    def start_sip(self) -> None:
+        """The SIP trunk's SBC: kamailio in the carrier router's namespace."""
+        kamailio = kamailio_path()
+        if kamailio is None:
+            raise Unavailable("kamailio is not installed (Debian package kamailio)")
+        base = self.workdir / "kamailio"
+        (base / "run").mkdir(parents=True, exist_ok=True)
+        cfg = base / "kamailio.cfg"
+        cfg.write_text(
+            KAMAILIO_CFG.format(address=ADDRESSES[f"{SIP_CARRIER}-edge"], port=SIP_PORT),
+            encoding="utf-8",
+        )
+        argv = [kamailio, "-DD", "-E", "-f", str(cfg), "-Y", str(base / "run"),
+                "-P", str(base / "run" / "kamailio.pid"), "-m", "16", "-M", "4"]  # fmt: skip
+        proc = self.popen(CARRIERS[SIP_CARRIER], argv, "kamailio")
+        log = self.workdir / "kamailio.log"
+        deadline = time.monotonic() + 10
+        while b"Listening on" not in log.read_bytes():  # kamailio's start-up banner
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-1000:]
+                raise RuntimeError(f"kamailio did not start: {tail}")
+            time.sleep(0.05)
+
+    def stop_sip(self) -> Event:
+        self._stop("kamailio")
+        return self._event("sip-stopped", SIP_TRUNK)
+
+    def restart_sip(self) -> Event:
+        self.start_sip()
+        return self._event("sip-started", SIP_TRUNK)
+
     def hang_web(self, name: str) -> Event:
         self.procs[f"web-{name}"].send_signal(signal.SIGSTOP)
         return self._event("web-hung", name)
 
+    def inject_web(self, name: str, fault: str) -> Event:
+        """The site's page rewritten as an attacker leaves it (monitor/lab/portal.py: a fault
+        of FAULTS); http.server serves the file as it is at each request."""
+        (self.workdir / f"www-{name}" / "index.html").write_text(
+            portal_page(60, fault=fault), encoding="utf-8"
+        )
+        return self._event("web-injected", name, fault)
+
+    def clean_web(self, name: str) -> Event:
+        (self.workdir / f"www-{name}" / "index.html").write_text(portal_page(60), encoding="utf-8")
+        return self._event("web-cleaned", name)
+
     def resume_web(self, name: str) -> Event:
         self.procs[f"web-{name}"].send_signal(signal.SIGCONT)
         return self._event("web-resumed", name)
+
+    def stall_stream(self) -> Event:
+        """The livestream's playlists stop moving; its server still answers."""
+        self.procs[STREAM[0]].send_signal(signal.SIGUSR1)
+        return self._event("stream-stalled", STREAM[0])
+
+    def resume_stream(self) -> Event:
+        self.procs[STREAM[0]].send_signal(signal.SIGUSR2)
+        return self._event("stream-resumed", STREAM[0])
 
     # ------------------------------------------------------------------ teardown
 

@@ -20,16 +20,41 @@ from typing import Any
 from monitor.core.waiting import wait_for
 
 from . import nsenter
-from .netns import CARRIERS, COMMUNITY, NetnsLab
+from .netns import (
+    ADDRESSES,
+    CARRIERS,
+    COMMUNITY,
+    SIP_CARRIER,
+    SIP_PORT,
+    SIP_TRUNK,
+    STREAM,
+    NetnsLab,
+)
 from .processes import Proc, alertmanager, netmon, netmon_alerts
-from .settings import GROUP_WAIT, NETMON_ADDRESS, TIME_TO_ALERT_GOAL, TRAP_PORT, drill_settings
+from .settings import (
+    GROUP_WAIT,
+    INTEGRITY_TARGET,
+    NETMON_ADDRESS,
+    TIME_TO_ALERT_GOAL,
+    TRAP_PORT,
+    drill_settings,
+)
 from .sink import Page, Sink
 
 LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
 LINK_UP = "1.3.6.1.6.3.1.1.5.4"
 IF_ENTRY = "1.3.6.1.2.1.2.2.1"
 
-HEALS = ("heal", "loss-cleared", "snmpd-started", "web-resumed", "delay-cleared")
+HEALS = (
+    "heal",
+    "loss-cleared",
+    "snmpd-started",
+    "web-resumed",
+    "delay-cleared",
+    "sip-started",
+    "stream-resumed",
+    "web-cleaned",
+)
 
 
 @dataclass
@@ -351,6 +376,111 @@ class Drill:
             lambda: self.lab.resume_web("dc-web-1"),
         )
 
+    async def site_injected(self) -> Record:
+        """dc-web-1's page gets a script from an unknown CDN (as card skimmers and redirectors
+        arrive) once web integrity has learnt it: SiteInjected pages (critical) with the
+        domain; the site is not "down"."""
+        rec = self.record("site-injected")
+        rec.expected = [("SiteInjected", INTEGRITY_TARGET)]
+        rec.forbidden = [f"TargetDown {INTEGRITY_TARGET}", "TargetDown dc-web-1"]
+        since = len(self.sink.pages)
+
+        async def learnt() -> bool:
+            data = await nsenter.get_json(
+                self.lab.mon, f"{self.node.base}/api/v1/targets/{INTEGRITY_TARGET}"
+            )
+            detail = str(data["target"].get("detail") or "")
+            return bool(detail) and "learning" not in detail
+
+        await wait_for("the integrity baseline", learnt, 60, 0.5)
+        self.lab.inject_web("dc-web-1", "inject-script")
+        await wait_for(
+            "SiteInjected", lambda: self.sink.seen(*rec.expected[0]), TIME_TO_ALERT_GOAL * 3
+        )
+        rec.notes.append(f"{INTEGRITY_TARGET}: reason {await self.target_reason(INTEGRITY_TARGET)}")
+        # Its failed probe must not page TargetDown: the inhibit rule holds it, which is not
+        # a hold of the outage (watch_holds would count it against SiteInjected itself).
+        await asyncio.sleep(GROUP_WAIT + 2)
+        held = [
+            str(a["held"])
+            for a in await netmon_alerts(self.lab, self.node)
+            if a.get("target") == INTEGRITY_TARGET and a.get("rule") == "TargetDown"
+        ]
+        rec.notes.append(f"{INTEGRITY_TARGET} TargetDown: {held[0] if held else 'not firing'}")
+        self.lab.clean_web("dc-web-1")
+        await wait_for(
+            "SiteInjected resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+    async def sip_trunk_down(self) -> Record:
+        """Viettel's SIP trunk (its SBC, kamailio in the router's namespace) stops: the
+        router and its link stay up. SipTrunkDown pages; TargetDown on the trunk is inhibited
+        by it, and nothing of the router pages. Needs ``drill(lab, sip=True)``."""
+        rec = self.record("sip-trunk-down")
+        rec.expected = [("SipTrunkDown", SIP_TRUNK)]
+        rec.forbidden = [f"TargetDown {SIP_TRUNK}", "TargetDown viettel-edge", "InterfaceDown"]
+        since = len(self.sink.pages)
+        self.lab.stop_sip()
+        await wait_for(
+            "SipTrunkDown", lambda: self.sink.seen(*rec.expected[0]), TIME_TO_ALERT_GOAL * 3
+        )
+        rec.notes.append(f"{SIP_TRUNK}: reason {await self.target_reason(SIP_TRUNK)}")
+        await self.watch_holds(rec, GROUP_WAIT + 2)  # nothing else may page meanwhile
+        # The trunk's own TargetDown held by SipTrunkDown (the shipped inhibit rule) is the
+        # point, not a hold of the trunk: it goes to the notes.
+        held = rec.held.get(SIP_TRUNK, "")
+        if held.startswith("inhibited by SipTrunkDown"):
+            rec.notes.append(f"TargetDown {SIP_TRUNK}: {rec.held.pop(SIP_TRUNK)}")
+        self.lab.restart_sip()
+        await wait_for(
+            "SipTrunkDown resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+    async def stream_stalled(self) -> Record:
+        """The livestream's encoder stalls: its server answers with a playlist that no longer
+        moves. StreamStalled pages (not TargetDown: the server is up), then resolves."""
+        rec = self.record("stream-stalled")
+        name = STREAM[0]
+        rec.expected = [("StreamStalled", name)]
+        rec.forbidden = [f"TargetDown {name}"]
+        rec.goal = 30.0  # two 3 s probes that each watch the playlist for its 2 s target duration
+        since = len(self.sink.pages)
+        self.lab.stall_stream()
+        await wait_for("StreamStalled", lambda: self.sink.seen(*rec.expected[0]), 90)
+        rec.notes.append(f"{name}: reason {await self.target_reason(name)}")
+        await asyncio.sleep(GROUP_WAIT + 2)  # any other page would arrive by now
+        # Its TargetDown is held by the StreamStalled inhibit rule (not a hold of the target
+        # itself, which ``held`` would count against the page).
+        for a in await netmon_alerts(self.lab, self.node):
+            if a.get("target") == name and a.get("held"):
+                rec.notes.append(f"{a['rule']} {name}: {a['held']}")
+        self.lab.resume_stream()
+        await wait_for(
+            "StreamStalled resolved",
+            lambda: self.sink.seen(*rec.expected[0], status="resolved"),
+            60,
+        )
+        return self.finish(rec, since)
+
+
+def sip_trunk_target() -> dict[str, Any]:
+    """The drill's sip target: the Viettel SBC, OPTIONS over UDP every second."""
+    return {
+        "name": SIP_TRUNK,
+        "kind": "sip",
+        "host": ADDRESSES[f"{SIP_CARRIER}-edge"],
+        "group": "carrier",
+        "labels": {"carrier": SIP_CARRIER, "site": "hoi-truong-tinh"},
+        "timeout": "900ms",
+        "sip": {"port": SIP_PORT},
+    }
+
 
 SCENARIOS: dict[str, str] = {
     "viettel-cut": "viettel_cut",
@@ -359,15 +489,25 @@ SCENARIOS: dict[str, str] = {
     "linkdown-trap": "linkdown_trap",
     "snmp-agent-stopped": "snmp_agent_stopped",
     "web-server-hung": "web_server_hung",
+    "site-injected": "site_injected",
+    "sip-trunk-down": "sip_trunk_down",
+    "stream-stalled": "stream_stalled",
 }
+# The scenarios that need the SIP trunk's SBC running (``drill(lab, sip=True)``).
+NEEDS_SIP = frozenset({"sip-trunk-down"})
 
 
 @contextlib.asynccontextmanager
-async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterator[Drill]:
-    """Alertmanager, the webhook and netmon in the lab's netmon namespace."""
+async def drill(
+    lab: NetnsLab, snmp_interval: str | None = None, sip: bool = False
+) -> AsyncIterator[Drill]:
+    """Alertmanager, the webhook and netmon in the lab's netmon namespace; with ``sip`` the
+    Viettel SIP trunk's SBC too, and netmon's sip target for it."""
     # A fresh start: no Alertmanager notification log or netmon state from an earlier drill.
     for stale in (lab.workdir / "alertmanager", lab.workdir / "netmon"):
         shutil.rmtree(stale, ignore_errors=True)
+    if sip:
+        await asyncio.to_thread(lab.start_sip)
     sink = Sink(lab.mon)
     await sink.start()
     try:
@@ -376,6 +516,7 @@ async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterato
                 lab.workdir / "netmon" / "settings.toml",
                 [f"{am.base}/"],
                 snmp_interval=snmp_interval,
+                extra_targets=[sip_trunk_target()] if sip else None,
             )
             async with netmon(lab, config, listen) as node:
                 d = Drill(lab, sink, am, node, config, listen)
@@ -383,3 +524,5 @@ async def drill(lab: NetnsLab, snmp_interval: str | None = None) -> AsyncIterato
                 yield d
     finally:
         await sink.close()
+        if sip:
+            lab.stop_sip()

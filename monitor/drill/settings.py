@@ -13,10 +13,11 @@ from typing import Any
 
 import tomli_w
 
-from .netns import ADDRESSES, COMMUNITY, WEB, WEB_PORT
+from .netns import ADDRESSES, COMMUNITY, STREAM, STREAM_URL, WEB, WEB_PORT
 
 NETMON_ADDRESS = "10.77.0.2"
 TRAP_PORT = 1162
+INTEGRITY_TARGET = "dc-web-1-integrity"  # kind "web" on dc-web-1: the site-injected drill
 # With 1 s intervals: two failed probes, the parent check, and Alertmanager's group_wait
 # (8 s) that gathers one carrier's alerts into one page: the SNMP agent reports a port down
 # only when its interface cache (a few seconds) expires.
@@ -94,6 +95,31 @@ def drill_settings(
                 "labels": {"carrier": "dc"},
             }
         )
+    # The livestream: 2 s segments, so its own interval and timeout (a probe watches the
+    # playlist for one target duration; the 1 s default could not).
+    targets.append(
+        {
+            "name": STREAM[0],
+            "kind": "stream",
+            "url": STREAM_URL,
+            "group": "datacentre",
+            "labels": {"carrier": "dc"},
+            "interval": "3s",
+            "timeout": "3s",
+        }
+    )
+    # The portal's integrity on dc-web-1 (the site-injected drill); held while dc-web-1 is down.
+    targets.append(
+        {
+            "name": INTEGRITY_TARGET,
+            "kind": "web",
+            "url": f"http://{WEB['dc-web-1']}:{WEB_PORT}/",
+            "group": "website",
+            "labels": {"carrier": "dc"},
+            "depends_on": ["dc-web-1"],
+            "web": {"baseline_fetches": 2},
+        }
+    )
     targets += extra_targets or []
     listen = listen or f"127.0.0.1:{18000 + (os.getpid() + len(str(path))) % 2000}"
     doc: dict[str, Any] = {

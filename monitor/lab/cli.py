@@ -78,9 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     fail.add_argument(
         "--mode",
         required=True,
-        help="503, slow, deface, banner-gone, tls-expiring, down (websites); "
+        help="503, slow, deface, banner-gone, tls-expiring, down, inject-links, inject-script, "
+        "cloak (websites); "
         "dns-changed, servfail, silent, garbage (dns); slow, down (smtp); "
-        "down, loss (icmp); iface-down, agent-silent, reboot (snmp)",
+        "down, loss (icmp); iface-down, agent-silent, reboot (snmp); stalled (stream)",
     )
     control(fail)
 

@@ -11,13 +11,16 @@ Errors (each message is one sentence for the operator)::
 Modes by kind of target:
 
 - website (http): ``503``, ``slow``, ``deface``, ``banner-gone`` (sites with the banner),
-  ``down``; the TLS site also ``tls-expiring``;
+  ``down``, and for web integrity ``inject-links``, ``inject-script``, ``cloak`` (another page
+  for a crawler's user agent); the TLS site also ``tls-expiring``;
 - the DNS server: ``dns-changed``, ``servfail``, ``silent``, ``garbage``;
 - the SMTP-like server (tcp): ``slow``, ``down``;
 - SNMP agents (routers, switches): ``iface-down`` (the uplink down, its BGP peer idle, and
   linkDown and bgpBackwardTransition traps to the trap receiver), ``agent-silent`` (no answer
   at all), ``reboot`` (silent a few seconds, then sysUpTime and counters from zero and a
   coldStart trap); see ``monitor/lab/snmp.py``;
+- the congress livestream (HLS, ``monitor/lab/stream.py``): ``stalled`` (the playlists stop
+  moving; the server still answers);
 - ICMP hosts: ``down`` (every echo request to the address dropped) and ``loss`` (about 30 %
   dropped), as rules in one nftables table the lab owns (``inet netmon_lab``). The table is made
   when the first ICMP fault is set, rewritten whole (atomically) on every change, and deleted

@@ -39,6 +39,11 @@ __all__ = [
     "SNMP_TRAP_ADDRESS",
     "SNMP_TRAP_COMMUNITY",
     "SNMP_USERS",
+    "STREAM_HOST",
+    "STREAM_MODES",
+    "STREAM_NAME",
+    "STREAM_PORT",
+    "STREAM_TITLE",
     "TLS_PORT",
     "WEB_PORT",
     "IcmpHost",
@@ -58,12 +63,23 @@ TLS_PORT = 8443
 BANNER = "Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk lần thứ XVIII"
 
 # Fault modes by target kind (see monitor/lab/faults.py for what each does).
-WEB_MODES = ("503", "slow", "deface", "banner-gone", "down")
+# inject-links, inject-script, cloak: what web integrity (kind "web") catches; see
+# monitor/lab/portal.py for the injected markup.
+WEB_MODES = (
+    "503", "slow", "deface", "banner-gone", "down", "inject-links", "inject-script", "cloak"
+)  # fmt: skip
 TLS_ONLY_MODES = ("tls-expiring",)
 DNS_MODES = ("dns-changed", "servfail", "silent", "garbage")
 SMTP_MODES = ("slow", "down")
 ICMP_MODES = ("down", "loss")
 SNMP_MODES = ("iface-down", "agent-silent", "reboot")
+STREAM_MODES = ("stalled",)
+
+# The congress livestream (monitor/lab/stream.py): HLS made up on the fly.
+STREAM_NAME = "truyen-hinh-truc-tiep"
+STREAM_TITLE = "Truyền hình trực tiếp Đại hội"
+STREAM_HOST = "127.0.1.70"
+STREAM_PORT = 8080
 
 
 def check_loopback(host: str) -> str:

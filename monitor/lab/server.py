@@ -56,6 +56,11 @@ from monitor.lab.inventory import (
     SNMP_DEVICES,
     SNMP_MODES,
     SNMP_TRAP_ADDRESS,
+    STREAM_HOST,
+    STREAM_MODES,
+    STREAM_NAME,
+    STREAM_PORT,
+    STREAM_TITLE,
     IcmpHost,
     Site,
     SnmpDevice,
@@ -66,6 +71,7 @@ from monitor.lab.inventory import (
 from monitor.lab.inventory import extra_sites as make_extra_sites
 from monitor.lab.smtp import BannerServer, SmtpFault
 from monitor.lab.snmp import SnmpAgents
+from monitor.lab.stream import LabStream
 from monitor.lab.web import SiteFault, Websites
 
 __all__ = ["DEFAULT_CONTROL", "Lab", "LabTarget", "parse_control", "run_lab"]
@@ -115,6 +121,7 @@ class Lab:
         snmp_devices: Iterable[SnmpDevice] = SNMP_DEVICES,
         trap_address: tuple[str, int] | None = SNMP_TRAP_ADDRESS,
         reboot_seconds: float = 3.0,
+        stream_address: tuple[str, int] | None = (STREAM_HOST, STREAM_PORT),
     ) -> None:
         self.state_dir = Path(state_dir)
         self.control = parse_control(control) if control is not None else None
@@ -133,6 +140,9 @@ class Lab:
         if trap_address is not None:
             check_loopback(trap_address[0])
         self.snmp = SnmpAgents(devices, trap_address=trap_address, reboot_seconds=reboot_seconds)
+        self.stream: LabStream | None = None
+        if stream_address is not None:
+            self.stream = LabStream(check_loopback(stream_address[0]), stream_address[1])
         self.records = zone_records(tuple(all_sites))
         self.dns: DnsServer | None = None
         self.faults: dict[str, str] = {}
@@ -186,6 +196,11 @@ class Lab:
                     SNMP_MODES,
                 )
             )
+        if self.stream is not None:
+            address = f"{self.stream.host}:{self.stream.port}"
+            targets.append(
+                LabTarget(STREAM_NAME, "stream", "website", STREAM_TITLE, address, STREAM_MODES)
+            )
         by_name: dict[str, LabTarget] = {}
         for target in targets:
             if target.name in by_name:
@@ -205,6 +220,8 @@ class Lab:
             self.dns = await start_dns_server(*self.dns_address, self.records)
             await self.smtp.start()
             await self.snmp.start()
+            if self.stream is not None:
+                await self.stream.start()
             await self.icmp.clear(stale=True)
             if self.control is not None:
                 await self._start_control(*self.control)
@@ -225,6 +242,8 @@ class Lab:
             steps.append(dns.close())
         steps.append(self.smtp.close())
         steps.append(self.snmp.close())
+        if self.stream is not None:
+            steps.append(self.stream.close())
         steps.append(self.icmp.clear())
         for step in steps:
             try:
@@ -346,6 +365,8 @@ class Lab:
             await self.icmp.set(target.name, self.icmp_hosts[target.name].host, mode)
         elif target.kind == "snmp":
             await self.snmp.set_fault(target.name, mode)
+        elif target.kind == "stream" and self.stream is not None:
+            self.stream.set_fault(mode)
         else:  # pragma: no cover - the catalogue has no other kind
             raise AssertionError(target.kind)
 

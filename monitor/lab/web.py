@@ -21,6 +21,7 @@ from typing import Literal
 import trustme
 from aiohttp import web
 
+from monitor.lab import portal
 from monitor.lab.inventory import BANNER, Site
 
 __all__ = [
@@ -34,7 +35,17 @@ __all__ = [
 
 _log = logging.getLogger("netmon.lab")
 
-SiteFault = Literal["503", "slow", "deface", "banner-gone", "tls-expiring", "down"]
+SiteFault = Literal[
+    "503",
+    "slow",
+    "deface",
+    "banner-gone",
+    "tls-expiring",
+    "down",
+    "inject-links",
+    "inject-script",
+    "cloak",
+]
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -252,4 +263,21 @@ class Websites:
             text = _DEFACED.format(who=DEFACER)
         else:
             text = render_page(site, banner=fault != "banner-gone")
+            crawler = portal.is_crawler(request.headers.get("User-Agent", ""))
+            text = _injected(text, fault, crawler)
         return web.Response(text=text, content_type="text/html", charset="utf-8")
+
+
+def _injected(page: str, fault: SiteFault | None, crawler: bool) -> str:
+    """The page with what an attacker leaves for web integrity to find (portal.py's markup):
+    gambling links hidden by CSS, a script from an unknown CDN, or, for crawlers only, a meta
+    refresh to a casino and its links (cloaking)."""
+    if fault == "inject-links":
+        hidden = portal.HIDDEN_DIV + portal.OFFSCREEN_DIV + portal.FONT_ZERO_FOOTER
+        return page.replace("</body>", hidden + "\n</body>", 1)
+    if fault == "inject-script":
+        return page.replace("</head>", portal.UNKNOWN_CDN_SCRIPT + "\n</head>", 1)
+    if fault == "cloak" and crawler:
+        page = page.replace("</head>", portal.BOT_META_REFRESH + "\n</head>", 1)
+        return page.replace("</body>", portal.HIDDEN_DIV + "\n</body>", 1)
+    return page

@@ -20,7 +20,14 @@ Computed exactly from the outage ledger (alerts/db.py, table ``outages``), never
   ``LOW_COVERAGE``; **outages** counts those with downtime left in the period; **longest** is
   the longest such part; **MTTR** (mean time to recover) = downtime / outages;
 - a carrier (label ``carrier``), a group and the total add their targets' seconds up
-  (target-time), so a carrier with two links down half the time each is 50 % available.
+  (target-time), so a carrier with two links down half the time each is 50 % available;
+- a device's named circuits (``DEVICE/CIRCUIT``) and, with ``snmp.bgp = true``, its BGP peers
+  (``DEVICE/bgp:PEER``, each from the moment the ledger first saw it: ``ledger_subjects``)
+  are rows of their own, watched when their device is, in the carrier of the circuit or of
+  the device;
+- the **maintenance windows** listed are those overlapping the period that select one of the
+  report's rows, from the settings and the API (ended ones too, with comment and author), each
+  with the watched target-time it took out in the first section.
 
 This module computes a ``Report`` (monitor/report/model.py) and renders nothing: render_json,
 render_csv and html show it; cli.py is ``netmon report``, monitor/web/api.py ``/api/v1/report``.
@@ -37,7 +44,7 @@ from pathlib import Path
 
 from alerts import db
 from alerts.coverage import read_coverage
-from alerts.ledger import circuit_subject
+from alerts.ledger import bgp_device, bgp_subject, circuit_subject
 from alerts.model import MaintenanceWindow, Outage
 from monitor.config import Settings
 from monitor.config.access import ANONYMOUS_ADMIN, Principal
@@ -51,15 +58,20 @@ from monitor.report.model import (
     ReportError,
     Row,
     Section,
+    WindowLine,
 )
 from probes.options import SnmpOptions
 
 __all__ = [
+    "Subject",
     "build",
     "periods",
     "read_ledger",
+    "read_subjects",
     "settings_windows",
 ]
+
+Subject = tuple[str, str, str, float]  # (name, device, kind, first seen): db.load_subjects
 
 _LAST = 32503680000.0  # 3000-01-01T00:00:00Z
 DEFAULT_DAYS = 7  # the period of a report asked for outside and after every phase
@@ -73,10 +85,21 @@ class _Target:
     labels: Mapping[str, str]
     in_settings: bool
     watched_as: str = ""  # whose coverage counts: a circuit is watched when its device is
+    watched_from: float = -math.inf  # a BGP peer: from when the ledger first saw it
 
     @property
     def match_labels(self) -> dict[str, str]:
         return {**self.labels, "target": self.name, "group": self.group, "kind": self.kind}
+
+    def selected_by(self, window: MaintenanceWindow) -> bool:
+        """Whether ``window`` covers this row: its own labels, or (a circuit, a BGP peer)
+        its device's, as the engine and the ledger match them (``target`` = the device)."""
+        if window.selects(self.match_labels):
+            return True
+        if not self.watched_as:
+            return False
+        device = {**self.labels, "target": self.watched_as, "group": self.group, "kind": "snmp"}
+        return window.selects(device)
 
 
 def _target_figures(
@@ -90,10 +113,9 @@ def _target_figures(
     coverage: Sequence[Span],
     min_coverage: float,
 ) -> Row:
-    labels = target.match_labels
     watched = union(clip(coverage, start, end))
     maint = union(
-        [w.span for w in windows if w.selects(labels)]
+        [w.span for w in windows if target.selected_by(w)]
         + [
             (o.start, o.end if o.end is not None else now)
             for o in outages
@@ -182,6 +204,7 @@ def build(
     windows: Sequence[MaintenanceWindow],
     *,
     coverage: Mapping[str, Sequence[Span]],
+    subjects: Sequence[Subject] = (),
     principal: Principal = ANONYMOUS_ADMIN,
     phase: str | None = None,
     since: float | None = None,
@@ -192,8 +215,9 @@ def build(
     now: float | None = None,
 ) -> Report:
     """The report over ``outages`` (those of the ledger overlapping the periods, any order),
-    ``windows`` (every maintenance window known) and ``coverage`` (each target's watched
-    spans: a target without any was not watched), scoped to ``principal``."""
+    ``windows`` (every maintenance window known), ``coverage`` (each target's watched
+    spans: a target without any was not watched) and ``subjects`` (the BGP peers the ledger
+    has seen), scoped to ``principal``."""
     now = time.time() if now is None else now
     spans = periods(settings, phase, since, until, now)
     known_targets: dict[str, _Target] = {
@@ -211,6 +235,29 @@ def build(
             known_targets[subject] = _Target(subject, t.group, "circuit", labels, True, t.name)
             if c.title:
                 circuit_titles[subject] = {"vi": c.title, "en": c.title}
+    bgp_devices = {
+        t.name: t for t in settings.targets if isinstance(t.options, SnmpOptions) and t.options.bgp
+    }
+    # A peer with an outage is a peer the ledger saw, should ledger_subjects lack it.
+    named = {name for name, *_ in subjects}
+    extra: list[Subject] = []
+    for o in outages:
+        device = bgp_device(o.target)
+        if device is not None and device in bgp_devices and o.target not in named:
+            named.add(o.target)
+            extra.append((o.target, device, "bgp", -math.inf))
+    for subject, device, kind, first_seen in [*subjects, *extra]:
+        dev = bgp_devices.get(device)
+        if kind != "bgp" or dev is None or not subject.startswith(bgp_subject(device, "")):
+            continue
+        peer = subject[len(bgp_subject(device, "")) :]  # with its @VRF, #AFI if any
+        labels = {**dev.labels, "peer": peer.split("@")[0].split("#")[0], "device": dev.name}
+        known_targets[subject] = _Target(
+            subject, dev.group, "bgp", labels, True, dev.name, watched_from=first_seen
+        )
+        circuit_titles[subject] = {
+            lang: f"{names.target(dev.name, lang)} · BGP {peer}" for lang in ("vi", "en")
+        }
     if circuit_titles:
         names = DisplayNames({**names.targets, **circuit_titles}, names.labels)
     for o in outages:  # a target since removed from the settings still counts
@@ -243,7 +290,7 @@ def build(
                 start,
                 end,
                 now,
-                coverage.get(t.watched_as or t.name, ()),
+                _from(coverage.get(t.watched_as or t.name, ()), t.watched_from),
                 settings.report.min_coverage,
             )
             for t in chosen
@@ -257,6 +304,7 @@ def build(
             if o.maintenance is not None and o.maintenance not in known_windows
         }
     )
+    listed = _window_lines(windows, chosen, sections)
     scope = None
     scope_labels: dict[str, tuple[str, ...]] = {}
     if principal.role == "operator":
@@ -276,10 +324,43 @@ def build(
         filters=filters,
         sections=tuple(sections),
         unknown_windows=tuple(unknown),
+        windows=listed,
         scope_labels=scope_labels,
         settings=settings.report,
         names=names,
     )
+
+
+def _from(spans: Sequence[Span], start: float) -> list[Span]:
+    """``spans`` from ``start`` on."""
+    return [(max(a, start), b) for a, b in spans if b > start]
+
+
+def _window_lines(
+    windows: Sequence[MaintenanceWindow], chosen: Sequence[_Target], sections: Sequence[Section]
+) -> tuple[WindowLine, ...]:
+    """The windows overlapping the report that select one of its rows, oldest first, each
+    with the watched target-time it took out of the first section."""
+    if not sections:
+        return ()
+    first = sections[0]
+    start, end = min(s.start for s in sections), max(s.end for s in sections)
+    rows = {r.name: r for r in first.rows}
+    out = []
+    for window in sorted(windows, key=lambda w: (w.span[0], w.name)):
+        a, b = window.span
+        if b <= start or a >= end:
+            continue
+        selected = [t for t in chosen if t.selected_by(window)]
+        if not selected:
+            continue
+        seconds = 0.0
+        for t in selected:
+            row = rows.get(t.name)
+            if row is not None:
+                seconds += measure(intersect(clip([(a, b)], first.start, first.end), row.watched))
+        out.append(WindowLine(window, seconds))
+    return tuple(out)
 
 
 def settings_windows(settings: Settings) -> list[MaintenanceWindow]:
@@ -297,10 +378,24 @@ def read_ledger(
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
         outages: list[Outage] = db.query_outages(None, None, since, until)(conn)
-        windows = db.load_windows(conn)
+        windows = db.load_windows(conn, since, until)
         watched = read_coverage(conn, since, until)
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read the outage ledger {path}: {exc}") from None
     finally:
         conn.close()
     return outages, windows, watched
+
+
+def read_subjects(path: Path) -> list[Subject]:
+    """The BGP peers the ledger has seen, read-only (none in a ledger older than them)."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        return db.load_subjects(conn)
+    except sqlite3.Error as exc:
+        raise ReportError(f"cannot read the outage ledger {path}: {exc}") from None
+    finally:
+        conn.close()

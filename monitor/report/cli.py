@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import SettingsError, load_settings
 from monitor.core.i18n import Lang, language
 from monitor.core.localtime import parse_local_time
-from monitor.report.build import build, periods, read_ledger, settings_windows
+from monitor.report.build import build, periods, read_ledger, read_subjects, settings_windows
 from monitor.report.html import to_html
 from monitor.report.model import FORMATS, Format, Report, ReportError
 from monitor.report.render_csv import to_csv
@@ -112,6 +112,7 @@ def main(argv: Sequence[str]) -> int:
             outages,
             settings_windows(settings) + api_windows,
             coverage=watched,
+            subjects=read_subjects(path),
             phase=args.phase,
             since=since_arg,
             until=until_arg,

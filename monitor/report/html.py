@@ -24,6 +24,7 @@ from monitor.core.i18n import (
     duration_text,
     group_title,
     local_time,
+    note_words,
     reason_text,
     report_key,
     report_words,
@@ -207,9 +208,17 @@ def _dateline(report: Report, lang: Lang) -> str:
     return f"{place}, {day.day} {day.strftime('%B')} {day.year}"
 
 
+def _iso_ts(text: object) -> float | None:
+    """Unix seconds of an RFC 3339 text (a note's ``at``), None when it is not one."""
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
     """(the document, the SHA-256 CSP source of its one style block)."""
-    words = report_words(lang)
+    words = {**report_words(lang), **note_words(lang)}
     zone = ZoneInfo(report.zone)
     names = report.names
 
@@ -237,6 +246,7 @@ def to_html(report: Report, lang: Lang = "vi") -> tuple[str, str]:
         ),
         duration=lambda seconds: _unbroken(duration_text(seconds, lang)),
         local=lambda ts: local_time(ts, zone),
+        local_iso=lambda text: local_time(_iso_ts(text), zone),
         group_title=lambda group: group_title(group, lang, names),
         title=title,
         carrier_title=carrier_title,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from alerts.model import Outage
+from alerts.model import MaintenanceWindow, Outage
 from monitor.config.report import ReportSettings
 from monitor.core.i18n import NO_NAMES, DisplayNames, group_key
 from monitor.report.intervals import Span
@@ -27,6 +27,7 @@ __all__ = [
     "ReportError",
     "Row",
     "Section",
+    "WindowLine",
     "total_of",
 ]
 
@@ -188,6 +189,15 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowLine:
+    """A maintenance window the report lists: its comment and author, and the watched
+    target-time it took out of the report's first section."""
+
+    window: MaintenanceWindow
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     generated: float
     start: float
@@ -197,6 +207,7 @@ class Report:
     filters: Mapping[str, str]
     sections: tuple[Section, ...]
     unknown_windows: tuple[str, ...] = field(default=())
+    windows: tuple[WindowLine, ...] = field(default=())  # overlapping, selecting a row
     # The operator's scope as data (label → values), so a page can name its keys in its words.
     scope_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # [report]: the header, the signature block and the availability goals.

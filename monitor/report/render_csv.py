@@ -1,7 +1,11 @@
 """The report as CSV: UTF-8 with a BOM, so that a spreadsheet opens it with its diacritics; one
 line per section and level (total, carrier, group, target); times in the report's zone with
 their offset (``2025-10-14T07:00:00+07:00``: local, and still exact), seconds and percent as
-plain numbers; the head in Vietnamese or English (monitor/core/i18n.py).
+plain numbers; the head in Vietnamese or English (monitor/core/i18n.py). After each section's
+targets come its outages (level "outage": the target, the outage's counted downtime and
+maintenance time, its start and end, the NOC's note and who wrote it), and after every
+section the maintenance windows the report lists (level "maintenance": the window's name, its
+maintenance time, start, end, comment and author).
 
 Text cells (section, level, names, group, carrier) that a spreadsheet would read as a formula
 are neutralised as OWASP advises, with a leading single quote; the figures netmon computes are
@@ -14,7 +18,7 @@ import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from monitor.core.i18n import Lang, report_csv_head, report_level
+from monitor.core.i18n import Lang, note_words, report_csv_head, report_csv_more, report_level
 from monitor.report.model import Figures, Report
 
 __all__ = ["number", "text", "to_csv"]
@@ -42,7 +46,10 @@ def to_csv(report: Report, lang: Lang = "vi") -> bytes:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(report_csv_head(lang))
+    head_row = report_csv_head(lang)
+    writer.writerow([*head_row, *report_csv_more(lang)])
+    nw = note_words(lang)
+    blank = [""] * (len(head_row) - 7)
     for s in report.sections:
         head = [text(s.key if s.key != "range" else ""), local(s.start), local(s.end)]
         lines: list[tuple[str, str, str, str, int, Figures]] = [
@@ -72,6 +79,50 @@ def to_csv(report: Report, lang: Lang = "vi") -> bytes:
                     number(f.watched_seconds),
                     number(f.unwatched_seconds),
                     number(f.coverage),
+                    "",
+                    "",
+                    "",
+                    "",
                 ]
             )
+        pieces = sorted(
+            ((r, p) for r in s.rows for p in r.pieces), key=lambda rp: rp[1].outage.start
+        )
+        for row, piece in pieces:
+            o = piece.outage
+            note = o.note or {}
+            cells: list[str | int] = [
+                *head,
+                text(nw["level_outage"]),
+                text(row.name),
+                text(row.group),
+                text(row.carrier or ""),
+                *blank,
+            ]
+            cells[7] = cells[9] = 1  # one target, one outage
+            cells[10] = number(piece.seconds)  # downtime counted
+            cells[14] = number(piece.maintenance_seconds)  # down in maintenance
+            cells += [
+                local(o.start),
+                local(o.end) if o.end is not None else "",
+                text(str(note.get("text", ""))),
+                text(str(note.get("by", ""))),
+            ]
+            writer.writerow(cells)
+    for line in report.windows:
+        w = line.window
+        first = report.sections[0]
+        wcells: list[str | int] = [
+            text(first.key if first.key != "range" else ""),
+            local(first.start),
+            local(first.end),
+            text(nw["level_maintenance"]),
+            text(w.name),
+            "",
+            "",
+            *blank,
+        ]
+        wcells[13] = number(line.seconds)  # maintenance
+        wcells += [local(w.span[0]), local(w.span[1]), text(w.comment), text(w.author)]
+        writer.writerow(wcells)
     return "\ufeff".encode() + out.getvalue().encode("utf-8")

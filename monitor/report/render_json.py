@@ -73,6 +73,8 @@ def _section_json(section: Section, report: Report) -> dict[str, Any]:
                         "downtime_seconds": _r(p.seconds),
                         "maintenance_seconds": _r(p.maintenance_seconds),
                         "ack": p.outage.ack,
+                        "id": p.outage.id,
+                        "note": p.outage.note,
                     }
                     for p in row.pieces
                 ],
@@ -91,5 +93,17 @@ def to_json(report: Report) -> dict[str, Any]:
         "scope": report.scope,
         "filters": dict(report.filters),
         "unknown_maintenance_windows": list(report.unknown_windows),
+        "maintenance_windows": [
+            {
+                "name": line.window.name,
+                "match": line.window.match,
+                "start": iso(line.window.span[0]),
+                "end": iso(line.window.span[1]),
+                "comment": line.window.comment,
+                "author": line.window.author,
+                "maintenance_seconds": _r(line.seconds),
+            }
+            for line in report.windows
+        ],
         "sections": [_section_json(s, report) for s in report.sections],
     }

@@ -1,6 +1,7 @@
 """The report as an Excel workbook (``--format xlsx``): what a department head's spreadsheet
 opens natively, one sheet per level (the totals of each section, carriers, groups, targets,
-the outages), Vietnamese or English headers, numbers as numbers.
+the outages with the NOC's notes, the maintenance windows with comment and author), Vietnamese
+or English headers, numbers as numbers.
 
 Availability and coverage are percentages (the fraction, formatted ``0.000%``); durations are
 Excel durations (days, formatted ``[h]:mm:ss``), so they add up in the sheet; times are local
@@ -22,7 +23,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from monitor.core.i18n import Lang, group_title, reason_text, report_xlsx_words
+from monitor.core.i18n import Lang, group_title, note_words, reason_text, report_xlsx_words
 from monitor.report.model import Figures, Piece, Report, Row, Section
 from monitor.report.render_csv import text
 
@@ -109,6 +110,7 @@ def _low_columns(f: Figures, first: int) -> list[int]:
 
 def to_xlsx(report: Report, lang: Lang = "vi") -> bytes:
     w = report_xlsx_words(lang)
+    nw = note_words(lang)
     zone = ZoneInfo(report.zone)
     figure_head = [
         w["availability"],
@@ -161,9 +163,35 @@ def to_xlsx(report: Report, lang: Lang = "vi") -> bytes:
             w["counted"],
             w["m_down"],
             w["maintenance_window"],
+            nw["note"],
+            nw["note_by"],
         ],
         {1: _TIME, 2: _TIME, 4: _TIME, 5: _TIME, 7: _DURATION, 8: _DURATION},
     )
+    windows = _Sheet(
+        book.create_sheet(nw["sheet_maintenance"]),
+        [
+            nw["maintenance_name"],
+            f"{w['from']} ({report.zone})",
+            f"{w['to']} ({report.zone})",
+            nw["maintenance_comment"],
+            nw["maintenance_author"],
+            nw["maintenance_time"],
+        ],
+        {1: _TIME, 2: _TIME, 5: _DURATION},
+    )
+    for line in report.windows:
+        window = line.window
+        windows.add(
+            [
+                text(window.name),
+                _local(window.span[0], zone),
+                _local(window.span[1], zone),
+                text(window.comment),
+                text(window.author),
+                _days(line.seconds),
+            ]
+        )
     for s in report.sections:
         title = w["range"] if s.key == "range" else f"{s.title or s.key} ({s.key})"
         head: list[object] = [text(title), _local(s.start, zone), _local(s.end, zone)]
@@ -193,9 +221,11 @@ def to_xlsx(report: Report, lang: Lang = "vi") -> bytes:
                     _days(piece.seconds),
                     _days(piece.maintenance_seconds),
                     text(o.maintenance or ""),
+                    text(str((o.note or {}).get("text", ""))),
+                    text(str((o.note or {}).get("by", ""))),
                 ]
             )
-    for sheet in (summary, *sheets.values(), outages):
+    for sheet in (summary, *sheets.values(), outages, windows):
         sheet.finish()
     out = io.BytesIO()
     book.save(out)

@@ -19,6 +19,7 @@ from alerts.settings import TelegramReceiver
 from monitor.config import Settings, SettingsError, load_settings
 from monitor.core.clock import Clock
 from monitor.runtime import heap, metrics
+from monitor.runtime.history import History
 from monitor.runtime.metrics import MetricsRenderer
 from monitor.runtime.scheduler import Scheduler
 from monitor.runtime.store import Store
@@ -43,7 +44,7 @@ class Service:
         settings = settings.for_shard(*shard)
         self.started = time.time()
         self.store = Store()
-        self.ctx = ProbeContext()
+        self.ctx = ProbeContext(state_dir=Path(settings.server.state_dir))
         self.scheduler = Scheduler(settings, self.store, self.ctx, clock=clock)
         self.renderer = MetricsRenderer(self.store)
         # Fed by the store like the renderer; it listens only once start() has read its state.
@@ -56,6 +57,12 @@ class Service:
             clock=clock,
         )
         self.traps = TrapReceiver(settings, self.store)
+        # Each target's day, downsampled, for its page (kept in state_dir across restarts).
+        self.history = History(
+            self.store,
+            Path(settings.server.state_dir) / "history.sqlite",
+            now=clock.time if clock is not None else time.time,
+        )
         self.registry = metrics.service_registry(self._service_metrics)
         self.last_reload_ok = True
         self.last_reload_at = time.time()
@@ -69,6 +76,7 @@ class Service:
         """What needs the loop before probing starts: the alert engine takes back its state."""
         await self.alerts.start()
         self.coverage.start()
+        self.history.start()  # reads its file back in the background
         await self.traps.start()  # a taken port is logged and shown in metrics, not raised
         self._start_telegram_acks(self.settings)
 
@@ -226,5 +234,6 @@ class Service:
         await self.scheduler.aclose()
         await self.traps.aclose()
         await self.coverage.aclose()
+        await self.history.aclose()
         await self.alerts.aclose()
         await self.ctx.aclose()

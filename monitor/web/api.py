@@ -8,8 +8,8 @@ Every answer is a model of monitor/web/schemas.py, the models the document's sch
 generated from: what the lower layers hand over as dicts (the store's views, the engine's
 alerts and windows, the ledger, the report) is validated into its model on the way out, so an
 answer that drifts from the document fails here, in the tests, not in a client.
-Reading needs any role; maintenance and acknowledgements need ``noc`` (an operator may
-acknowledge the alerts of its scope when ``[access] operators_acknowledge``).
+Reading needs any role; maintenance, notes on outages and acknowledgements need ``noc`` (an
+operator may acknowledge the alerts of its scope when ``[access] operators_acknowledge``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from monitor.web.guard import SERVICE, ApiError, fail, require
 from monitor.web.openapi import document
 from monitor.web.status import STATES, board, observation_json, target_json
 
-__all__ = ["add_routes", "dumps", "json_answer", "parse_time"]
+__all__ = ["add_routes", "dumps", "json_answer", "outage_id_of", "parse_time", "window_from_body"]
 
 PREFIX = "/api/v1"
 _HISTORY = 120
@@ -57,6 +57,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/alerts", alerts_handler)
     r.add_post(f"{PREFIX}/alerts/{{key}}/ack", ack_handler)
     r.add_get(f"{PREFIX}/outages", outages_handler)
+    r.add_post(f"{PREFIX}/outages/{{id}}/note", note_handler)
     r.add_get(f"{PREFIX}/report", report_handler)
     r.add_get(f"{PREFIX}/maintenance", maintenance_list_handler)
     r.add_post(f"{PREFIX}/maintenance", maintenance_add_handler)
@@ -334,7 +335,12 @@ async def report_handler(request: web.Request) -> web.Response:
         raise ApiError(400, str(exc)) from None
     first, last = min(p[2] for p in periods), max(p[3] for p in periods)
     outages = await _ledger(service, since=first, until=last)
-    windows = service.alerts.windows()
+    # Every window of the period, those of the API that ended too (kept in the ledger).
+    windows = await service.alerts.maintenance_history(first, last)
+    try:
+        seen = await service.alerts.subjects_seen()
+    except Exception as exc:
+        raise ApiError(503, f"the outage ledger cannot be read: {type(exc).__name__}") from None
     try:
         watched = await service.coverage.query(first, last)
     except Exception as exc:  # the database is failing: say so, do not report all as unwatched
@@ -346,6 +352,7 @@ async def report_handler(request: web.Request) -> web.Response:
             outages,
             windows,
             coverage=watched,
+            subjects=seen,
             principal=principal,
             phase=phase,
             since=since,
@@ -397,19 +404,35 @@ async def maintenance_list_handler(request: web.Request) -> web.Response:
 
 async def maintenance_add_handler(request: web.Request) -> web.Response:
     """{"name", "match": {label: [values]}, "start"?: RFC 3339 (now), "end" | "duration",
-    "comment"?}; role noc."""
-    await require(request, "noc")
+    "comment"?}; role noc. The same name as a window not ended replaces it (extends it); the
+    author is the caller. Refused (400, the reason) when it ends in the past or lasts longer
+    than [alerts] max_maintenance."""
+    who = await require(request, "noc")
     try:
         body = json.loads(await request.text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         fail(400, "the body is not JSON")
     if not isinstance(body, dict):
         fail(400, "the body must be a JSON object")
+    if "author" in body:
+        fail(400, "author: not a field of the request (the author is the caller's token)")
+    window = window_from_body(body, who.name)
+    try:
+        answer = await request.app[SERVICE].alerts.add_maintenance(window)
+    except MaintenanceError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    return json_answer(schemas.Maintenance.model_validate(answer), status=201)
+
+
+def window_from_body(body: dict[str, Any], author: str) -> MaintenanceWindow:
+    """The request's window (``MaintenanceRequest``), by ``author``; ApiError 400 with every
+    reason when it is not one (also for the pages' form, which hands over the same fields)."""
     try:
         json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         fail(400, "the body is not valid UTF-8 text")
     data = dict(body)
+    data["author"] = author
     start = data.get("start")
     if start is None:
         data["start"] = datetime.now(UTC).isoformat()
@@ -441,11 +464,49 @@ async def maintenance_add_handler(request: web.Request) -> web.Response:
         window.span  # noqa: B018 (unix seconds: the engine and its database need them)
     except (OverflowError, ValueError, OSError):
         fail(400, "start, end: out of range")
+    return window
+
+
+def outage_id_of(text: str) -> int | None:
+    """An outage's id from a path (a SQLite rowid: 1 to 2**63 - 1), None for any other text."""
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value < 2**63 else None
+
+
+async def note_handler(request: web.Request) -> web.Response:
+    """{"note": text}: the NOC's note on outage ``id`` (replacing any before it); role noc.
+    Plain text, at most alerts.model.NOTE_MAX characters (400 with the reason past it);
+    every page and report escapes it. The target page's form posts the same."""
+    who = await require(request, "noc", session_changes=True)
+    service = request.app[SERVICE]
+    outage_id = outage_id_of(request.match_info["id"])
+    if outage_id is None:
+        fail(404, f"no outage is {request.match_info['id']!r}")
     try:
-        answer = await request.app[SERVICE].alerts.add_maintenance(window)
-    except MaintenanceError as exc:
-        raise ApiError(409, str(exc)) from None
-    return json_answer(schemas.Maintenance.model_validate(answer), status=201)
+        body = schemas.NoteRequest.model_validate_json(await request.text() or "{}")
+    except ValidationError as exc:
+        errors = [
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
+            for e in exc.errors(include_url=False)
+        ]
+        fail(400, "; ".join(errors) or "the body is not JSON")
+    try:
+        found = await service.alerts.outage(outage_id)
+    except Exception as exc:
+        raise ApiError(503, f"the outage ledger cannot be read: {type(exc).__name__}") from None
+    if found is None or not _outage_visible(who, service, found):
+        fail(404, f"no outage is {outage_id}")
+    try:
+        outage = await service.alerts.note(outage_id, who.name, body.note)
+    except ValueError as exc:
+        fail(400, f"note: {exc}")
+    except Exception as exc:
+        raise ApiError(503, f"the outage ledger cannot be written: {type(exc).__name__}") from None
+    if outage is None:
+        fail(404, f"no outage is {outage_id}")
+    return json_answer(schemas.Outage.model_validate(outage.to_json()))
 
 
 async def ack_handler(request: web.Request) -> web.Response:
@@ -482,6 +543,7 @@ async def ack_handler(request: web.Request) -> web.Response:
 
 
 async def maintenance_delete_handler(request: web.Request) -> web.Response:
+    """End the API's window now: one that began is kept, cut at now, for the report."""
     await require(request, "noc")
     name = request.match_info["name"]
     try:

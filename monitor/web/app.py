@@ -42,6 +42,7 @@ from monitor.config import ServerSettings
 from monitor.runtime.service import Service
 from monitor.web import api, promproxy
 from monitor.web.access import Access
+from monitor.web.forms import add_routes as add_form_routes
 from monitor.web.guard import GUARD, SERVICE, ApiError, Guard, require
 from monitor.web.pages import add_routes as add_page_routes
 
@@ -334,6 +335,7 @@ def make_app(service: Service, fd_limit: int | None = None) -> web.Application:
     app.router.add_post("/-/reload", reload_handler)
     api.add_routes(app)
     add_page_routes(app)
+    add_form_routes(app)
     promproxy.add_routes(
         app, service.settings, Access(service.settings.access), current=lambda: service.settings
     )

@@ -64,9 +64,10 @@ def fail(status: int, message: str) -> NoReturn:
 
 
 _STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
-# Forms of their own: sign-in and sign-out check their origin themselves; the query proxy's
-# POST is a read (Grafana posts its queries as a form).
-_FORM_PATHS = ("/login", "/logout", "/prometheus/")
+# Forms of their own: sign-in and sign-out check their origin themselves, the NOC's forms
+# (monitor/web/forms.py) their origin and a token; the query proxy's POST is a read (Grafana
+# posts its queries as a form).
+_FORM_PATHS = ("/login", "/logout", "/prometheus/", "/maintenance", "/outages/")
 
 
 def _host_name(host: str) -> str:

@@ -302,6 +302,31 @@ def document(settings: Settings) -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/outages/{id}/note": {
+            "post": {
+                "summary": (
+                    "Write the NOC's note on an outage (plain text; it replaces the one "
+                    "before); role noc"
+                ),
+                "operationId": "noteOutage",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {**INT, "format": "int64", "minimum": 1},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": refs.request(schemas.NoteRequest)}},
+                },
+                "responses": {
+                    "200": _json(refs.answer(schemas.Outage), "the outage with its note"),
+                    **_errors("400", "404", "503"),
+                },
+            }
+        },
         "/api/v1/report": {
             "get": {
                 "summary": "The availability report per carrier, group and target, by phase",
@@ -345,7 +370,11 @@ def document(settings: Settings) -> dict[str, Any]:
                 },
             },
             "post": {
-                "summary": "Add (or replace) a maintenance window; role noc",
+                "summary": (
+                    "Add a maintenance window, or replace (extend) one not ended; role noc. "
+                    "Refused when it ends in the past or lasts longer than "
+                    "[alerts] max_maintenance"
+                ),
                 "operationId": "addMaintenance",
                 "requestBody": {
                     "required": True,
@@ -361,7 +390,10 @@ def document(settings: Settings) -> dict[str, Any]:
         },
         "/api/v1/maintenance/{name}": {
             "delete": {
-                "summary": "End a maintenance window made through the API; role noc",
+                "summary": (
+                    "End a maintenance window made through the API now (one that began is "
+                    "kept for the report); role noc"
+                ),
                 "operationId": "deleteMaintenance",
                 "parameters": [
                     {"name": "name", "in": "path", "required": True, "schema": STR},

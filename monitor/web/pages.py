@@ -4,6 +4,9 @@
     GET  /targets/NAME             one target: its state, recent results, outages, alerts, events
     GET  /fragment/status          the body of / alone (what static/netmon.js fetches to refresh)
     GET  /fragment/targets/NAME    the body of /targets/NAME alone
+    GET  /wall                     the kiosk for the NOC's wall screens: dark, large, no control,
+                                   worst first (signs itself in from ``#token=`` in the address)
+    GET  /fragment/wall            the body of /wall alone
     GET  /login, POST /login       a browser signs in with its token (monitor/guard.py)
     POST /logout
     GET  /static/...               the CSS, the script and the icon: nothing from elsewhere
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,20 +37,25 @@ from monitor.config.access import Principal
 from monitor.core.i18n import (
     STATE_WORDS,
     Lang,
+    detail_text,
     duration_text,
     group_key,
     group_title,
     held_text,
     language,
     local_time,
+    note_words,
     reason_text,
     severity_text,
+    state_text,
     words,
 )
 from monitor.runtime.service import Service
 from monitor.runtime.store import Observation
+from monitor.web.chart import history_svg
 from monitor.web.device import device
 from monitor.web.guard import COOKIE, GUARD, SERVICE, SESSION_SECONDS, principal, same_origin
+from monitor.web.notes import card_marks, target_notes
 from monitor.web.status import (
     SPARK_POINTS,
     STATES,
@@ -58,7 +66,15 @@ from monitor.web.status import (
     public_address,
 )
 
-__all__ = ["RENDER_BURST", "RENDER_RATE", "RenderBudget", "add_routes", "sparkline"]
+__all__ = [
+    "RENDER_BURST",
+    "RENDER_RATE",
+    "TEMPLATES",
+    "RenderBudget",
+    "add_routes",
+    "base_context",
+    "sparkline",
+]
 
 HERE = Path(__file__).resolve().parent
 REFRESH_SECONDS = 10
@@ -131,6 +147,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/fragment/status", status_fragment)
     r.add_get("/targets/{name}", target_page)
     r.add_get("/fragment/targets/{name}", target_fragment)
+    r.add_get("/wall", wall_page)
+    r.add_get("/fragment/wall", wall_fragment)
     r.add_get("/login", login_form)
     r.add_post("/login", login_submit)
     r.add_post("/logout", logout)
@@ -160,6 +178,10 @@ def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
         out.append(f"{w['response']} {_ms(fig.response)}")
     if fig.http_status is not None:
         out.append(f"HTTP {fig.http_status}")
+    if fig.sip_status is not None:
+        out.append(f"SIP {fig.sip_status}")
+    if fig.sip_server:
+        out.append(fig.sip_server)
     return out
 
 
@@ -198,6 +220,12 @@ def sparkline(target: Target, history: tuple[Observation, ...], lang: Lang) -> M
     )
 
 
+def _probe_reason(view: TargetView) -> str | None:
+    """The last probe's own reason code (the card's reason may be an alert's or a hold's)."""
+    last = view.history[-1].result if view.history else None
+    return None if last is None or last.success else last.reason
+
+
 def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]:
     w = words(lang)
     tz = ZoneInfo(zone)
@@ -210,13 +238,14 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
         "carrier": view.label("carrier", lang),
         "state": view.state,
         "severity": view.severity,
-        "state_text": STATE_WORDS[lang][view.state],
+        "state_text": state_text(view.state, _probe_reason(view), lang),
         "since": local_time(since, tz) if since else "",
         "ago": (f"{duration_text(now - since, lang)} {w['ago']}" if since else ""),
         "reason": view.reason_text(lang) if view.state != "up" else "",
-        "detail": view.detail or "",
+        "detail": detail_text(_probe_reason(view), view.detail, lang),
         "figures": _figure_texts(view, w),
         "spark": sparkline(view.target, view.history, lang),
+        **card_marks(dict(view.note or {}), view.maintenance_comment, lang),
     }
 
 
@@ -292,6 +321,15 @@ def _alert_rows(b: Board, lang: Lang, zone: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _split_alerts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The alerts shown one by one, and the INFO ones that fold into a count."""
+    return {
+        "alerts": [a for a in rows if a["severity"] != "info"],
+        "info_alerts": [a for a in rows if a["severity"] == "info"],
+        "alert_total": len(rows),
+    }
+
+
 def _base(
     request: web.Request, who: Principal | None, lang: Lang, fragment: str, page: str
 ) -> dict[str, Any]:
@@ -306,7 +344,19 @@ def _base(
         "zone": service.settings.server.timezone,
         "who": None if who is None or who.name == "anonymous" else f"{who.name} ({who.role})",
         "signed_in": bool(request.cookies.get(COOKIE)),
-        "report_url": f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}",
+        # The report is the API's: a wall token, which reads no API, gets no link to it.
+        "report_url": (
+            f"/api/v1/report?{urlencode({'format': 'html', 'lang': lang})}"
+            if who is None or who.at_least("operator")
+            else ""
+        ),
+        # The maintenance forms (monitor/web/forms.py): the noc role only.
+        "maintenance_url": (
+            f"/maintenance?{urlencode({'lang': lang})}"
+            if who is not None and who.at_least("noc")
+            else ""
+        ),
+        "maintenance_link": note_words(lang)["maintenance_page"],
         # A refused reload: the NOC must know the settings on disk are not the ones running.
         "reload_refused": (
             service.last_reload_errors[:3]
@@ -314,6 +364,11 @@ def _base(
             else []
         ),
     }
+
+
+def base_context(request: web.Request, who: Principal, lang: Lang, page: str) -> dict[str, Any]:
+    """The frame of a page without a refresh (monitor/web/forms.py's)."""
+    return {**_base(request, who, lang, "", page), "fragment_url": ""}
 
 
 def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[str, Any]:
@@ -331,7 +386,7 @@ def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[st
         **_base(request, who, lang, "/fragment/status", "/"),
         "now": local_time(now, ZoneInfo(zone)),
         "phase": _phase(service, lang, now),
-        "alerts": _alert_rows(b, lang, zone),
+        **_split_alerts(_alert_rows(b, lang, zone)),
         "can_ack": _can_ack(request, who),
         "counts": [(s, STATE_WORDS[lang][s], counts[s]) for s in STATES if counts[s]],
         "total": len(b.views),
@@ -346,6 +401,86 @@ def _status_context(request: web.Request, who: Principal, lang: Lang) -> dict[st
             }
             for g, views in sorted(groups.items(), key=lambda kv: group_key(kv[0]))
         ],
+    }
+
+
+# The wall's sections, worst first. A down target is red even before its alert fires.
+WALL_LEVELS = ("critical", "warning", "suppressed", "maintenance", "unknown", "up")
+
+
+def wall_level(view: TargetView) -> str:
+    if view.state in ("maintenance", "suppressed"):
+        return view.state
+    if view.severity == "critical" or view.state == "down":
+        return "critical"
+    if view.severity == "warning" or view.state == "degraded":
+        return "warning"
+    return "unknown" if view.state == "unknown" else "up"
+
+
+def _wall_context(request: web.Request, who: Principal, lang: Lang) -> dict[str, Any]:
+    """What the wall shows: what the board shows the principal (its scope applies), without
+    a control, an acknowledgement or the reload banner, whatever the role."""
+    service = request.app[SERVICE]
+    now = time.time()
+    b = board(service, who, now)
+    zone = service.settings.server.timezone
+    by_level: dict[str, list[TargetView]] = {level: [] for level in WALL_LEVELS}
+    for view in b.views:
+        by_level[wall_level(view)].append(view)
+    severities = {"critical": 0, "warning": 0, "info": 0}
+    for a in _alert_rows(b, lang, zone):
+        if a["severity"] in severities:
+            severities[a["severity"]] += 1
+    ups: dict[str, list[int]] = {}
+    for view in b.views:
+        tally = ups.setdefault(view.target.group, [0, 0])
+        tally[1] += 1
+        if wall_level(view) == "up":
+            tally[0] += 1
+
+    def title(level: str) -> str:
+        if level in ("critical", "warning"):
+            return severity_text(level, lang)
+        return words(lang)["wall_up"] if level == "up" else STATE_WORDS[lang][level]
+
+    def order(v: TargetView) -> tuple[tuple[int, str], str]:
+        return group_key(v.target.group), v.target.name
+
+    base = _base(request, None, lang, "/fragment/wall", "/wall")
+    return {
+        **base,
+        "other_lang_url": "",
+        "now": local_time(now, ZoneInfo(zone), seconds=False),
+        "phase": _phase(service, lang, now),
+        "total": len(b.views),
+        "alert_counts": [(s, severity_text(s, lang), n) for s, n in severities.items() if n],
+        "levels": [
+            {
+                "level": level,
+                "title": title(level),
+                "cards": [
+                    {
+                        **_card(v, lang, now, zone),
+                        "group": group_title(v.target.group, lang, b.names),
+                        # Read across a room: two units are enough ("3 giờ 58 phút").
+                        "ago": f"{duration_text(now - v.since, lang, largest=2)} "
+                        f"{words(lang)['ago']}"
+                        if v.since
+                        else "",
+                    }
+                    for v in sorted(by_level[level], key=order)
+                ],
+            }
+            for level in WALL_LEVELS[:-1]
+            if by_level[level]
+        ],
+        "up_groups": [
+            {"title": group_title(g, lang, b.names), "up": up, "total": total}
+            for g, (up, total) in sorted(ups.items(), key=lambda kv: group_key(kv[0]))
+        ],
+        "all_up": len(by_level["up"]) == len(b.views),
+        "wall_login": False,
     }
 
 
@@ -378,13 +513,15 @@ async def _target_context(
             parts.append(f"{w['loss']} {fig.loss * 100:.0f} %")
         if fig.http_status is not None:
             parts.append(f"HTTP {fig.http_status}")
+        if fig.sip_status is not None:
+            parts.append(f"SIP {fig.sip_status}")
         history.append(
             {
                 "time": local_time(obs.started, tz),
                 "ok": obs.result.success,
                 "duration": _ms(obs.duration),
                 "figures": ", ".join(parts),
-                "detail": obs.result.detail,
+                "detail": detail_text(obs.result.reason, obs.result.detail, lang),
             }
         )
     target = state.target
@@ -410,6 +547,7 @@ async def _target_context(
         },
         "maintenance_until": local_time(view.maintenance_end, tz) if view.maintenance else "",
         "history": history,
+        "chart": history_svg(service.history.buckets(name, now), target.kind, now, tz, lang),
         "outages": [
             {
                 "start": local_time(o.start, tz),
@@ -422,7 +560,8 @@ async def _target_context(
             }
             for o in reversed(outages[-_OUTAGE_ROWS:])
         ],
-        "alerts": [a for a in _alert_rows(b, lang, zone) if a["target"] == name],
+        **_split_alerts([a for a in _alert_rows(b, lang, zone) if a["target"] == name]),
+        "notes": await target_notes(request, who, lang, name, outages, zone, now),
         "can_ack": _can_ack(request, who),
         "events": [
             {"time": local_time(e.at, tz), "name": e.name, "detail": e.detail}
@@ -507,7 +646,11 @@ async def _render_in_slices(
 
 
 async def _status_render(
-    request: web.Request, who: Principal, lang: Lang, template: str
+    request: web.Request,
+    who: Principal,
+    lang: Lang,
+    template: str,
+    build: Callable[[web.Request, Principal, Lang], dict[str, Any]] | None = None,
 ) -> web.Response:
     """The overview or its fragment: from a recent render of the same view, or a fresh one
     (its context read at once, its template rendered in slices)."""
@@ -531,7 +674,7 @@ async def _status_render(
     task = budget.cached(key, now)
     if task is None:
         _spend_render(request)
-        context = _status_context(request, who, lang)
+        context = (build or _status_context)(request, who, lang)
         compiled = request.app[TEMPLATES].get_template(template)
         task = asyncio.create_task(_render_in_slices(budget, compiled, context))
         budget.keep(key, now, task)
@@ -589,6 +732,25 @@ async def target_fragment(request: web.Request) -> web.Response:
     if context is None:
         return web.Response(status=404, text="not found", content_type="text/plain")
     return _render(request, "_target.html", context)
+
+
+async def wall_page(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    who = await principal(request)
+    if who is None:
+        # Not signed in: the page's script signs in with the token after "#token=" in the
+        # address (a fragment never reaches the server or its logs), else says how to.
+        context = {**_base(request, None, lang, "", "/wall"), "wall_login": True, "now": ""}
+        return _render(request, "wall.html", context)
+    return await _status_render(request, who, lang, "wall.html", _wall_context)
+
+
+async def wall_fragment(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    who = await principal(request)
+    if who is None:
+        return web.Response(status=401, text="sign in", content_type="text/plain")
+    return await _status_render(request, who, lang, "_wall.html", _wall_context)
 
 
 async def login_form(request: web.Request) -> web.Response:

@@ -605,6 +605,8 @@ async def _handle(request: web.Request, endpoint: str) -> web.StreamResponse:
         return _error(
             401, "unauthorized", "a valid bearer token is needed", **{"WWW-Authenticate": "Bearer"}
         )
+    if not principal.at_least("operator"):  # a wall token reads the pages, nothing else
+        return _error(403, "forbidden", f"the {principal.role} role reads no metrics")
     refusal = proxy.admit(principal.name)
     if refusal is not None:
         log.info("prometheus proxy: refused %s for %s: %s", endpoint, principal.name, refusal)

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
-from alerts.model import HoldKind
+from alerts.model import NOTE_MAX, HoldKind
 
 __all__ = [
     "Ack",
@@ -34,6 +34,8 @@ __all__ = [
     "MaintenanceDeleted",
     "MaintenanceList",
     "MaintenanceRequest",
+    "Note",
+    "NoteRequest",
     "Observation",
     "Outage",
     "OutageList",
@@ -47,6 +49,7 @@ __all__ = [
     "ReportSection",
     "ReportTarget",
     "ReportTotal",
+    "ReportWindow",
     "Strict",
     "Target",
     "TargetDetail",
@@ -213,8 +216,24 @@ class AlertList(Strict):
     alerts: list[Alert]
 
 
+class Note(Strict):
+    """The NOC's note on an outage: plain text (never HTML), who wrote it and when."""
+
+    text: str
+    by: str
+    at: Time
+
+
+class NoteRequest(Strict):
+    """The body of ``POST /api/v1/outages/{id}/note``: the note's text (plain text; a new
+    note replaces the one before)."""
+
+    note: str = Field(min_length=1, max_length=NOTE_MAX)
+
+
 class Outage(Strict):
-    """One period a target was down, from the outage ledger (open while ``end`` is null)."""
+    """One period a target (or a circuit, ``DEVICE/CIRCUIT``, or a BGP peer,
+    ``DEVICE/bgp:PEER``) was down, from the outage ledger (open while ``end`` is null)."""
 
     target: str
     group: str
@@ -227,6 +246,8 @@ class Outage(Strict):
     phase: str | None
     maintenance: str | None
     ack: Ack | None  # an alert of the target acknowledged during the outage
+    id: int | None  # the ledger's id: what a note is posted to
+    note: Note | None
 
 
 class OutageList(Strict):
@@ -259,6 +280,7 @@ class Maintenance(Strict):
     start: Time
     end: Time
     comment: str
+    author: str  # who made it (the token's name); "" for the settings' unless they say
     source: Literal["settings", "api"]
     active: bool
 
@@ -272,8 +294,10 @@ class MaintenanceDeleted(Strict):
 
 
 class MaintenanceRequest(Strict):
-    """A window to add (or replace): ``end`` or ``duration``; ``start`` defaults to now.
-    api.py reads the body into alerts.model.MaintenanceWindow."""
+    """A window to add, or to replace one not ended (extend it): ``end`` or ``duration``;
+    ``start`` defaults to now. Refused when it ends in the past or lasts longer than
+    ``[alerts] max_maintenance``. api.py reads the body into alerts.model.MaintenanceWindow,
+    its author the caller's token name."""
 
     name: str = Field(min_length=1, max_length=100)
     match: dict[str, MatchValues] = Field(min_length=1)
@@ -345,6 +369,8 @@ class ReportOutage(Strict):
     downtime_seconds: Number
     maintenance_seconds: Number
     ack: Ack | None  # who acknowledged an alert of the target during the outage
+    id: int | None
+    note: Note | None
 
 
 class _ReportTargetHead(Strict):
@@ -374,6 +400,19 @@ class ReportSection(Strict):
     targets: list[ReportTarget]
 
 
+class ReportWindow(Strict):
+    """A maintenance window that overlaps the report's period and selects one of its targets
+    (from the settings or the API, ended ones too), with its comment and author."""
+
+    name: str
+    match: dict[str, list[str]]
+    start: Time
+    end: Time
+    comment: str
+    author: str
+    maintenance_seconds: Number  # watched target-time it took out of the report's targets
+
+
 class Report(Strict):
     """The availability report (monitor/report), computed from the outage ledger."""
 
@@ -384,4 +423,5 @@ class Report(Strict):
     scope: str | None
     filters: Labels
     unknown_maintenance_windows: list[str]
+    maintenance_windows: list[ReportWindow]
     sections: list[ReportSection]

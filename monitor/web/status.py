@@ -59,6 +59,8 @@ class Figures:
     response: float | None = None  # the probe's own duration (http, tcp, dns, snmp), seconds
     http_status: int | None = None
     cert_expiry: float | None = None  # unix seconds
+    sip_status: int | None = None  # the SIP OPTIONS' final code
+    sip_server: str | None = None  # its Server (or User-Agent) header
 
 
 def figures(target: Target, obs: Observation | None) -> Figures:
@@ -66,10 +68,15 @@ def figures(target: Target, obs: Observation | None) -> Figures:
         return Figures()
     values: dict[str, float] = {}
     rtt: float | None = None
+    sip_server: str | None = None
     for sample in obs.result.samples:
         if sample.name == "probe_icmp_rtt_seconds":
             if ("stat", "avg") in sample.labels:
                 rtt = sample.value
+        elif sample.name == "probe_sip_info":
+            sip_server = dict(sample.labels).get("server")
+        elif sample.name == "probe_sip_duration_seconds" and ("phase", "options") in sample.labels:
+            values["sip_options"] = sample.value  # the OPTIONS' round trip: its response time
         else:
             values.setdefault(sample.name, sample.value)
     loss = values.get("probe_icmp_packet_loss_ratio")
@@ -77,12 +84,16 @@ def figures(target: Target, obs: Observation | None) -> Figures:
     response = None if target.kind == "icmp" else obs.duration
     if target.kind == "dns" and "probe_dns_lookup_time_seconds" in values:
         response = values["probe_dns_lookup_time_seconds"]
+    if target.kind == "sip" and "sip_options" in values:
+        response = values["sip_options"]
     return Figures(
         rtt=rtt,
         loss=loss,
         response=response,
         http_status=int(status) if status is not None and status > 0 else None,
         cert_expiry=values.get("probe_ssl_earliest_cert_expiry"),
+        sip_status=int(sip_status) if (sip_status := values.get("probe_sip_status_code")) else None,
+        sip_server=sip_server,
     )
 
 
@@ -126,6 +137,9 @@ class TargetView:
     # The most severe alert paging for it ("critical", "warning"; "" when none): the card's
     # colour, so a critical fault is red whatever else is firing.
     severity: str = ""
+    # The active window's comment, and the NOC's note on its open outage (issue 14).
+    maintenance_comment: str = ""
+    note: Mapping[str, Any] | None = None
 
     def title(self, lang: Lang) -> str:
         """The target's display name (its ``title``, else its name)."""
@@ -163,6 +177,7 @@ def view_target(
     alerts: Sequence[Mapping[str, Any]],
     principal: Principal,
     names: DisplayNames = NO_NAMES,
+    note: Mapping[str, Any] | None = None,
 ) -> TargetView:
     """One target's state. ``parents``: the store's states by name; ``windows``: the engine's
     maintenance list; ``alerts``: firing alerts already in the principal's scope."""
@@ -256,6 +271,8 @@ def view_target(
         alerts=mine,
         history=history,
         names=names,
+        maintenance_comment=str(window.get("comment") or "") if window is not None else "",
+        note=note,
     )
 
 
@@ -373,6 +390,7 @@ def board(service: Service, principal: Principal, now: float) -> Board:
     names = {s.target.name for s in visible}
     alerts = visible_alerts(service.alerts.alerts_json(), principal, names)
     windows = service.alerts.maintenance()
+    notes = service.alerts.open_notes()
     display = service.settings.display_names
     # Each target is handed only its own alerts: scanning all of them per target was
     # quadratic (800 targets down: 0.7 s on the loop per render).
@@ -387,6 +405,7 @@ def board(service: Service, principal: Principal, now: float) -> Board:
             alerts=by_target.get(s.target.name, ()),
             principal=principal,
             names=display,
+            note=notes.get(s.target.name),
         )
         for s in visible
     )

@@ -5,7 +5,10 @@ What one poll asks (numeric OIDs, no MIB files at run time):
 - GET sysUpTime.0 and sysName.0;
 - one walk of the ifTable and ifXTable columns below, all columns in the same GETBULK (a
   24-port switch answers in one round trip; a 1,000-port one in a few dozen);
-- with ``bgp = true``, a walk of bgpPeerState; the extra ``oids``, by GET.
+- with ``bgp = true``, one walk of the BGP peer tables' state columns: BGP4-MIB's and the
+  vendors' (``probes.snmp.bgp``: CISCO-BGP4-MIB, BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB,
+  HUAWEI-BGP-VPN-MIB), all in the same GETBULK; from then on only the table that had rows
+  (every table again once that one is empty); the extra ``oids``, by GET.
 
 What it exports, named as snmp_exporter names them (its if_mib module), so that the dashboards
 and alert rules NOC engineers know work unchanged:
@@ -18,7 +21,14 @@ and alert rules NOC engineers know work unchanged:
   32-bit counters, where the agent has no HC ones), ``ifInErrors``, ``ifOutErrors``,
   ``ifInDiscards``, ``ifOutDiscards``, ``ifHighSpeed``;
 - ``sysUpTime`` in seconds, ``sysName{sysName="..."} 1`` (snmp_exporter's way with strings),
-  ``bgpPeerState{peer}``, ``probe_snmp_oid_value{oid}`` for each numeric extra OID;
+  ``bgpPeerState{peer, afi, vrf}``, ``probe_snmp_bgp_table_present`` and
+  ``probe_snmp_bgp_peers{mib}`` (no peer table is a finding there, not a failed poll),
+  ``probe_snmp_oid_value{oid}`` for each numeric extra OID and ``probe_snmp_oid_info{oid,
+  value} 1`` for each string one (sysDescr, sysLocation, entPhysicalSerialNum; at most
+  ``OID_INFO_MAX`` characters);
+- labels (ifName, ifDescr, ifAlias, sysName, VRF names, string OIDs) are UTF-8, else the
+  target's ``label_encoding`` (GBK on Huawei and H3C), else UTF-8 with each run of bad bytes as
+  one U+FFFD, as snmp_exporter does;
 - derived from the previous poll of the same target: ``probe_snmp_if_utilization_ratio
   {direction="in|out"}`` (octets × 8 / seconds / speed; a Counter32 that wrapped is unwrapped,
   a counter that went back after a restart is not a rate), ``probe_snmp_agent_restarted``
@@ -29,7 +39,7 @@ Failure reasons: ``timeout`` (no answer; the detail names the likely cause: a wr
 or priv key makes an agent silent), ``refused`` (nothing listens: ICMP port unreachable),
 ``unreachable``, ``dns``, ``snmp_auth`` (the agent's USM report: unknown user, wrong digest,
 security level; or authorizationError), ``snmp_error`` (another error-status), ``no_such_object``
-(sysUpTime, the ifTable, the BGP table or an extra OID missing), ``protocol`` (an answer that is
+(sysUpTime, the ifTable or an extra OID missing), ``protocol`` (an answer that is
 not SNMP). A target fault never raises; cancellation (the scheduler's timeout) propagates.
 
 Timing: the poll keeps within 90 % of the target's timeout when the target sets one, so the
@@ -52,14 +62,18 @@ from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import Closer, ProbeContext
 from probes.options import SnmpOptions
+from probes.snmp import bgp as bgp_tables
 from probes.snmp.ber import (
     COUNTER32,
     COUNTER64,
     END_OF_MIB_VIEW,
     GAUGE32,
     INTEGER,
+    IPADDRESS,
     NO_SUCH_INSTANCE,
     NO_SUCH_OBJECT,
+    OCTET_STRING,
+    OID,
     TIMETICKS,
     Value,
 )
@@ -109,7 +123,7 @@ IF_COLUMNS: Final = {
     "ifHighSpeed": _IFX + "15",
     "ifAlias": _IFX + "18",
 }
-BGP_PEER_STATE: Final = "1.3.6.1.2.1.15.3.1.2"
+BGP_PEER_STATE: Final = bgp_tables.BGP4_PEER_STATE
 BGP_STATES: Final = {1: "idle", 2: "connect", 3: "active", 4: "opensent", 5: "openconfirm",
                      6: "established"}  # fmt: skip
 
@@ -129,6 +143,9 @@ DEFAULT_TIMEOUT: Final = 5.0
 _BUDGET_SHARE: Final = 0.9
 # Per-target state not touched for this long is dropped (targets renamed or removed).
 _STATE_TTL: Final = 86400.0
+# probe_snmp_oid_info's value label: at most this many characters (a sysDescr is a paragraph).
+OID_INFO_MAX: Final = 256
+_BAD_RUN: Final = re.compile("[\udc80-\udcff]+")
 
 
 @dataclass(slots=True)
@@ -150,6 +167,8 @@ class _TargetState:
     # With an ``interfaces`` filter: fetch only the kept rows (they were few at the last poll),
     # else walk the whole table.
     selective: bool = True
+    # The BGP peer table that had rows last time: only its columns are walked, while it has.
+    bgp_table: bgp_tables.Table | None = None
 
 
 @dataclass(eq=False)
@@ -315,7 +334,7 @@ class _Poll:
     uptime: Value
     name: Value
     columns: dict[str, Varbinds]
-    bgp: Varbinds | None
+    bgp: dict[str, Varbinds] | None  # bgp_tables.COLUMNS walked, with ``bgp = true``
     extra: Varbinds
     kept: set[str] | None  # the ifIndexes the ``interfaces`` filter keeps; None: no filter
 
@@ -335,12 +354,17 @@ async def _poll(state: _TargetState, opts: SnmpOptions) -> _Poll:
         walked = await session.walk(list(IF_COLUMNS.values()), opts.max_repetitions)
         by_name = {label: walked[oid] for label, oid in IF_COLUMNS.items()}
         if keep is not None:
-            kept, total = _kept(by_name, keep)
+            kept, total = _kept(by_name, keep, opts.label_encoding)
             # would fetching only the kept rows pay off next time? (never for v1)
             state.selective = opts.version != "1" and _fetch_pays(len(kept), len(total), opts)
     bgp = None
     if opts.bgp:
-        bgp = (await session.walk([BGP_PEER_STATE], opts.max_repetitions))[BGP_PEER_STATE]
+        table = state.bgp_table
+        bgp = await session.walk(
+            table.columns if table else bgp_tables.COLUMNS, opts.max_repetitions
+        )
+        if table is not None and not bgp[table.state]:  # gone: look in every table again
+            bgp = await session.walk(bgp_tables.COLUMNS, opts.max_repetitions)
     extra = await session.get([o.lstrip(".") for o in opts.oids]) if opts.oids else []
     return _Poll(uptime[1], name[1], by_name, bgp, extra, None if kept is None else set(kept))
 
@@ -362,7 +386,9 @@ def _keeper(opts: SnmpOptions) -> Keep | None:
     return keep
 
 
-def _kept(by_name: dict[str, Varbinds], keep: Keep) -> tuple[list[str], list[str]]:
+def _kept(
+    by_name: dict[str, Varbinds], keep: Keep, encoding: str | None = None
+) -> tuple[list[str], list[str]]:
     """(the ifIndexes ``keep`` selects by ifName, ifDescr or ifAlias; all ifIndexes)"""
     texts = {c: _by_index(by_name[c], IF_COLUMNS[c]) for c in _NAME_COLUMNS}
     indices = list(texts["ifDescr"] or texts["ifName"])
@@ -371,9 +397,9 @@ def _kept(by_name: dict[str, Varbinds], keep: Keep) -> tuple[list[str], list[str
         for index in indices
         if keep(
             index,
-            _text(texts["ifName"].get(index)),
-            _text(texts["ifDescr"].get(index)),
-            _text(texts["ifAlias"].get(index)),
+            _text(texts["ifName"].get(index), encoding),
+            _text(texts["ifDescr"].get(index), encoding),
+            _text(texts["ifAlias"].get(index), encoding),
         )
     ]
     return kept, indices
@@ -405,7 +431,7 @@ async def _selected_interfaces(
     session = state.session
     names = await session.walk([IF_COLUMNS[c] for c in _NAME_COLUMNS], opts.max_repetitions)
     by_name = {c: names[IF_COLUMNS[c]] for c in _NAME_COLUMNS}
-    kept, indices = _kept(by_name, keep)
+    kept, indices = _kept(by_name, keep, opts.label_encoding)
     state.selective = _fetch_pays(len(kept), len(indices), opts)
     if not state.selective:
         walked = await session.walk([IF_COLUMNS[c] for c in _OTHER_COLUMNS], opts.max_repetitions)
@@ -431,10 +457,26 @@ def _number(value: Value) -> int | None:
     return None
 
 
-def _text(value: Value | None) -> str:
+def _text(value: Value | None, encoding: str | None = None) -> str:
     if value is None or not isinstance(value.data, bytes):
         return ""
-    return value.data.rstrip(b"\0").decode("utf-8", errors="replace")
+    return decode_label(value.data.rstrip(b"\0"), encoding)
+
+
+def decode_label(data: bytes, encoding: str | None = None) -> str:
+    """A label's text: UTF-8, else the target's ``label_encoding`` (GBK descriptions on Huawei
+    and H3C), else UTF-8 with each run of bad bytes as one U+FFFD (as snmp_exporter does)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if encoding is not None:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    # surrogateescape turns each bad byte into one lone surrogate: a run of them is one bad run
+    return _BAD_RUN.sub("\ufffd", data.decode("utf-8", errors="surrogateescape"))
 
 
 def _by_index(varbinds: Varbinds, column: str) -> dict[str, Value]:
@@ -496,7 +538,8 @@ def _result(
             state.last_restart = now - uptime_ticks / 100
             state.counters.clear()  # counters started again: no rate across the restart
         samples.append(Sample("sysUpTime", uptime_ticks / 100))
-    sys_name = _text(poll.name)
+    encoding = opts.label_encoding
+    sys_name = _text(poll.name, encoding)
     if not _missing(poll.name):
         samples.append(Sample("sysName", 1.0, (("sysName", sys_name),)))
     samples.append(Sample("probe_snmp_agent_restarted", 1.0 if restarted else 0.0))
@@ -507,26 +550,17 @@ def _result(
     interfaces = _interfaces(state, opts, poll, seconds, samples)
     if interfaces[1] == 0:
         problems.append("the ifTable is empty or not in the agent's view")
-    bgp_text = ""
-    if poll.bgp is not None:
-        established = 0
-        for oid, value in poll.bgp:
-            number = _number(value)
-            if number is None:
-                continue
-            peer = oid[len(BGP_PEER_STATE) + 1 :]
-            samples.append(Sample("bgpPeerState", float(number), (("peer", peer),)))
-            established += number == 6
-        if not poll.bgp:
-            problems.append("bgp = true, but the agent has no BGP4-MIB bgpPeerTable")
-        else:
-            bgp_text = f"; BGP {established}/{len(poll.bgp)} peers established"
+    bgp_text = _bgp(state, poll.bgp, encoding, samples) if poll.bgp is not None else ""
     for oid, value in poll.extra:
         number = _number(value)
         if _missing(value):
             problems.append(f"{oid} does not exist on the agent")
         elif number is not None:
             samples.append(Sample("probe_snmp_oid_value", float(number), (("oid", oid),)))
+        else:
+            text = _info_text(value, encoding)
+            if text is not None:
+                samples.append(Sample("probe_snmp_oid_info", 1.0, (("oid", oid), ("value", text))))
     state.uptime_ticks = uptime_ticks
     state.polled_at = now_mono
 
@@ -543,6 +577,48 @@ def _result(
     return ProbeResult(True, None, detail, tuple(samples))
 
 
+def _bgp(
+    state: _TargetState, walked: dict[str, Varbinds], encoding: str | None, samples: list[Sample]
+) -> str:
+    """Append the BGP samples; the detail's BGP words.
+
+    No peer table is a finding on these series (``probe_snmp_bgp_table_present 0``,
+    ``probe_snmp_bgp_peers 0``), not a failed poll: the interfaces were read.
+    """
+    table, found, bad = bgp_tables.peers(walked, functools.partial(decode_label, encoding=encoding))
+    state.bgp_table = table
+    mib = table.mib if table is not None else ""
+    samples.append(Sample("probe_snmp_bgp_table_present", 1.0 if table is not None else 0.0))
+    samples.append(Sample("probe_snmp_bgp_peers", float(len(found)), (("mib", mib),)))
+    if table is None:
+        return (
+            "; bgp = true, but the agent lists no BGP peer (BGP4-MIB, CISCO-BGP4-MIB, "
+            "BGP4-V2-MIB-JUNIPER, ARISTA-BGP4V2-MIB and HUAWEI-BGP-VPN-MIB peer tables empty "
+            "or not in its view)"
+        )
+    established = 0
+    for peer in found:
+        labels = (("peer", peer.peer), ("afi", peer.afi), ("vrf", peer.vrf))
+        samples.append(Sample("bgpPeerState", float(peer.state), labels))
+        established += peer.state == 6
+    skipped = f", {bad} {'row' if bad == 1 else 'rows'} not understood" if bad else ""
+    return f"; BGP {established}/{len(found)} peers established ({mib}{skipped})"
+
+
+def _info_text(value: Value, encoding: str | None) -> str | None:
+    """An extra OID's value as probe_snmp_oid_info's ``value`` label, or None: not a string."""
+    data = value.data
+    if value.tag == OCTET_STRING and isinstance(data, bytes):
+        text = decode_label(data.rstrip(b"\0"), encoding)
+    elif value.tag == IPADDRESS and isinstance(data, bytes) and len(data) == 4:
+        text = ".".join(str(b) for b in data)
+    elif value.tag == OID and isinstance(data, str):
+        text = data
+    else:
+        return None
+    return text if len(text) <= OID_INFO_MAX else text[: OID_INFO_MAX - 1] + "\u2026"
+
+
 def _interfaces(
     state: _TargetState,
     opts: SnmpOptions,
@@ -555,12 +631,13 @@ def _interfaces(
     indices = list(cols["ifDescr"] or cols["ifOperStatus"] or cols["ifName"])
     counters: dict[str, _Counters] = {}
     kept = down = 0
+    encoding = opts.label_encoding
     for index in indices:
         if poll.kept is not None and index not in poll.kept:
             continue
-        if_name = _text(cols["ifName"].get(index))
-        descr = _text(cols["ifDescr"].get(index))
-        alias = _text(cols["ifAlias"].get(index))
+        if_name = _text(cols["ifName"].get(index), encoding)
+        descr = _text(cols["ifDescr"].get(index), encoding)
+        alias = _text(cols["ifAlias"].get(index), encoding)
         kept += 1
         circuit = opts.circuit_of(index, if_name, descr, alias) if opts.circuits else None
         labels = (

@@ -132,8 +132,10 @@ def test_shipped_rules_compile_and_cover_the_issue() -> None:
     names = [r["name"] for r in shipped_rules()]
     assert names == [
         "TargetDown", "HighPacketLoss", "HighLatency", "HighJitter", "CertificateExpiringSoon",
-        "BannerMissing", "PageDefaced", "DnsAnswerChanged", "InterfaceDown", "InterfaceErrors",
-        "LinkSaturated", "AgentRestarted", "BgpPeerDown", "Watchdog", "HttpStatusError",
+        "BannerMissing", "PageDefaced", "SiteInjected", "SiteDefaced", "DnsAnswerChanged",
+        "DnsSerialMismatch", "InterfaceDown", "InterfaceErrors", "LinkSaturated",
+        "AgentRestarted", "BgpPeerDown", "Watchdog", "HttpStatusError", "SipTrunkDown",
+        "StreamStalled",
     ]  # fmt: skip
     rules = {r.name: r for r in compile_rules(Settings().alerts)}
     assert set(rules) == set(names)

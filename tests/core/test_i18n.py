@@ -169,6 +169,8 @@ def test_local_time_is_ha_nois() -> None:
 
 # Reason codes netmon derives itself (monitor/web/status.py), not returned by a probe.
 DERIVED = {"packet_loss", "tls_expiring", "alert", "parent_down", "maintenance", "not_probed"}
+# ... and by the ledger, for a circuit and a BGP peer (alerts/ledger.py).
+DERIVED |= {"interface_down", "bgp_down"}
 # How a probe names its reason: failure("code", ...), an ("code", detail) pair returned or
 # kept for later, and an address that cannot be probed at all (ICMP).
 REASON_PATTERNS = (
@@ -176,6 +178,9 @@ REASON_PATTERNS = (
     r'return "([a-z_]+)", ',
     r'problem = \("([a-z_]+)"',
     r'_Unavailable\("([a-z_]+)"',
+    # Web integrity (probes/integrity/probe.py): its fetch faults and its findings.
+    r'_Fault\(\s*"([a-z_]+)"',
+    r'findings\.append\(\s*\(\s*"([a-z_]+)"',
 )
 
 
@@ -344,7 +349,7 @@ def test_display_names_fall_back_on_the_slug() -> None:
     assert names.label("group", "website", "vi") == "Trang thông tin điện tử"  # then the words
     assert names.label("direction", "in", "vi") == "chiều vào"  # netmon's own label values
     assert names.label("severity", "critical", "vi") == "Nghiêm trọng"
-    assert names.label("phase", "none", "vi") == "ngoài các đợt của kế hoạch"
+    assert names.label("phase", "none", "vi") == "ngoài giai đoạn kế hoạch"
     assert i18n.duration_text(3725, "vi", largest=2) == "1 giờ 2 phút"
     assert i18n.duration_text(3725, "en", largest=1) == "1 h"
     assert i18n.duration_text(59.6, "en", largest=2) == "1 min"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import re
 from collections.abc import AsyncIterator
@@ -35,7 +36,12 @@ from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
 from grafana import prometheus as promgen
-from grafana.dashboards import DASHBOARDS, build_all, operator_copy
+from grafana.dashboards import (
+    DASHBOARDS,
+    PROMETHEUS_ANNOTATION_KEYS,
+    build_all,
+    operator_copy,
+)
 from grafana.provisioning import write_build
 from grafana.push import check_operators, push
 from grafana.settings import SecretMissing
@@ -176,8 +182,14 @@ def test_dashboard_matches_the_sdk_models(uid: str) -> None:
     doc = _committed()[uid]
     assert doc["schemaVersion"] == GRAFANA_SCHEMA_VERSION == models.Dashboard().schema_version
     model = models.Dashboard.from_json(doc)
-    # Every key is one the model knows: decoding and encoding again gives the same JSON.
-    assert json.loads(json.dumps(model, cls=JSONEncoder)) == doc
+    # Every key is one the model knows: decoding and encoding again gives the same JSON. The
+    # one exception: the Prometheus keys of an annotation (titleFormat...), which the SDK's
+    # AnnotationQuery lacks; test_annotations checks them.
+    known = copy.deepcopy(doc)
+    for annotation in known["annotations"]["list"]:
+        for key in PROMETHEUS_ANNOTATION_KEYS:
+            del annotation[key]
+    assert json.loads(json.dumps(model, cls=JSONEncoder)) == known
     assert model.panels
     for panel in model.panels:
         if isinstance(panel, models.RowPanel):
@@ -215,10 +227,11 @@ def test_dashboards_are_what_the_noc_reads() -> None:
             assert VIETNAMESE.search(title), f"{uid}: {title!r} is not Vietnamese"
             if panel["type"] == "row":
                 continue
-            description = panel["description"]
-            words = re.findall(r"[A-Za-z]+", description)
-            english = len(words) >= 5 and description.isascii()
-            assert english or _mostly_english(description), f"{uid}: {title}: {description!r}"
+            # Vietnamese for the staff, then the English for the engineers (issue 14).
+            vietnamese, english = panel["description"].split("\n\n")
+            assert VIETNAMESE.search(vietnamese), f"{uid}: {title}: {vietnamese!r}"
+            assert len(re.findall(r"[A-Za-z]+", english)) >= 5, f"{uid}: {title}: {english!r}"
+            assert _mostly_english(english), f"{uid}: {title}: {english!r}"
             assert panel["datasource"] == {"type": "prometheus", "uid": "netmon-prometheus"}
             refs = [t["refId"] for t in panel["targets"]]
             assert refs == [chr(ord("A") + n) for n in range(len(refs))]

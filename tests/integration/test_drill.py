@@ -288,3 +288,31 @@ async def test_web_server_hung(tmp_path: Path) -> None:
     assert alerts[("TargetDown", "dc-web-1")]["resolved"] is not None, rec.to_json()
     assert set(alerts) == {("TargetDown", "dc-web-1")}, rec.to_json()
     assert rec.notes == ["dc-web-1: reason timeout"], rec.notes
+
+
+@needs_netns_lab
+async def test_stream_stalled(tmp_path: Path) -> None:
+    async with drill_for(tmp_path) as d:
+        rec = await d.stream_stalled()
+    assert not rec.missed(), rec.to_json()
+    alerts = {(a["alertname"], a["target"]): a for a in rec.alerts()}
+    assert set(alerts) == {("StreamStalled", "dc-livestream")}, rec.to_json()
+    stalled = alerts[("StreamStalled", "dc-livestream")]
+    assert stalled["time_to_alert"] <= rec.goal and stalled["resolved"] is not None
+    assert rec.notes[0] == "dc-livestream: reason stalled", rec.notes
+    assert "TargetDown dc-livestream: inhibited by StreamStalled" in " ".join(rec.notes), rec.notes
+
+
+async def test_site_injected(tmp_path: Path) -> None:
+    """Web integrity (issue 16): a script from an unknown CDN on dc-web-1's learnt page pages
+    SiteInjected, critical, within the goal; the site is not paged down."""
+    async with drill_for(tmp_path) as d:
+        rec = await d.site_injected()
+    assert not rec.missed(), rec.to_json()
+    alerts = {(a["alertname"], a["target"]): a for a in rec.alerts()}
+    injected = alerts[("SiteInjected", "dc-web-1-integrity")]
+    assert injected["time_to_alert"] <= TIME_TO_ALERT_GOAL, rec.to_json()
+    assert injected["resolved"] is not None, rec.to_json()
+    assert set(alerts) == {("SiteInjected", "dc-web-1-integrity")}, rec.to_json()
+    assert rec.notes[0] == "dc-web-1-integrity: reason injected_script", rec.notes
+    assert "SiteInjected" in rec.notes[1], rec.notes  # TargetDown held by the inhibit rule

@@ -97,10 +97,10 @@ SNMP_PANELS = {
     if uid != "netmon-venue" or title not in ("Phiên BGP", "Thời gian chạy của thiết bị")
 }
 ALERT_ENGINE_PANELS = {
-    ("netmon-noc", "Cảnh báo đang bật", "A"),
+    ("netmon-noc", "Cảnh báo hiện hành", "A"),
     ("netmon-self", "Thông báo đã gửi", "A"),
     ("netmon-self", "Hàng đợi thông báo", "A"),
-    ("netmon-self", "Cảnh báo đang bật theo mức độ", "A"),
+    ("netmon-self", "Cảnh báo hiện hành theo mức độ", "A"),
 }
 
 
@@ -495,6 +495,49 @@ async def test_every_panel_query_returns_data(stack: Stack, http: aiohttp.Client
         total += ran
     assert total >= 60
     assert not problems, "\n".join(problems) + "\n" + stack.tail()
+
+
+async def test_annotations_and_current_phase(stack: Stack, http: aiohttp.ClientSession) -> None:
+    """Issue 14: every annotation query returns data on this lab (a phase is in force, a
+    website answers 503, the quorum alert fires) as Grafana's Prometheus datasource runs it (a
+    range query at the annotation's step), its titleFormat's labels present; the current
+    phase panel shows the phase, not the fallback."""
+    client = Client(http, stack.prom)
+    docs = _dashboards()
+    at = time.time()
+    ran = 0
+    for uid, doc in docs.items():
+        chosen = await _set_variables(client, doc, HEALTHY_LINK)
+        values = {k: v[0] for k, v in chosen.items()}
+        for annotation in doc["annotations"]["list"]:
+            expr = _interpolate(annotation["expr"], values)
+            data = await client.ok(
+                "/api/v1/query_range",
+                [("query", expr), ("start", str(at - 60)), ("end", str(at)), ("step", STEP)],
+            )
+            series = [s for s in data["result"] if s["values"]]
+            ran += 1
+            if annotation["name"] == "Sự cố / Outages" and uid not in (
+                "netmon-noc",
+                "netmon-websites",
+            ):
+                continue  # a carrier's or the venue's outages: only with a link fault
+            assert series, (uid, annotation["name"], expr)
+            keys = set(re.findall(r"\{\{(\w+)\}\}", annotation["titleFormat"]))
+            assert all(keys <= set(s["metric"]) for s in series), (uid, annotation["name"])
+            if annotation["name"] == "Sự cố / Outages":
+                assert WEBSITE_FAULT in {s["metric"]["target"] for s in series}, uid
+            if annotation["name"].startswith("Giai đoạn"):
+                assert {s["metric"]["title"] for s in series} == {
+                    "Diễn tập bảo đảm thông tin liên lạc"
+                }
+    assert ran >= 15
+    noc = docs["netmon-noc"]
+    (phase,) = [p for p in _panels(noc) if p["title"] == "Giai đoạn hiện tại"]
+    data = await client.ok("/api/v1/query", [("query", phase["targets"][0]["expr"])])
+    assert [s["metric"].get("title") for s in data["result"]] == [
+        "Diễn tập bảo đảm thông tin liên lạc"
+    ]
 
 
 @pytest.fixture

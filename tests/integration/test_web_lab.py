@@ -353,6 +353,8 @@ def test_roles_scopes_and_leaks(lab: Netmon) -> None:
         "/",
         "/?lang=en",
         "/fragment/status",
+        "/wall",
+        "/fragment/wall?lang=en",
     ]
     for who in ("admin", "noc", "viettel", "vnpt"):
         for path in reads:
@@ -573,9 +575,9 @@ async def test_status_page_in_chromium(lab: Netmon) -> None:
                 assert heading in body, heading
             assert await page.locator("li.card").count() == len(lab.names)
             expected = {
-                "vnpt-cong-dich-vu": ("down", "Mất kết nối"),
-                "tp-buon-ma-thuot": ("down", "Mất kết nối"),
-                "vnpt-bang-dien-tu": ("suppressed", "Bị che (cấp trên hỏng)"),
+                "vnpt-cong-dich-vu": ("down", "Sự cố"),  # HTTP status: not reachability
+                "tp-buon-ma-thuot": ("down", "Sự cố"),  # HTTP 503: not reachability
+                "vnpt-bang-dien-tu": ("suppressed", "Bị ẩn do thiết bị cấp trên mất kết nối"),
                 "so-tt-tt": ("degraded", "Suy giảm"),
                 "so-vh-tt-dl": ("maintenance", "Bảo trì"),
                 "cong-thong-tin-tinh": ("up", "Hoạt động"),
@@ -587,7 +589,7 @@ async def test_status_page_in_chromium(lab: Netmon) -> None:
             card = await page.inner_text('li.card[data-target="vnpt-bang-dien-tu"]')
             assert "thiết bị cấp trên vnpt-cong-dich-vu mất kết nối" in card
             card = await page.inner_text('li.card[data-target="so-tt-tt"]')
-            assert "chứng chỉ TLS còn" in card
+            assert "chứng thư số còn" in card
             card = await page.inner_text('li.card[data-target="venue-viettel-uplink"]')
             assert "Độ trễ" in card and "Mất gói" in card and "Từ lúc" in card
             card = await page.inner_text('li.card[data-target="tp-buon-ma-thuot"]')

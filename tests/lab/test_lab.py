@@ -365,8 +365,11 @@ async def test_control_api(make_lab: LabFactory, http: aiohttp.ClientSession) ->
         "title": PORTAL.title,
         "address": "http://127.0.1.1:8080/",
         "fault": None,
-        "modes": ["503", "slow", "deface", "banner-gone", "down"],
-    }
+        "modes": [
+            "503", "slow", "deface", "banner-gone", "down", "inject-links", "inject-script",
+            "cloak",
+        ],
+    }  # fmt: skip
     async with http.post(f"{base}/lab/fail", json={"name": PORTAL.name, "mode": "503"}) as r:
         assert r.status == 200 and (await r.json())["fault"] == "503"
     assert (await get(http, lab, PORTAL.url))[0] == 503
@@ -650,6 +653,7 @@ EXAMPLE_ENV = {
     "NETMON_SNMP_COMMUNITY": "lab-community",
     "NETMON_V3_AUTH": "lab-auth-key-123",
     "NETMON_V3_PRIV": "lab-priv-key-456",
+    "NETMON_SIP_HOTLINE_PASSWORD": "lab-sip-password-789",
 }
 DOCUMENTATION = [
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -666,7 +670,7 @@ def test_example_inventory_loads_with_its_secrets(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(var, value)
     settings = load_settings(path)
     kinds = {t.kind for t in settings.targets}
-    assert kinds == {"http", "dns", "tcp", "icmp", "snmp"}
+    assert kinds == {"http", "dns", "tcp", "icmp", "snmp", "sip", "stream", "web"}
     assert {t.labels.get("carrier") for t in settings.targets} >= {
         "vnpt", "viettel", "mobifone", "fpt"
     }  # fmt: skip

@@ -165,10 +165,15 @@ async def test_icmp_samples_are_declared(ctx: ProbeContext) -> None:
 
 async def test_http_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_file: str) -> None:
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=f"<h1>{BANNER}</h1>", content_type="text/html")
+        modified = {"Last-Modified": "Tue, 08 Dec 2026 01:02:03 GMT"}
+        return web.Response(text=f"<h1>{BANNER}</h1>", content_type="text/html", headers=modified)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
 
     app = web.Application()
     app.router.add_get("/", page)
+    app.router.add_get("/health", health)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     try:
@@ -177,21 +182,32 @@ async def test_http_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_f
         port = runner.addresses[0][1]
         http = {"ca_file": ca_file, "body_contains": [BANNER], "body_absent": ["hacked by"]}
         result = await run(target("http", url=f"https://{HOST}:{port}/", http=http), ctx)
+        http = {"ca_file": ca_file, "body_json": [{"path": "status", "equals": "ok"}]}
+        health = await run(target("http", url=f"https://{HOST}:{port}/health", http=http), ctx)
     finally:
         await runner.cleanup()
     assert result.success, result.detail
-    check("http", [result])
+    assert health.success, health.detail
+    check("http", [result, health])
 
 
 async def test_dns_samples_are_declared(ctx: ProbeContext) -> None:
-    server = await start_dns_server(HOST, 0, {("daklak.lab.", "A"): ["127.0.1.1"]})
+    zone = {
+        ("daklak.lab.", "A"): ["127.0.1.1"],
+        ("daklak.lab.", "SOA"): ["ns.daklak.lab. noc.daklak.lab. 2025101401 3600 600 86400 60"],
+    }
+    server = await start_dns_server(HOST, 0, zone)
     try:
         dns = {"port": server.port, "query": "daklak.lab", "expect": ["127.0.1.1"]}
         result = await run(target("dns", host=HOST, dns=dns), ctx)
+        # SOA with a secondary (the same server: in step): the serial families
+        soa = {"port": server.port, "query": "daklak.lab", "type": "SOA", "secondaries": [HOST]}
+        serials = await run(target("dns", host=HOST, dns=soa), ctx)
     finally:
         await server.close()
     assert result.success, result.detail
-    check("dns", [result])
+    assert serials.success, serials.detail
+    check("dns", [result, serials])
 
 
 async def test_tcp_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_file: str) -> None:
@@ -208,8 +224,18 @@ async def test_tcp_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_fi
     finally:
         server.close()
         await server.wait_closed()
+    plain = await asyncio.start_server(greet, HOST, 0)
+    try:
+        port = plain.sockets[0].getsockname()[1]
+        step = {"expect": "^220 (\\S+)", "labels": {"server": "${1}"}}
+        tcp = {"port": port, "query_response": [step]}
+        talked = await run(target("tcp", host=HOST, tcp=tcp), ctx)
+    finally:
+        plain.close()
+        await plain.wait_closed()
     assert result.success, result.detail
-    check("tcp", [result])
+    assert talked.success, talked.detail
+    check("tcp", [result, talked])
 
 
 async def test_snmp_samples_are_declared(ctx: ProbeContext) -> None:
@@ -239,7 +265,7 @@ async def test_snmp_samples_are_declared(ctx: ProbeContext) -> None:
                     "timeout": "300ms",
                     "retries": 0,
                     "bgp": True,
-                    "oids": ["1.3.6.1.2.1.2.1.0"],  # ifNumber
+                    "oids": ["1.3.6.1.2.1.2.1.0", "1.3.6.1.2.1.1.5.0"],  # ifNumber, sysName
                 },
             )
             for n, agent in enumerate(agents)

@@ -259,7 +259,9 @@ async def test_plain_200_phases_present_and_sum_to_duration(
     assert 0.09 < got["transfer"] < 0.5
     total = sum(got.values())
     assert total <= elapsed
-    assert elapsed - total < 0.05, (got, elapsed)
+    # No gap as long as a phase: the server holds each of processing and transfer 0.1 s, so a
+    # phase left out of the sum would leave >= 0.09 s. (0.05 s failed at load 9 on 2 cores.)
+    assert elapsed - total < 0.09, (got, elapsed)
     values = samples(result)
     assert values["probe_http_status_code"] == 200
     assert values["probe_http_ssl"] == 0
@@ -566,7 +568,7 @@ async def test_silent_server_is_cut_by_the_outer_timeout(
     assert raw.connections == 2
 
 
-async def test_fifty_megabytes_are_capped(
+async def test_fifty_megabytes_fail_at_the_cap(
     raw_server: Callable[[Handler, str], Awaitable[RawServer]], ctx: ProbeContext
 ) -> None:
     size = 50 << 20
@@ -594,13 +596,16 @@ async def test_fifty_megabytes_are_capped(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.success, result.detail
+    # Longer than the limit fails the probe, as blackbox's body_size_limit (issue 15).
+    assert not result.success
+    assert result.reason == "body_size"
     assert elapsed < 3
     values = samples(result)
-    assert cap <= values["probe_http_uncompressed_body_length"] <= cap + 65536
+    assert values["probe_http_uncompressed_body_length"] == cap
     assert values["probe_http_content_length"] == size
-    assert values["probe_http_content_match"] == 1
-    assert "body cut at 1,048,576 bytes" in result.detail
+    assert values["probe_http_status_code"] == 200
+    assert "probe_http_content_match" not in values  # not judged on a part of the page
+    assert "body longer than max_body_bytes (1,048,576 bytes)" in result.detail
     assert peak < 16 << 20, peak
     async with asyncio.timeout(2):
         await raw.closed_by_peer.wait()

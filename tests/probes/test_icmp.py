@@ -118,7 +118,8 @@ async def test_loopback_answers_with_all_samples(ctx: CountingContext) -> None:
     assert 0 < low <= avg <= high < 0.05
     assert 0 <= values["probe_icmp_jitter_seconds"] < 0.05
     assert result.detail.startswith("5/5 echoes answered, 0% loss, avg ")
-    assert len(result.samples) == 7
+    assert len(result.samples) == 9  # and probe_ip_protocol, probe_ip_addr_hash
+    assert values["probe_ip_protocol"] == 4
     assert (await shared_socket(ctx)).pending == {}
 
 

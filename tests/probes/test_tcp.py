@@ -195,7 +195,7 @@ async def test_tls_success_reports_expiry(ca: Any, ca_file: str, ctx: ProbeConte
     got = samples(result)
     assert got["probe_ssl_earliest_cert_expiry"] == not_after(cert)
     assert got["probe_tcp_duration_seconds{phase=tls}"] > 0
-    assert got["probe_tls_version_info{version=TLSv1.3}"] == 1
+    assert got["probe_tls_version_info{version=TLS 1.3}"] == 1
     assert "TLSv1.3" in result.detail
 
 

@@ -31,8 +31,9 @@ async def test_csv(ledger: tuple[Settings, Path]) -> None:
     ]
     english = list(csv.reader(io.StringIO(to_csv(rep, "en").decode("utf-8-sig"))))
     assert english[0][8] == "availability_percent"
-    assert {r[3] for r in english[1:]} == {"total", "carrier", "group", "target"}
-    assert len(english) == len(rows) and all(len(r) == 20 for r in english + rows)
+    levels = {"total", "carrier", "group", "target", "outage", "maintenance"}
+    assert {r[3] for r in english[1:]} == levels
+    assert len(english) == len(rows) and all(len(r) == 24 for r in english + rows)
     cover = rows[0].index("Độ phủ giám sát (%)")
     assert by_name["venue-switch"][cover] == "89.831"  # 6 h of 59 not watched
     assert by_name["venue-switch"][rows[0].index("Thời gian không giám sát (giây)")] == "21600"

@@ -30,7 +30,8 @@ async def test_the_workbook_reads_back_as_numbers(ledger: tuple[Settings, Path])
         "Theo nhà mạng",
         "Theo nhóm",
         "Theo đối tượng",
-        "Các lần mất kết nối",
+        "Các lần sự cố",
+        "Lịch bảo trì",
     ]
     targets = sheet_rows(data, "Theo đối tượng")
     head = targets[0]
@@ -40,8 +41,8 @@ async def test_the_workbook_reads_back_as_numbers(ledger: tuple[Settings, Path])
     assert viettel[0] == "Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk lần thứ XVIII (dai-hoi-tinh)"
     assert viettel[1] == datetime(2025, 10, 14, 7, 0)  # local time, as the NOC reads it
     assert viettel[head.index("Khả dụng")] == pytest.approx(0.98870)
-    assert viettel[head.index("Số lần mất kết nối")] == 2
-    assert viettel[head.index("Tổng thời gian mất")] == timedelta(minutes=40)  # a duration
+    assert viettel[head.index("Số lần sự cố")] == 2
+    assert viettel[head.index("Tổng thời gian sự cố")] == timedelta(minutes=40)  # a duration
     switch = by_name["venue-switch"]
     assert switch[head.index("Nhóm")] == "Hội trường"
     assert switch[head.index("Thời gian không giám sát")] == timedelta(hours=6)
@@ -51,7 +52,7 @@ async def test_the_workbook_reads_back_as_numbers(ledger: tuple[Settings, Path])
     ws = book["Theo đối tượng"]
     row = next(r for r in ws.iter_rows(min_row=2) if r[head.index("Tên")].value == "viettel-uplink")
     assert row[head.index("Khả dụng")].number_format == "0.000%"
-    assert row[head.index("Tổng thời gian mất")].number_format == "[h]:mm:ss"
+    assert row[head.index("Tổng thời gian sự cố")].number_format == "[h]:mm:ss"
     assert row[1].number_format == "dd/mm/yyyy hh:mm:ss"
     assert row[head.index("Khả dụng")].font.color.rgb.endswith("AA0000")  # under 99 %: red
     # The totals, the carriers and the outages with their causes in words.
@@ -59,7 +60,7 @@ async def test_the_workbook_reads_back_as_numbers(ledger: tuple[Settings, Path])
     assert summary[1][summary[0].index("Số đối tượng")] == 5
     carriers = {r[3]: r for r in sheet_rows(data, "Theo nhà mạng")[1:]}
     assert set(carriers) == {"viettel", "vnpt"}
-    outages = sheet_rows(data, "Các lần mất kết nối")
+    outages = sheet_rows(data, "Các lần sự cố")
     assert len(outages) == 1 + 7
     assert {r[outages[0].index("Nguyên nhân")] for r in outages[1:]} == {
         "không phản hồi (quá thời gian chờ)"

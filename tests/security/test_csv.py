@@ -65,4 +65,4 @@ def test_plain_text_and_figures_unchanged() -> None:
     assert line[6] == "viettel"
     # The report's own negative figure is a number, not text a spreadsheet would show as '-100.
     assert line[head.index("Khả dụng (%)")] == "-100"
-    assert line[head.index("Tổng thời gian mất kết nối (giây)")] == "7200"
+    assert line[head.index("Tổng thời gian sự cố (giây)")] == "7200"

@@ -177,7 +177,7 @@ def test_params_are_whitelisted() -> None:
 # --------------------------------------------------------------------------- HTTP
 
 
-TOKENS = {"viettel": "tok-viettel", "noc": "tok-noc", "empty": "tok-empty"}
+TOKENS = {"viettel": "tok-viettel", "noc": "tok-noc", "empty": "tok-empty", "wall": "tok-wall"}
 
 
 def _settings(upstream: str) -> Settings:
@@ -193,6 +193,7 @@ def _settings(upstream: str) -> Settings:
                         "sha256": token_digest(TOKENS["viettel"]),
                     },
                     {"name": "noc", "role": "noc", "sha256": token_digest(TOKENS["noc"])},
+                    {"name": "wall", "role": "wall", "sha256": token_digest(TOKENS["wall"])},
                     {
                         "name": "empty",
                         "role": "operator",
@@ -316,6 +317,7 @@ async def test_refusals(proxied: tuple[Upstream, str, aiohttp.ClientSession]) ->
         ("query", {"query": 'up{a="b" or c="d"}'}, _auth("viettel"), 400, "bad_data"),
         ("series", {"match[]": "rate(up[5m])"}, _auth("viettel"), 400, "bad_data"),
         ("query", {"query": "up"}, _auth("empty"), 403, "forbidden"),
+        ("query", {"query": "up"}, _auth("wall"), 403, "forbidden"),  # the pages, no metric
         ("label/bad-name/values", {}, _auth("noc"), 400, "bad_data"),
     ]
     for endpoint, params, headers, status, error_type in cases:

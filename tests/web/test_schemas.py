@@ -129,6 +129,8 @@ def test_the_report_rows_keep_their_figures_in_place() -> None:
         "downtime_seconds": 45.0,
         "maintenance_seconds": 0.0,
         "ack": None,
+        "id": 7,
+        "note": {"text": "Cáp quang đứt", "by": "noc", "at": "2025-10-14T01:05:00Z"},
     }
     row = {
         "name": "vt",
@@ -161,6 +163,17 @@ def test_the_report_rows_keep_their_figures_in_place() -> None:
         "scope": None,
         "filters": {},
         "unknown_maintenance_windows": [],
+        "maintenance_windows": [
+            {
+                "name": "nang-cap",
+                "match": {"target": ["vt"]},
+                "start": "2025-10-14T02:00:00Z",
+                "end": "2025-10-14T03:00:00Z",
+                "comment": "Nâng cấp",
+                "author": "noc",
+                "maintenance_seconds": 3600.0,
+            }
+        ],
         "sections": [section],
     }
     assert dumps(schemas.Report.model_validate(report).model_dump()) == dumps(report)
@@ -179,7 +192,8 @@ def test_maintenance_answer_and_request_follow_the_one_window_model() -> None:
     duration). A field added to the model must reach both."""
     window = set(MaintenanceWindow.model_fields)
     assert set(schemas.Maintenance.model_fields) == window | {"source", "active"}
-    assert set(schemas.MaintenanceRequest.model_fields) == window | {"duration"}
+    # The author is the caller's token name, never the body's.
+    assert set(schemas.MaintenanceRequest.model_fields) == window - {"author"} | {"duration"}
     made = MaintenanceWindow.at("w", {"target": ["a"]}, 1_760_000_000.0, 1_760_003_600.0)
     answer = schemas.Maintenance.model_validate(made.to_json("api", 1_760_000_100.0))
     assert answer.active and answer.start == "2025-10-09T08:53:20Z"

@@ -251,9 +251,20 @@ async def test_missing_objects_are_no_such_object(agent: Snmpd, ctx: ProbeContex
     result = await poll(target(agent, oids=["1.3.6.1.2.1.1.99.0"], bgp=True), ctx)
     assert not result.success and result.reason == "no_such_object"
     assert "1.3.6.1.2.1.1.99.0 does not exist" in result.detail
-    assert "no BGP4-MIB bgpPeerTable" in result.detail
     # What the agent has is still there, for the status page and the trap receiver.
     assert samples(result, "ifOperStatus") and samples(result, "sysUpTime")
+
+
+async def test_no_bgp_table_is_a_finding_not_a_failure(agent: Snmpd, ctx: ProbeContext) -> None:
+    """Debian's snmpd has no BGP table at all: the router is up, its BGP series say none."""
+    result = await poll(target(agent, bgp=True), ctx)
+    assert result.success, result.detail
+    assert "lists no BGP peer" in result.detail
+    assert samples(result, "probe_snmp_bgp_table_present")[""].value == 0
+    peers = samples(result, "probe_snmp_bgp_peers")[""]
+    assert peers.value == 0 and dict(peers.labels) == {"mib": ""}
+    assert not samples(result, "bgpPeerState")
+    assert samples(result, "ifOperStatus")
 
 
 async def test_nothing_listening_is_refused(agent: Snmpd, ctx: ProbeContext) -> None:
