@@ -34,6 +34,7 @@ import asyncio
 import errno
 import functools
 import itertools
+import math
 import os
 import socket
 import struct
@@ -82,6 +83,10 @@ _ID_SEQ = struct.Struct("!HH")
 # struct sock_extended_err: errno, origin, type, code, pad, info (the MTU for "too big")
 _EXT_ERR = struct.Struct("=IBBBBI")
 _SEND_RETRY: Final = (0.001, 0.004, 0.016)  # back-off when the send buffer is full
+# Probe rounds: echoes due within the same SLOT go out together, from one timer.
+SLOT: Final = 0.002
+# Spacings this short get a timer per echo: a slot would bunch their echoes.
+EXACT_BELOW: Final = 5 * SLOT
 
 NOT_PERMITTED: Final = (
     "this process may not open ICMP sockets: run netmon as root, or grant it CAP_NET_RAW "
@@ -162,11 +167,17 @@ class _Unavailable:
 
 @dataclass(eq=False, slots=True)
 class _Run:
-    """One probe's echoes: what was sent, what came back."""
+    """One probe's echoes: what was sent, what came back, and what it does next."""
 
     addr: str
     done: asyncio.Future[None]
     rtts: list[int | None]  # ns, in sending order
+    payload_size: int
+    spacing: float
+    wait: float  # after the last send
+    start: float = 0.0  # loop time of the first send: later echoes are due start + i × spacing
+    next: int = 0  # the echo to send next; == count: all sent, the slot due is the deadline
+    retry: int = 0  # sends of the current echo refused for a full buffer
     seqs: list[int] = field(default_factory=list)
     sent: int = 0
     waiting: int = 0
@@ -182,9 +193,6 @@ class _Run:
             self.errors.append(error)
             self.too_big = self.too_big or too_big
         self.waiting -= 1
-        self.check()
-
-    def check(self) -> None:
         if self.all_sent and self.waiting <= 0 and not self.done.done():
             self.done.set_result(None)
 
@@ -210,6 +218,10 @@ class IcmpSocket:
         self.pending: dict[tuple[str, int], tuple[_Run, int, int]] = {}  # → run, index, sent ns
         self._seq = int.from_bytes(os.urandom(2), "big")
         self._payloads: dict[int, tuple[bytes, int]] = {}
+        # Probe rounds: the echoes (and reply deadlines) of every run due in the same SLOT
+        # share one timer, as fping sends a round in one go; key: the slot's end, in SLOTs.
+        self._slots: dict[int, list[_Run]] = {}
+        self._anc_size = socket.CMSG_SPACE(_TIMESPEC.size)
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
         except OSError:  # not root: capped by net.core.rmem_max
@@ -274,23 +286,81 @@ class IcmpSocket:
                 return self._seq
         raise RuntimeError(f"65,536 echoes already in flight to {addr}")
 
-    def send(self, run: _Run, index: int, payload_size: int) -> None:
+    def _send_one(self, run: _Run, index: int) -> None:
         """Send echo ``index`` of ``run``; OSError from sendto propagates."""
         seq = self._next_seq(run.addr)
-        payload, total = self._payload(payload_size)
+        payload, total = self._payload(run.payload_size)
         checksum = 0  # ICMPv6 and ping sockets: the kernel fills it in
-        if self.fam is V4 and self.raw:
+        if self.raw and self.fam is V4:
             total += (self.fam.request << 8) + self.ident + seq
             total = (total & 0xFFFF) + (total >> 16)
             checksum = ~(total + (total >> 16)) & 0xFFFF
         packet = _ECHO.pack(self.fam.request, 0, checksum, self.ident, seq) + payload
-        sent_ns = time.time_ns()
+        sent_ns = time.time_ns()  # per echo, right before its own sendto
         self.sock.sendto(packet, (run.addr, 0))
         # Registered after sendto: a reply is only read from the event loop, later.
         self.pending[(run.addr, seq)] = (run, index, sent_ns)
         run.seqs.append(seq)
         run.sent += 1
         run.waiting += 1
+
+    def start(self, run: _Run) -> None:
+        """Send ``run``'s first echo now; the rest, and its deadline, go in the rounds."""
+        run.start = self._loop.time()
+        self._step(run)
+
+    def _step(self, run: _Run) -> None:
+        """Send ``run``'s next echo, then queue what comes after it."""
+        index = run.next
+        try:
+            self._send_one(run, index)
+        except OSError as exc:
+            full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
+            if full and run.retry < len(_SEND_RETRY):
+                self._queue(run, self._loop.time() + _SEND_RETRY[run.retry], exact=True)
+                run.retry += 1
+                return
+            # Unreachable route, local firewall, a buffer full for too long ...
+            run.errors.append(f"sending failed: {exc.strerror or exc}")
+            # DF and an echo larger than the route's known MTU: refused at once
+            run.too_big = run.too_big or exc.errno == errno.EMSGSIZE
+        run.retry = 0
+        run.next = index = index + 1
+        if index < len(run.rtts):
+            # Spaced from the first send, so loop latency does not accumulate.
+            self._queue(run, run.start + index * run.spacing, exact=run.spacing < EXACT_BELOW)
+            return
+        run.all_sent = True
+        if run.waiting <= 0:
+            run.done.set_result(None)
+        else:
+            self._queue(run, self._loop.time() + run.wait, exact=False)
+
+    def _queue(self, run: _Run, when: float, exact: bool) -> None:
+        """Do ``run``'s next step at ``when``, or at the end of the slot that holds it."""
+        if exact:  # spacing too short for the slots to keep it, or a send retry
+            self._loop.call_at(when, self._due, run)
+            return
+        key = math.ceil(when / SLOT)  # never early: the interval between echoes holds
+        bucket = self._slots.get(key)
+        if bucket is None:
+            self._slots[key] = [run]
+            self._loop.call_at(key * SLOT, self._round, key)
+        else:
+            bucket.append(run)
+
+    def _due(self, run: _Run) -> None:
+        if run.done.done():  # answered in full, cancelled or closed
+            return
+        if run.all_sent:  # the deadline: the echoes still unanswered are lost
+            run.done.set_result(None)
+        else:
+            self._step(run)
+
+    def _round(self, key: int) -> None:
+        due = self._due
+        for run in self._slots.pop(key, ()):
+            due(run)
 
     def forget(self, run: _Run) -> None:
         for seq in run.seqs:
@@ -299,8 +369,7 @@ class IcmpSocket:
                 del self.pending[(run.addr, seq)]
 
     def _on_readable(self) -> None:
-        recvmsg = self.sock.recvmsg
-        anc_size = socket.CMSG_SPACE(_TIMESPEC.size)
+        recvmsg, anc_size = self.sock.recvmsg, self._anc_size
         for _ in range(DRAIN_MAX):
             try:
                 data, ancillary, _flags, source = recvmsg(RECV_BYTES, anc_size)
@@ -471,26 +540,6 @@ def jitter(rtts: Sequence[float]) -> float:
     return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
 
 
-async def _send(icmp: IcmpSocket, run: _Run, index: int, payload_size: int) -> None:
-    for delay in (*_SEND_RETRY, None):
-        try:
-            icmp.send(run, index, payload_size)
-            return
-        except OSError as exc:
-            full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
-            if not full or delay is None:  # unreachable route, local firewall, ...
-                run.errors.append(f"sending failed: {exc.strerror or exc}")
-                # DF and an echo larger than the route's known MTU: refused at once
-                run.too_big = run.too_big or exc.errno == errno.EMSGSIZE
-                return
-        await asyncio.sleep(delay)
-
-
-def _settle_all(done: asyncio.Future[None]) -> None:
-    if not done.done():
-        done.set_result(None)
-
-
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, IcmpOptions)
     host = target.host or ""
@@ -516,23 +565,21 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     if isinstance(icmp, _Unavailable):
         return failure(icmp.reason, icmp.detail, address_samples)
 
-    loop = asyncio.get_running_loop()
     wait = wait_after_last(opts, target.timeout)
-    run = _Run(addr, loop.create_future(), [None] * opts.count)
-    timer: asyncio.TimerHandle | None = None
+    run = _Run(
+        addr,
+        asyncio.get_running_loop().create_future(),
+        [None] * opts.count,
+        opts.payload_size,
+        opts.spacing,
+        wait,
+    )
     try:
-        start = loop.time()
-        for index in range(opts.count):
-            if index:  # spaced from the first send, so loop latency does not accumulate
-                await asyncio.sleep(start + index * opts.spacing - loop.time())
-            await _send(icmp, run, index, opts.payload_size)
-        run.all_sent = True
-        run.check()
-        timer = loop.call_later(wait, _settle_all, run.done)
-        await run.done
+        icmp.start(run)
+        await run.done  # one future per probe: the rounds send the echoes, replies settle them
     finally:
-        if timer is not None:
-            timer.cancel()
+        if not run.done.done():
+            run.done.cancel()  # its queued steps are skipped
         icmp.forget(run)
     return _result(run, opts, wait, host, addr, address_samples)
 
