@@ -11,6 +11,9 @@ window is divided by the echo requests the kernel answered in that window (``InE
 -i 0 -q`` over the same 2,000 hosts, its CPU (RUSAGE_CHILDREN) over the echoes the kernel
 answered for it. The ratio netmon / fping is the figure; the goal is at most 3.
 
+ICMP 10k row (``icmp_10k``): 10,000 targets, 1 echo every 10 s, the same settings otherwise;
+the figure is netmon's share of one core over the window (goal at most 0.3).
+
 Prints a table and writes bench/results/service.json: medians of the rounds and each round.
 """
 
@@ -44,6 +47,14 @@ WARMUP = 15.0
 WINDOW = 20.0
 GOAL = 3.0
 
+# The large ICMP case: 10,000 targets, 1 echo every 10 s; the goal is a share of one core.
+BIG_TARGETS = 10000
+BIG_COUNT = 1
+BIG_INTERVAL = 10.0
+BIG_WARMUP = 25.0  # loading 10,000 targets, then a full interval
+BIG_WINDOW = 20.0
+BIG_GOAL_CORE = 0.3
+
 
 def hosts(n: int) -> list[str]:
     return [f"127.4.{i // 250}.{i % 250 + 1}" for i in range(n)]
@@ -66,7 +77,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
-def settings(workdir: Path, port: int) -> Path:
+def settings(
+    workdir: Path,
+    port: int,
+    targets: int = TARGETS,
+    count: int = COUNT,
+    interval: float = INTERVAL,
+) -> Path:
     doc: dict[str, Any] = {
         "server": {"listen": f"127.0.0.1:{port}", "state_dir": str(workdir / "var")},
         "access": {"anonymous": "auto", "metrics": "loopback"},
@@ -77,11 +94,11 @@ def settings(workdir: Path, port: int) -> Path:
                 "kind": "icmp",
                 "host": host,
                 "group": "carrier",
-                "interval": f"{INTERVAL:g}s",
+                "interval": f"{interval:g}s",
                 "timeout": "2s",
-                "icmp": {"count": COUNT, "spacing": "20ms"},
+                "icmp": {"count": count, "spacing": "20ms"},
             }
-            for i, host in enumerate(hosts(TARGETS))
+            for i, host in enumerate(hosts(targets))
         ],
     }
     path = workdir / "settings.toml"
@@ -89,8 +106,16 @@ def settings(workdir: Path, port: int) -> Path:
     return path
 
 
-def netmon_round(netns: str, workdir: Path) -> dict[str, float]:
-    config = settings(workdir, 19200)
+def netmon_round(
+    netns: str,
+    workdir: Path,
+    targets: int = TARGETS,
+    count: int = COUNT,
+    interval: float = INTERVAL,
+    warmup: float = WARMUP,
+    window: float = WINDOW,
+) -> dict[str, float]:
+    config = settings(workdir, 19200, targets, count, interval)
     proc = subprocess.Popen(
         [
             "ip",
@@ -109,10 +134,10 @@ def netmon_round(netns: str, workdir: Path) -> dict[str, float]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(WARMUP)
+        time.sleep(warmup)
         pid = proc.pid  # ip netns exec execs the command in place: the pid is netmon's
         echos0, cpu0, t0 = in_echos(netns), cpu_seconds(pid), time.monotonic()
-        time.sleep(WINDOW)
+        time.sleep(window)
         echos1, cpu1, t1 = in_echos(netns), cpu_seconds(pid), time.monotonic()
     finally:
         proc.terminate()
@@ -511,6 +536,39 @@ def icmp_round(index: int) -> dict[str, Any]:
     }
 
 
+def icmp_big_round(index: int) -> dict[str, Any]:
+    with Netns(f"b{index}") as netns, tempfile.TemporaryDirectory(prefix="netmon-bench-") as tmp:
+        netmon = netmon_round(
+            netns, Path(tmp), BIG_TARGETS, BIG_COUNT, BIG_INTERVAL, BIG_WARMUP, BIG_WINDOW
+        )
+    return {"netmon": netmon}
+
+
+def icmp_big_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    med = {
+        "netmon_core": statistics.median(r["netmon"]["core"] for r in rounds),
+        "netmon_us_per_echo": statistics.median(r["netmon"]["us_per_echo"] for r in rounds),
+    }
+    print(
+        f"ICMP, {BIG_TARGETS} targets x {BIG_COUNT} echo every {BIG_INTERVAL:g} s, whole process:"
+    )
+    for i, r in enumerate(rounds):
+        print(
+            f"  round {i + 1}: netmon {r['netmon']['core']:.3f} core, "
+            f"{r['netmon']['us_per_echo']:.1f} us/echo ({r['netmon']['echoes_per_s']:.0f} echoes/s)"
+        )
+    print(f"  median: {med['netmon_core']:.3f} core (goal <= {BIG_GOAL_CORE:g})")
+    return {
+        "targets": BIG_TARGETS,
+        "count": BIG_COUNT,
+        "interval_s": BIG_INTERVAL,
+        "window_s": BIG_WINDOW,
+        "median": med,
+        "rounds": rounds,
+        "goal_core": BIG_GOAL_CORE,
+    }
+
+
 def http_round(index: int) -> dict[str, Any]:
     with Netns(f"h{index}") as netns, tempfile.TemporaryDirectory(prefix="netmon-bench-") as tmp:
         return http_row(netns, Path(tmp))
@@ -627,6 +685,7 @@ def snmp_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 ROWS = {
     "icmp": (icmp_round, icmp_summary),
+    "icmp_10k": (icmp_big_round, icmp_big_summary),
     "http": (http_round, http_summary),
     "snmp": (snmp_round, snmp_summary),
 }
@@ -649,6 +708,13 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
             f"{m['netmon_us_per_echo']:.1f} µs per echo | fping -C {COUNT} -i 0: "
             f"{m['fping_us_per_echo']:.1f} µs | {m['ratio']:.2f}× | ≤ {GOAL:g}× |"
         )
+    if "icmp_10k" in doc:
+        m = doc["icmp_10k"]["median"]
+        lines.append(
+            f"| {BIG_TARGETS} ICMP targets, {BIG_COUNT} echo every {BIG_INTERVAL:g} s | "
+            f"{m['netmon_core']:.3f} of one core ({m['netmon_us_per_echo']:.1f} µs per echo) | "
+            f"— | — | ≤ {BIG_GOAL_CORE:g} core |"
+        )
     if "http" in doc:
         m = doc["http"]["median"]
         lines.append(
@@ -670,7 +736,7 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--rows", default="icmp,http,snmp", help="comma-separated")
+    parser.add_argument("--rows", default="icmp,icmp_10k,http,snmp", help="comma-separated")
     parser.add_argument("--inner", choices=["snmp"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if os.geteuid() != 0:

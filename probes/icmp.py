@@ -369,13 +369,27 @@ class IcmpSocket:
                 del self.pending[(run.addr, seq)]
 
     def _on_readable(self) -> None:
-        recvmsg, anc_size = self.sock.recvmsg, self._anc_size
+        recvmsg, anc_size, pending = self.sock.recvmsg, self._anc_size, self.pending
+        v4_raw, reply = self.raw and self.fam is V4, self.fam.reply
+        ident = self.ident if self.raw else -1  # a ping socket's replies are all ours
         for _ in range(DRAIN_MAX):
             try:
                 data, ancillary, _flags, source = recvmsg(RECV_BYTES, anc_size)
             except BlockingIOError:
                 break
             except OSError:  # a ping socket reports a queued ICMP error once this way
+                continue
+            # IPv4 raw sockets deliver the IP header; IPv6 and ping sockets do not.
+            start = (data[0] & 0x0F) * 4 if v4_raw and data else 0
+            if len(data) >= start + 8 and data[start] == reply:
+                # The common case, a reply: one dict lookup finds its run and send time.
+                their_ident, seq = _ID_SEQ.unpack_from(data, start + 4)
+                if ident >= 0 and their_ident != ident:
+                    continue  # another process's echo
+                entry = pending.pop((source[0], seq), None)
+                if entry is not None:
+                    run, index, sent_ns = entry
+                    run.settle(index, max(_receive_time(ancillary) - sent_ns, 0))
                 continue
             self._on_packet(data, str(source[0]), _receive_time(ancillary))
         if not self.raw:
