@@ -26,6 +26,15 @@ Timing: ``count`` echoes ``spacing`` apart, then replies are awaited at most
 timeout when it sets one); the probe returns as soon as every echo is answered. The defaults
 (5 echoes, 200 ms, timeout 5 s) take at most 0.8 s + 1 s. The scheduler's timeout cancels the
 task from outside; cancellation propagates and the echoes in flight are forgotten.
+
+Probe rounds (issue 17): the probe sends its first echo at once, then hands its run to the
+shared socket, which keeps the later echoes and the reply deadline of every run in 2 ms slots
+(``SLOT``): one timer per slot sends all the echoes due in it, as fping sends a round, instead
+of a sleep (a future, a timer and a task wake-up) per echo per target. An echo goes out at the
+end of the slot that holds its due time (``start + i × spacing``), never before it, so the
+interval holds; spacings under ``EXACT_BELOW`` get a timer per echo, which a slot would bunch.
+The probe awaits one future, set by the reply that completes the run or by its deadline. Each
+echo's send time is still taken right before its own sendto.
 """
 
 from __future__ import annotations
