@@ -603,7 +603,8 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     finally:
         if not run.done.done():
             run.done.cancel()  # its queued steps are skipped
-        icmp.forget(run)
+        if run.waiting:  # echoes unanswered: their entries are still pending
+            icmp.forget(run)
     return _result(run, opts, wait, host, addr, address_samples)
 
 
