@@ -53,6 +53,11 @@ class ProbeContext:
                 self._closers.append(closer)
         return cast(_R, self._resources[key])
 
+    def existing(self, key: str) -> Any:
+        """The resource already made under ``key``, else None: a probe's fast path to it,
+        without a coroutine per call (``shared`` makes it the first time)."""
+        return self._resources.get(key)
+
     async def aclose(self) -> None:
         closers, self._closers = self._closers, []
         self._resources.clear()

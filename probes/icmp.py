@@ -584,7 +584,9 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         key = options.key(fam)
     else:  # the plain shared socket: the common case costs no more than before
         options, key = _PLAIN, fam.key
-    icmp = await ctx.shared(key, lambda: _open(fam, options))
+    icmp: IcmpSocket | _Unavailable | None = ctx.existing(key)
+    if icmp is None:
+        icmp = await ctx.shared(key, lambda: _open(fam, options))
     if isinstance(icmp, _Unavailable):
         return failure(icmp.reason, icmp.detail, address_samples)
 
