@@ -197,6 +197,13 @@ async def test_tls_success_reports_expiry(ca: Any, ca_file: str, ctx: ProbeConte
     assert got["probe_tcp_duration_seconds{phase=tls}"] > 0
     assert got["probe_tls_version_info{version=TLS 1.3}"] == 1
     assert "TLSv1.3" in result.detail
+    # blackbox's probe_tls_cipher_info{cipher}: Go's IANA name of a TLS 1.3 suite
+    ciphers = [k for k in got if k.startswith("probe_tls_cipher_info{")]
+    assert ciphers in (
+        ["probe_tls_cipher_info{cipher=TLS_AES_256_GCM_SHA384}"],
+        ["probe_tls_cipher_info{cipher=TLS_AES_128_GCM_SHA256}"],
+        ["probe_tls_cipher_info{cipher=TLS_CHACHA20_POLY1305_SHA256}"],
+    )
 
 
 async def test_tls_expired(ca: Any, ca_file: str, ctx: ProbeContext) -> None:
