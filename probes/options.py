@@ -64,6 +64,27 @@ class IpChoice(BaseModel):
     ip_protocol_fallback: bool = True
 
 
+# As blackbox_exporter writes them (its tls_config and probe_tls_version_info).
+TlsVersion = Literal["TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"]
+
+
+class TlsVersionBounds(BaseModel):
+    """blackbox's ``tls_config.min_version`` / ``max_version`` (http, tcp); unset: OpenSSL's
+    (TLS 1.2 and up on Debian, whose security level also refuses 1.0 and 1.1)."""
+
+    model_config = SETTINGS_CONFIG
+
+    tls_min_version: TlsVersion | None = None
+    tls_max_version: TlsVersion | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        low, high = self.tls_min_version, self.tls_max_version
+        if low is not None and high is not None and low > high:  # "TLS 1.x" sorts as numbers
+            raise ValueError(f"tls_min_version {low!r} is above tls_max_version {high!r}")
+        return self
+
+
 class _IpChoiceOldKey(IpChoice):
     """IpChoice plus the first key netmon had for the family (icmp, http): ``ip_protocol``
     means preferred_ip_protocol without fallback (a name without an address of that family
@@ -239,11 +260,9 @@ class HttpRequest:
 
 Compression = Literal["identity", "gzip", "deflate", "br"]
 HttpVersion = Literal["HTTP/1.0", "HTTP/1.1"]
-# As blackbox_exporter writes them (its tls_config and probe_tls_version_info).
-TlsVersion = Literal["TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"]
 
 
-class HttpOptions(_Strict, _IpChoiceOldKey):
+class HttpOptions(_Strict, _IpChoiceOldKey, TlsVersionBounds):
     address: ClassVar[str] = "url"
 
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
@@ -282,9 +301,6 @@ class HttpOptions(_Strict, _IpChoiceOldKey):
     tls_expiry_warn: Duration = Field(default=21 * 86400.0, ge=0)
     # A body longer than this (after decoding) fails the probe (blackbox: body_size_limit).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
-    # blackbox's tls_config.min_version / max_version; unset: OpenSSL's (TLS 1.2 and up).
-    tls_min_version: TlsVersion | None = None
-    tls_max_version: TlsVersion | None = None
     basic_auth: BasicAuth | None = None
     bearer_token: SecretStr | None = None
     bearer_token_env: str | None = None
@@ -327,9 +343,6 @@ class HttpOptions(_Strict, _IpChoiceOldKey):
             raise ValueError("fail_if_ssl and fail_if_not_ssl together fail every probe")
         if self.key_file is not None and self.cert_file is None:
             raise ValueError("key_file needs cert_file")
-        low, high = self.tls_min_version, self.tls_max_version
-        if low is not None and high is not None and low > high:  # "TLS 1.x" sorts as numbers
-            raise ValueError(f"tls_min_version {low!r} is above tls_max_version {high!r}")
         self._bearer = secrets.resolve(
             self.bearer_token, self.bearer_token_env, self.bearer_token_file
         )
@@ -536,7 +549,7 @@ class TcpStep(BaseModel):
         return self
 
 
-class TcpOptions(_Strict, IpChoice):
+class TcpOptions(_Strict, IpChoice, TlsVersionBounds):
     port: int = Field(ge=1, le=65535)
     tls: bool = False
     tls_verify: bool = True

@@ -179,7 +179,13 @@ async def _handshake(
     start = time.perf_counter()
     try:
         await writer.start_tls(
-            client_context(opts.tls_verify, opts.ca_file), server_hostname=server_name
+            client_context(
+                opts.tls_verify,
+                opts.ca_file,
+                min_version=opts.tls_min_version,
+                max_version=opts.tls_max_version,
+            ),
+            server_hostname=server_name,
         )
     except (ssl.SSLError, OSError, EOFError, ConnectionError) as exc:
         return failure(
