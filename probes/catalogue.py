@@ -200,6 +200,12 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    Family(
+        "probe_tls_cipher_info",
+        "gauge",
+        "The TLS cipher suite the connection negotiated (IANA name, as blackbox_exporter).",
+        ("cipher",),
+    ),
     # Web integrity (kind "web", probes/integrity/): the page against its learnt baseline.
     Family(
         "probe_web_baseline_ready",
@@ -406,12 +412,15 @@ HTTP = _families(
     "probe_ssl_last_chain_expiry_timestamp_seconds",
     "probe_ssl_last_chain_info",
     "probe_tls_version_info",
+    "probe_tls_cipher_info",
     "probe_http_last_modified_timestamp_seconds",
     "probe_http_content_match",
     "probe_http_content_required_match",
     "probe_http_content_forbidden_match",
     "probe_failed_due_to_json",
     "probe_failed_due_to_regex",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 DNS = _families(
     "probe_dns_lookup_time_seconds",
@@ -431,6 +440,7 @@ DNS = _families(
 TCP = _families(
     "probe_tcp_duration_seconds",
     "probe_tls_version_info",
+    "probe_tls_cipher_info",
     "probe_ssl_earliest_cert_expiry",
     "probe_failed_due_to_regex",
     "probe_failed_due_to_bytes",
