@@ -182,8 +182,11 @@ def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
         out.append(f"SIP {fig.sip_status}")
     if fig.sip_server:
         out.append(fig.sip_server)
-    if view.target.kind == "stream" and view.probe_state != "unknown":
-        out.append(w[_STREAM_STATE.get(_probe_reason(view) or "", "stream_live")])
+    # The stream's state in a word, unless the card's reason line says it already.
+    reason = _probe_reason(view)
+    shown = reason is not None and view.reason == reason
+    if view.target.kind == "stream" and view.probe_state != "unknown" and not shown:
+        out.append(w[_STREAM_STATE.get(reason or "", "stream_live")])
     if fig.stream_bitrate is not None:
         rate = f"{w['bitrate']} {_rate(fig.stream_bitrate)}"
         if fig.stream_declared:

@@ -104,6 +104,8 @@ def figures(target: Target, obs: Observation | None) -> Figures:
         response = values["probe_dns_lookup_time_seconds"]
     if target.kind == "sip" and "sip_options" in values:
         response = values["sip_options"]
+    if target.kind == "stream":  # its run watches the playlist a segment long: no response time
+        response = None
     return Figures(
         rtt=rtt,
         loss=loss,
