@@ -196,7 +196,7 @@ def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
         out.append(w["segment_age"].format(age=f"{fig.stream_segment_age:.0f} s"))
     if fig.web_learning is not None:
         done, needed = fig.web_learning
-        out.append(w["web_learning"].format(done=done, needed=needed or "?"))
+        out.append(w["web_learning"] + (f" ({done}/{needed})" if needed else ""))
     if fig.web_similarity is not None:
         out.append(f"{w['web_like']} {fig.web_similarity * 100:.0f} %")
     return out

@@ -75,6 +75,7 @@ _LEARNING = re.compile(r"learning the baseline \((\d+)/(\d+)\)")
 
 
 def _learning(obs: Observation, ready: float | None) -> tuple[int, int] | None:
+    """(fetches, needed) while the baseline learns; (0, 0) when the detail does not say."""
     if ready is None or ready >= 1:
         return None
     found = _LEARNING.search(obs.result.detail)

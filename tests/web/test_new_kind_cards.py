@@ -20,8 +20,9 @@ from monitor.runtime.service import Service
 from monitor.runtime.store import Observation
 from monitor.web import pages
 from monitor.web.app import make_app
+from monitor.web.status import figures
 from probes import stream
-from probes.base import ProbeResult
+from probes.base import ProbeResult, Sample
 from probes.context import ProbeContext
 from probes.integrity import probe as integrity
 from tests.support.alerts import write_settings
@@ -208,3 +209,18 @@ async def test_a_web_card_shows_learning_then_the_injected_domains_and_words_esc
     assert "<li><code>nổ hũ</code></li>" in evidence, evidence
     card = _card(english, "portal")
     assert "injected script" in card and "Found: <code>cdn-skim.invalid</code>" in card, card
+
+
+def test_learning_without_a_count_in_the_detail_says_learning_only(tmp_path: Path) -> None:
+    target = {"name": "portal", "kind": "web", "url": f"http://{SITE_HOST}:9/"}
+    settings = load_settings(write_settings(tmp_path / "s.toml", [target], {}))
+    (web_target,) = settings.targets
+
+    def learning(detail: str, ready: float) -> tuple[int, int] | None:
+        samples = (Sample("probe_web_baseline_ready", ready),)
+        result = ProbeResult(True, None, detail, samples)
+        return figures(web_target, Observation(result, time.time(), 0.01)).web_learning
+
+    assert learning("HTTP 200, learning the baseline (2/5)", 0.0) == (2, 5)
+    assert learning("HTTP 200, some other wording", 0.0) == (0, 0)  # shown without a count
+    assert learning("HTTP 200, as the baseline (99% alike)", 1.0) is None
