@@ -128,3 +128,10 @@ async def test_the_new_kinds_cards_read_in_words(
     cards = page.locator("main")
     name = "cards-new-kinds.png" if vi else "cards-new-kinds-en.png"
     await cards.screenshot(path=str(shots / name))
+    # The portal's page lists the evidence: every domain and word, the injected snippet.
+    await page.goto(f"{site}/targets/portal?lang={lang}")
+    evidence = page.locator("section.evidence")
+    text = await evidence.inner_text()
+    assert ("Bằng chứng" if vi else "Evidence") in text
+    assert "nohu-<b>.example.invalid" in text and "tài xỉu" in text, text
+    assert "cdn-skim.invalid/x.js" in await evidence.locator("pre.excerpt").inner_text()
