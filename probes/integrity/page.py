@@ -24,7 +24,6 @@ import zlib
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import compress
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -37,8 +36,6 @@ MAX_TEXT = 200_000  # characters of visible text kept (the spam words are search
 # several times the CPU of the parse (bench/bench_integrity.py).
 FINGERPRINT_TEXT = 8_192
 _SNIPPET = 240
-# _HAS_BIT[bit][byte]: whether that bit is set in that byte value (simhash's column counts).
-_HAS_BIT = tuple(tuple(byte >> bit & 1 for byte in range(256)) for bit in range(8))
 
 _SPACE = re.compile(r"\s+")
 _NEG_OFFSET = re.compile(r"(?:^|;)(?:left|top|right|text-indent|margin-left|margin-top):-(\d+)")
@@ -210,8 +207,9 @@ def simhash(text: str) -> int:
 
     A shingle's 64 bits are its CRC-32 and Adler-32 (stable across processes, unlike
     ``hash()``, and computed in C through ``map``); each bit of the result is the majority of
-    that bit over the shingles, counted per byte column (a Counter over each byte position of
-    all the hashes) rather than per bit in Python.
+    that bit over the shingles. The counts are popcounts: the 32-bit checksums side by side in
+    one integer, shifted by the bit and masked to one bit per lane (C loops over a few KB,
+    a quarter less CPU than counting per byte column).
     """
     words = text.lower().split()  # punctuation stays on its word: no matter for a fingerprint
     shingles = set(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
@@ -221,15 +219,14 @@ def simhash(text: str) -> int:
         return 0
     encoded = list(map(str.encode, shingles))
     half = len(encoded) / 2
+    lanes = int.from_bytes(b"\x01\x00\x00\x00" * len(encoded), "little")  # bit 0 of each
     value = 0
     for offset, checksum in ((0, zlib.crc32), (32, zlib.adler32)):
-        digests = array("I", map(checksum, encoded)).tobytes()  # little-endian on x86/arm
-        for column in range(4):
-            counts = Counter(digests[column::4])
-            by_byte = [counts.get(byte, 0) for byte in range(256)]
-            for bit in range(8):
-                if sum(compress(by_byte, _HAS_BIT[bit])) > half:
-                    value |= 1 << (offset + column * 8 + bit)
+        # Native order is little-endian on x86 and arm; the lanes are 32 bits either way.
+        packed = int.from_bytes(array("I", map(checksum, encoded)).tobytes(), "little")
+        for bit in range(32):
+            if ((packed >> bit) & lanes).bit_count() > half:
+                value |= 1 << (offset + bit)
     return value
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -34,8 +36,8 @@ from probes import PROBES
 from probes.base import ProbeResult
 from probes.context import ProbeContext
 from probes.integrity.baseline import FILE_NAME, BaselineStore
-from probes.integrity.page import analyse, similarity
-from probes.integrity.words import find_spam
+from probes.integrity.page import FINGERPRINT_TEXT, analyse, simhash, similarity
+from probes.integrity.words import SPAM_WORDS, find_spam, normalise
 from tests.probes.test_catalogue import families_of, undeclared
 from tests.support.alerts import (
     FakeClock,
@@ -603,3 +605,33 @@ async def test_lab_faults_for_web_integrity(tmp_path: Path, ctx: ProbeContext) -
             assert result.reason == reason, (mode, result.detail)
             await lab.heal(site.name)
             assert (await run(target, ctx)).success, mode
+
+
+def test_the_fingerprint_is_stable_across_releases() -> None:
+    """Baselines in SQLite hold simhashes: a faster simhash must give the very same bits
+    (these values are the first implementation's, issue 16)."""
+    text = "Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk lần thứ XVIII, nhiệm kỳ 2025-2030"
+    assert simhash(text) == 0x65190A8B938635B5
+    portal = analyse(portal_page(300), "daklak.gov.vn").visible_text[:FINGERPRINT_TEXT]
+    assert simhash(portal) == 0x549108DC3BECD839
+    assert simhash("") == 0 and simhash("một") != 0
+
+
+def test_the_trie_matcher_finds_what_the_alternation_of_the_forms_found() -> None:
+    """find_spam's one trie-shaped regex against the forms as an alternation, longest first
+    (the first implementation): the same words, counts and word bounds on text made of the
+    forms run into each other, glued to letters, split by odd whitespace."""
+    forms = {normalise(f): w for w, fs in SPAM_WORDS for f in fs}
+    body = "|".join(
+        re.escape(f).replace(r"\ ", r"\s+") for f in sorted(forms, key=len, reverse=True)
+    )
+    alternation = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+    pieces = [*forms, "x", "ở", "lô", "slot gamex", "nổ", "bắn", "\n\t ", "  ", ", ", "-", "9"]
+    rng = random.Random(16)
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\u00a0", "."]) for _ in range(40))
+        expected: dict[str, int] = {}
+        for match in alternation.finditer(normalise(text)):
+            word = forms[re.sub(r"\s+", " ", match.group())]
+            expected[word] = expected.get(word, 0) + 1
+        assert find_spam(text) == expected, text
