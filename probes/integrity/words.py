@@ -45,6 +45,9 @@ SPAM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+_WORD = re.compile(r"\w")
+
+
 def normalise(text: str) -> str:
     # Most pages are NFC already: the quick check is a tenth of the normalisation's cost.
     if not unicodedata.is_normalized("NFC", text):
@@ -96,15 +99,28 @@ def _matcher(
         return re.compile(r"(?!)"), canonical  # nothing left to look for: never matches
     # Whitespace inside a form is any run of it (a form's own runs count as one space).
     canonical = {re.sub(r"\s+", " ", f.strip()): w for f, w in canonical.items() if f.strip()}
-    return re.compile(rf"(?<!\w)(?:{_trie_pattern(canonical)})(?!\w)"), canonical
+    # No (?<!\w) in front: a pattern that starts with its first characters lets the regex
+    # engine skip the positions where none is (a quarter of the time); find_spam checks the
+    # character before each match instead.
+    return re.compile(rf"(?:{_trie_pattern(canonical)})(?!\w)"), canonical
 
 
 def find_spam(text: str, extra: Iterable[str] = (), allow: Iterable[str] = ()) -> dict[str, int]:
     """The list's words found in ``text``, by the word (its canonical spelling), with counts."""
     pattern, canonical = _matcher(tuple(extra), tuple(allow))
     found: dict[str, int] = {}
-    for match in pattern.finditer(normalise(text)):
+    text = normalise(text)
+    search, pos = pattern.search, 0
+    while (match := search(text, pos)) is not None:
+        start = match.start()
+        if start > 0 and _WORD.match(text, start - 1):
+            # Inside a word: no form may start here. The leftmost bounded match, if any, is
+            # further on (none starts before this one), so the search goes on from the next
+            # character, as ``(?<!\w)`` in the pattern would have had it.
+            pos = start + 1
+            continue
         form = match.group()
         word = canonical.get(form) or canonical.get(re.sub(r"\s+", " ", form), form)
         found[word] = found.get(word, 0) + 1
+        pos = match.end()
     return found
