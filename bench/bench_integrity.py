@@ -63,7 +63,7 @@ def with_netmon(html: str) -> int:
     from probes.integrity.page import analyse
     from probes.integrity.words import find_spam
 
-    page = analyse(html, "daklak.gov.vn")
+    page = analyse(html.encode(), "daklak.gov.vn")  # as the probe passes a UTF-8 body
     return len(find_spam(page.visible_text + " " + page.hidden_text))
 
 

@@ -124,8 +124,9 @@ def _text(node: LexborNode) -> str:
     return node.text(separator=" ", strip=True, skip_empty=True)
 
 
-def analyse(html: str, host: str, own: tuple[str, ...] = ()) -> Page:
-    """The integrity facts of ``html`` served by ``host`` (``own``: more domains of the site)."""
+def analyse(html: str | bytes, host: str, own: tuple[str, ...] = ()) -> Page:
+    """The integrity facts of ``html`` (text, or UTF-8 bytes) served by ``host`` (``own``: more
+    domains of the site)."""
     site = host.lower()
     site = site[4:] if site.startswith("www.") else site
     owned = (site, *own)

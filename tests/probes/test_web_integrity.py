@@ -635,3 +635,20 @@ def test_the_trie_matcher_finds_what_the_alternation_of_the_forms_found() -> Non
             word = forms[re.sub(r"\s+", " ", match.group())]
             expected[word] = expected.get(word, 0) + 1
         assert find_spam(text) == expected, text
+
+
+def test_a_utf8_body_goes_to_the_parser_as_bytes_and_reads_the_same() -> None:
+    """The probe hands a UTF-8 body (said, or no charset) to Lexbor as bytes, any other
+    charset decoded: the same facts either way; a body in another charset reads right."""
+    from probes.integrity.probe import _decode
+
+    html = portal_page(120, fault="inject-links", host=SITE)
+    body = html.encode()
+    for charset in ("utf-8", "UTF8", None):
+        parsed, head = _decode(body, charset)
+        assert parsed is body and head == body[:4096].decode()
+    as_bytes, as_text = analyse(body, SITE), analyse(html, SITE)
+    assert as_bytes == as_text and "nổ hũ" in find_spam(as_bytes.hidden_text)
+    latin = "<html><head><title>Café de la Poste</title></head><body>crème brûlée</body></html>"
+    parsed, _ = _decode(latin.encode("iso-8859-1"), "ISO-8859-1")
+    assert parsed == latin and analyse(parsed, SITE).title == "Café de la Poste"
