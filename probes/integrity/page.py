@@ -168,13 +168,16 @@ def analyse(html: str | bytes, host: str, own: tuple[str, ...] = ()) -> Page:
 
     # Hidden elements: found in document order; one inside another counts with its container.
     selectors = ["[style]", "[hidden]", *_hiding_selectors(tree)]
+    # The nodes a hiding <style> rule selects, found in one query: asking each styled node
+    # css_matches() parses the selectors again for every node.
+    by_rule = {n.mem_id for n in tree.css(", ".join(selectors[2:]))} if selectors[2:] else set()
     hidden: dict[int, LexborNode] = {}
     for node in tree.css(", ".join(selectors)):
         if node.tag in ("html", "head", "body", "script", "style", "template"):
             continue
         style = node.attributes.get("style")
         hides = "hidden" in node.attributes or (style is not None and _hides(style))
-        if not hides and not any(node.css_matches(s) for s in selectors[2:]):
+        if not hides and node.mem_id not in by_rule:
             continue
         parent, inside = node.parent, False
         while parent is not None:
