@@ -208,6 +208,10 @@ def analyse(html: str | bytes, host: str, own: tuple[str, ...] = ()) -> Page:
     return page
 
 
+# The whitespace str.split() splits on and bytes.split() does not (Unicode's, beyond ASCII).
+_ODD_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
 def simhash(text: str) -> int:
     """Charikar's simhash of ``text``: 64 bits over its distinct 3-word shingles.
 
@@ -217,13 +221,23 @@ def simhash(text: str) -> int:
     one integer, shifted by the bit and masked to one bit per lane (C loops over a few KB,
     a quarter less CPU than counting per byte column).
     """
-    words = text.lower().split()  # punctuation stays on its word: no matter for a fingerprint
-    shingles = set(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
-    if not shingles and words:
-        shingles = {" ".join(words)}
-    if not shingles:
+    text = text.lower()
+    encoded: list[bytes]
+    if _ODD_SPACE.search(text) is None:
+        # Only ASCII whitespace: the UTF-8 split on it gives the same words, and shingles
+        # joined as bytes need no encoding each (0.45 -> 0.27 ms for 8 KB of text).
+        raw = text.encode().split()
+        encoded = list(set(map(b" ".join, zip(raw, raw[1:], raw[2:], strict=False))))
+        if not encoded and raw:
+            encoded = [b" ".join(raw)]
+    else:
+        words = text.split()  # punctuation stays on its word: no matter for a fingerprint
+        shingles = set(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
+        if not shingles and words:
+            shingles = {" ".join(words)}
+        encoded = list(map(str.encode, shingles))
+    if not encoded:
         return 0
-    encoded = list(map(str.encode, shingles))
     half = len(encoded) / 2
     lanes = int.from_bytes(b"\x01\x00\x00\x00" * len(encoded), "little")  # bit 0 of each
     value = 0

@@ -614,6 +614,10 @@ def test_the_fingerprint_is_stable_across_releases() -> None:
     assert simhash(text) == 0x65190A8B938635B5
     portal = analyse(portal_page(300), "daklak.gov.vn").visible_text[:FINGERPRINT_TEXT]
     assert simhash(portal) == 0x549108DC3BECD839
+    # Unicode whitespace (no-break and ideographic spaces) splits words as ASCII's does.
+    assert (
+        simhash("Chào\u00a0mừng Đại hội\u3000đại biểu Đảng bộ tỉnh Đắk Lắk") == 0x6D090A8B1384E695
+    )
     assert simhash("") == 0 and simhash("một") != 0
 
 
