@@ -37,6 +37,7 @@ from probes.options import (
     DnsOptions,
     HttpOptions,
     IcmpOptions,
+    PathOptions,
     SipOptions,
     SnmpOptions,
     StreamOptions,
@@ -298,6 +299,7 @@ class Target(SettingsModel):
     sip: SipOptions | None = None
     stream: StreamOptions | None = None
     web: WebOptions | None = None
+    path: PathOptions | None = None
 
     @field_validator("kind")
     @classmethod

@@ -1,0 +1,280 @@
+"""kind "path" on a real routed path, compared with Debian's traceroute and mtr. Namespaces made
+here (root only: skipped, with the reason, where they cannot be made):
+
+    A 10.218.0.1 ═ 10.218.0.2 R1 10.218.1.1 ═ 10.218.1.2 R2 10.218.2.2 ═ 10.218.2.1 B
+    A 10.218.5.1 ═ 10.218.5.2 R3 10.218.6.1 ═ 10.218.6.2 R2       (the other carrier)
+
+A reaches B through R1 (``ip route replace`` moves it to R3). R1 can drop its ICMP errors
+(nftables): its hop is then a star.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from monitor.config import Target
+from probes.path import first_difference
+from tests.support.common import REPO
+
+TAG = f"h18{os.getpid() % 10000}"
+A, R1, R2, R3, B = (f"{TAG}{n}" for n in ("a", "r1", "r2", "r3", "b"))
+FAR = "10.218.2.1"
+VIA_R1 = ["10.218.0.2", "10.218.1.2", FAR]
+VIA_R3 = ["10.218.5.2", "10.218.6.2", FAR]
+
+_SCRIPT = """
+import asyncio, json, subprocess, sys
+from monitor.config import Target
+from probes.context import ProbeContext
+from probes.path import probe
+
+async def main():
+    ctx = ProbeContext()
+    out = []
+    try:
+        for step in json.loads(sys.argv[1]):
+            if "sh" in step:
+                subprocess.run(step["sh"], shell=True, check=True)
+                continue
+            t = Target.model_validate({"name": "t", "kind": "path", "host": step["host"],
+                                       "path": {"wait": "500ms", **step["path"]}})
+            r = await probe(t, ctx)
+            out.append({"success": r.success, "reason": r.reason, "detail": r.detail,
+                        "facts": r.facts,
+                        "samples": [[s.name, s.value, dict(s.labels)] for s in r.samples]})
+    finally:
+        await ctx.aclose()
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def _sh(*commands: str) -> None:
+    for command in commands:
+        subprocess.run(command, shell=True, check=True, capture_output=True, timeout=30)
+
+
+def _cannot() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    if shutil.which("ip") is None:
+        return "iproute2 is not installed"
+    probe = f"{TAG}x"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"cannot create a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "delete", probe], capture_output=True)
+    return None
+
+
+def _link(left: str, right: str, name: str, left_addr: str, right_addr: str) -> list[str]:
+    return [
+        f"ip link add {TAG}{name}l netns {left} type veth peer name {TAG}{name}r netns {right}",
+        f"ip -n {left} addr add {left_addr}/24 dev {TAG}{name}l",
+        f"ip -n {right} addr add {right_addr}/24 dev {TAG}{name}r",
+        f"ip -n {left} link set {TAG}{name}l up",
+        f"ip -n {right} link set {TAG}{name}r up",
+    ]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[None]:
+    why = _cannot()
+    if why is not None:
+        pytest.skip(why)
+    spaces = (A, R1, R2, R3, B)
+    try:
+        _sh(
+            *(f"ip netns add {ns}" for ns in spaces),
+            *(f"ip -n {ns} link set lo up" for ns in spaces),
+            *_link(A, R1, "a1", "10.218.0.1", "10.218.0.2"),
+            *_link(R1, R2, "12", "10.218.1.1", "10.218.1.2"),
+            *_link(R2, B, "2b", "10.218.2.2", "10.218.2.1"),
+            *_link(A, R3, "a3", "10.218.5.1", "10.218.5.2"),
+            *_link(R3, R2, "32", "10.218.6.1", "10.218.6.2"),
+            f"ip -n {A} route add 10.218.2.0/24 via 10.218.0.2",
+            f"ip -n {R1} route add 10.218.2.0/24 via 10.218.1.2",
+            f"ip -n {R3} route add 10.218.2.0/24 via 10.218.6.2",
+            f"ip -n {R2} route add 10.218.0.0/24 via 10.218.1.1",
+            f"ip -n {R2} route add 10.218.5.0/24 via 10.218.6.1",
+            f"ip -n {B} route add default via 10.218.2.2",
+            *(f"ip netns exec {ns} sysctl -qw net.ipv4.ip_forward=1" for ns in (R1, R2, R3)),
+            # No ICMP rate limit in the routers: 3 echoes per hop, runs back to back.
+            *(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_ratelimit=0" for ns in (R1, R2, R3)),
+        )
+        yield
+    finally:
+        for ns in spaces:
+            subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+
+
+def run_in_a(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        ["ip", "netns", "exec", A, sys.executable, "-c", _SCRIPT, json.dumps(steps)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    out: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def hops_of(result: dict[str, Any]) -> list[str]:
+    """The hop addresses (or "*") from the result's "hop" facts."""
+    return [text.split()[1] for key, text in result["facts"] if key == "hop"]
+
+
+def traceroute_hops() -> list[str]:
+    if shutil.which("traceroute") is None:
+        pytest.skip("traceroute is not installed (scripts/ensure-debs traceroute)")
+    out = subprocess.run(
+        ["ip", "netns", "exec", A, "traceroute", "-I", "-n", "-q", "3", "-w", "1", FAR],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    hops = []
+    for line in out.splitlines()[1:]:
+        found = re.match(r"\s*\d+\s+(\S+)", line)
+        assert found, line
+        hops.append(found.group(1))
+    return hops
+
+
+def mtr_hops() -> list[str]:
+    if shutil.which("mtr") is None:
+        pytest.skip("mtr is not installed (scripts/ensure-debs mtr-tiny)")
+    out = subprocess.run(
+        ["ip", "netns", "exec", A, "mtr", "--report", "-n", "-c", "3", FAR],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    hops = re.findall(r"^\s*\d+\.\|--\s+(\S+)", out, re.M)
+    return ["*" if hop == "???" else hop for hop in hops]
+
+
+def test_hops_agree_with_traceroute_and_mtr(lab: None) -> None:
+    out = run_in_a([{"host": FAR, "path": {}}])[0]
+    assert out["success"], out
+    assert hops_of(out) == VIA_R1, out
+    assert traceroute_hops() == VIA_R1
+    assert mtr_hops() == VIA_R1
+    samples = {(name, labels.get("hop")): value for name, value, labels in out["samples"]}
+    assert samples[("probe_path_hops", None)] == 3
+    for hop in ("1", "2", "3"):
+        assert samples[("probe_path_hop_loss_ratio", hop)] == 0.0
+        assert 0 < samples[("probe_path_hop_rtt_seconds", hop)] < 0.5
+    labels = {(s[2].get("hop"), s[2].get("address")) for s in out["samples"] if s[2]}
+    assert ("2", "10.218.1.2") in labels
+
+
+def test_a_hop_that_drops_its_icmp_errors_is_a_star(lab: None) -> None:
+    table = f"ip netns exec {R1} nft"
+    _sh(
+        f"{table} add table inet {TAG}",
+        f"{table} 'add chain inet {TAG} out {{ type filter hook output priority 0 ; }}'",
+        f"{table} add rule inet {TAG} out icmp type time-exceeded drop",
+    )
+    try:
+        first, second = run_in_a([{"host": FAR, "path": {}}, {"host": FAR, "path": {}}])
+        expected = ["*", "10.218.1.2", FAR]
+        assert traceroute_hops() == expected
+        assert mtr_hops() == expected
+    finally:
+        _sh(f"{table} delete table inet {TAG}")
+    for out in (first, second):
+        assert out["success"], out  # a star is no change of path
+        assert hops_of(out) == expected, out
+        loss = {s[2]["hop"]: s[1] for s in out["samples"] if s[0] == "probe_path_hop_loss_ratio"}
+        assert loss == {"1": 1.0, "2": 0.0, "3": 0.0}, out
+
+
+def test_route_change_is_path_changed_at_the_first_differing_hop(lab: None) -> None:
+    names = [
+        {"address": "10.218.0.2", "name": "VNPT BRAS Buôn Ma Thuột"},
+        {"address": "10.218.5.2", "name": "Viettel Đắk Lắk"},
+    ]
+    options = {"hops": names}
+    replace = f"ip route replace 10.218.2.0/24 via {{}}"
+    out = run_in_a(
+        [
+            {"host": FAR, "path": options},
+            {"host": FAR, "path": options},
+            {"sh": replace.format("10.218.5.2")},
+            {"host": FAR, "path": options},  # the change
+            {"host": FAR, "path": options},  # now learnt
+            {"sh": replace.format("10.218.0.2")},
+            {"host": FAR, "path": options},  # seen 2 runs ago: a known (load-balanced) path
+            {"host": FAR, "path": {**options, "learn_runs": 1}},  # R1 seen 2 runs ago...
+            {"sh": replace.format("10.218.5.2")},
+            {"host": FAR, "path": {**options, "learn_runs": 1}},  # ...R3 forgotten: a change
+        ]
+    )
+    first, steady, changed, learnt, back, again, forgotten = out
+    assert first["success"] and steady["success"], out
+    assert hops_of(changed) == VIA_R3
+    assert changed["reason"] == "path_changed", changed
+    facts = dict(changed["facts"])
+    assert facts["old_hop"] == "hop 1: 10.218.0.2 (VNPT BRAS Buôn Ma Thuột)", facts
+    assert facts["new_hop"] == "hop 1: 10.218.5.2 (Viettel Đắk Lắk)", facts
+    assert "VNPT BRAS Buôn Ma Thuột" in changed["detail"]
+    hashes = {o["reason"]: [s[1] for s in o["samples"] if s[0] == "probe_path_hash"] for o in out}
+    assert hashes["path_changed"] != [s[1] for s in first["samples"] if s[0] == "probe_path_hash"]
+    assert learnt["success"], learnt
+    assert back["success"], back  # two known paths, not a change every run
+    assert again["success"], again
+    assert forgotten["reason"] == "path_changed", forgotten
+
+
+def test_expected_path_and_max_hops(lab: None) -> None:
+    expected = {"expected_path": ["10.218.0.2", "*", FAR]}
+    wrong = {"expected_path": ["10.218.0.2", "10.218.6.2", FAR]}
+    ok, changed, short = run_in_a(
+        [
+            {"host": FAR, "path": expected},
+            {"host": FAR, "path": wrong},
+            {"host": FAR, "path": {"max_hops": 2}},
+        ]
+    )
+    assert ok["success"], ok
+    assert changed["reason"] == "path_changed", changed
+    assert dict(changed["facts"])["old_hop"] == "hop 2: 10.218.6.2", changed
+    assert dict(changed["facts"])["new_hop"] == "hop 2: 10.218.1.2", changed
+    assert short["reason"] == "max_hops", short
+    assert hops_of(short) == VIA_R1[:2], short
+
+
+def test_first_difference() -> None:
+    assert first_difference(["a", "b", "c"], ["a", "x", "c"]) == 1
+    assert first_difference(["a", None, "c"], ["a", "x", "c"]) == 3
+    assert first_difference(["a", "b"], ["a", "b", "c"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"count": 0}, "count"),
+        ({"max_hops": 99}, "max_hops"),
+        ({"expected_path": ["10.0.0.300"]}, "expected_path"),
+        ({"hops": [{"address": "nope", "name": "x"}]}, "address"),
+        ({"protocol": "tcp"}, "protocol"),
+    ],
+)
+def test_bad_settings_name_their_key(options: dict[str, Any], key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        Target.model_validate({"name": "t", "kind": "path", "host": FAR, "path": options})
