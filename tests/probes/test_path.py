@@ -246,6 +246,7 @@ def test_expected_path_and_max_hops(lab: None) -> None:
     wrong = {"expected_path": ["10.218.0.2", "10.218.6.2", FAR]}
     ok, changed, short = run_in_a(
         [
+            {"sh": "ip route replace 10.218.2.0/24 via 10.218.0.2"},  # through R1 again
             {"host": FAR, "path": expected},
             {"host": FAR, "path": wrong},
             {"host": FAR, "path": {"max_hops": 2}},
