@@ -210,7 +210,7 @@ def test_route_change_is_path_changed_at_the_first_differing_hop(lab: None) -> N
         {"address": "10.218.5.2", "name": "Viettel Đắk Lắk"},
     ]
     options = {"hops": names}
-    replace = f"ip route replace 10.218.2.0/24 via {{}}"
+    replace = "ip route replace 10.218.2.0/24 via {}"
     out = run_in_a(
         [
             {"host": FAR, "path": options},
