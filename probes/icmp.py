@@ -82,6 +82,10 @@ _ID_SEQ = struct.Struct("!HH")
 # struct sock_extended_err: errno, origin, type, code, pad, info (the MTU for "too big")
 _EXT_ERR = struct.Struct("=IBBBBI")
 _SEND_RETRY: Final = (0.001, 0.004, 0.016)  # back-off when the send buffer is full
+# What an ICMP error about an earlier echo sets as a ping socket's pending error.
+_PENDING_ERRNOS: Final = frozenset(
+    (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED, errno.EPROTO, errno.EACCES)
+)
 
 NOT_PERMITTED: Final = (
     "this process may not open ICMP sockets: run netmon as root, or grant it CAP_NET_RAW "
@@ -200,7 +204,7 @@ _TTL_CMSG: Final = {
 def _offender(fam: _Family, cdata: bytes) -> str:
     """The address of the router that sent an ICMP error (SO_EE_OFFENDER: the sockaddr after
     struct sock_extended_err), as a ping socket's error queue gives it."""
-    at = _EXT_ERR.size
+    at = 16  # sizeof(struct sock_extended_err): _EXT_ERR and ee_data
     if fam is V4 and len(cdata) >= at + 8:
         return socket.inet_ntop(socket.AF_INET, cdata[at + 4 : at + 8])
     if fam is V6 and len(cdata) >= at + 24:
@@ -508,11 +512,22 @@ def jitter(rtts: Sequence[float]) -> float:
 async def _send(
     icmp: IcmpSocket, run: _Run, index: int, payload_size: int, ttl: int | None = None
 ) -> None:
+    stale = not icmp.raw
     for delay in (*_SEND_RETRY, None):
         try:
             icmp.send(run, index, payload_size, ttl)
             return
         except OSError as exc:
+            if stale and exc.errno in _PENDING_ERRNOS:
+                # A ping socket reports an ICMP error about an earlier echo (sk_err, set
+                # with the error queue's entry) on its next send, once: this echo was not
+                # sent, and sending it again tells whether the error is its own.
+                stale = False
+                try:
+                    icmp.send(run, index, payload_size, ttl)
+                    return
+                except OSError as again:
+                    exc = again
             full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
             if not full or delay is None:  # unreachable route, local firewall, ...
                 run.errors.append(f"sending failed: {exc.strerror or exc}")

@@ -118,9 +118,14 @@ def lab() -> Iterator[None]:
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
 
 
-def run_in_a(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+# Root without CAP_NET_RAW: a ping socket, its ICMP errors read from the error queue.
+_NO_NET_RAW = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"]
+
+
+def run_in_a(steps: list[dict[str, Any]], raw: bool = True) -> list[dict[str, Any]]:
+    drop = [] if raw else _NO_NET_RAW
     done = subprocess.run(
-        ["ip", "netns", "exec", A, sys.executable, "-c", _SCRIPT, json.dumps(steps)],
+        ["ip", "netns", "exec", A, *drop, sys.executable, "-c", _SCRIPT, json.dumps(steps)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -181,6 +186,42 @@ def test_hops_agree_with_traceroute_and_mtr(lab: None) -> None:
         assert 0 < samples[("probe_path_hop_rtt_seconds", hop)] < 0.5
     labels = {(s[2].get("hop"), s[2].get("address")) for s in out["samples"] if s[2]}
     assert ("2", "10.218.1.2") in labels
+
+
+def test_through_a_ping_socket(lab: None) -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    _sh(f"ip netns exec {A} sysctl -qw net.ipv4.ping_group_range='0 2147483647'")
+    out = run_in_a([{"host": FAR, "path": {}}, {"host": FAR, "path": {"max_hops": 1}}], raw=False)
+    assert out[0]["success"], out[0]
+    assert hops_of(out[0]) == VIA_R1, out[0]
+    assert out[1]["reason"] == "max_hops", out[1]
+    assert hops_of(out[1]) == VIA_R1[:1], out[1]
+
+
+def test_a_rate_limited_router_is_a_star_not_a_path_change(lab: None) -> None:
+    # The path is learnt, then R2 may send one ICMP error per 100 s (its token bucket starts
+    # empty for a new peer): its hop is a star, the path the same.
+    limit = f"ip netns exec {R2} sysctl -qw net.ipv4.icmp_ratelimit={{}}"
+    try:
+        out = run_in_a(
+            [
+                {"host": FAR, "path": {}},
+                {"sh": limit.format(100000)},
+                *({"host": FAR, "path": {}} for _ in range(3)),
+            ]
+        )
+    finally:
+        _sh(limit.format(0))
+    assert all(o["success"] for o in out), out  # a star is no change of path
+    losses = [
+        s[1] for o in out for s in o["samples"]
+        if s[0] == "probe_path_hop_loss_ratio" and s[2]["hop"] == "2"
+    ]  # fmt: skip
+    assert losses[0] == 0.0 and losses[-1] == 1.0, losses
+    assert hops_of(out[0]) == VIA_R1, out[0]
+    assert hops_of(out[-1]) == ["10.218.0.2", "*", FAR], out[-1]
+    assert len({s[1] for o in out for s in o["samples"] if s[0] == "probe_path_hash"}) == 2
 
 
 def test_a_hop_that_drops_its_icmp_errors_is_a_star(lab: None) -> None:
