@@ -17,7 +17,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHES = ["icmp", "http", "metrics", "result_path", "scale", "snmp", "alerts", "sip", "stream", "integrity"]
+BENCHES = [
+    "icmp", "http", "metrics", "result_path", "scale", "snmp", "alerts", "sip", "stream",
+    "integrity", "path",
+]  # fmt: skip
 
 
 def load(name: str) -> dict[str, Any] | None:

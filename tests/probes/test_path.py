@@ -17,11 +17,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from monitor.config import Target
+from monitor.config import Target, load_settings
+from probes.options import PathOptions
 from probes.path import first_difference
 from tests.support.common import REPO
 
@@ -320,3 +322,57 @@ def test_first_difference() -> None:
 def test_bad_settings_name_their_key(options: dict[str, Any], key: str) -> None:
     with pytest.raises(ValueError, match=key):
         Target.model_validate({"name": "t", "kind": "path", "host": FAR, "path": options})
+
+
+SETTINGS = """
+[[hops]]
+address = "10.218.0.2"
+name = "VNPT BRAS Buôn Ma Thuột"
+
+[[targets]]
+name = "duong-di"
+kind = "path"
+host = "10.218.2.1"
+[[targets.path.hops]]
+address = "10.218.5.2"
+name = "Viettel Đắk Lắk"
+"""
+
+
+def test_settings_hops_table_names_the_hops_of_every_path_target(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(SETTINGS, encoding="utf-8")
+    target = load_settings(path).targets[0]
+    assert isinstance(target.options, PathOptions)
+    assert target.options.hop_names == {
+        "10.218.0.2": "VNPT BRAS Buôn Ma Thuột",
+        "10.218.5.2": "Viettel Đắk Lắk",
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('address = "10.218.0.2"', 'address = "VNPT"', "hops[0].address"),
+        (
+            "[[targets.path.hops]]",
+            "[targets.path]\nmax_hops = 0\n[[targets.path.hops]]",
+            "max_hops",
+        ),
+    ],
+)
+def test_bad_path_settings_exit_2_naming_the_key(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(SETTINGS.replace(old, new), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "check-config", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert key in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
