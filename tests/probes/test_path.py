@@ -111,6 +111,19 @@ def lab() -> Iterator[None]:
             f"ip -n {R2} route add 10.218.5.0/24 via 10.218.6.1",
             f"ip -n {B} route add default via 10.218.2.2",
             *(f"ip netns exec {ns} sysctl -qw net.ipv4.ip_forward=1" for ns in (R1, R2, R3)),
+            # The A—R1—R2—B path over IPv6 too.
+            f"ip -n {A} addr add fd18::1/64 dev {TAG}a1l nodad",
+            f"ip -n {R1} addr add fd18::2/64 dev {TAG}a1r nodad",
+            f"ip -n {R1} addr add fd18:1::1/64 dev {TAG}12l nodad",
+            f"ip -n {R2} addr add fd18:1::2/64 dev {TAG}12r nodad",
+            f"ip -n {R2} addr add fd18:2::2/64 dev {TAG}2bl nodad",
+            f"ip -n {B} addr add fd18:2::1/64 dev {TAG}2br nodad",
+            f"ip -n {A} -6 route add fd18:2::/64 via fd18::2",
+            f"ip -n {R1} -6 route add fd18:2::/64 via fd18:1::2",
+            f"ip -n {R2} -6 route add fd18::/64 via fd18:1::1",
+            f"ip -n {B} -6 route add default via fd18:2::2",
+            *(f"ip netns exec {ns} sysctl -qw net.ipv6.conf.all.forwarding=1" for ns in (R1, R2)),
+            *(f"ip netns exec {ns} sysctl -qw net.ipv6.icmp.ratelimit=0" for ns in (R1, R2)),
             # No ICMP rate limit in the routers: 3 echoes per hop, runs back to back.
             *(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_ratelimit=0" for ns in (R1, R2, R3)),
         )
@@ -188,6 +201,15 @@ def test_hops_agree_with_traceroute_and_mtr(lab: None) -> None:
         assert 0 < samples[("probe_path_hop_rtt_seconds", hop)] < 0.5
     labels = {(s[2].get("hop"), s[2].get("address")) for s in out["samples"] if s[2]}
     assert ("2", "10.218.1.2") in labels
+
+
+def test_ipv6_hops(lab: None) -> None:
+    out = run_in_a([{"host": "fd18:2::1", "path": {}}, {"host": "fd18:2::1", "path": {}}])
+    for result in out:
+        assert result["success"], result
+        assert hops_of(result) == ["fd18::2", "fd18:1::2", "fd18:2::1"], result
+    protocol = [s[1] for s in out[0]["samples"] if s[0] == "probe_ip_protocol"]
+    assert protocol == [6.0], out[0]
 
 
 def test_through_a_ping_socket(lab: None) -> None:
