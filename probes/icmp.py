@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
@@ -509,8 +509,16 @@ def jitter(rtts: Sequence[float]) -> float:
     return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
 
 
+class _Sender(Protocol):
+    """What ``_send`` needs: an ``IcmpSocket``, or the path probe's UDP tracer."""
+
+    raw: bool
+
+    def send(self, run: _Run, index: int, payload_size: int, ttl: int | None = None) -> None: ...
+
+
 async def _send(
-    icmp: IcmpSocket, run: _Run, index: int, payload_size: int, ttl: int | None = None
+    icmp: _Sender, run: _Run, index: int, payload_size: int, ttl: int | None = None
 ) -> None:
     stale = not icmp.raw
     for delay in (*_SEND_RETRY, None):

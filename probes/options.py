@@ -1035,7 +1035,9 @@ class PathOptions(_Strict, IpChoice):
     ``max_hops``, ``count`` per hop, sent in parallel; the path is learnt, or compared with
     ``expected_path`` (one address per hop, "*" for a hop that may not answer)."""
 
-    protocol: Literal["icmp"] = "icmp"
+    # icmp: echoes (traceroute -I, mtr); udp: datagrams to ports from 33434 (traceroute's
+    # default), no privilege needed.
+    protocol: Literal["icmp", "udp"] = "icmp"
     count: int = Field(default=3, ge=1, le=10)
     max_hops: int = Field(default=30, ge=1, le=64)
     # Between the rounds (one echo per TTL each); replies are awaited ``wait`` after the last.

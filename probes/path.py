@@ -27,6 +27,11 @@ first differing hop with their ``hops`` display names.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
+import struct
+import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -36,12 +41,19 @@ from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import Closer, ProbeContext
 from probes.icmp import (
+    _EXT_ERR,
     _PLAIN,
+    _TTL_CMSG,
+    RCVBUF,
+    SO_TIMESTAMPNS,
     V6,
+    IcmpSocket,
     _describe,
     _Family,
     _literal,
+    _offender,
     _open,
+    _receive_time,
     _Run,
     _send,
     _settle_all,
@@ -54,6 +66,9 @@ from probes.resolve import ResolveError, resolve
 __all__ = ["FAMILIES", "Hop", "first_difference", "probe"]
 
 FAMILIES = catalogue.PATH
+
+UDP_BASE_PORT = 33434  # traceroute's: ports above it are rarely listened on
+UDP_PORTS = 4096
 
 STAR = "*"
 
@@ -146,6 +161,111 @@ async def _address(
     return known
 
 
+class UdpTracer:
+    """One UDP socket per family for every udp path probe: datagrams to ports from 33434 up,
+    each with its own TTL; the kernel queues the ICMP errors they meet on the socket's error
+    queue (IP_RECVERR, no privilege needed), matched by (address, port). The destination
+    answers port unreachable: that is "reached"."""
+
+    raw = False  # a pending error (sk_err) fails the next send: _send retries it once
+
+    def __init__(self, sock: socket.socket, fam: _Family) -> None:
+        self.sock, self.fam = sock, fam
+        self.pending: dict[tuple[str, int], tuple[_Run, int, int]] = {}
+        self._port = int.from_bytes(os.urandom(2), "big") % UDP_PORTS
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, 33, RCVBUF)  # SO_RCVBUFFORCE
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.setsockopt(fam.errlevel, fam.recverr, 1)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._on_readable)
+
+    def send(self, run: _Run, index: int, payload_size: int, ttl: int | None = None) -> None:
+        for _ in range(UDP_PORTS):
+            self._port = (self._port + 1) % UDP_PORTS
+            port = UDP_BASE_PORT + self._port
+            if (run.addr, port) not in self.pending:
+                break
+        else:
+            raise OSError(errno.EBUSY, f"{UDP_PORTS} datagrams already in flight to {run.addr}")
+        level, kind = _TTL_CMSG[self.fam.version]
+        cmsg = [(level, kind, struct.pack("@i", ttl or 64))]
+        sent_ns = time.time_ns()
+        self.sock.sendmsg([b"\0" * payload_size], cmsg, 0, (run.addr, port))
+        self.pending[(run.addr, port)] = (run, index, sent_ns)
+        run.seqs.append(port)
+        run.sent += 1
+        run.waiting += 1
+
+    def forget(self, run: _Run) -> None:
+        for port in run.seqs:
+            entry = self.pending.get((run.addr, port))
+            if entry is not None and entry[0] is run:
+                del self.pending[(run.addr, port)]
+
+    def _on_readable(self) -> None:
+        for _ in range(4096):
+            try:
+                self.sock.recvmsg(64, 64)  # nothing is expected; a pending error clears here
+            except BlockingIOError:
+                break
+            except OSError:
+                continue
+        for _ in range(4096):
+            try:
+                _data, ancillary, _flags, dest = self.sock.recvmsg(64, 512, socket.MSG_ERRQUEUE)
+            except OSError:
+                break
+            entry = self.pending.pop((str(dest[0]), int(dest[1])), None)
+            if entry is None:
+                continue
+            run, index, sent_ns = entry
+            rtt = max(_receive_time(ancillary) - sent_ns, 0)
+            for level, kind, cdata in ancillary:
+                if level != self.fam.errlevel or kind != self.fam.recverr or len(cdata) < 12:
+                    continue
+                _err, origin, icmp_type, code, _pad, _info = _EXT_ERR.unpack_from(cdata)
+                if origin not in (2, 3):  # not an ICMP error: a local one
+                    run.settle(index, None, os.strerror(_err))
+                    break
+                source = _offender(self.fam, cdata)
+                port_unreachable = icmp_type == self.fam.unreachable and code in (3, 4)
+                if port_unreachable and source == run.addr:
+                    run.settle(index, rtt)  # the destination itself: reached
+                    break
+                if run.responders is not None:
+                    run.responders[index] = (source, icmp_type, code, rtt)
+                run.settle(index, None, f"{_describe(self.fam, icmp_type, code)} from {source}")
+                break
+
+    async def aclose(self) -> None:
+        self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        self.pending.clear()
+
+
+async def _open_udp(fam: _Family, source: str | None) -> tuple[UdpTracer | _Unavailable, Closer]:
+    try:
+        sock = socket.socket(fam.af, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+    except OSError as exc:
+        why = f"cannot open a UDP socket: {exc.strerror or exc}"
+        return _Unavailable("unreachable", why), _no_close
+    try:
+        if source is not None:
+            sock.bind((source, 0))
+        tracer = UdpTracer(sock, fam)
+    except OSError as exc:
+        sock.close()
+        why = f"cannot set up a UDP socket (source {source}): {exc.strerror or exc}"
+        return _Unavailable("unreachable", why), _no_close
+    except BaseException:
+        sock.close()
+        raise
+    return tracer, tracer.aclose
+
+
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     opts = options_of(target, PathOptions)
     host = target.host or ""
@@ -163,7 +283,12 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
                 address_samples,
             )
         options = _SocketOptions(source=opts.source_ip_address)
-    icmp = await ctx.shared(options.key(fam), lambda: _open(fam, options))
+    icmp: IcmpSocket | UdpTracer | _Unavailable
+    if opts.protocol == "udp":
+        key = f"path-udp{fam.version}/src={opts.source_ip_address}"
+        icmp = await ctx.shared(key, lambda: _open_udp(fam, opts.source_ip_address))
+    else:
+        icmp = await ctx.shared(options.key(fam), lambda: _open(fam, options))
     if isinstance(icmp, _Unavailable):
         return failure(icmp.reason, icmp.detail, address_samples)
 

@@ -124,8 +124,8 @@ def lab() -> Iterator[None]:
             f"ip -n {B} -6 route add default via fd18:2::2",
             *(f"ip netns exec {ns} sysctl -qw net.ipv6.conf.all.forwarding=1" for ns in (R1, R2)),
             *(f"ip netns exec {ns} sysctl -qw net.ipv6.icmp.ratelimit=0" for ns in (R1, R2)),
-            # No ICMP rate limit in the routers: 3 echoes per hop, runs back to back.
-            *(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_ratelimit=0" for ns in (R1, R2, R3)),
+            # No ICMP rate limit in the routers, nor in B (its port unreachable for udp).
+            *(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_ratelimit=0" for ns in (R1, R2, R3, B)),
         )
         yield
     finally:
@@ -156,11 +156,12 @@ def hops_of(result: dict[str, Any]) -> list[str]:
     return [text.split()[1] for key, text in result["facts"] if key == "hop"]
 
 
-def traceroute_hops() -> list[str]:
+def traceroute_hops(icmp: bool = True) -> list[str]:
     if shutil.which("traceroute") is None:
         pytest.skip("traceroute is not installed (scripts/ensure-debs traceroute)")
+    method = ["-I"] if icmp else []
     out = subprocess.run(
-        ["ip", "netns", "exec", A, "traceroute", "-I", "-n", "-q", "3", "-w", "1", FAR],
+        ["ip", "netns", "exec", A, "traceroute", *method, "-n", "-q", "3", "-w", "1", FAR],
         capture_output=True,
         text=True,
         timeout=60,
@@ -201,6 +202,25 @@ def test_hops_agree_with_traceroute_and_mtr(lab: None) -> None:
         assert 0 < samples[("probe_path_hop_rtt_seconds", hop)] < 0.5
     labels = {(s[2].get("hop"), s[2].get("address")) for s in out["samples"] if s[2]}
     assert ("2", "10.218.1.2") in labels
+
+
+def test_udp_hops_agree_with_traceroute(lab: None) -> None:
+    out = run_in_a([{"host": FAR, "path": {"protocol": "udp"}}, {"host": FAR, "path": {}}])
+    assert traceroute_hops(icmp=False) == VIA_R1
+    udp, icmp = out
+    assert udp["success"], udp
+    assert hops_of(udp) == VIA_R1, udp
+    assert icmp["success"], icmp  # the same path, learnt by either protocol
+    loss = {s[2]["hop"]: s[1] for s in udp["samples"] if s[0] == "probe_path_hop_loss_ratio"}
+    assert loss == {"1": 0.0, "2": 0.0, "3": 0.0}, udp
+
+
+def test_udp_without_any_privilege(lab: None) -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    out = run_in_a([{"host": FAR, "path": {"protocol": "udp", "max_hops": 2}}], raw=False)
+    assert out[0]["reason"] == "max_hops", out[0]
+    assert hops_of(out[0]) == VIA_R1[:2], out[0]
 
 
 def test_ipv6_hops(lab: None) -> None:
