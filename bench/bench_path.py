@@ -11,7 +11,8 @@ inside A, so no `ip netns exec` wrapper is counted:
   (RUSAGE_CHILDREN delta);
 - mtr: `mtr --report -n -c 3 10.219.2.1`, the same (mtr and its mtr-packet helper);
 - netmon: `probes.path.probe` (count 3, max_hops 30), this process's time.process_time()
-  around one probe, the socket already open (it is shared by every probe of the process).
+  around one probe, the socket already open (it is shared by every probe of the process);
+  with protocol icmp, then udp.
 
 Each figure is the median of REPS runs. Then 200 paths at once (B answers every address of
 10.219.3.0/24; the routers' ICMP rate limits lifted, as the burst is this bench's, not a
@@ -72,6 +73,7 @@ def _setup() -> None:
         _sh(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_ratelimit=0")
         _sh(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_msgs_per_sec=1000000")
         _sh(f"ip netns exec {ns} sysctl -qw net.ipv4.icmp_msgs_burst=1000000")
+    _sh(f"ip netns exec {B} sysctl -qw net.ipv4.icmp_ratelimit=0")  # udp: port unreachable
 
 
 def _child_cpu(argv: list[str]) -> tuple[float, str]:
@@ -82,12 +84,13 @@ def _child_cpu(argv: list[str]) -> tuple[float, str]:
     return used, out
 
 
-async def _netmon() -> tuple[list[float], list[float], str]:
+async def _netmon(protocol: str = "icmp") -> tuple[list[float], list[float], str]:
     from monitor.config import Target
     from probes.context import ProbeContext
     from probes.path import probe
 
-    target = Target.model_validate({"name": "b", "kind": "path", "host": FAR, "path": {}})
+    options = {"protocol": protocol}
+    target = Target.model_validate({"name": "b", "kind": "path", "host": FAR, "path": options})
     ctx = ProbeContext()
     cpu, wall = [], []
     try:
@@ -155,6 +158,12 @@ def _inside() -> dict[str, Any]:
         "wall_ms_median": statistics.median(wall) * 1e3,
         "output": detail,
     }
+    cpu, wall, detail = asyncio.run(_netmon("udp"))
+    figures["netmon_udp"] = {
+        "cpu_ms_median": statistics.median(cpu) * 1e3,
+        "cpu_ms_runs": [round(c * 1e3, 2) for c in cpu],
+        "output": detail,
+    }
     figures["netmon_200"] = asyncio.run(_many())
     return figures
 
@@ -179,7 +188,7 @@ def main() -> None:
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"CPU per traceroute, 3 hops, 3 probes per hop, median of {REPS} runs")
-    for name in ("traceroute", "mtr", "netmon"):
+    for name in ("traceroute", "mtr", "netmon", "netmon_udp"):
         f = figures[name]
         print(f"  {name:<11} {f['cpu_ms_median']:8.2f} ms   runs {f['cpu_ms_runs']}")
     print(f"  netmon wall {figures['netmon']['wall_ms_median']:.1f} ms")

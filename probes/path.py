@@ -7,7 +7,9 @@ ends as soon as every echo is answered). Once a round has seen the destination a
 rounds stop at its TTL. The echoes go through the ICMP probe's socket of the family
 (``probes/icmp.py``: raw, else a ping socket), each with its own TTL as ancillary data, and
 are matched by (address, sequence) as the ICMP probe's are; time-exceeded and unreachable
-errors name the hop that sent them.
+errors name the hop that sent them. ``protocol = "udp"`` sends datagrams to ports from 33434
+instead (``UdpTracer``: one UDP socket per family, errors from its error queue, no privilege
+needed); the destination's "port unreachable" is "reached".
 
 Result: one hop per TTL up to the destination (its most frequent address, or a star when none
 answered), per hop the loss and RTT min/avg (facts "hop", metrics per hop and address), the
