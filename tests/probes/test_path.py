@@ -223,6 +223,27 @@ def test_udp_without_any_privilege(lab: None) -> None:
     assert hops_of(out[0]) == VIA_R1[:2], out[0]
 
 
+def test_an_asymmetric_path_shows_the_addresses_routers_answer_from(lab: None) -> None:
+    # Out through R1, back through R3: R2 answers from its address towards R3 (the way back),
+    # as traceroute shows it too. The defined result: each hop is the address its ICMP error
+    # came from, whatever the return path.
+    _sh(
+        f"ip -n {R2} route replace 10.218.0.0/24 via 10.218.6.1",
+        f"ip -n {R3} route replace 10.218.0.0/24 via 10.218.5.1",
+    )
+    try:
+        out = run_in_a([{"host": FAR, "path": {}}])[0]
+        seen = traceroute_hops()
+    finally:
+        _sh(
+            f"ip -n {R2} route replace 10.218.0.0/24 via 10.218.1.1",
+            f"ip -n {R3} route del 10.218.0.0/24",
+        )
+    assert out["success"], out
+    assert hops_of(out) == ["10.218.0.2", "10.218.6.2", FAR], out
+    assert seen == hops_of(out)
+
+
 def test_ipv6_hops(lab: None) -> None:
     out = run_in_a([{"host": "fd18:2::1", "path": {}}, {"host": "fd18:2::1", "path": {}}])
     for result in out:
