@@ -350,20 +350,34 @@ def test_route_change_is_path_changed_at_the_first_differing_hop(lab: None) -> N
 def test_expected_path_and_max_hops(lab: None) -> None:
     expected = {"expected_path": ["10.218.0.2", "*", FAR]}
     wrong = {"expected_path": ["10.218.0.2", "10.218.6.2", FAR]}
-    ok, changed, short = run_in_a(
+    ok, changed, short, no_route = run_in_a(
         [
             {"sh": "ip route replace 10.218.2.0/24 via 10.218.0.2"},  # through R1 again
             {"host": FAR, "path": expected},
             {"host": FAR, "path": wrong},
             {"host": FAR, "path": {"max_hops": 2}},
+            {"host": "10.218.99.1", "path": {}},  # A has no route there
         ]
     )
+    assert no_route["reason"] == "unreachable", no_route
+    assert "Network is unreachable" in no_route["detail"], no_route
     assert ok["success"], ok
     assert changed["reason"] == "path_changed", changed
     assert dict(changed["facts"])["old_hop"] == "hop 2: 10.218.6.2", changed
     assert dict(changed["facts"])["new_hop"] == "hop 2: 10.218.1.2", changed
     assert short["reason"] == "max_hops", short
     assert hops_of(short) == VIA_R1[:2], short
+
+
+def test_a_router_that_refuses_the_destination_ends_the_path(lab: None) -> None:
+    _sh(f"ip -n {R2} route add prohibit {FAR}/32")
+    try:
+        out = run_in_a([{"host": FAR, "path": {}}])[0]
+    finally:
+        _sh(f"ip -n {R2} route del prohibit {FAR}/32")
+    assert out["reason"] == "unreachable", out
+    assert "at hop 2" in out["detail"] and "from 10.218.1.2" in out["detail"], out
+    assert hops_of(out) == VIA_R1[:2], out
 
 
 def test_first_difference() -> None:
