@@ -18,7 +18,8 @@ path's hash over the responding addresses. Not reached within ``max_hops``: reas
 
 Path changes. The reached path (one address or star per hop) is compared with
 ``expected_path`` when the settings give one, else with the paths learnt by this process
-(kept in the probe context, not on disk: a restart learns again). A star matches any address,
+(kept in the probe context, and in ``state_dir/paths.json`` when the service has a state
+directory, so a restart remembers them). A star matches any address,
 so a hop that drops some ICMP errors is no change. A path is known while it was seen within
 ``learn_runs`` reached runs: two load-balanced paths alternating are both known, so they are
 not a change every run, while a path that has not been seen for that long (a failback after a
@@ -30,14 +31,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
+import logging
 import os
 import socket
 import struct
 import time
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
@@ -68,6 +72,8 @@ from probes.resolve import ResolveError, resolve
 __all__ = ["FAMILIES", "Hop", "first_difference", "probe"]
 
 FAMILIES = catalogue.PATH
+
+log = logging.getLogger("netmon.path")
 
 UDP_BASE_PORT = 33434  # traceroute's: ports above it are rarely listened on
 UDP_PORTS = 4096
@@ -107,8 +113,59 @@ async def _no_close() -> None:
     return None
 
 
-async def _learnt() -> tuple[dict[str, _Learnt], Closer]:
-    return {}, _no_close
+LEARNT_FILE = "paths.json"
+
+
+def _load(path: Path | None) -> dict[str, _Learnt]:
+    """The learnt paths a previous run kept (``state_dir/paths.json``); a file that does not
+    read is learnt again, with a warning."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(key): _Learnt(0, [_Known([h if h else None for h in hops], 0) for hops in known])
+            for key, known in data.items()
+        }
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("%s does not read (%s): the paths are learnt again", path, exc)
+        return {}
+
+
+def _save(path: Path, data: dict[str, list[list[str]]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    part.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(part, path)
+
+
+def _learnt_factory(ctx: ProbeContext) -> Callable[[], Awaitable[tuple[_State, Closer]]]:
+    async def make() -> tuple[_State, Closer]:
+        path = ctx.state_dir / LEARNT_FILE if ctx.state_dir is not None else None
+        return _State(path, await asyncio.to_thread(_load, path)), _no_close
+
+    return make
+
+
+@dataclass(slots=True)
+class _State:
+    """The learnt paths of every path target; kept in ``state_dir`` when there is one, so a
+    failover during a restart is still a change."""
+
+    path: Path | None
+    learnt: dict[str, _Learnt]
+
+    async def save(self) -> None:
+        if self.path is None:
+            return
+        data = {
+            key: [[hop or "" for hop in known.hops] for known in state.paths]
+            for key, state in self.learnt.items()
+        }
+        try:
+            await asyncio.to_thread(_save, self.path, data)
+        except OSError as exc:
+            log.warning("cannot keep the learnt paths in %s: %s", self.path, exc)
 
 
 def _matches(known: Sequence[str | None], new: Sequence[str | None]) -> bool:
@@ -438,8 +495,8 @@ async def _compare(
     if opts.expected_path is not None:
         expected = [None if hop == STAR else hop for hop in opts.expected_path]
         return None if _matches(expected, path) else expected
-    learnt = await ctx.shared("path-learnt", _learnt)
-    state = learnt.setdefault(f"{target.name}\0{addr}", _Learnt())
+    store = await ctx.shared("path-learnt", _learnt_factory(ctx))
+    state = store.learnt.setdefault(f"{target.name} {addr}", _Learnt())
     state.runs += 1
     state.paths = [known for known in state.paths if state.runs - known.seen <= opts.learn_runs]
     for known in state.paths:
@@ -449,4 +506,5 @@ async def _compare(
             return None
     latest = max(state.paths, key=lambda known: known.seen, default=None)
     state.paths.append(_Known(list(path), state.runs))
+    await store.save()
     return latest.hops if latest is not None else None

@@ -24,7 +24,7 @@ import pytest
 
 from monitor.config import Target, load_settings
 from probes.options import PathOptions
-from probes.path import first_difference
+from probes.path import _load, first_difference
 from tests.support.common import REPO
 
 TAG = f"h18{os.getpid() % 10000}"
@@ -35,17 +35,23 @@ VIA_R3 = ["10.218.5.2", "10.218.6.2", FAR]
 
 _SCRIPT = """
 import asyncio, json, subprocess, sys
+from pathlib import Path
 from monitor.config import Target
 from probes.context import ProbeContext
 from probes.path import probe
 
 async def main():
-    ctx = ProbeContext()
+    state_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    ctx = ProbeContext(state_dir=state_dir)
     out = []
     try:
         for step in json.loads(sys.argv[1]):
             if "sh" in step:
                 subprocess.run(step["sh"], shell=True, check=True)
+                continue
+            if "restart" in step:  # a new process's context, the same state directory
+                await ctx.aclose()
+                ctx = ProbeContext(state_dir=state_dir)
                 continue
             t = Target.model_validate({"name": "t", "kind": "path", "host": step["host"],
                                        "path": {"wait": "500ms", **step["path"]}})
@@ -137,10 +143,13 @@ def lab() -> Iterator[None]:
 _NO_NET_RAW = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"]
 
 
-def run_in_a(steps: list[dict[str, Any]], raw: bool = True) -> list[dict[str, Any]]:
+def run_in_a(
+    steps: list[dict[str, Any]], raw: bool = True, state_dir: Path | None = None
+) -> list[dict[str, Any]]:
     drop = [] if raw else _NO_NET_RAW
+    state = [] if state_dir is None else [str(state_dir)]
     done = subprocess.run(
-        ["ip", "netns", "exec", A, *drop, sys.executable, "-c", _SCRIPT, json.dumps(steps)],
+        ["ip", "netns", "exec", A, *drop, sys.executable, "-c", _SCRIPT, json.dumps(steps), *state],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -347,6 +356,26 @@ def test_route_change_is_path_changed_at_the_first_differing_hop(lab: None) -> N
     assert forgotten["reason"] == "path_changed", forgotten
 
 
+def test_the_learnt_paths_survive_a_restart(lab: None, tmp_path: Path) -> None:
+    replace = "ip route replace 10.218.2.0/24 via {}"
+    out = run_in_a(
+        [
+            {"sh": replace.format("10.218.0.2")},
+            {"host": FAR, "path": {}},
+            {"restart": True},
+            {"sh": replace.format("10.218.5.2")},
+            {"host": FAR, "path": {}},  # a change, though this context never saw R1's path
+            {"sh": replace.format("10.218.0.2")},
+        ],
+        state_dir=tmp_path,
+    )
+    assert out[0]["success"], out[0]
+    assert out[1]["reason"] == "path_changed", out[1]
+    assert dict(out[1]["facts"])["old_hop"] == "hop 1: 10.218.0.2", out[1]
+    kept = json.loads((tmp_path / "paths.json").read_text())
+    assert kept == {f"t {FAR}": [VIA_R1, VIA_R3]}, kept
+
+
 def test_expected_path_and_max_hops(lab: None) -> None:
     expected = {"expected_path": ["10.218.0.2", "*", FAR]}
     wrong = {"expected_path": ["10.218.0.2", "10.218.6.2", FAR]}
@@ -453,3 +482,9 @@ def test_bad_path_settings_exit_2_naming_the_key(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert key in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("text", ["not json", '{"t 10.0.0.1": 5}', "[1, 2]"])
+def test_a_kept_paths_file_that_does_not_read_is_learnt_again(tmp_path: Path, text: str) -> None:
+    (tmp_path / "paths.json").write_text(text)
+    assert _load(tmp_path / "paths.json") == {}
