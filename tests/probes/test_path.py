@@ -399,14 +399,25 @@ def test_expected_path_and_max_hops(lab: None) -> None:
 
 
 def test_a_router_that_refuses_the_destination_ends_the_path(lab: None) -> None:
-    _sh(f"ip -n {R2} route add prohibit {FAR}/32")
+    # nftables' reject, not a prohibit route: ip_error() has its own token bucket, which the
+    # ICMP errors of the earlier tests share and drain.
+    table = f"ip netns exec {R2} nft"
+    _sh(
+        f"{table} add table inet {TAG}",
+        f"{table} 'add chain inet {TAG} through {{ type filter hook forward priority 0 ; }}'",
+        f"{table} add rule inet {TAG} through ip daddr {FAR} reject with icmp type host-prohibited",
+    )
     try:
         out = run_in_a([{"host": FAR, "path": {}}])[0]
+        seen = traceroute_hops()
     finally:
-        _sh(f"ip -n {R2} route del prohibit {FAR}/32")
+        _sh(f"{table} delete table inet {TAG}")
+    # The TTL is checked before the forward hook: TTL 2 dies at R2 (time exceeded), TTL 3 is
+    # refused there; traceroute shows R2 at hop 3 with !X as well.
     assert out["reason"] == "unreachable", out
-    assert "at hop 2" in out["detail"] and "from 10.218.1.2" in out["detail"], out
-    assert hops_of(out) == VIA_R1[:2], out
+    assert "at hop 3: host prohibited from 10.218.1.2" in out["detail"], out
+    assert hops_of(out) == ["10.218.0.2", "10.218.1.2", "10.218.1.2"], out
+    assert seen == hops_of(out)
 
 
 def test_first_difference() -> None:
