@@ -22,6 +22,7 @@ __all__ = [
     "DNS",
     "HTTP",
     "ICMP",
+    "PATH",
     "SCHEDULER",
     "SIP",
     "SNMP",
@@ -358,6 +359,29 @@ CATALOGUE: tuple[Family, ...] = (
         "The stream's name (icy-name, variant) and content type.",
         ("name", "content_type"),
     ),
+    # The path probe's (kind "path": a traceroute, probes/path.py).
+    Family(
+        "probe_path_hops",
+        "gauge",
+        "Hops to the destination, or to the last hop that answered when it is not reached.",
+    ),
+    Family(
+        "probe_path_hash",
+        "gauge",
+        "CRC-32 of the path's responding addresses in hop order: a change of value is a new path.",
+    ),
+    Family(
+        "probe_path_hop_rtt_seconds",
+        "gauge",
+        "Mean RTT of the echoes a hop answered (its time-exceeded errors), seconds.",
+        ("hop", "address"),
+    ),
+    Family(
+        "probe_path_hop_loss_ratio",
+        "gauge",
+        "Share of the hop's echoes (one TTL) that no address answered.",
+        ("hop", "address"),
+    ),
     # blackbox_exporter's further TLS and HTTP figures (issue 15).
     Family(
         "probe_ssl_last_chain_expiry_timestamp_seconds",
@@ -487,6 +511,14 @@ STREAM = _families(
     "probe_stream_segment_download_seconds",
     "probe_stream_segment_duration_seconds",
     "probe_stream_info",
+)
+PATH = _families(
+    "probe_path_hops",
+    "probe_path_hash",
+    "probe_path_hop_rtt_seconds",
+    "probe_path_hop_loss_ratio",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 WEB = _families(
     "probe_http_status_code",

@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
@@ -82,6 +82,10 @@ _ID_SEQ = struct.Struct("!HH")
 # struct sock_extended_err: errno, origin, type, code, pad, info (the MTU for "too big")
 _EXT_ERR = struct.Struct("=IBBBBI")
 _SEND_RETRY: Final = (0.001, 0.004, 0.016)  # back-off when the send buffer is full
+# What an ICMP error about an earlier echo sets as a ping socket's pending error.
+_PENDING_ERRNOS: Final = frozenset(
+    (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED, errno.EPROTO, errno.EACCES)
+)
 
 NOT_PERMITTED: Final = (
     "this process may not open ICMP sockets: run netmon as root, or grant it CAP_NET_RAW "
@@ -173,6 +177,8 @@ class _Run:
     all_sent: bool = False
     errors: list[str] = field(default_factory=list)
     too_big: bool = False  # an echo was refused for its size: DF met a smaller MTU
+    # index → (the ICMP error's sender, type, code, RTT ns); kept only for the path probe
+    responders: dict[int, tuple[str, int, int, int]] | None = None
 
     def settle(
         self, index: int, rtt: int | None, error: str | None = None, too_big: bool = False
@@ -187,6 +193,23 @@ class _Run:
     def check(self) -> None:
         if self.all_sent and self.waiting <= 0 and not self.done.done():
             self.done.set_result(None)
+
+
+_TTL_CMSG: Final = {
+    4: (socket.IPPROTO_IP, socket.IP_TTL),
+    6: (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT),
+}
+
+
+def _offender(fam: _Family, cdata: bytes) -> str:
+    """The address of the router that sent an ICMP error (SO_EE_OFFENDER: the sockaddr after
+    struct sock_extended_err), as a ping socket's error queue gives it."""
+    at = 16  # sizeof(struct sock_extended_err): _EXT_ERR and ee_data
+    if fam is V4 and len(cdata) >= at + 8:
+        return socket.inet_ntop(socket.AF_INET, cdata[at + 4 : at + 8])
+    if fam is V6 and len(cdata) >= at + 24:
+        return socket.inet_ntop(socket.AF_INET6, cdata[at + 8 : at + 24])
+    return "?"
 
 
 def _receive_time(ancillary: list[tuple[int, int, bytes]]) -> int:
@@ -274,8 +297,9 @@ class IcmpSocket:
                 return self._seq
         raise RuntimeError(f"65,536 echoes already in flight to {addr}")
 
-    def send(self, run: _Run, index: int, payload_size: int) -> None:
-        """Send echo ``index`` of ``run``; OSError from sendto propagates."""
+    def send(self, run: _Run, index: int, payload_size: int, ttl: int | None = None) -> None:
+        """Send echo ``index`` of ``run`` (with its own ``ttl``: the path probe's, through the
+        shared socket); OSError from sendto propagates."""
         seq = self._next_seq(run.addr)
         payload, total = self._payload(payload_size)
         checksum = 0  # ICMPv6 and ping sockets: the kernel fills it in
@@ -285,7 +309,11 @@ class IcmpSocket:
             checksum = ~(total + (total >> 16)) & 0xFFFF
         packet = _ECHO.pack(self.fam.request, 0, checksum, self.ident, seq) + payload
         sent_ns = time.time_ns()
-        self.sock.sendto(packet, (run.addr, 0))
+        if ttl is None:
+            self.sock.sendto(packet, (run.addr, 0))
+        else:  # IP_TTL / IPV6_HOPLIMIT as ancillary data: this packet only
+            level, kind = _TTL_CMSG[self.fam.version]
+            self.sock.sendmsg([packet], [(level, kind, struct.pack("@i", ttl))], 0, (run.addr, 0))
         # Registered after sendto: a reply is only read from the event loop, later.
         self.pending[(run.addr, seq)] = (run, index, sent_ns)
         run.seqs.append(seq)
@@ -344,6 +372,9 @@ class IcmpSocket:
             entry = self.pending.pop((dest, seq), None) if ident == self.ident else None
             if entry is not None:
                 code = data[start + 1]
+                if entry[0].responders is not None:
+                    rtt = max(received_ns - entry[2], 0)
+                    entry[0].responders[entry[1]] = (source, kind, code, rtt)
                 error = f"{_describe(fam, kind, code)} from {source}"
                 too_big = _too_big(fam, kind, code)
                 if too_big:  # the MTU the sender may use: bytes 6-7 (IPv4), 4-7 (IPv6)
@@ -371,6 +402,13 @@ class IcmpSocket:
             for level, kind, cdata in ancillary:
                 if level == self.fam.errlevel and kind == self.fam.recverr and len(cdata) >= 12:
                     err, origin, icmp_type, code, _pad, info = _EXT_ERR.unpack_from(cdata)
+                    if origin in (2, 3) and entry[0].responders is not None:
+                        entry[0].responders[entry[1]] = (
+                            _offender(self.fam, cdata),
+                            icmp_type,
+                            code,
+                            max(_receive_time(ancillary) - entry[2], 0),
+                        )
                     if origin in (2, 3):  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
                         error = _describe(self.fam, icmp_type, code)
                         too_big = _too_big(self.fam, icmp_type, code)
@@ -471,12 +509,33 @@ def jitter(rtts: Sequence[float]) -> float:
     return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
 
 
-async def _send(icmp: IcmpSocket, run: _Run, index: int, payload_size: int) -> None:
+class _Sender(Protocol):
+    """What ``_send`` needs: an ``IcmpSocket``, or the path probe's UDP tracer."""
+
+    raw: bool
+
+    def send(self, run: _Run, index: int, payload_size: int, ttl: int | None = None) -> None: ...
+
+
+async def _send(
+    icmp: _Sender, run: _Run, index: int, payload_size: int, ttl: int | None = None
+) -> None:
+    stale = not icmp.raw
     for delay in (*_SEND_RETRY, None):
         try:
-            icmp.send(run, index, payload_size)
+            icmp.send(run, index, payload_size, ttl)
             return
         except OSError as exc:
+            if stale and exc.errno in _PENDING_ERRNOS:
+                # A ping socket reports an ICMP error about an earlier echo (sk_err, set
+                # with the error queue's entry) on its next send, once: this echo was not
+                # sent, and sending it again tells whether the error is its own.
+                stale = False
+                try:
+                    icmp.send(run, index, payload_size, ttl)
+                    return
+                except OSError as again:
+                    exc = again
             full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
             if not full or delay is None:  # unreachable route, local firewall, ...
                 run.errors.append(f"sending failed: {exc.strerror or exc}")

@@ -1044,6 +1044,52 @@ class StreamOptions(_Strict):
         return self
 
 
+class HopName(BaseModel):
+    """``[[targets.path.hops]]``: a router's display name in path-change messages."""
+
+    model_config = SETTINGS_CONFIG
+
+    address: str
+    name: str = Field(min_length=1, max_length=200)
+
+    _address = field_validator("address")(_check_ip)
+
+
+class PathOptions(_Strict, IpChoice):
+    """``path = {...}``: a traceroute (probes/path.py). ICMP echoes with every TTL from 1 to
+    ``max_hops``, ``count`` per hop, sent in parallel; the path is learnt, or compared with
+    ``expected_path`` (one address per hop, "*" for a hop that may not answer)."""
+
+    # icmp: echoes (traceroute -I, mtr); udp: datagrams to ports from 33434 (traceroute's
+    # default), no privilege needed.
+    protocol: Literal["icmp", "udp"] = "icmp"
+    count: int = Field(default=3, ge=1, le=10)
+    max_hops: int = Field(default=30, ge=1, le=64)
+    # Between the rounds (one echo per TTL each); replies are awaited ``wait`` after the last.
+    spacing: Duration = Field(default=0.05, ge=0.001, le=5.0)
+    wait: Duration = Field(default=1.0, ge=0.05, le=30.0)
+    payload_size: int = Field(default=32, ge=0, le=1472)
+    source_ip_address: str | None = None
+    expected_path: list[str] | None = Field(default=None, min_length=1, max_length=64)
+    # A learnt path seen within this many runs is known: two load-balanced paths that
+    # alternate are both known, not a change every run.
+    learn_runs: int = Field(default=10, ge=1, le=1000)
+    hops: list[HopName] = Field(default_factory=list)
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @field_validator("expected_path")
+    @classmethod
+    def _expected(cls, path: list[str] | None) -> list[str] | None:
+        if path is None:
+            return None
+        return [hop if hop == "*" else str(_check_ip(hop)) for hop in path]
+
+    @property
+    def hop_names(self) -> dict[str, str]:
+        return {hop.address: hop.name for hop in self.hops}
+
+
 # Every kind the settings accept, and its options model. The probe registry (``PROBES`` in
 # ``probes/__init__.py``) has the same keys; a test holds them equal.
 OPTIONS: dict[str, type[KindOptions]] = {
@@ -1055,6 +1101,7 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "sip": SipOptions,
     "stream": StreamOptions,
     "web": WebOptions,
+    "path": PathOptions,
 }
 
 

@@ -142,6 +142,11 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "en": "the stream's bitrate is out of range",
     },
     "playlist": {"vi": "danh sách phát HLS không hợp lệ", "en": "invalid HLS playlist"},
+    "path_changed": {"vi": "đường đi mạng đã thay đổi", "en": "the network path changed"},
+    "max_hops": {
+        "vi": "không tới đích trong số chặng tối đa",
+        "en": "destination not reached within max_hops",
+    },
     # netmon's own
     "packet_loss": {"vi": "mất gói {loss}", "en": "{loss} packet loss"},
     "tls_expiring": {
