@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/pip install -q --disable-pip-version-check --no-compile
 # Debian packages the tests drive for real (installed when missing and run as root); fping for
 # the lab's ICMP fault tests (tests/lab/test_lab.py).
-TEST_DEBS := nftables iproute2 procps util-linux snmpd snmp fping prometheus prometheus-alertmanager chromium libfaketime nginx kamailio kamailio-tls-modules dovecot-imapd dovecot-pop3d ffmpeg icecast2 libnginx-mod-http-brotli-filter prometheus-blackbox-exporter
+TEST_DEBS := nftables iproute2 procps util-linux snmpd snmp fping prometheus prometheus-alertmanager chromium libfaketime nginx kamailio kamailio-tls-modules dovecot-imapd dovecot-pop3d ffmpeg icecast2 libnginx-mod-http-brotli-filter prometheus-blackbox-exporter traceroute mtr-tiny
 BENCH_DEBS := fping prometheus-blackbox-exporter prometheus-snmp-exporter prometheus-alertmanager prometheus
 
 .PHONY: run test lint bench soak debs-test debs-bench clean

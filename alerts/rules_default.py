@@ -323,6 +323,23 @@ en = "{title}: the live stream is stalled"
 [rules.description]
 vi = "Luồng không chạy từ {since}: kiểm tra bộ mã hóa và nguồn tín hiệu. {detail}"
 en = "The stream has not moved since {since}: check the encoder and its feed. {detail}"
+
+# The route to a target moved (kind "path", issue 18): against the learnt paths or the
+# settings' expected_path. The description quotes the probe: the old and new first differing
+# hop with their display names, and the path now. The target still answers: not "down".
+[[rules]]
+name = "PathChanged"
+match = { kind = ["path"] }
+expr = 'probe_failure_info{reason="path_changed"} == 1'
+failures = 1
+recoveries = 1
+severity = "warning"
+[rules.summary]
+vi = "Đường đi tới {title} đã thay đổi"
+en = "The path to {title} changed"
+[rules.description]
+vi = "Tuyến mạng tới {title} đổi lúc {since}: {detail}"
+en = "The route to {title} changed at {since}: {detail}"
 """
 
 SHIPPED_INHIBIT_TOML = r"""
@@ -353,6 +370,12 @@ equal = ["target"]
 # A stalled stream answers: one page says it is stalled, not down.
 [[inhibit]]
 source_match = { alertname = ["StreamStalled"] }
+target_match = { alertname = ["TargetDown"] }
+equal = ["target"]
+
+# A changed path still reaches its target: one page says the route moved, not down.
+[[inhibit]]
+source_match = { alertname = ["PathChanged"] }
 target_match = { alertname = ["TargetDown"] }
 equal = ["target"]
 

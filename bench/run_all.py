@@ -28,6 +28,7 @@ BENCHES = [
     "sip",
     "stream",
     "integrity",
+    "path",
 ]
 
 

@@ -184,6 +184,14 @@ _BGP_COLOURS = ("red", "orange", "orange", "yellow", "yellow", "green")  # idle.
 BGP_STATE = _mapping(
     {str(n): (bgp_state_text(n), colour) for n, colour in enumerate(_BGP_COLOURS, start=1)}
 )
+# SIP final responses as HTTP's: 2xx green, 3xx blue, 4xx orange, 5xx and 6xx red; 0: none.
+SIP_STATUS = HTTP_STATUS
+REGISTER = _mapping({"1": ("Đăng ký được", "green"), "0": ("Không đăng ký được", "red")})
+# A stream's playlist moved in the window (1) or not (0: a stalled encoder's).
+ADVANCING = _mapping({"1": ("Luồng phát bình thường", "green"), "0": ("Luồng bị đứng", "red")})
+INJECTED = _mapping({"0": ("Bình thường", "green"), "1": ("Bị chèn mã hoặc liên kết lạ", "red")})
+DEFACED = _mapping({"0": ("Giống mẫu", "green"), "1": ("Thay đổi giao diện", "red")})
+BASELINE = _mapping({"1": ("Đã có mẫu", "green"), "0": ("Đang học mẫu", "blue")})
 AVAILABILITY = _thresholds((None, "red"), (0.95, "orange"), (0.99, "green"))
 ONE_IS_GREEN = _thresholds((None, "red"), (1, "green"))  # 1 = up, reloaded, scraped
 
@@ -643,6 +651,199 @@ def _snmp(ctx: _Ctx, match: list[str], *, bgp: bool) -> None:
 # --------------------------------------------------------------------------- variables
 
 
+def _sip(ctx: _Ctx, match: list[str]) -> None:
+    """The venue's PBX and the carriers' SIP trunks: the OPTIONS' code, its round trip, and
+    whether the test extension registers (issue 16)."""
+    st(
+        ctx,
+        "Mã trạng thái SIP theo trung kế",
+        _both(
+            "Mã trả lời cuối cùng của bản tin SIP OPTIONS gần nhất cho mỗi tổng đài, trung "
+            "kế: 2xx xanh lá, 3xx xanh dương, 4xx cam, 5xx và 6xx đỏ.",
+            "Final response code of each PBX's or trunk's last SIP OPTIONS: 2xx green, 3xx "
+            "blue, 4xx orange, 5xx and 6xx red.",
+        ),
+        [_by_target("max", "probe_sip_status_code", match, instant=True)],
+        w=8,
+        thresholds=SIP_STATUS,
+        mappings=NO_ANSWER,
+    )
+    ts(
+        ctx,
+        "Thời gian phản hồi SIP OPTIONS",
+        _both(
+            "Thời gian khứ hồi của bản tin SIP OPTIONS (từ lúc gửi đến trả lời cuối cùng), "
+            "mỗi tổng đài, trung kế một đường.",
+            "Round trip of the SIP OPTIONS (sent to final response), one line per PBX or trunk.",
+        ),
+        [_by_target("max", "probe_sip_duration_seconds", [*match, 'phase="options"'])],
+        unit="s",
+        w=8,
+    )
+    timeline(
+        ctx,
+        "Đăng ký máy nhánh SIP",
+        _both(
+            "Máy nhánh kiểm tra có đăng ký (REGISTER) được với tổng đài không; netmon gỡ "
+            "đăng ký ngay sau đó.",
+            "Whether the test extension could REGISTER with the PBX; netmon removes the "
+            "binding at once.",
+        ),
+        [_by_target("min", "probe_sip_register_success", match)],
+        REGISTER,
+        w=8,
+    )
+
+
+def _streams(ctx: _Ctx, match: list[str]) -> None:
+    """The congress livestream (HLS) and the commune radios: moving, fresh, at their rate."""
+    timeline(
+        ctx,
+        "Luồng phát có tiến không",
+        _both(
+            "Số thứ tự đoạn (media sequence) của danh sách phát HLS có tăng trong 5 phút "
+            "qua không: không tăng là bộ mã hóa bị đứng.",
+            "Whether the HLS playlist's media sequence advanced over the last 5 minutes: "
+            "one that does not move is a stalled encoder's.",
+        ),
+        [
+            _query(
+                "max by (target) "
+                f"(changes({sel('probe_stream_media_sequence', *match)}[5m]) > bool 0)",
+                "{{target}}",
+            )
+        ],
+        ADVANCING,
+        w=12,
+    )
+    ts(
+        ctx,
+        "Tuổi đoạn phát mới nhất",
+        _both(
+            "Đoạn mới nhất của danh sách phát đã ra đời bao lâu: một luồng trực tiếp khỏe "
+            "chỉ chậm vài lần thời lượng đoạn.",
+            "How old the playlist's newest segment is: a healthy live stream lags only a few "
+            "segment durations.",
+        ),
+        [_by_target("max", "probe_stream_segment_age_seconds", match)],
+        unit="s",
+        w=12,
+    )
+    ts(
+        ctx,
+        "Tốc độ bit đo được và khai báo",
+        _both(
+            "Tốc độ bit đo từ đoạn mới nhất (hoặc từ luồng âm thanh) so với tốc độ khai "
+            "báo trong danh sách phát (BANDWIDTH) hoặc tiêu đề ICY.",
+            "Bitrate measured on the newest segment (or the audio stream) against the one "
+            "declared by the playlist (BANDWIDTH) or the ICY header.",
+        ),
+        [
+            _by_target("max", "probe_stream_bitrate_bps", match, legend="{{target}} đo / measured"),
+            _by_target(
+                "max",
+                "probe_stream_declared_bitrate_bps",
+                match,
+                legend="{{target}} khai báo / declared",
+            ),
+        ],
+        unit="bps",
+        w=12,
+    )
+    ts(
+        ctx,
+        "Thời gian tải đoạn phát",
+        _both(
+            "Thời gian tải đoạn mới nhất: lâu hơn thời lượng của đoạn thì người xem bị giật.",
+            "How long the newest segment took to download: longer than it plays and viewers "
+            "see it stutter.",
+        ),
+        [_by_target("max", "probe_stream_segment_download_seconds", match)],
+        unit="s",
+        w=12,
+    )
+
+
+def _integrity(ctx: _Ctx, match: list[str]) -> None:
+    """Web integrity (kind web): injected scripts and links, gambling words, defacement."""
+    timeline(
+        ctx,
+        "Bị chèn mã hoặc liên kết lạ",
+        _both(
+            "Trang có bị chèn mã (script, iframe, biểu mẫu lạ), liên kết ẩn, nhiều liên "
+            "kết lạ, từ ngữ cờ bạc hoặc nội dung khác cho máy tìm kiếm không.",
+            "Whether the page carries an injected script (script, iframe, foreign form), "
+            "hidden links, many unknown links, gambling words, or cloaking.",
+        ),
+        [_by_target("max", "probe_web_injected", match)],
+        INJECTED,
+    )
+    timeline(
+        ctx,
+        "Thay đổi giao diện",
+        _both(
+            "Nội dung chữ của trang có còn giống mẫu đã học không (độ giống dưới ngưỡng "
+            "min_similarity là bị thay đổi giao diện).",
+            "Whether the page's visible text is still like its learnt baseline (below "
+            "min_similarity it is defaced).",
+        ),
+        [_by_target("max", "probe_web_defaced", match)],
+        DEFACED,
+        w=12,
+    )
+    st(
+        ctx,
+        "Mẫu của trang",
+        _both(
+            "Đã học xong mẫu của trang chưa (baseline_fetches lần tải tốt đầu tiên; "
+            "`netmon baseline accept` học lại).",
+            "Whether the site's baseline is learnt (its first baseline_fetches good "
+            "fetches; `netmon baseline accept` learns it again).",
+        ),
+        [_by_target("min", "probe_web_baseline_ready", match, instant=True)],
+        w=12,
+        h=8,
+        mappings=BASELINE,
+        thresholds=_thresholds((None, "blue"), (1, "green")),
+    )
+    ts(
+        ctx,
+        "Liên kết ẩn và từ ngữ cờ bạc",
+        _both(
+            "Số liên kết bị CSS giấu tới tên miền lạ, số tên miền script mới và số từ ngữ "
+            "cờ bạc, quảng cáo rác tìm thấy trên mỗi trang.",
+            "Links hidden by CSS to unknown domains, new script domains and gambling or spam "
+            "words found on each site.",
+        ),
+        [
+            _by_target(
+                "max", "probe_web_hidden_links", match, legend="{{target}} liên kết ẩn / hidden"
+            ),
+            _by_target(
+                "max",
+                "probe_web_new_script_domains",
+                match,
+                legend="{{target}} script lạ / new scripts",
+            ),
+            _by_target(
+                "max", "probe_web_spam_words", match, legend="{{target}} từ cờ bạc / spam words"
+            ),
+        ],
+        min_=0,
+    )
+    _ratios(
+        ctx,
+        "Độ giống nội dung với mẫu",
+        _both(
+            "Độ giống của phần chữ hiển thị với mẫu đã học (simhash): thấp dưới "
+            "min_similarity là dấu hiệu thay đổi giao diện.",
+            "Similarity of the visible text to the learnt baseline (simhash): below "
+            "min_similarity the page is defaced.",
+        ),
+        [_by_target("min", "probe_web_text_similarity", match)],
+    )
+
+
 def var(
     name: str,
     label: str,
@@ -926,6 +1127,40 @@ def noc(settings: Settings) -> dashboard.Dashboard:
         unit="percentunit",
         max_=1,
     )
+    row(ctx, "Tổng đài và trung kế SIP")
+    sip_match = ['kind="sip"', grp, LOC]
+    _sip(ctx, sip_match)
+    _failures(
+        ctx,
+        "Tổng đài, trung kế SIP đang lỗi",
+        _both(
+            "Các tổng đài, trung kế SIP đang gặp sự cố, với nguyên nhân (không phản hồi, "
+            "mã trạng thái, TLS, đăng ký bị từ chối...).",
+            "PBXs and SIP trunks failing now, with the reason in words (no answer, status, "
+            "TLS, registration refused...).",
+        ),
+        "target, reason, location",
+        sip_match,
+        w=24,
+        h=5,
+    )
+    row(ctx, "Truyền hình, phát thanh trực tuyến")
+    stream_match = ['kind="stream"', grp, LOC]
+    _streams(ctx, stream_match)
+    _failures(
+        ctx,
+        "Luồng phát đang lỗi",
+        _both(
+            "Các luồng phát đang gặp sự cố, với nguyên nhân (bị đứng, tải chậm, tốc độ bit "
+            "ngoài khoảng, danh sách phát không hợp lệ...).",
+            "Streams failing now, with the reason in words (stalled, slow, bitrate out of "
+            "range, invalid playlist...).",
+        ),
+        "target, reason, location",
+        stream_match,
+        w=24,
+        h=5,
+    )
     return _dashboard(
         settings,
         ctx,
@@ -933,9 +1168,11 @@ def noc(settings: Settings) -> dashboard.Dashboard:
         "Tổng quan NOC",
         _both(
             "Tổng quan NOC cho màn hình trực: mọi nhóm trong một cái nhìn, giai đoạn hiện "
-            "tại, cảnh báo hiện hành và các đối tượng tệ nhất lúc này.",
+            "tại, cảnh báo hiện hành, các đối tượng tệ nhất lúc này, tổng đài và trung kế "
+            "SIP, truyền hình và phát thanh trực tuyến.",
             "NOC overview for the wall: every group at a glance, the current phase, firing "
-            "alerts and the worst targets now.",
+            "alerts, the worst targets now, the PBXs and SIP trunks, the livestreams and "
+            "radios.",
         ),
         location_var(ctx.ds),
         var(
@@ -977,6 +1214,9 @@ def carriers(settings: Settings) -> dashboard.Dashboard:
     _smokeping(ctx, link)
     _jitter(ctx, link)
     _loss(ctx, link)
+    # The carriers' SIP trunks (sip targets with a carrier label).
+    row(ctx, "Trung kế SIP của nhà mạng")
+    _sip(ctx, [carrier, 'kind="sip"', LOC])
     row(ctx, "Thiết bị biên (SNMP)")
     _snmp(ctx, [carrier, LOC], bgp=True)
     return _dashboard(
@@ -987,9 +1227,10 @@ def carriers(settings: Settings) -> dashboard.Dashboard:
         _both(
             "Đường truyền của các nhà mạng vào hội trường và trung tâm dữ liệu: mất gói, độ"
             " trễ thấp nhất/trung bình/cao nhất và độ dao động trễ theo thời gian (kiểu "
-            "Smokeping), và các thiết bị biên qua SNMP.",
+            "Smokeping), trung kế SIP của các nhà mạng, và các thiết bị biên qua SNMP.",
             "Carriers' links into the venue and the data centre: loss, RTT min/avg/max and "
-            "jitter over time (Smokeping-like), and the edge routers over SNMP.",
+            "jitter over time (Smokeping-like), the carriers' SIP trunks, and the edge "
+            "routers over SNMP.",
         ),
         location_var(ctx.ds),
         *carrier_vars(ctx.ds, carrier),
@@ -1211,6 +1452,25 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         DNS_MATCH,
         w=12,
     )
+    row(ctx, "Toàn vẹn trang (chèn mã, thay đổi giao diện)")
+    web = ['kind="web"', 'group=~"$group"', LOC]
+    _integrity(ctx, web)
+    _failures(
+        ctx,
+        "Trang bị chèn mã hoặc thay đổi giao diện",
+        _both(
+            "Các trang mà lần kiểm tra toàn vẹn gần nhất không đạt, với phát hiện (mã lạ, "
+            "liên kết ẩn, từ ngữ cờ bạc, thay đổi giao diện...); tên miền và từ tìm thấy "
+            "có trên trang của đối tượng.",
+            "Sites whose last integrity check failed, with the finding (injected script, "
+            "hidden links, gambling words, defacement...); the domains and words found are "
+            "on the target's page.",
+        ),
+        "target, reason, location",
+        web,
+        w=24,
+        h=6,
+    )
     return _dashboard(
         settings,
         ctx,
@@ -1218,15 +1478,17 @@ def websites(settings: Settings) -> dashboard.Dashboard:
         "Trang thông tin điện tử",
         _both(
             "Trang thông tin điện tử: khả dụng, các bước phản hồi, số ngày còn lại của "
-            "chứng thư số, kiểm tra băng rôn và thay đổi giao diện, và tên miền của chúng.",
+            "chứng thư số, kiểm tra băng rôn và thay đổi giao diện, tên miền của chúng, và "
+            "toàn vẹn trang: mã hoặc liên kết bị chèn, từ ngữ cờ bạc, độ giống với mẫu.",
             "Official websites: availability, response phases, TLS certificate days left, "
-            "the congress banner and defacement checks, and their DNS names.",
+            "the congress banner and defacement checks, their DNS names, and integrity: "
+            "injected scripts or links, gambling words, likeness to the baseline.",
         ),
         location_var(ctx.ds),
         var(
             "group",
             "Nhóm",
-            'label_values(probe_success{kind=~"http|dns"}, group)',
+            'label_values(probe_success{kind=~"http|dns|web"}, group)',
             ctx.ds,
             description=_both(
                 "Nhóm của các trang (website, grassroots...).",
@@ -1286,6 +1548,9 @@ def operator(settings: Settings) -> dashboard.Dashboard:
     )
     _smokeping(ctx, link)
     _jitter(ctx, link, w=24)
+    # The carrier's own SIP trunks (a sip target with its carrier label): in its scope.
+    row(ctx, "Trung kế SIP của nhà mạng")
+    _sip(ctx, [carrier, 'kind="sip"', LOC])
     row(ctx, "Thiết bị biên (SNMP)")
     _snmp(ctx, [carrier, LOC], bgp=True)
     return _dashboard(
@@ -1295,11 +1560,11 @@ def operator(settings: Settings) -> dashboard.Dashboard:
         "Đường truyền của nhà mạng",
         _both(
             "Chỉ các đường truyền của một nhà mạng: trạng thái, khả dụng, mất gói, độ trễ "
-            "và độ dao động trễ, và các thiết bị biên qua SNMP. Bản của mỗi nhà mạng đọc "
-            "qua proxy lọc nhãn của netmon.",
-            "One carrier's links only: state, availability, loss, RTT and jitter, and its "
-            "edge routers over SNMP. Each operator's copy reads through netmon's "
-            "label-enforcing proxy.",
+            "và độ dao động trễ, trung kế SIP của nhà mạng, và các thiết bị biên qua SNMP. "
+            "Bản của mỗi nhà mạng đọc qua proxy lọc nhãn của netmon.",
+            "One carrier's links only: state, availability, loss, RTT and jitter, its SIP "
+            "trunks, and its edge routers over SNMP. Each operator's copy reads through "
+            "netmon's label-enforcing proxy.",
         ),
         location_var(ctx.ds),
         *carrier_vars(ctx.ds, carrier),

@@ -20,6 +20,7 @@ kinds to their options models.
     probes/sip.py       SIP OPTIONS over UDP/TCP/TLS, optional REGISTER with digest auth
     probes/stream.py    live HLS (the sequence moves, segment speed, bitrate); Icecast audio
     probes/integrity/   web integrity: page analysis, spam words, baseline, the probe
+    probes/path.py      traceroute over the shared ICMP socket; hops, path hash, path changes
 """
 
 from __future__ import annotations
@@ -86,5 +87,6 @@ PROBES: Mapping[str, Probe] = _Registry(
         "sip": "probes.sip",
         "stream": "probes.stream",
         "web": "probes.integrity.probe",
+        "path": "probes.path",
     }
 )

@@ -22,6 +22,7 @@ __all__ = [
     "DNS",
     "HTTP",
     "ICMP",
+    "PATH",
     "SCHEDULER",
     "SIP",
     "SNMP",
@@ -200,6 +201,12 @@ CATALOGUE: tuple[Family, ...] = (
         ("phase",),
     ),
     Family("probe_tls_version_info", "gauge", "The TLS version the connection used.", ("version",)),
+    Family(
+        "probe_tls_cipher_info",
+        "gauge",
+        "The TLS cipher suite the connection negotiated (IANA name, as blackbox_exporter).",
+        ("cipher",),
+    ),
     # Web integrity (kind "web", probes/integrity/): the page against its learnt baseline.
     Family(
         "probe_web_baseline_ready",
@@ -352,6 +359,29 @@ CATALOGUE: tuple[Family, ...] = (
         "The stream's name (icy-name, variant) and content type.",
         ("name", "content_type"),
     ),
+    # The path probe's (kind "path": a traceroute, probes/path.py).
+    Family(
+        "probe_path_hops",
+        "gauge",
+        "Hops to the destination, or to the last hop that answered when it is not reached.",
+    ),
+    Family(
+        "probe_path_hash",
+        "gauge",
+        "CRC-32 of the path's responding addresses in hop order: a change of value is a new path.",
+    ),
+    Family(
+        "probe_path_hop_rtt_seconds",
+        "gauge",
+        "Mean RTT of the echoes a hop answered (its time-exceeded errors), seconds.",
+        ("hop", "address"),
+    ),
+    Family(
+        "probe_path_hop_loss_ratio",
+        "gauge",
+        "Share of the hop's echoes (one TTL) that no address answered.",
+        ("hop", "address"),
+    ),
     # blackbox_exporter's further TLS and HTTP figures (issue 15).
     Family(
         "probe_ssl_last_chain_expiry_timestamp_seconds",
@@ -406,12 +436,15 @@ HTTP = _families(
     "probe_ssl_last_chain_expiry_timestamp_seconds",
     "probe_ssl_last_chain_info",
     "probe_tls_version_info",
+    "probe_tls_cipher_info",
     "probe_http_last_modified_timestamp_seconds",
     "probe_http_content_match",
     "probe_http_content_required_match",
     "probe_http_content_forbidden_match",
     "probe_failed_due_to_json",
     "probe_failed_due_to_regex",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 DNS = _families(
     "probe_dns_lookup_time_seconds",
@@ -431,6 +464,7 @@ DNS = _families(
 TCP = _families(
     "probe_tcp_duration_seconds",
     "probe_tls_version_info",
+    "probe_tls_cipher_info",
     "probe_ssl_earliest_cert_expiry",
     "probe_failed_due_to_regex",
     "probe_failed_due_to_bytes",
@@ -477,6 +511,14 @@ STREAM = _families(
     "probe_stream_segment_download_seconds",
     "probe_stream_segment_duration_seconds",
     "probe_stream_info",
+)
+PATH = _families(
+    "probe_path_hops",
+    "probe_path_hash",
+    "probe_path_hop_rtt_seconds",
+    "probe_path_hop_loss_ratio",
+    "probe_ip_protocol",
+    "probe_ip_addr_hash",
 )
 WEB = _families(
     "probe_http_status_code",

@@ -31,10 +31,11 @@ class ProbeContext:
     returns the resource and an async closer.
 
     ``state_dir`` is where probes keep what they learn and must remember across restarts
-    (``[server] state_dir``; None: nothing is kept, as in tests and benchmarks). Today only the
-    web integrity baseline (probes/integrity/baseline.py): it is probe state, what the probe
-    needs to judge its next fetch, so it is the probe's, reached from here, and neither the
-    store's nor the alert engine's, which know nothing of pages.
+    (``[server] state_dir``; None: nothing is kept, as in tests and benchmarks): the web
+    integrity baseline (probes/integrity/baseline.py) and the path probe's learnt paths
+    (probes/path.py, ``paths.json``). It is probe state, what the probe needs to judge its next
+    run, so it is the probe's, reached from here, and neither the store's nor the alert
+    engine's, which know nothing of pages or routes.
     """
 
     state_dir: Path | None = None

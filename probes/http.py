@@ -2,7 +2,9 @@
 
 Every probe opens a fresh connection (no keep-alive, no DNS cache), so the phases are honest:
 
-- ``resolve``: name resolution (0 for an IP literal);
+- ``resolve``: name resolution (0 for an IP literal), through probes/resolve.py with the
+  target's ``preferred_ip_protocol`` / ``ip_protocol_fallback`` (``_Resolver``, aiohttp's
+  resolver interface, so the URL's host stays the Host header and the TLS server name);
 - ``connect``: the TCP handshake;
 - ``tls``: the TLS handshake (0 for plain http);
 - ``processing``: from the connection being ready to the response headers;
@@ -32,7 +34,6 @@ import contextvars
 import errno
 import functools
 import html
-import ipaddress
 import json
 import logging
 import re
@@ -59,7 +60,15 @@ from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
 from probes.options import HttpOptions, HttpRequest, json_path
-from probes.tls import ChainFacts, chain_facts, client_context, is_ip_literal, version_label
+from probes.resolve import Resolved, ResolveError, literal, resolve
+from probes.tls import (
+    ChainFacts,
+    chain_facts,
+    cipher_label,
+    client_context,
+    is_ip_literal,
+    version_label,
+)
 
 __all__ = ["FAMILIES", "USER_AGENT", "probe"]
 
@@ -91,9 +100,16 @@ class _Record:
     expiry: float | None = None  # earliest notAfter over the hops' chains, unix seconds
     chain: ChainFacts | None = None  # the latest TLS connection's certificates
     tls_version: str | None = None  # the latest TLS connection's, as blackbox labels it
+    tls_cipher: str | None = None  # the latest TLS connection's suite, as blackbox labels it
+    tls_broke: bool = False  # the latest connection's TCP was up, its TLS handshake failed
     body_read: int = 0  # bytes of the body after decoding (all of it when not compressed)
     content_length: int | None = None
     jar: aiohttp.CookieJar | None = None  # made when a response sets a cookie
+    # For _Resolver: where names are looked up, and the target's family choice.
+    ctx: ProbeContext | None = None
+    preferred: str = "ip4"
+    fallback: bool = True
+    resolved: Resolved | None = None  # the latest hop's address (probe_ip_protocol, hash)
 
     def phase_samples(self) -> list[Sample]:
         values = (self.resolve, self.connect, self.tls, self.processing, self.transfer)
@@ -116,6 +132,7 @@ def _note_certificate(rec: _Record, transport: asyncio.BaseTransport) -> None:
         return
     rec.tls_used = True
     rec.tls_version = version_label(ssl_object)
+    rec.tls_cipher = cipher_label(ssl_object)
     rec.chain = facts = chain_facts(ssl_object)
     earliest = facts.earliest_expiry if facts is not None else None
     if earliest is not None and (rec.expiry is None or earliest < rec.expiry):
@@ -142,10 +159,50 @@ _PRIVATE_METHODS = ("_resolve_host", "_wrap_create_connection")
 PRIVATE_API_OK = all(callable(getattr(aiohttp.TCPConnector, m, None)) for m in _PRIVATE_METHODS)
 
 
+class _NoAddress(OSError):
+    """probes/resolve.py's ResolveError through aiohttp (which wraps an OSError as a DNS
+    error); the message is the whole sentence."""
+
+
+class _Resolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver interface over probes/resolve.py: one address, of the family the
+    probe's target prefers (or the other with fallback), from the shared lookup (the system
+    resolver, or the tests' hosts table). aiohttp connects to it and keeps the URL's host for
+    the Host header and SNI."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        rec = _CURRENT.get()
+        if rec is None or rec.ctx is None:  # not from a probe: nothing to look up with
+            raise _NoAddress(errno.ENOENT, f"{host}: no probe to resolve it for")
+        try:
+            found = await resolve(rec.ctx, host, rec.preferred, rec.fallback)
+        except ResolveError as exc:
+            raise _NoAddress(errno.ENOENT, str(exc)) from None
+        rec.resolved = found
+        return [
+            {
+                "hostname": host,
+                "host": found.address,
+                "port": port,
+                "family": found.family,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
 class _TimedConnector(aiohttp.TCPConnector):
     async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
         rec = _CURRENT.get()
-        if rec is None or is_ip_literal(host):
+        if rec is None:
+            return await super()._resolve_host(host, port, traces=traces)
+        if is_ip_literal(host):
+            rec.resolved = literal(host)
             return await super()._resolve_host(host, port, traces=traces)
         start = time.perf_counter()
         try:
@@ -173,11 +230,17 @@ class _TimedConnector(aiohttp.TCPConnector):
         start = time.perf_counter()
         tls = bool(kwargs.get("ssl"))
         # Of the latest connection (the final hop's, as blackbox), once its handshake is done.
-        rec.tls_used, rec.chain, rec.tls_version = False, None, None
+        rec.tls_used, rec.chain, rec.tls_version, rec.tls_cipher = False, None, None, None
+        rec.tls_broke = False
         try:
             transport, proto = await super()._wrap_create_connection(
                 timed_factory, *args[1:], **kwargs
             )
+        except Exception:
+            # A server that resets or closes mid-handshake (one refusing the version bounds
+            # does) is a TLS failure, not a connection one.
+            rec.tls_broke = tls and bool(tcp_up)
+            raise
         finally:
             end = time.perf_counter()
             if tcp_up and tls:
@@ -297,18 +360,20 @@ class _ProbeJar(aiohttp.abc.AbstractCookieJar):
 
 
 class _Client:
-    """The process's HTTP client: one session per address family, cached TLS contexts."""
+    """The process's HTTP client: one session for every target (the family is chosen per
+    probe by ``_Resolver``), cached TLS contexts."""
 
     def __init__(self) -> None:
-        self._sessions: dict[int, aiohttp.ClientSession] = {}
+        self._session: aiohttp.ClientSession | None = None
 
-    def session(self, family: socket.AddressFamily) -> aiohttp.ClientSession:
-        session = self._sessions.get(family)
+    def session(self) -> aiohttp.ClientSession:
+        session = self._session
         if session is None:
             connector = _TimedConnector(
                 force_close=True,  # a fresh connection per probe: honest timings
                 use_dns_cache=False,
-                family=family,
+                family=socket.AF_UNSPEC,  # _Resolver gives one address of the chosen family
+                resolver=_Resolver(),
                 limit=0,  # the scheduler bounds probes in flight
             )
             session = aiohttp.ClientSession(
@@ -324,12 +389,12 @@ class _Client:
                 auto_decompress=False,
                 middlewares=(_middleware,),
             )
-            self._sessions[family] = session
+            self._session = session
         return session
 
     async def aclose(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
+        session, self._session = self._session, None
+        if session is not None:
             await session.close()
 
 
@@ -358,15 +423,9 @@ def _days(seconds: float) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse(url: str, ip_protocol: str) -> tuple[URL, socket.AddressFamily]:
-    """The target's URL and the address family to reach it with (parsed once per URL)."""
-    parsed = URL(url)
-    host = (parsed.raw_host or "").strip("[]")
-    try:
-        version = ipaddress.ip_address(host).version
-    except ValueError:
-        version = 6 if ip_protocol == "ip6" else 4
-    return parsed, socket.AF_INET6 if version == 6 else socket.AF_INET
+def _parse(url: str) -> URL:
+    """The target's URL, parsed once."""
+    return URL(url)
 
 
 def _normalize(text: str) -> str:
@@ -497,12 +556,19 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         return failure("config", "http target without url or http options")
     client = await ctx.shared("http", _make_client)
     try:
-        sslcontext = client_context(opts.tls_verify, opts.ca_file, opts.cert_file, opts.key_file)
+        sslcontext = client_context(
+            opts.tls_verify,
+            opts.ca_file,
+            opts.cert_file,
+            opts.key_file,
+            opts.tls_min_version,
+            opts.tls_max_version,
+        )
     except (OSError, ssl.SSLError) as exc:
         which = opts.ca_file if opts.cert_file is None else f"{opts.ca_file}, {opts.cert_file}"
         return failure("tls", f"cannot load the TLS files ({which}): {exc}")
-    url, family = _parse(target.url, opts.ip_protocol)
-    session = client.session(family)
+    url = _parse(target.url)
+    session = client.session()
     plan = _request_of(opts)
     keep = plan.keep_text
     extra: dict[str, Any] = {}
@@ -510,7 +576,8 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         extra["server_hostname"] = plan.server_name
     if opts.proxy_url is not None:
         extra["proxy"] = opts.proxy_url
-    rec = _Record()
+    rec = _Record(ctx=ctx)
+    rec.preferred, rec.fallback = opts.family_choice
     token = _CURRENT.set(rec)
     start = time.perf_counter()
     try:
@@ -549,7 +616,8 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
         # Read the certificate that failed verification on a second, unverified handshake:
         # its expiry is what the NOC needs to know (an expired certificate says when).
         budget = min(2.0, max(0.25, 3 * (rec.connect + rec.tls)))
-        expiry = await _peek_expiry(client, exc.host, exc.port, family, budget)
+        address = rec.resolved.address if rec.resolved is not None else exc.host
+        expiry = await _peek_expiry(address, exc.host, exc.port, budget)
         if expiry is not None:
             rec.expiry = expiry
         return _failed(exc, rec, opts, url)
@@ -562,19 +630,17 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
     return _judge(outcome, rec, opts, end - start)
 
 
-async def _peek_expiry(
-    client: _Client, host: str, port: int | None, family: socket.AddressFamily, budget: float
-) -> float | None:
+async def _peek_expiry(address: str, host: str, port: int | None, budget: float) -> float | None:
     """Earliest notAfter of the chain the server presents, unverified; None if unreachable."""
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(budget):
             transport, _ = await loop.create_connection(
                 asyncio.Protocol,
-                host,
+                address,
                 port or 443,
                 ssl=client_context(False, None),
-                family=family,
+                server_hostname=host,
             )
     except (OSError, TimeoutError):
         return None
@@ -611,6 +677,8 @@ def _tls_samples(rec: _Record) -> list[Sample]:
             samples.append(Sample("probe_ssl_last_chain_info", 1.0, chain.info))
         if rec.tls_version is not None:
             samples.append(Sample("probe_tls_version_info", 1.0, (("version", rec.tls_version),)))
+        if rec.tls_cipher is not None:
+            samples.append(Sample("probe_tls_cipher_info", 1.0, (("cipher", rec.tls_cipher),)))
     return samples
 
 
@@ -733,6 +801,8 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
     if out.version:
         samples.append(Sample("probe_http_version", float(out.version)))
     samples += _tls_samples(rec)
+    if rec.resolved is not None:
+        samples += rec.resolved.samples
     if out.headers is not None and "Last-Modified" in out.headers:
         modified = _last_modified(out.headers)
         if modified is not None:
@@ -901,6 +971,8 @@ def _failed(exc: BaseException, rec: _Record, opts: HttpOptions, url: URL) -> Pr
                 Sample("probe_http_version", float(f"{last.version.major}.{last.version.minor}"))
             )
     samples += _tls_samples(rec)
+    if rec.resolved is not None:
+        samples += rec.resolved.samples
     samples.append(Sample("probe_failed_due_to_regex", 0.0))
     return failure(reason, detail, tuple(samples))
 
@@ -947,6 +1019,15 @@ def _payload_detail(exc: aiohttp.ClientPayloadError, rec: _Record) -> str:
     return f"invalid response body after {got:,} bytes: {_one_line(cause or exc)}"
 
 
+def _version_bounds(opts: HttpOptions) -> str:
+    low, high = opts.tls_min_version, opts.tls_max_version
+    if low is not None and high is not None:
+        return f"{low} to {high}" if low != high else low
+    if low is not None:
+        return f"{low} or above"
+    return f"{high} or below" if high is not None else ""
+
+
 def _classify(exc: BaseException, rec: _Record, opts: HttpOptions, url: URL) -> tuple[str, str]:
     if isinstance(exc, _NotRetried):
         exc = exc.original
@@ -962,7 +1043,19 @@ def _classify(exc: BaseException, rec: _Record, opts: HttpOptions, url: URL) -> 
         where = f"{exc.host}:{exc.port}"
         return "tls", f"TLS handshake with {where} failed: {_ssl_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        if isinstance(exc.os_error, _NoAddress):
+            return "dns", str(exc.os_error.strerror)
         return "dns", f"cannot resolve {exc.host}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ClientConnectorError) and rec.tls_broke:
+        where = f"{exc.host}:{exc.port}"
+        if isinstance(exc.os_error, ConnectionResetError):
+            why = "the server reset the connection"
+        else:
+            why = exc.os_error.strerror or "the server closed the connection"
+        bounds = _version_bounds(opts)
+        return "tls", f"TLS handshake with {where} failed: {why}" + (
+            f" (the server may not speak {bounds})" if bounds else ""
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
         where = f"{exc.host}:{exc.port}"
         code = exc.os_error.errno

@@ -51,7 +51,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
@@ -96,6 +96,10 @@ _SEND_RETRY: Final = (0.001, 0.004, 0.016)  # back-off when the send buffer is f
 SLOT: Final = 0.002
 # Spacings this short get a timer per echo: a slot would bunch their echoes.
 EXACT_BELOW: Final = 5 * SLOT
+# What an ICMP error about an earlier echo sets as a ping socket's pending error.
+_PENDING_ERRNOS: Final = frozenset(
+    (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED, errno.EPROTO, errno.EACCES)
+)
 
 NOT_PERMITTED: Final = (
     "this process may not open ICMP sockets: run netmon as root, or grant it CAP_NET_RAW "
@@ -181,9 +185,9 @@ class _Run:
     addr: str
     done: asyncio.Future[None]
     rtts: list[int | None]  # ns, in sending order
-    payload_size: int
-    spacing: float
-    wait: float  # after the last send
+    payload_size: int = 0  # the rounds' fields; the path probe sends through _send instead
+    spacing: float = 0.0
+    wait: float = 0.0  # after the last send
     start: float = 0.0  # loop time of the first send: later echoes are due start + i × spacing
     next: int = 0  # the echo to send next; == count: all sent, the slot due is the deadline
     retry: int = 0  # sends of the current echo refused for a full buffer
@@ -193,6 +197,8 @@ class _Run:
     all_sent: bool = False
     errors: list[str] = field(default_factory=list)
     too_big: bool = False  # an echo was refused for its size: DF met a smaller MTU
+    # index → (the ICMP error's sender, type, code, RTT ns); kept only for the path probe
+    responders: dict[int, tuple[str, int, int, int]] | None = None
 
     def settle(
         self, index: int, rtt: int | None, error: str | None = None, too_big: bool = False
@@ -202,8 +208,28 @@ class _Run:
             self.errors.append(error)
             self.too_big = self.too_big or too_big
         self.waiting -= 1
+        self.check()
+
+    def check(self) -> None:
         if self.all_sent and self.waiting <= 0 and not self.done.done():
             self.done.set_result(None)
+
+
+_TTL_CMSG: Final = {
+    4: (socket.IPPROTO_IP, socket.IP_TTL),
+    6: (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT),
+}
+
+
+def _offender(fam: _Family, cdata: bytes) -> str:
+    """The address of the router that sent an ICMP error (SO_EE_OFFENDER: the sockaddr after
+    struct sock_extended_err), as a ping socket's error queue gives it."""
+    at = 16  # sizeof(struct sock_extended_err): _EXT_ERR and ee_data
+    if fam is V4 and len(cdata) >= at + 8:
+        return socket.inet_ntop(socket.AF_INET, cdata[at + 4 : at + 8])
+    if fam is V6 and len(cdata) >= at + 24:
+        return socket.inet_ntop(socket.AF_INET6, cdata[at + 8 : at + 24])
+    return "?"
 
 
 def _receive_time(ancillary: list[tuple[int, int, bytes]]) -> int:
@@ -295,18 +321,23 @@ class IcmpSocket:
                 return self._seq
         raise RuntimeError(f"65,536 echoes already in flight to {addr}")
 
-    def _send_one(self, run: _Run, index: int) -> None:
-        """Send echo ``index`` of ``run``; OSError from sendto propagates."""
+    def send(self, run: _Run, index: int, payload_size: int, ttl: int | None = None) -> None:
+        """Send echo ``index`` of ``run`` (with its own ``ttl``: the path probe's, through the
+        shared socket); OSError from sendto propagates."""
         seq = self._next_seq(run.addr)
-        payload, total = self._payload(run.payload_size)
+        payload, total = self._payload(payload_size)
         checksum = 0  # ICMPv6 and ping sockets: the kernel fills it in
         if self.raw and self.fam is V4:
             total += (self.fam.request << 8) + self.ident + seq
             total = (total & 0xFFFF) + (total >> 16)
             checksum = ~(total + (total >> 16)) & 0xFFFF
         packet = _ECHO.pack(self.fam.request, 0, checksum, self.ident, seq) + payload
-        sent_ns = time.time_ns()  # per echo, right before its own sendto
-        self.sock.sendto(packet, (run.addr, 0))
+        sent_ns = time.time_ns()  # per echo, right before its own send
+        if ttl is None:
+            self.sock.sendto(packet, (run.addr, 0))
+        else:  # IP_TTL / IPV6_HOPLIMIT as ancillary data: this packet only
+            level, kind = _TTL_CMSG[self.fam.version]
+            self.sock.sendmsg([packet], [(level, kind, struct.pack("@i", ttl))], 0, (run.addr, 0))
         # Registered after sendto: a reply is only read from the event loop, later.
         self.pending[(run.addr, seq)] = (run, index, sent_ns)
         run.seqs.append(seq)
@@ -321,18 +352,29 @@ class IcmpSocket:
     def _step(self, run: _Run) -> None:
         """Send ``run``'s next echo, then queue what comes after it."""
         index = run.next
+        error: OSError | None = None
         try:
-            self._send_one(run, index)
+            self.send(run, index, run.payload_size)
         except OSError as exc:
-            full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
+            error = exc
+        if error is not None and not self.raw and error.errno in _PENDING_ERRNOS:
+            # A ping socket reports an ICMP error about an earlier echo (sk_err) on its next
+            # send, once: this echo was not sent; sending it again tells whether it is its own.
+            try:
+                self.send(run, index, run.payload_size)
+                error = None
+            except OSError as again:
+                error = again
+        if error is not None:
+            full = isinstance(error, BlockingIOError) or error.errno == errno.ENOBUFS
             if full and run.retry < len(_SEND_RETRY):
                 self._queue(run, self._loop.time() + _SEND_RETRY[run.retry], exact=True)
                 run.retry += 1
                 return
             # Unreachable route, local firewall, a buffer full for too long ...
-            run.errors.append(f"sending failed: {exc.strerror or exc}")
+            run.errors.append(f"sending failed: {error.strerror or error}")
             # DF and an echo larger than the route's known MTU: refused at once
-            run.too_big = run.too_big or exc.errno == errno.EMSGSIZE
+            run.too_big = run.too_big or error.errno == errno.EMSGSIZE
         run.retry = 0
         run.next = index = index + 1
         if index < len(run.rtts):
@@ -436,6 +478,9 @@ class IcmpSocket:
             entry = self.pending.pop((dest, seq), None) if ident == self.ident else None
             if entry is not None:
                 code = data[start + 1]
+                if entry[0].responders is not None:
+                    rtt = max(received_ns - entry[2], 0)
+                    entry[0].responders[entry[1]] = (source, kind, code, rtt)
                 error = f"{_describe(fam, kind, code)} from {source}"
                 too_big = _too_big(fam, kind, code)
                 if too_big:  # the MTU the sender may use: bytes 6-7 (IPv4), 4-7 (IPv6)
@@ -463,6 +508,13 @@ class IcmpSocket:
             for level, kind, cdata in ancillary:
                 if level == self.fam.errlevel and kind == self.fam.recverr and len(cdata) >= 12:
                     err, origin, icmp_type, code, _pad, info = _EXT_ERR.unpack_from(cdata)
+                    if origin in (2, 3) and entry[0].responders is not None:
+                        entry[0].responders[entry[1]] = (
+                            _offender(self.fam, cdata),
+                            icmp_type,
+                            code,
+                            max(_receive_time(ancillary) - entry[2], 0),
+                        )
                     if origin in (2, 3):  # SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6
                         error = _describe(self.fam, icmp_type, code)
                         too_big = _too_big(self.fam, icmp_type, code)
@@ -561,6 +613,47 @@ def jitter(rtts: Sequence[float]) -> float:
     if len(rtts) < 2:
         return 0.0
     return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
+
+
+class _Sender(Protocol):
+    """What ``_send`` needs: an ``IcmpSocket``, or the path probe's UDP tracer."""
+
+    raw: bool
+
+    def send(self, run: _Run, index: int, payload_size: int, ttl: int | None = None) -> None: ...
+
+
+async def _send(
+    icmp: _Sender, run: _Run, index: int, payload_size: int, ttl: int | None = None
+) -> None:
+    stale = not icmp.raw
+    for delay in (*_SEND_RETRY, None):
+        try:
+            icmp.send(run, index, payload_size, ttl)
+            return
+        except OSError as exc:
+            if stale and exc.errno in _PENDING_ERRNOS:
+                # A ping socket reports an ICMP error about an earlier echo (sk_err, set
+                # with the error queue's entry) on its next send, once: this echo was not
+                # sent, and sending it again tells whether the error is its own.
+                stale = False
+                try:
+                    icmp.send(run, index, payload_size, ttl)
+                    return
+                except OSError as again:
+                    exc = again
+            full = isinstance(exc, BlockingIOError) or exc.errno == errno.ENOBUFS
+            if not full or delay is None:  # unreachable route, local firewall, ...
+                run.errors.append(f"sending failed: {exc.strerror or exc}")
+                # DF and an echo larger than the route's known MTU: refused at once
+                run.too_big = run.too_big or exc.errno == errno.EMSGSIZE
+                return
+        await asyncio.sleep(delay)
+
+
+def _settle_all(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:

@@ -64,24 +64,36 @@ class IpChoice(BaseModel):
     ip_protocol_fallback: bool = True
 
 
-class IcmpOptions(_Strict, IpChoice):
-    count: int = Field(default=5, ge=1, le=100)
-    spacing: Duration = Field(default=0.2, ge=0.001, le=10.0)
-    # Up to 65,507 bytes: with dont_fragment, a size above a link's MTU finds a black hole.
-    payload_size: int = Field(default=56, ge=0, le=65507)
-    # The first key netmon had for the family: the same as preferred_ip_protocol without
-    # fallback (a name without an address of that family fails), as it always behaved.
-    ip_protocol: IpProtocol | None = None
-    # Set DF (IPv4) / refuse to fragment (IPv6): an echo larger than the path's MTU fails with
-    # "fragmentation needed" instead of being fragmented.
-    dont_fragment: bool = False
-    ttl: int | None = Field(default=None, ge=1, le=255)
-    source_ip_address: str | None = None
+# As blackbox_exporter writes them (its tls_config and probe_tls_version_info).
+TlsVersion = Literal["TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"]
 
-    _source = field_validator("source_ip_address")(_check_ip)
+
+class TlsVersionBounds(BaseModel):
+    """blackbox's ``tls_config.min_version`` / ``max_version`` (http, tcp); unset: OpenSSL's
+    (TLS 1.2 and up on Debian, whose security level also refuses 1.0 and 1.1)."""
+
+    model_config = SETTINGS_CONFIG
+
+    tls_min_version: TlsVersion | None = None
+    tls_max_version: TlsVersion | None = None
 
     @model_validator(mode="after")
-    def _one_family_key(self) -> IcmpOptions:
+    def _ordered(self) -> Self:
+        low, high = self.tls_min_version, self.tls_max_version
+        if low is not None and high is not None and low > high:  # "TLS 1.x" sorts as numbers
+            raise ValueError(f"tls_min_version {low!r} is above tls_max_version {high!r}")
+        return self
+
+
+class _IpChoiceOldKey(IpChoice):
+    """IpChoice plus the first key netmon had for the family (icmp, http): ``ip_protocol``
+    means preferred_ip_protocol without fallback (a name without an address of that family
+    fails), as it always behaved."""
+
+    ip_protocol: IpProtocol | None = None
+
+    @model_validator(mode="after")
+    def _one_family_key(self) -> Self:
         if (
             self.ip_protocol is not None
             and "preferred_ip_protocol" in self.model_fields_set
@@ -93,19 +105,33 @@ class IcmpOptions(_Strict, IpChoice):
         return self
 
     @functools.cached_property
+    def family_choice(self) -> tuple[str, bool]:
+        """(preferred protocol, fallback) with the older ``ip_protocol`` key honoured."""
+        if self.ip_protocol is not None and "preferred_ip_protocol" not in self.model_fields_set:
+            return self.ip_protocol, False
+        return self.preferred_ip_protocol, self.ip_protocol_fallback
+
+
+class IcmpOptions(_Strict, _IpChoiceOldKey):
+    count: int = Field(default=5, ge=1, le=100)
+    spacing: Duration = Field(default=0.2, ge=0.001, le=10.0)
+    # Up to 65,507 bytes: with dont_fragment, a size above a link's MTU finds a black hole.
+    payload_size: int = Field(default=56, ge=0, le=65507)
+    # Set DF (IPv4) / refuse to fragment (IPv6): an echo larger than the path's MTU fails with
+    # "fragmentation needed" instead of being fragmented.
+    dont_fragment: bool = False
+    ttl: int | None = Field(default=None, ge=1, le=255)
+    source_ip_address: str | None = None
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @functools.cached_property
     def socket_choice(self) -> tuple[bool, int | None, str | None] | None:
         """(dont_fragment, ttl, source) when the target needs a socket of its own, else None
         (the family's shared socket); computed once, read on every probe."""
         if not self.dont_fragment and self.ttl is None and self.source_ip_address is None:
             return None
         return self.dont_fragment, self.ttl, self.source_ip_address
-
-    @property
-    def family_choice(self) -> tuple[str, bool]:
-        """(preferred protocol, fallback) with the older ``ip_protocol`` key honoured."""
-        if self.ip_protocol is not None and "preferred_ip_protocol" not in self.model_fields_set:
-            return self.ip_protocol, False
-        return self.preferred_ip_protocol, self.ip_protocol_fallback
 
 
 class HeaderMatch(BaseModel):
@@ -236,7 +262,7 @@ Compression = Literal["identity", "gzip", "deflate", "br"]
 HttpVersion = Literal["HTTP/1.0", "HTTP/1.1"]
 
 
-class HttpOptions(_Strict):
+class HttpOptions(_Strict, _IpChoiceOldKey, TlsVersionBounds):
     address: ClassVar[str] = "url"
 
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
@@ -275,7 +301,6 @@ class HttpOptions(_Strict):
     tls_expiry_warn: Duration = Field(default=21 * 86400.0, ge=0)
     # A body longer than this (after decoding) fails the probe (blackbox: body_size_limit).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
-    ip_protocol: IpProtocol = "ip4"
     basic_auth: BasicAuth | None = None
     bearer_token: SecretStr | None = None
     bearer_token_env: str | None = None
@@ -524,7 +549,7 @@ class TcpStep(BaseModel):
         return self
 
 
-class TcpOptions(_Strict, IpChoice):
+class TcpOptions(_Strict, IpChoice, TlsVersionBounds):
     port: int = Field(ge=1, le=65535)
     tls: bool = False
     tls_verify: bool = True
@@ -1019,6 +1044,52 @@ class StreamOptions(_Strict):
         return self
 
 
+class HopName(BaseModel):
+    """``[[targets.path.hops]]``: a router's display name in path-change messages."""
+
+    model_config = SETTINGS_CONFIG
+
+    address: str
+    name: str = Field(min_length=1, max_length=200)
+
+    _address = field_validator("address")(_check_ip)
+
+
+class PathOptions(_Strict, IpChoice):
+    """``path = {...}``: a traceroute (probes/path.py). ICMP echoes with every TTL from 1 to
+    ``max_hops``, ``count`` per hop, sent in parallel; the path is learnt, or compared with
+    ``expected_path`` (one address per hop, "*" for a hop that may not answer)."""
+
+    # icmp: echoes (traceroute -I, mtr); udp: datagrams to ports from 33434 (traceroute's
+    # default), no privilege needed.
+    protocol: Literal["icmp", "udp"] = "icmp"
+    count: int = Field(default=3, ge=1, le=10)
+    max_hops: int = Field(default=30, ge=1, le=64)
+    # Between the rounds (one echo per TTL each); replies are awaited ``wait`` after the last.
+    spacing: Duration = Field(default=0.05, ge=0.001, le=5.0)
+    wait: Duration = Field(default=1.0, ge=0.05, le=30.0)
+    payload_size: int = Field(default=32, ge=0, le=1472)
+    source_ip_address: str | None = None
+    expected_path: list[str] | None = Field(default=None, min_length=1, max_length=64)
+    # A learnt path seen within this many runs is known: two load-balanced paths that
+    # alternate are both known, not a change every run.
+    learn_runs: int = Field(default=10, ge=1, le=1000)
+    hops: list[HopName] = Field(default_factory=list)
+
+    _source = field_validator("source_ip_address")(_check_ip)
+
+    @field_validator("expected_path")
+    @classmethod
+    def _expected(cls, path: list[str] | None) -> list[str] | None:
+        if path is None:
+            return None
+        return [hop if hop == "*" else str(_check_ip(hop)) for hop in path]
+
+    @property
+    def hop_names(self) -> dict[str, str]:
+        return {hop.address: hop.name for hop in self.hops}
+
+
 # Every kind the settings accept, and its options model. The probe registry (``PROBES`` in
 # ``probes/__init__.py``) has the same keys; a test holds them equal.
 OPTIONS: dict[str, type[KindOptions]] = {
@@ -1030,6 +1101,7 @@ OPTIONS: dict[str, type[KindOptions]] = {
     "sip": SipOptions,
     "stream": StreamOptions,
     "web": WebOptions,
+    "path": PathOptions,
 }
 
 

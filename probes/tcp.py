@@ -35,7 +35,7 @@ from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
 from probes.options import TcpOptions, TcpStep
 from probes.resolve import ResolveError, resolve
-from probes.tls import chain_facts, client_context, leaf_expiry, version_label
+from probes.tls import chain_facts, cipher_label, client_context, leaf_expiry, version_label
 
 __all__ = ["FAMILIES", "probe"]
 
@@ -179,7 +179,13 @@ async def _handshake(
     start = time.perf_counter()
     try:
         await writer.start_tls(
-            client_context(opts.tls_verify, opts.ca_file), server_hostname=server_name
+            client_context(
+                opts.tls_verify,
+                opts.ca_file,
+                min_version=opts.tls_min_version,
+                max_version=opts.tls_max_version,
+            ),
+            server_hostname=server_name,
         )
     except (ssl.SSLError, OSError, EOFError, ConnectionError) as exc:
         return failure(
@@ -194,6 +200,9 @@ async def _handshake(
     label = version_label(ssl_object) if ssl_object is not None else None
     if label:  # "TLS 1.3", as blackbox_exporter labels it
         samples.append(Sample("probe_tls_version_info", 1.0, (("version", label),)))
+    cipher = cipher_label(ssl_object) if ssl_object is not None else None
+    if cipher:  # "TLS_AES_256_GCM_SHA384", as blackbox_exporter labels it
+        samples.append(Sample("probe_tls_cipher_info", 1.0, (("cipher", cipher),)))
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     if der:
         if leaf_expiry(der) is None:

@@ -26,6 +26,68 @@ _VERSION_LABELS = {
     "TLSv1.3": "TLS 1.3",
 }
 
+# Settings' "TLS 1.x" (blackbox's tls_config.min_version / max_version) to OpenSSL's bounds.
+_VERSIONS = {
+    "TLS 1.0": ssl.TLSVersion.TLSv1,
+    "TLS 1.1": ssl.TLSVersion.TLSv1_1,
+    "TLS 1.2": ssl.TLSVersion.TLSv1_2,
+    "TLS 1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+# Go's tls.CipherSuiteName (blackbox's probe_tls_cipher_info{cipher}) by IANA code, for the
+# suites Go knows; any other is "0x%04X" there too. OpenSSL names them otherwise
+# ("ECDHE-RSA-AES128-GCM-SHA256"), so the code is looked up from its name.
+_IANA_CIPHERS = {
+    0x1301: "TLS_AES_128_GCM_SHA256",
+    0x1302: "TLS_AES_256_GCM_SHA384",
+    0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+    0x0005: "TLS_RSA_WITH_RC4_128_SHA",
+    0x000A: "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
+    0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
+    0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    0x009C: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    0x009D: "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    0xC007: "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    0xC011: "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    0xC012: "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    0xC014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    0xC023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    0xC02B: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    0xC02C: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    0xC02F: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    0xC030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    0xCCA8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCA9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+}
+
+
+@functools.cache
+def _cipher_codes() -> dict[str, int]:
+    """OpenSSL cipher name → IANA code, for every cipher this OpenSSL knows."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    return {c["name"]: c["id"] & 0xFFFF for c in context.get_ciphers()}
+
+
+@functools.lru_cache(maxsize=256)
+def _cipher_label(openssl_name: str) -> str:
+    code = _cipher_codes().get(openssl_name)
+    if code is None:
+        return openssl_name  # not in this OpenSSL's list: its own name is all there is
+    return _IANA_CIPHERS.get(code, f"0x{code:04X}")
+
+
+def cipher_label(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str | None:
+    """The negotiated cipher suite as blackbox_exporter labels it (Go's IANA name,
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"); None before a handshake."""
+    cipher = ssl_object.cipher()
+    return _cipher_label(cipher[0]) if cipher else None
+
 
 def leaf_expiry(der: bytes) -> float | None:
     """notAfter of a DER certificate, unix seconds; None if it does not parse.
@@ -150,8 +212,11 @@ def client_context(
     ca_file: str | None,
     cert_file: str | None = None,
     key_file: str | None = None,
+    min_version: str | None = None,
+    max_version: str | None = None,
 ) -> ssl.SSLContext:
-    """One client SSLContext per (verify, ca_file, client certificate, the files' mtimes).
+    """One client SSLContext per (verify, ca_file, client certificate, the files' mtimes,
+    the TLS version bounds: "TLS 1.0" to "TLS 1.3", None for OpenSSL's own).
 
     Building a context loads the trust store (milliseconds): never per probe. A changed CA
     or certificate file gets a new context. Raises OSError or ssl.SSLError if a file cannot
@@ -160,6 +225,8 @@ def client_context(
     key: tuple[Any, ...] = (verify, ca_file, _mtime(ca_file), cert_file, _mtime(cert_file))
     if key_file is not None:
         key += (key_file, _mtime(key_file))
+    if min_version is not None or max_version is not None:
+        key += (min_version, max_version)
     context = _CONTEXTS.get(key)
     if context is None:
         if verify:
@@ -170,6 +237,10 @@ def client_context(
             context.verify_mode = ssl.CERT_NONE
         if cert_file is not None:
             context.load_cert_chain(cert_file, key_file)
+        if min_version is not None:
+            context.minimum_version = _VERSIONS[min_version]
+        if max_version is not None:
+            context.maximum_version = _VERSIONS[max_version]
         _CONTEXTS[key] = context
     return context
 

@@ -35,8 +35,10 @@ from probes.base import KindOptions
 from probes.options import (
     OPTIONS,
     DnsOptions,
+    HopName,
     HttpOptions,
     IcmpOptions,
+    PathOptions,
     SipOptions,
     SnmpOptions,
     StreamOptions,
@@ -298,6 +300,7 @@ class Target(SettingsModel):
     sip: SipOptions | None = None
     stream: StreamOptions | None = None
     web: WebOptions | None = None
+    path: PathOptions | None = None
 
     @field_validator("kind")
     @classmethod
@@ -434,6 +437,20 @@ class Settings(SettingsModel):
     names: Annotated[dict[str, dict[str, Title]], AfterValidator(_check_names)] = Field(
         default_factory=dict
     )
+    # Routers' display names for the path probe's messages: [[hops]] address, name
+    # ("VNPT BRAS Buôn Ma Thuột"); a target's own path.hops add to them and win.
+    hops: list[HopName] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _hop_names(self) -> Settings:
+        if self.hops:
+            for target in self.targets:
+                if target.path is not None:
+                    merged = [*self.hops, *target.path.hops]
+                    object.__setattr__(
+                        target, "path", target.path.model_copy(update={"hops": merged})
+                    )
+        return self
 
     @cached_property
     def display_names(self) -> DisplayNames:

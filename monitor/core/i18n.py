@@ -121,7 +121,7 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "en": "gambling or spam words on the page",
     },
     "defaced": {
-        "vi": "nội dung trang bị thay đổi (deface)",
+        "vi": "trang bị thay đổi giao diện, nội dung khác hẳn mẫu (deface)",
         "en": "page content replaced (defaced)",
     },
     "title_changed": {"vi": "tiêu đề trang bị thay đổi", "en": "page title changed"},
@@ -142,6 +142,11 @@ _REASONS: dict[str, dict[Lang, str]] = {
         "en": "the stream's bitrate is out of range",
     },
     "playlist": {"vi": "danh sách phát HLS không hợp lệ", "en": "invalid HLS playlist"},
+    "path_changed": {"vi": "đường đi mạng đã thay đổi", "en": "the network path changed"},
+    "max_hops": {
+        "vi": "không tới đích trong số chặng tối đa",
+        "en": "destination not reached within max_hops",
+    },
     # netmon's own
     "packet_loss": {"vi": "mất gói {loss}", "en": "{loss} packet loss"},
     "tls_expiring": {
@@ -260,6 +265,20 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "theme": "Giao diện",
         "theme_light": "Giao diện sáng",
         "theme_dark": "Giao diện tối",
+        # kind-specific figures on the cards (issue 16)
+        "stream_live": "luồng phát bình thường",
+        "stream_stalled": "luồng bị đứng",
+        "stream_slow": "tải đoạn chậm",
+        "stream_bitrate": "tốc độ bit ngoài khoảng",
+        "bitrate": "tốc độ bit",
+        "declared": "khai báo",
+        "segment_age": "đoạn mới nhất {age} trước",
+        "web_learning": "đang học mẫu",
+        "web_like": "giống mẫu",
+        "found": "Phát hiện",
+        "evidence": "Bằng chứng",
+        "excerpt": "Đoạn mã bị chèn",
+        "new_title": "Tiêu đề mới",
     },
     "en": {
         "title": "Network and link monitor",
@@ -357,6 +376,20 @@ _WORDS: dict[Lang, dict[str, str]] = {
         "theme": "Theme",
         "theme_light": "Light theme",
         "theme_dark": "Dark theme",
+        # kind-specific figures on the cards (issue 16)
+        "stream_live": "live",
+        "stream_stalled": "stalled",
+        "stream_slow": "slow segments",
+        "stream_bitrate": "bitrate out of range",
+        "bitrate": "bitrate",
+        "declared": "declared",
+        "segment_age": "newest segment {age} old",
+        "web_learning": "learning the baseline",
+        "web_like": "like the baseline",
+        "found": "Found",
+        "evidence": "Evidence",
+        "excerpt": "Injected snippet",
+        "new_title": "New title",
     },
 }
 

@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         help="503, slow, deface, banner-gone, tls-expiring, down, inject-links, inject-script, "
         "cloak (websites); "
         "dns-changed, servfail, silent, garbage (dns); slow, down (smtp); "
-        "down, loss (icmp); iface-down, agent-silent, reboot (snmp); stalled (stream)",
+        "down, loss (icmp); iface-down, agent-silent, reboot (snmp); stalled (stream); "
+        "sip-down, sip-503 (sip)",
     )
     control(fail)
 

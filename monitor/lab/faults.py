@@ -21,6 +21,8 @@ Modes by kind of target:
   coldStart trap); see ``monitor/lab/snmp.py``;
 - the congress livestream (HLS, ``monitor/lab/stream.py``): ``stalled`` (the playlists stop
   moving; the server still answers);
+- the venue's PBX (SIP over UDP, ``monitor/lab/sip.py``): ``sip-down`` (no answer at all) and
+  ``sip-503`` (every request answered 503 Service Unavailable);
 - ICMP hosts: ``down`` (every echo request to the address dropped) and ``loss`` (about 30 %
   dropped), as rules in one nftables table the lab owns (``inet netmon_lab``). The table is made
   when the first ICMP fault is set, rewritten whole (atomically) on every change, and deleted

@@ -8,6 +8,7 @@ uses for its targets, so ``netmon lab fail NAME`` names what the status page sho
 - the lab zone's DNS server on 127.0.1.53:5353;
 - an SMTP-like banner server on 127.0.1.25:2525;
 - ICMP hosts on 127.0.2.x: the kernel answers ping on all of 127/8, faults are nftables rules;
+- the venue's PBX (SIP over UDP, ``monitor/lab/sip.py``) on 127.0.1.60:5060;
 - SNMP agents (pure Python, ``monitor/lab/snmp.py``) for the carriers' edge routers and the
   venue's router and access switch on 127.0.3.x, UDP port 1161 (no root needed).
 """
@@ -26,6 +27,13 @@ __all__ = [
     "DNS_PORT",
     "ICMP_HOSTS",
     "ICMP_MODES",
+    "SIP_HOST",
+    "SIP_MODES",
+    "SIP_NAME",
+    "SIP_PASSWORD",
+    "SIP_PORT",
+    "SIP_TITLE",
+    "SIP_USER",
     "SITES",
     "SMTP_BANNER",
     "SMTP_HOST",
@@ -74,6 +82,15 @@ SMTP_MODES = ("slow", "down")
 ICMP_MODES = ("down", "loss")
 SNMP_MODES = ("iface-down", "agent-silent", "reboot")
 STREAM_MODES = ("stalled",)
+SIP_MODES = ("sip-down", "sip-503")
+
+# The venue's IP-PBX (monitor/lab/sip.py): OPTIONS answered, one test extension to register.
+SIP_NAME = "tong-dai-hoi-truong"
+SIP_TITLE = "Tổng đài IP Hội trường Tỉnh ủy (SIP)"
+SIP_HOST = "127.0.1.60"
+SIP_PORT = 5060
+SIP_USER = "1001"
+SIP_PASSWORD = "netmon-lab-1001"  # a lab secret, inline in settings.toml as the SNMP keys are
 
 # The congress livestream (monitor/lab/stream.py): HLS made up on the fly.
 STREAM_NAME = "truyen-hinh-truc-tiep"

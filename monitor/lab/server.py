@@ -48,6 +48,13 @@ from monitor.lab.inventory import (
     DNS_PORT,
     ICMP_HOSTS,
     ICMP_MODES,
+    SIP_HOST,
+    SIP_MODES,
+    SIP_NAME,
+    SIP_PASSWORD,
+    SIP_PORT,
+    SIP_TITLE,
+    SIP_USER,
     SITES,
     SMTP_HOST,
     SMTP_MODES,
@@ -69,6 +76,7 @@ from monitor.lab.inventory import (
     zone_records,
 )
 from monitor.lab.inventory import extra_sites as make_extra_sites
+from monitor.lab.sip import LabPbx, SipFault
 from monitor.lab.smtp import BannerServer, SmtpFault
 from monitor.lab.snmp import SnmpAgents
 from monitor.lab.stream import LabStream
@@ -96,10 +104,10 @@ class LabTarget:
     """One thing the lab serves and can break, named as in the shipped settings.toml."""
 
     name: str
-    kind: str  # the netmon kind that watches it: http, dns, tcp, icmp, snmp
+    kind: str  # the netmon kind that watches it: http, dns, tcp, icmp, snmp, stream, sip
     group: str
     title: str
-    address: str  # a URL for http, host:port for dns, tcp and snmp, the host for icmp
+    address: str  # a URL for http, host:port for dns, tcp, snmp, stream and sip, the host for icmp
     modes: tuple[str, ...]
 
 
@@ -122,6 +130,7 @@ class Lab:
         trap_address: tuple[str, int] | None = SNMP_TRAP_ADDRESS,
         reboot_seconds: float = 3.0,
         stream_address: tuple[str, int] | None = (STREAM_HOST, STREAM_PORT),
+        sip_address: tuple[str, int] | None = (SIP_HOST, SIP_PORT),
     ) -> None:
         self.state_dir = Path(state_dir)
         self.control = parse_control(control) if control is not None else None
@@ -143,6 +152,11 @@ class Lab:
         self.stream: LabStream | None = None
         if stream_address is not None:
             self.stream = LabStream(check_loopback(stream_address[0]), stream_address[1])
+        self.pbx: LabPbx | None = None
+        if sip_address is not None:
+            self.pbx = LabPbx(
+                check_loopback(sip_address[0]), sip_address[1], user=SIP_USER, password=SIP_PASSWORD
+            )
         self.records = zone_records(tuple(all_sites))
         self.dns: DnsServer | None = None
         self.faults: dict[str, str] = {}
@@ -201,6 +215,9 @@ class Lab:
             targets.append(
                 LabTarget(STREAM_NAME, "stream", "website", STREAM_TITLE, address, STREAM_MODES)
             )
+        if self.pbx is not None:
+            address = f"{self.pbx.host}:{self.pbx.port}"
+            targets.append(LabTarget(SIP_NAME, "sip", "venue", SIP_TITLE, address, SIP_MODES))
         by_name: dict[str, LabTarget] = {}
         for target in targets:
             if target.name in by_name:
@@ -222,6 +239,8 @@ class Lab:
             await self.snmp.start()
             if self.stream is not None:
                 await self.stream.start()
+            if self.pbx is not None:
+                await self.pbx.start()
             await self.icmp.clear(stale=True)
             if self.control is not None:
                 await self._start_control(*self.control)
@@ -244,6 +263,8 @@ class Lab:
         steps.append(self.snmp.close())
         if self.stream is not None:
             steps.append(self.stream.close())
+        if self.pbx is not None:
+            steps.append(self.pbx.close())
         steps.append(self.icmp.clear())
         for step in steps:
             try:
@@ -367,6 +388,8 @@ class Lab:
             await self.snmp.set_fault(target.name, mode)
         elif target.kind == "stream" and self.stream is not None:
             self.stream.set_fault(mode)
+        elif target.kind == "sip" and self.pbx is not None:
+            self.pbx.set_fault(cast(SipFault | None, mode))
         else:  # pragma: no cover - the catalogue has no other kind
             raise AssertionError(target.kind)
 

@@ -182,7 +182,46 @@ def _figure_texts(view: TargetView, w: Mapping[str, str]) -> list[str]:
         out.append(f"SIP {fig.sip_status}")
     if fig.sip_server:
         out.append(fig.sip_server)
+    # The stream's state in a word, unless the card's reason line says it already.
+    reason = _probe_reason(view)
+    shown = reason is not None and view.reason == reason
+    if view.target.kind == "stream" and view.probe_state != "unknown" and not shown:
+        out.append(w[_STREAM_STATE.get(reason or "", "stream_live")])
+    if fig.stream_bitrate is not None:
+        rate = f"{w['bitrate']} {_rate(fig.stream_bitrate)}"
+        if fig.stream_declared:
+            rate += f" / {w['declared']} {_rate(fig.stream_declared)}"
+        out.append(rate)
+    if fig.stream_segment_age is not None:
+        out.append(w["segment_age"].format(age=f"{fig.stream_segment_age:.0f} s"))
+    if fig.web_learning is not None:
+        done, needed = fig.web_learning
+        out.append(w["web_learning"] + (f" ({done}/{needed})" if needed else ""))
+    if fig.web_similarity is not None:
+        out.append(f"{w['web_like']} {fig.web_similarity * 100:.0f} %")
     return out
+
+
+# A stream's last reason as the card's short word for it; any other (or none): live.
+_STREAM_STATE = {"stalled": "stream_stalled", "slow": "stream_slow", "bitrate": "stream_bitrate"}
+_FOUND_SHOWN = 6  # domains and words named on a card; the target page names them all
+
+
+def _rate(bps: float) -> str:
+    if bps >= 1e6:
+        return f"{bps / 1e6:.1f} Mbit/s"
+    return f"{bps / 1e3:.0f} kbit/s"
+
+
+def _evidence(obs: Observation | None) -> dict[str, Any]:
+    """What the last result found, as data (jinja2 escapes it): the injected domains and
+    gambling words, a snippet of the injected HTML, a changed title."""
+    facts = obs.result.facts if obs is not None and not obs.result.success else ()
+    return {
+        "found": [text for key, text in facts if key == "forbidden"],
+        "excerpt": next((text for key, text in facts if key == "excerpt"), ""),
+        "new_title": next((text for key, text in facts if key == "title"), ""),
+    }
 
 
 def _spark_value(target: Target, obs: Observation) -> float | None:
@@ -230,6 +269,7 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
     w = words(lang)
     tz = ZoneInfo(zone)
     since = view.since
+    found = _evidence(view.history[-1] if view.history else None)["found"]
     return {
         "name": view.target.name,
         "title": view.title(lang),
@@ -244,6 +284,8 @@ def _card(view: TargetView, lang: Lang, now: float, zone: str) -> dict[str, Any]
         "reason": view.reason_text(lang) if view.state != "up" else "",
         "detail": detail_text(_probe_reason(view), view.detail, lang),
         "figures": _figure_texts(view, w),
+        "found": found[:_FOUND_SHOWN],
+        "found_more": max(0, len(found) - _FOUND_SHOWN),
         "spark": sparkline(view.target, view.history, lang),
         **card_marks(dict(view.note or {}), view.maintenance_comment, lang),
     }
@@ -515,6 +557,10 @@ async def _target_context(
             parts.append(f"HTTP {fig.http_status}")
         if fig.sip_status is not None:
             parts.append(f"SIP {fig.sip_status}")
+        if fig.stream_bitrate is not None:
+            parts.append(f"{w['bitrate']} {_rate(fig.stream_bitrate)}")
+        if fig.web_similarity is not None:
+            parts.append(f"{w['web_like']} {fig.web_similarity * 100:.0f} %")
         history.append(
             {
                 "time": local_time(obs.started, tz),
@@ -547,6 +593,7 @@ async def _target_context(
         },
         "maintenance_until": local_time(view.maintenance_end, tz) if view.maintenance else "",
         "history": history,
+        "evidence": _evidence(state.latest),
         "chart": history_svg(service.history.buckets(name, now), target.kind, now, tz, lang),
         "outages": [
             {

@@ -17,6 +17,7 @@ the principal may not see is left out (a parent out of scope is not named).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +62,24 @@ class Figures:
     cert_expiry: float | None = None  # unix seconds
     sip_status: int | None = None  # the SIP OPTIONS' final code
     sip_server: str | None = None  # its Server (or User-Agent) header
+    stream_bitrate: float | None = None  # the measured bitrate, bits per second
+    stream_declared: float | None = None  # the playlist's (or ICY header's) bitrate
+    stream_segment_age: float | None = None  # how old the newest HLS segment is, seconds
+    web_similarity: float | None = None  # the visible text's likeness to the baseline, 0..1
+    web_learning: tuple[int, int] | None = None  # (fetches, needed) while the baseline learns
+
+
+# The integrity probe says how far the baseline has learnt only in its detail (probes/integrity/
+# probe.py: "learning the baseline (2/3)"); probe_web_baseline_ready says whether it is.
+_LEARNING = re.compile(r"learning the baseline \((\d+)/(\d+)\)")
+
+
+def _learning(obs: Observation, ready: float | None) -> tuple[int, int] | None:
+    """(fetches, needed) while the baseline learns; (0, 0) when the detail does not say."""
+    if ready is None or ready >= 1:
+        return None
+    found = _LEARNING.search(obs.result.detail)
+    return (int(found[1]), int(found[2])) if found else (0, 0)
 
 
 def figures(target: Target, obs: Observation | None) -> Figures:
@@ -86,6 +105,8 @@ def figures(target: Target, obs: Observation | None) -> Figures:
         response = values["probe_dns_lookup_time_seconds"]
     if target.kind == "sip" and "sip_options" in values:
         response = values["sip_options"]
+    if target.kind == "stream":  # its run watches the playlist a segment long: no response time
+        response = None
     return Figures(
         rtt=rtt,
         loss=loss,
@@ -94,6 +115,11 @@ def figures(target: Target, obs: Observation | None) -> Figures:
         cert_expiry=values.get("probe_ssl_earliest_cert_expiry"),
         sip_status=int(sip_status) if (sip_status := values.get("probe_sip_status_code")) else None,
         sip_server=sip_server,
+        stream_bitrate=values.get("probe_stream_bitrate_bps"),
+        stream_declared=values.get("probe_stream_declared_bitrate_bps"),
+        stream_segment_age=values.get("probe_stream_segment_age_seconds"),
+        web_similarity=values.get("probe_web_text_similarity"),
+        web_learning=_learning(obs, values.get("probe_web_baseline_ready")),
     )
 
 

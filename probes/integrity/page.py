@@ -24,7 +24,6 @@ import zlib
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import compress
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -37,8 +36,6 @@ MAX_TEXT = 200_000  # characters of visible text kept (the spam words are search
 # several times the CPU of the parse (bench/bench_integrity.py).
 FINGERPRINT_TEXT = 8_192
 _SNIPPET = 240
-# _HAS_BIT[bit][byte]: whether that bit is set in that byte value (simhash's column counts).
-_HAS_BIT = tuple(tuple(byte >> bit & 1 for byte in range(256)) for bit in range(8))
 
 _SPACE = re.compile(r"\s+")
 _NEG_OFFSET = re.compile(r"(?:^|;)(?:left|top|right|text-indent|margin-left|margin-top):-(\d+)")
@@ -127,8 +124,9 @@ def _text(node: LexborNode) -> str:
     return node.text(separator=" ", strip=True, skip_empty=True)
 
 
-def analyse(html: str, host: str, own: tuple[str, ...] = ()) -> Page:
-    """The integrity facts of ``html`` served by ``host`` (``own``: more domains of the site)."""
+def analyse(html: str | bytes, host: str, own: tuple[str, ...] = ()) -> Page:
+    """The integrity facts of ``html`` (text, or UTF-8 bytes) served by ``host`` (``own``: more
+    domains of the site)."""
     site = host.lower()
     site = site[4:] if site.startswith("www.") else site
     owned = (site, *own)
@@ -159,22 +157,27 @@ def analyse(html: str, host: str, own: tuple[str, ...] = ()) -> Page:
         domain = external(node.attributes.get("action"))
         if domain is not None:
             page.forms.setdefault(domain, _snippet(node))
-    # Only absolute and scheme-relative links can leave the site: let Lexbor pick them.
-    absolute = ", ".join(f'{tag}[href^="{p}" i]' for tag in ("a", "area") for p in ("http", "//"))
-    for node in tree.css(absolute):
+    # Only absolute and scheme-relative links can leave the site: let Lexbor pick them (two
+    # selectors for any tag, then the tag checked here: 40 % less CPU than four with tags).
+    for node in tree.css('[href^="http" i], [href^="//"]'):
+        if node.tag not in ("a", "area"):
+            continue
         domain = external(node.attributes.get("href"))
         if domain is not None:
             page.links[domain] += 1
 
     # Hidden elements: found in document order; one inside another counts with its container.
     selectors = ["[style]", "[hidden]", *_hiding_selectors(tree)]
+    # The nodes a hiding <style> rule selects, found in one query: asking each styled node
+    # css_matches() parses the selectors again for every node.
+    by_rule = {n.mem_id for n in tree.css(", ".join(selectors[2:]))} if selectors[2:] else set()
     hidden: dict[int, LexborNode] = {}
     for node in tree.css(", ".join(selectors)):
         if node.tag in ("html", "head", "body", "script", "style", "template"):
             continue
         style = node.attributes.get("style")
         hides = "hidden" in node.attributes or (style is not None and _hides(style))
-        if not hides and not any(node.css_matches(s) for s in selectors[2:]):
+        if not hides and node.mem_id not in by_rule:
             continue
         parent, inside = node.parent, False
         while parent is not None:
@@ -205,31 +208,45 @@ def analyse(html: str, host: str, own: tuple[str, ...] = ()) -> Page:
     return page
 
 
+# The whitespace str.split() splits on and bytes.split() does not (Unicode's, beyond ASCII).
+_ODD_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
 def simhash(text: str) -> int:
     """Charikar's simhash of ``text``: 64 bits over its distinct 3-word shingles.
 
     A shingle's 64 bits are its CRC-32 and Adler-32 (stable across processes, unlike
     ``hash()``, and computed in C through ``map``); each bit of the result is the majority of
-    that bit over the shingles, counted per byte column (a Counter over each byte position of
-    all the hashes) rather than per bit in Python.
+    that bit over the shingles. The counts are popcounts: the 32-bit checksums side by side in
+    one integer, shifted by the bit and masked to one bit per lane (C loops over a few KB,
+    a quarter less CPU than counting per byte column).
     """
-    words = text.lower().split()  # punctuation stays on its word: no matter for a fingerprint
-    shingles = set(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
-    if not shingles and words:
-        shingles = {" ".join(words)}
-    if not shingles:
+    text = text.lower()
+    encoded: list[bytes]
+    if _ODD_SPACE.search(text) is None:
+        # Only ASCII whitespace: the UTF-8 split on it gives the same words, and shingles
+        # joined as bytes need no encoding each (0.45 -> 0.27 ms for 8 KB of text).
+        raw = text.encode().split()
+        encoded = list(set(map(b" ".join, zip(raw, raw[1:], raw[2:], strict=False))))
+        if not encoded and raw:
+            encoded = [b" ".join(raw)]
+    else:
+        words = text.split()  # punctuation stays on its word: no matter for a fingerprint
+        shingles = set(map(" ".join, zip(words, words[1:], words[2:], strict=False)))
+        if not shingles and words:
+            shingles = {" ".join(words)}
+        encoded = list(map(str.encode, shingles))
+    if not encoded:
         return 0
-    encoded = list(map(str.encode, shingles))
     half = len(encoded) / 2
+    lanes = int.from_bytes(b"\x01\x00\x00\x00" * len(encoded), "little")  # bit 0 of each
     value = 0
     for offset, checksum in ((0, zlib.crc32), (32, zlib.adler32)):
-        digests = array("I", map(checksum, encoded)).tobytes()  # little-endian on x86/arm
-        for column in range(4):
-            counts = Counter(digests[column::4])
-            by_byte = [counts.get(byte, 0) for byte in range(256)]
-            for bit in range(8):
-                if sum(compress(by_byte, _HAS_BIT[bit])) > half:
-                    value |= 1 << (offset + column * 8 + bit)
+        # Native order is little-endian on x86 and arm; the lanes are 32 bits either way.
+        packed = int.from_bytes(array("I", map(checksum, encoded)).tobytes(), "little")
+        for bit in range(32):
+            if ((packed >> bit) & lanes).bit_count() > half:
+                value |= 1 << (offset + bit)
     return value
 
 

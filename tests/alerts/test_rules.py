@@ -135,7 +135,7 @@ def test_shipped_rules_compile_and_cover_the_issue() -> None:
         "BannerMissing", "PageDefaced", "SiteInjected", "SiteDefaced", "DnsAnswerChanged",
         "DnsSerialMismatch", "InterfaceDown", "InterfaceErrors", "LinkSaturated",
         "AgentRestarted", "BgpPeerDown", "Watchdog", "HttpStatusError", "SipTrunkDown",
-        "StreamStalled",
+        "StreamStalled", "PathChanged",
     ]  # fmt: skip
     rules = {r.name: r for r in compile_rules(Settings().alerts)}
     assert set(rules) == set(names)

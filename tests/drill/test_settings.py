@@ -17,6 +17,8 @@ def test_the_lab_settings_load_as_netmon_settings(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert listen == "127.0.0.1:19999" == settings.server.listen
     by_name = {t.name: t for t in settings.targets}
-    assert len(by_name) == 11
+    assert len(by_name) == 13  # 10 of the lab, the livestream, the portal's integrity, extra
+    assert by_name["dc-livestream"].kind == "stream"
+    assert by_name["dc-web-1-integrity"].kind == "web"
     assert by_name["hoi-truong"].labels["note"] == 'Đắk Lắk "q" \\ \t \x7f'
     assert by_name["hall-a-wifi"].depends_on == ["viettel-uplink"]

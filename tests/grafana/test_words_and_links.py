@@ -105,10 +105,13 @@ def test_failure_tables_show_the_pages_words() -> None:
 def test_failure_words_follow_the_settings_language(tmp_path: Path) -> None:
     settings = parse_settings({"server": {"language": "en"}}, tmp_path)
     doc = build_all(settings)["netmon-noc"]
-    (table,) = [
+    tables = [
         p for p in _panels(doc) if p["type"] == "table" and "probe_failure_info" in json.dumps(p)
     ]
-    assert _reason_mapping(table)["refused"] == "Connection refused"
+    assert len(tables) == 3  # every target, the SIP trunks, the streams (issue 16)
+    for table in tables:
+        assert _reason_mapping(table)["refused"] == "Connection refused"
+        assert _reason_mapping(table)["stalled"].startswith("The live stream is stalled")
 
 
 # Words the glossary (docs/glossary.md) replaced.

@@ -119,7 +119,9 @@ async def test_make_run_path_end_to_end(netmon: Netmon) -> None:
     down = sorted(lab["target"] for lab, v in series["probe_success"] if v != 1)
     assert not down, f"lab targets down on a healthy lab: {down}"
     kinds = {lab["kind"] for lab, _ in series["probe_success"]}
-    assert {"icmp", "http", "dns", "tcp"} <= kinds
+    # issue 16's kinds too: the livestream, the venue's PBX (OPTIONS and REGISTER) and the
+    # portal's integrity (its baseline being learnt counts as up).
+    assert {"icmp", "http", "dns", "tcp", "snmp", "stream", "sip", "web"} <= kinds
 
     # 2. SIGHUP reload with a short interval, so the fault below shows quickly.
     doc["defaults"]["interval"] = "1s"

@@ -163,6 +163,14 @@ async def test_icmp_samples_are_declared(ctx: ProbeContext) -> None:
     check("icmp", [result])
 
 
+async def test_path_samples_are_declared(ctx: ProbeContext) -> None:
+    result = await run(target("path", host=HOST, path={"wait": "300ms"}), ctx)
+    if result.reason == "icmp_not_permitted":
+        pytest.skip("needs root or ping sockets (net.ipv4.ping_group_range)")
+    assert result.success, result.detail
+    check("path", [result])
+
+
 async def test_http_samples_are_declared(ctx: ProbeContext, ca: trustme.CA, ca_file: str) -> None:
     async def page(request: web.Request) -> web.Response:
         modified = {"Last-Modified": "Tue, 08 Dec 2026 01:02:03 GMT"}

@@ -197,6 +197,29 @@ async def test_tls_success_reports_expiry(ca: Any, ca_file: str, ctx: ProbeConte
     assert got["probe_tcp_duration_seconds{phase=tls}"] > 0
     assert got["probe_tls_version_info{version=TLS 1.3}"] == 1
     assert "TLSv1.3" in result.detail
+    # blackbox's probe_tls_cipher_info{cipher}: Go's IANA name of a TLS 1.3 suite
+    ciphers = [k for k in got if k.startswith("probe_tls_cipher_info{")]
+    assert ciphers in (
+        ["probe_tls_cipher_info{cipher=TLS_AES_256_GCM_SHA384}"],
+        ["probe_tls_cipher_info{cipher=TLS_AES_128_GCM_SHA256}"],
+        ["probe_tls_cipher_info{cipher=TLS_CHACHA20_POLY1305_SHA256}"],
+    )
+
+
+async def test_tls_version_bounds(ca: Any, ca_file: str, ctx: ProbeContext) -> None:
+    """tls_min_version / tls_max_version (blackbox's tls_config.min_version / max_version)."""
+    only12 = server_tls(ca.issue_cert("127.0.0.79"))
+    only12.maximum_version = ssl.TLSVersion.TLSv1_2
+    async with serve("127.0.0.79", until_eof, only12) as port:
+        refused = await run(
+            target("127.0.0.79", port, tls=True, ca_file=ca_file, tls_min_version="TLS 1.3"), ctx
+        )
+        allowed = await run(
+            target("127.0.0.79", port, tls=True, ca_file=ca_file, tls_max_version="TLS 1.2"), ctx
+        )
+    assert not refused.success and refused.reason == "tls", refused.detail
+    assert allowed.success, allowed.detail
+    assert samples(allowed)["probe_tls_version_info{version=TLS 1.2}"] == 1
 
 
 async def test_tls_expired(ca: Any, ca_file: str, ctx: ProbeContext) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -34,8 +36,8 @@ from probes import PROBES
 from probes.base import ProbeResult
 from probes.context import ProbeContext
 from probes.integrity.baseline import FILE_NAME, BaselineStore
-from probes.integrity.page import analyse, similarity
-from probes.integrity.words import find_spam
+from probes.integrity.page import FINGERPRINT_TEXT, analyse, simhash, similarity
+from probes.integrity.words import SPAM_WORDS, find_spam, normalise
 from tests.probes.test_catalogue import families_of, undeclared
 from tests.support.alerts import (
     FakeClock,
@@ -603,3 +605,54 @@ async def test_lab_faults_for_web_integrity(tmp_path: Path, ctx: ProbeContext) -
             assert result.reason == reason, (mode, result.detail)
             await lab.heal(site.name)
             assert (await run(target, ctx)).success, mode
+
+
+def test_the_fingerprint_is_stable_across_releases() -> None:
+    """Baselines in SQLite hold simhashes: a faster simhash must give the very same bits
+    (these values are the first implementation's, issue 16)."""
+    text = "Chào mừng Đại hội đại biểu Đảng bộ tỉnh Đắk Lắk lần thứ XVIII, nhiệm kỳ 2025-2030"
+    assert simhash(text) == 0x65190A8B938635B5
+    portal = analyse(portal_page(300), "daklak.gov.vn").visible_text[:FINGERPRINT_TEXT]
+    assert simhash(portal) == 0x549108DC3BECD839
+    # Unicode whitespace (no-break and ideographic spaces) splits words as ASCII's does.
+    assert (
+        simhash("Chào\u00a0mừng Đại hội\u3000đại biểu Đảng bộ tỉnh Đắk Lắk") == 0x6D090A8B1384E695
+    )
+    assert simhash("") == 0 and simhash("một") != 0
+
+
+def test_the_trie_matcher_finds_what_the_alternation_of_the_forms_found() -> None:
+    """find_spam's one trie-shaped regex against the forms as an alternation, longest first
+    (the first implementation): the same words, counts and word bounds on text made of the
+    forms run into each other, glued to letters, split by odd whitespace."""
+    forms = {normalise(f): w for w, fs in SPAM_WORDS for f in fs}
+    body = "|".join(
+        re.escape(f).replace(r"\ ", r"\s+") for f in sorted(forms, key=len, reverse=True)
+    )
+    alternation = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+    pieces = [*forms, "x", "ở", "lô", "slot gamex", "nổ", "bắn", "\n\t ", "  ", ", ", "-", "9"]
+    rng = random.Random(16)
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\u00a0", "."]) for _ in range(40))
+        expected: dict[str, int] = {}
+        for match in alternation.finditer(normalise(text)):
+            word = forms[re.sub(r"\s+", " ", match.group())]
+            expected[word] = expected.get(word, 0) + 1
+        assert find_spam(text) == expected, text
+
+
+def test_a_utf8_body_goes_to_the_parser_as_bytes_and_reads_the_same() -> None:
+    """The probe hands a UTF-8 body (said, or no charset) to Lexbor as bytes, any other
+    charset decoded: the same facts either way; a body in another charset reads right."""
+    from probes.integrity.probe import _decode
+
+    html = portal_page(120, fault="inject-links", host=SITE)
+    body = html.encode()
+    for charset in ("utf-8", "UTF8", None):
+        parsed, head = _decode(body, charset)
+        assert parsed is body and head == body[:4096].decode()
+    as_bytes, as_text = analyse(body, SITE), analyse(html, SITE)
+    assert as_bytes == as_text and "nổ hũ" in find_spam(as_bytes.hidden_text)
+    latin = "<html><head><title>Café de la Poste</title></head><body>crème brûlée</body></html>"
+    parsed, _ = _decode(latin.encode("iso-8859-1"), "ISO-8859-1")
+    assert parsed == latin and analyse(parsed, SITE).title == "Café de la Poste"
