@@ -150,27 +150,12 @@ class Ledger:
             if name not in self._peers_seen:
                 self._peers_seen.add(name)
                 self._db.submit(db.save_subject(name, target.name, "bgp", obs.started))
-            down = sample.value != BGP_ESTABLISHED
-            open_ = self._down.get(name)
-            if down and open_ is None:
-                labels = {**target.labels, "peer": peer, "device": target.name}
-                labels.update({k: v for k, v in (("vrf", vrf), ("afi", afi)) if v})
-                outage = Outage(
-                    target=name,
-                    group=target.group,
-                    labels=labels,
-                    start=obs.started,
-                    end=None,
-                    reason="bgp_down",
-                    detail=f"bgpPeerState {sample.value:.0f} (not established)",
-                    phase=phase,
-                    maintenance=self._maintenance.matching({**target_labels(target), **labels}),
-                )
-                self._down[name] = outage
-                self._db.submit(db.outage_open(outage))
-            elif not down and open_ is not None:
-                del self._down[name]
-                self._db.submit(db.outage_close(name, open_.start, obs.started))
+            labels = {**target.labels, "peer": peer, "device": target.name}
+            labels.update({k: v for k, v in (("vrf", vrf), ("afi", afi)) if v})
+            self._part(
+                name, sample.value != BGP_ESTABLISHED, target, labels, obs, phase,
+                "bgp_down", f"bgpPeerState {sample.value:.0f} (not established)",
+            )  # fmt: skip
 
     def _circuits(self, target: Target, obs: Observation, phase: str | None) -> None:
         """The named circuits' outages, from the interface samples of a good result."""
@@ -193,28 +178,44 @@ class Ledger:
                 admin[index] = sample.value
         for index, (circuit, value) in oper.items():
             name = circuit_subject(target.name, circuit)
-            down = value != 1 and admin.get(index, 1.0) == 1
-            open_ = self._down.get(name)
-            if down and open_ is None:
-                labels = {**target.labels, "circuit": circuit, "device": target.name}
-                if carriers[circuit]:
-                    labels["carrier"] = str(carriers[circuit])
-                outage = Outage(
-                    target=name,
-                    group=target.group,
-                    labels=labels,
-                    start=obs.started,
-                    end=None,
-                    reason="interface_down",
-                    detail=f"ifOperStatus {value:.0f} on ifIndex {index}",
-                    phase=phase,
-                    maintenance=self._maintenance.matching({**target_labels(target), **labels}),
-                )
-                self._down[name] = outage
-                self._db.submit(db.outage_open(outage))
-            elif not down and open_ is not None:
-                del self._down[name]
-                self._db.submit(db.outage_close(name, open_.start, obs.started))
+            labels = {**target.labels, "circuit": circuit, "device": target.name}
+            if carriers[circuit]:
+                labels["carrier"] = str(carriers[circuit])
+            self._part(
+                name, value != 1 and admin.get(index, 1.0) == 1, target, labels, obs, phase,
+                "interface_down", f"ifOperStatus {value:.0f} on ifIndex {index}",
+            )  # fmt: skip
+
+    def _part(
+        self,
+        name: str,
+        down: bool,
+        target: Target,
+        labels: dict[str, str],
+        obs: Observation,
+        phase: str | None,
+        reason: str,
+        detail: str,
+    ) -> None:
+        """A device's part (a circuit, a BGP peer) seen down or up: open or close its outage."""
+        open_ = self._down.get(name)
+        if down and open_ is None:
+            outage = Outage(
+                target=name,
+                group=target.group,
+                labels=labels,
+                start=obs.started,
+                end=None,
+                reason=reason,
+                detail=detail,
+                phase=phase,
+                maintenance=self._maintenance.matching({**target_labels(target), **labels}),
+            )
+            self._down[name] = outage
+            self._db.submit(db.outage_open(outage))
+        elif not down and open_ is not None:
+            del self._down[name]
+            self._db.submit(db.outage_close(name, open_.start, obs.started))
 
     def ack(self, name: str, ack: dict[str, Any]) -> asyncio.Future[Any] | None:
         """An acknowledgement of an alert of ``name``, kept with its open outage (if it is

@@ -684,24 +684,18 @@ def _tls_samples(rec: _Record) -> list[Sample]:
 
 def _header_problem(opts: HttpOptions, headers: Any) -> str | None:
     """The first failed fail_if_header_matches / fail_if_header_not_matches rule, in words."""
-    for rule in opts.fail_if_header_matches:
+    rules = [(r, True) for r in opts.fail_if_header_matches]
+    rules += [(r, False) for r in opts.fail_if_header_not_matches]
+    for rule, fails_on_match in rules:
         values = headers.getall(rule.header, ())
         if not values:
             if not rule.allow_missing:
                 return f"header {rule.header} missing"
             continue
         pattern = re.compile(rule.regexp)
-        if any(pattern.search(v) for v in values):
-            return f"header {rule.header} matches {rule.regexp!r}"
-    for rule in opts.fail_if_header_not_matches:
-        values = headers.getall(rule.header, ())
-        if not values:
-            if not rule.allow_missing:
-                return f"header {rule.header} missing"
-            continue
-        pattern = re.compile(rule.regexp)
-        if not any(pattern.search(v) for v in values):
-            return f"header {rule.header} does not match {rule.regexp!r}"
+        if any(pattern.search(v) for v in values) == fails_on_match:
+            verb = "matches" if fails_on_match else "does not match"
+            return f"header {rule.header} {verb} {rule.regexp!r}"
     return None
 
 
@@ -780,7 +774,7 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _last_modified(headers: Any) -> float | None:
+def last_modified(headers: Any) -> float | None:
     value = headers.get("Last-Modified")
     if not value:
         return None
@@ -804,7 +798,7 @@ def _judge(out: _Outcome, rec: _Record, opts: HttpOptions, elapsed: float) -> Pr
     if rec.resolved is not None:
         samples += rec.resolved.samples
     if out.headers is not None and "Last-Modified" in out.headers:
-        modified = _last_modified(out.headers)
+        modified = last_modified(out.headers)
         if modified is not None:
             samples.append(Sample("probe_http_last_modified_timestamp_seconds", modified))
 

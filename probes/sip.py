@@ -42,6 +42,7 @@ from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
 from probes.options import SipOptions, SipRegister
+from probes.tcp import close_stream
 from probes.tls import client_context, is_ip_literal, leaf_expiry
 
 __all__ = [
@@ -420,19 +421,7 @@ class _StreamChannel(_Channel):
         return SipResponse(response.code, response.phrase, response.headers, body)
 
     async def close(self, polite: bool) -> None:
-        writer = self.writer
-        if not polite:
-            writer.transport.abort()
-            return
-        writer.close()
-        try:
-            async with asyncio.timeout(_CLOSE_GRACE):
-                await writer.wait_closed()
-        except (OSError, ssl.SSLError, TimeoutError):
-            writer.transport.abort()
-        except asyncio.CancelledError:
-            writer.transport.abort()
-            raise
+        await close_stream(self.writer, polite, _CLOSE_GRACE)
 
 
 def _request_length(head: bytes) -> int:

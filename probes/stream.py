@@ -43,7 +43,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -52,6 +51,7 @@ from yarl import URL
 from probes import catalogue
 from probes.base import ProbeResult, ProbeTarget, Sample, failure, options_of
 from probes.context import ProbeContext
+from probes.http import last_modified
 from probes.options import StreamOptions
 from probes.tls import client_context
 
@@ -297,22 +297,12 @@ async def _read_text(resp: aiohttp.ClientResponse, cap: int, prefix: bytes = b""
     return data.decode("utf-8", errors="replace")
 
 
-def _last_modified(resp: aiohttp.ClientResponse) -> float | None:
-    value = resp.headers.get("Last-Modified")
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 async def _fetch_playlist(run: _Run, url: URL) -> tuple[Playlist, _Fetch]:
     start = time.monotonic()
     async with run.session.get(url, headers=run.headers(), ssl=run.ssl) as resp:
         _check_status(resp, "playlist")
         text = await _read_text(resp, run.opts.max_playlist_bytes)
-        fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp), resp.url)
+        fetched = _Fetch(text, time.monotonic() - start, last_modified(resp.headers), resp.url)
     return _parse(text, url), fetched
 
 
@@ -643,7 +633,7 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
                 finally:
                     resp.close()  # the stream goes on: never read it to its end
             text = await _read_text(resp, opts.max_playlist_bytes, prefix)
-            fetched = _Fetch(text, time.monotonic() - start, _last_modified(resp), resp.url)
+            fetched = _Fetch(text, time.monotonic() - start, last_modified(resp.headers), resp.url)
         return await _hls(run, url, _parse(text, url), fetched)
     except _Failed as failed:
         return failed.result

@@ -150,14 +150,16 @@ def _connect_failure(exc: OSError, where: str, samples: tuple[Sample, ...]) -> P
     return failure("unreachable", f"{where} is unreachable ({_why(exc)})", samples)
 
 
-async def _close(writer: asyncio.StreamWriter, polite: bool) -> None:
-    """Close the connection; never leaves a socket open, never waits long."""
+async def close_stream(
+    writer: asyncio.StreamWriter, polite: bool, grace: float = _CLOSE_GRACE
+) -> None:
+    """Close the connection; never leaves a socket open, never waits longer than ``grace``."""
     if not polite:
         writer.transport.abort()
         return
     writer.close()
     try:
-        async with asyncio.timeout(_CLOSE_GRACE):
+        async with asyncio.timeout(grace):
             await writer.wait_closed()
     except (OSError, ssl.SSLError, TimeoutError):
         writer.transport.abort()
@@ -374,5 +376,5 @@ async def probe(target: ProbeTarget, ctx: ProbeContext) -> ProbeResult:
             samples.append(Sample("probe_failed_due_to_bytes", 0.0))
         polite = True
     finally:
-        await _close(writer, polite)
+        await close_stream(writer, polite)
     return ProbeResult(success=True, reason=None, detail=done, samples=tuple(samples))
